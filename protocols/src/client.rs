@@ -1,0 +1,221 @@
+//! Client-side bookkeeping every protocol's client shares: which commands are
+//! in flight and when to retry them, and which replicas answered what.
+
+use crate::command::Command;
+use crate::ids::{CommandId, ReplicaId};
+use crate::quorum::ReplicaSet;
+use crate::time::Time;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The longest a client waits between two retries of one command.
+const MAX_BACKOFF_FACTOR: u32 = 8;
+
+#[derive(Clone, Debug)]
+struct InFlight {
+    command: Command,
+    deadline: Time,
+    attempts: u32,
+}
+
+/// Commands submitted and not yet answered, with their retry deadlines.
+///
+/// Retries back off (doubling up to 8x the base timeout) so that a leaderless
+/// interval does not fill the network with copies.
+#[derive(Clone, Debug)]
+pub struct PendingCommands {
+    retry: Duration,
+    in_flight: BTreeMap<CommandId, InFlight>,
+}
+
+impl PendingCommands {
+    /// Tracks commands, retrying each after `retry` without an answer.
+    pub fn new(retry: Duration) -> Self {
+        PendingCommands { retry, in_flight: BTreeMap::new() }
+    }
+
+    /// Starts tracking `id`.
+    pub fn insert(&mut self, id: CommandId, command: Command, now: Time) {
+        self.in_flight.insert(id, InFlight { command, deadline: now + self.retry, attempts: 1 });
+    }
+
+    /// Whether `id` still awaits its answer.
+    pub fn contains(&self, id: CommandId) -> bool {
+        self.in_flight.contains_key(&id)
+    }
+
+    /// The command behind `id`, if it is in flight.
+    pub fn get(&self, id: CommandId) -> Option<&Command> {
+        self.in_flight.get(&id).map(|f| &f.command)
+    }
+
+    /// Stops tracking `id`; returns its command if it was in flight.
+    pub fn complete(&mut self, id: CommandId) -> Option<Command> {
+        self.in_flight.remove(&id).map(|f| f.command)
+    }
+
+    /// The commands whose deadline passed, in id order; each gets a new,
+    /// later deadline, so the caller sends them again now.
+    pub fn due(&mut self, now: Time) -> Vec<(CommandId, Command)> {
+        let mut due = Vec::new();
+        for (id, f) in self.in_flight.iter_mut() {
+            if f.deadline <= now {
+                f.attempts += 1;
+                let factor = 1u32 << (f.attempts - 1).min(MAX_BACKOFF_FACTOR.trailing_zeros());
+                f.deadline = now + self.retry * factor;
+                due.push((*id, f.command.clone()));
+            }
+        }
+        due
+    }
+
+    /// How many commands are in flight.
+    pub fn len(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Whether nothing is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.in_flight.is_empty()
+    }
+}
+
+/// What each replica answered about one command, for protocols where a
+/// client (or a replica) waits for a quorum of matching answers.
+#[derive(Clone, Debug)]
+pub struct ReplyCollector<V> {
+    replies: Vec<(ReplicaId, V)>,
+}
+
+impl<V> Default for ReplyCollector<V> {
+    fn default() -> Self {
+        ReplyCollector { replies: Vec::new() }
+    }
+}
+
+impl<V: PartialEq> ReplyCollector<V> {
+    /// No replies yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records `from`'s answer, replacing an earlier one from the same replica.
+    pub fn add(&mut self, from: ReplicaId, value: V) {
+        match self.replies.iter_mut().find(|(r, _)| *r == from) {
+            Some(slot) => slot.1 = value,
+            None => self.replies.push((from, value)),
+        }
+    }
+
+    /// `from`'s answer, if it gave one.
+    pub fn get(&self, from: ReplicaId) -> Option<&V> {
+        self.replies.iter().find(|(r, _)| *r == from).map(|(_, v)| v)
+    }
+
+    /// The replicas whose answer equals `value`.
+    pub fn agreeing_with(&self, value: &V) -> ReplicaSet {
+        self.replies.iter().filter(|(_, v)| v == value).map(|(r, _)| *r).collect()
+    }
+
+    /// Every replica that answered.
+    pub fn responders(&self) -> ReplicaSet {
+        self.replies.iter().map(|(r, _)| *r).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_due_after_the_timeout_with_backoff() {
+        let retry = Duration::from_millis(100);
+        let mut p = PendingCommands::new(retry);
+        let id = CommandId::new(1, 1);
+        p.insert(id, Command::Noop, Time::ZERO);
+        assert!(p.due(Time::from_millis(99)).is_empty());
+        assert_eq!(p.due(Time::from_millis(100)), vec![(id, Command::Noop)]);
+        // Second retry only after twice the timeout.
+        assert!(p.due(Time::from_millis(299)).is_empty());
+        assert_eq!(p.due(Time::from_millis(300)).len(), 1);
+        assert_eq!(p.complete(id), Some(Command::Noop));
+        assert!(p.is_empty());
+        assert!(p.due(Time::from_millis(10_000)).is_empty());
+    }
+
+    #[test]
+    fn backoff_is_capped() {
+        let mut p = PendingCommands::new(Duration::from_millis(10));
+        p.insert(CommandId::new(1, 1), Command::Noop, Time::ZERO);
+        let mut now = Time::ZERO;
+        for _ in 0..20 {
+            now = now + Duration::from_millis(80);
+            assert_eq!(p.due(now).len(), 1, "a retry at least every 8 timeouts");
+        }
+    }
+
+    #[test]
+    fn reply_collector_groups_matching_answers() {
+        let mut c = ReplyCollector::new();
+        c.add(0, vec![1, 2]);
+        c.add(1, vec![1, 2]);
+        c.add(2, vec![3]);
+        c.add(2, vec![1, 2]); // a later answer replaces the earlier one
+        assert_eq!(c.agreeing_with(&vec![1, 2]), [0, 1, 2].into_iter().collect());
+        assert_eq!(c.responders().len(), 3);
+        assert_eq!(c.get(2), Some(&vec![1, 2]));
+    }
+}
+
+/// The messages a [`LeaderClient`] needs from a leader-based protocol.
+pub trait LeaderMessages: Sized {
+    /// The message that asks a replica to order `command`.
+    fn request(id: CommandId, command: Command) -> Self;
+    /// The command id and result, if this message answers a command.
+    fn into_reply(self) -> Option<(CommandId, crate::command::CommandResult)>;
+}
+
+/// The client of a leader-based protocol (Multi-Paxos, N2Paxos): it sends a
+/// command to the replica it believes leads, learns the leader from whoever
+/// answers, and on a timeout sends to every replica (followers forward to
+/// their leader), so a leader change costs a client one timeout at most.
+#[derive(Debug)]
+pub struct LeaderClient<M> {
+    n: usize,
+    leader: ReplicaId,
+    pending: PendingCommands,
+    _messages: std::marker::PhantomData<fn() -> M>,
+}
+
+impl<M: LeaderMessages + Clone + std::fmt::Debug> crate::protocol::ClientProtocol for LeaderClient<M> {
+    type Message = M;
+
+    fn new(config: crate::protocol::ClientConfig) -> Self {
+        LeaderClient {
+            n: config.quorums.n(),
+            leader: 0,
+            pending: PendingCommands::new(config.timing.retry),
+            _messages: std::marker::PhantomData,
+        }
+    }
+
+    fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut crate::Outbox<M>) {
+        out.send_replica(self.leader, M::request(id, command.clone()));
+        self.pending.insert(id, command, now);
+    }
+
+    fn handle(&mut self, from: ReplicaId, msg: M, _now: Time, _out: &mut crate::Outbox<M>) -> Option<crate::Completion> {
+        let (id, result) = msg.into_reply()?;
+        self.leader = from;
+        self.pending.complete(id)?;
+        Some(crate::Completion { id, result, fast_path: None })
+    }
+
+    fn tick(&mut self, now: Time, out: &mut crate::Outbox<M>) {
+        for (id, command) in self.pending.due(now) {
+            for r in 0..self.n {
+                out.send_replica(r, M::request(id, command.clone()));
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The pure protocol logic of the project: no sockets, no clocks, no threads.
+//!
+//! A replica or a client is a value that is fed events (a message, a tick, a
+//! submitted command) together with the current time, and that answers by
+//! pushing actions into an [`Outbox`]. The deterministic simulator and the
+//! production runtime drive exactly the same code; see `ARCHITECTURE.md`.
+//!
+//! The pieces every protocol shares live here once: identifiers, the key-value
+//! [state machine](kv), [ballots](ballot), [quorums](quorum), the per-key
+//! [conflict table](conflicts) and [client-side bookkeeping](client).
+
+pub mod ballot;
+pub mod client;
+pub mod command;
+pub mod conflicts;
+pub mod ids;
+pub mod kv;
+pub mod log;
+pub mod paxos;
+pub mod protocol;
+pub mod quorum;
+pub mod quorum_file;
+pub mod session;
+pub mod time;
+
+pub use command::{Command, CommandResult, Key};
+pub use ids::{ClientId, CommandId, NodeId, ReplicaId};
+pub use protocol::{Action, ClientConfig, ClientProtocol, Completion, DeliberateBugs, Outbox, Protocol, ReplicaConfig, ReplicaProtocol, Timing};
+pub use time::Time;

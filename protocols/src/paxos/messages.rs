@@ -1,0 +1,45 @@
+//! Multi-Paxos messages, named as in "Paxos Made Simple" (phase 1a/1b, 2a/2b).
+
+use crate::ballot::Ballot;
+use crate::command::{Command, CommandResult};
+use crate::ids::CommandId;
+use crate::log::{Batch, Slot};
+
+/// Every message of Multi-Paxos.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// Client → replica: please order and execute `command`.
+    Request { id: CommandId, command: Command },
+    /// Replica → client: `id` was executed with `result`.
+    Reply { id: CommandId, result: CommandResult },
+    /// Phase 1a: a candidate asks for promises not to accept lower ballots,
+    /// and for what was accepted at `from_slot` and above.
+    Prepare { ballot: Ballot, from_slot: Slot },
+    /// Phase 1b: the promise, with the acceptor's entries at `from_slot` and above.
+    Promise { ballot: Ballot, entries: Vec<PromisedEntry> },
+    /// Phase 2a: the leader proposes `value` for `slot`.
+    Accept { ballot: Ballot, slot: Slot, value: Batch },
+    /// Phase 2b: the acceptor accepted `slot` in `ballot`.
+    Accepted { ballot: Ballot, slot: Slot },
+    /// The leader tells learners that `value` is chosen at `slot`.
+    Commit { slot: Slot, value: Batch },
+    /// The leader is alive; every slot below `frontier` is committed.
+    Heartbeat { ballot: Ballot, frontier: Slot },
+    /// A learner that fell behind asks the leader for decisions from `from_slot`.
+    CatchUp { from_slot: Slot },
+    /// The receiver's ballot is stale: the sender has promised `ballot`.
+    Nack { ballot: Ballot },
+}
+
+/// One log entry reported in a [`Message::Promise`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PromisedEntry {
+    /// The slot.
+    pub slot: Slot,
+    /// The ballot it was accepted in.
+    pub ballot: Ballot,
+    /// The accepted value.
+    pub value: Batch,
+    /// Whether the acceptor knows it committed.
+    pub committed: bool,
+}

@@ -1,0 +1,409 @@
+//! The Multi-Paxos replica: proposer, acceptor and learner in one.
+
+use super::messages::{Message, PromisedEntry};
+use crate::ballot::Ballot;
+use crate::command::Command;
+use crate::ids::{CommandId, NodeId, ReplicaId};
+use crate::log::{noop_batch, Batch, Slot, SlotLog};
+use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Timing};
+use crate::quorum::{QuorumSystem, Votes};
+use crate::session::StateMachine;
+use crate::time::Time;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+/// At most this many commands go into one slot.
+const MAX_BATCH: usize = 256;
+/// At most this many decisions answer one catch-up request.
+const CATCH_UP_CHUNK: usize = 512;
+
+/// A slot the leader proposed and that is not chosen yet.
+#[derive(Debug)]
+struct Proposal {
+    value: Batch,
+    votes: Votes,
+    sent: Time,
+}
+
+/// Phase 1 in progress: promises gathered so far and the best entry per slot.
+#[derive(Debug)]
+struct Candidacy {
+    from_slot: Slot,
+    promises: Votes,
+    best: BTreeMap<Slot, PromisedEntry>,
+    sent: Time,
+}
+
+/// Phase 2 running: this replica leads its ballot.
+#[derive(Debug)]
+struct Leadership {
+    next_slot: Slot,
+    proposals: BTreeMap<Slot, Proposal>,
+    last_heartbeat: Time,
+}
+
+#[derive(Debug)]
+enum Role {
+    Follower,
+    Candidate(Candidacy),
+    Leader(Leadership),
+}
+
+/// A Multi-Paxos replica.
+#[derive(Debug)]
+pub struct PaxosReplica {
+    id: ReplicaId,
+    quorums: QuorumSystem,
+    timing: Timing,
+    bugs: DeliberateBugs,
+    /// The highest ballot this replica has promised or led.
+    ballot: Ballot,
+    role: Role,
+    log: SlotLog,
+    state: StateMachine,
+    last_heard_leader: Time,
+    /// The leader's execution frontier, from its heartbeats.
+    leader_frontier: Slot,
+    last_catch_up: Option<Time>,
+    /// Client commands waiting for the next proposal.
+    queued: Vec<(CommandId, Command)>,
+    /// Commands queued or proposed by this leader and not executed yet, so
+    /// that client retries are not proposed twice.
+    in_progress: HashSet<CommandId>,
+}
+
+impl ReplicaProtocol for PaxosReplica {
+    type Message = Message;
+
+    fn new(config: ReplicaConfig) -> Self {
+        let ballot = Ballot::INITIAL;
+        let n = config.quorums.n();
+        let role = if ballot.leader(n) == config.id {
+            Role::Leader(Leadership { next_slot: 0, proposals: BTreeMap::new(), last_heartbeat: Time::ZERO })
+        } else {
+            Role::Follower
+        };
+        PaxosReplica {
+            id: config.id,
+            quorums: config.quorums,
+            timing: config.timing,
+            bugs: config.bugs,
+            ballot,
+            role,
+            log: SlotLog::new(),
+            state: StateMachine::new(),
+            last_heard_leader: Time::ZERO,
+            leader_frontier: 0,
+            last_catch_up: None,
+            queued: Vec::new(),
+            in_progress: HashSet::new(),
+        }
+    }
+
+    fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
+        if let Message::Request { id, command } = msg {
+            return self.on_request(from, id, command, out);
+        }
+        let NodeId::Replica(r) = from else { return };
+        match msg {
+            Message::Request { .. } | Message::Reply { .. } => {}
+            Message::Prepare { ballot, from_slot } => self.on_prepare(r, ballot, from_slot, now, out),
+            Message::Promise { ballot, entries } => self.on_promise(r, ballot, entries, now, out),
+            Message::Accept { ballot, slot, value } => self.on_accept(r, ballot, slot, value, now, out),
+            Message::Accepted { ballot, slot } => self.on_accepted(r, ballot, slot, now, out),
+            Message::Commit { slot, value } => self.on_commit(r, slot, value, now, out),
+            Message::Heartbeat { ballot, frontier } => self.on_heartbeat(r, ballot, frontier, now, out),
+            Message::CatchUp { from_slot } => self.on_catch_up(r, from_slot, out),
+            Message::Nack { ballot } => self.observe_ballot(ballot, now),
+        }
+    }
+
+    fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
+        match &mut self.role {
+            Role::Leader(l) => {
+                if now.since(l.last_heartbeat) >= self.timing.heartbeat {
+                    l.last_heartbeat = now;
+                    out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier: self.log.execution_frontier() });
+                }
+                for (slot, p) in l.proposals.iter_mut().filter(|(_, p)| now.since(p.sent) >= self.timing.retry) {
+                    p.sent = now;
+                    out.broadcast(Message::Accept { ballot: self.ballot, slot: *slot, value: p.value.clone() });
+                }
+            }
+            Role::Candidate(c) => {
+                if now.since(c.sent) >= self.timing.retry {
+                    c.sent = now;
+                    out.broadcast(Message::Prepare { ballot: self.ballot, from_slot: c.from_slot });
+                }
+            }
+            Role::Follower => {
+                if now.since(self.last_heard_leader) >= self.suspicion_timeout() {
+                    return self.start_phase1(now, out);
+                }
+                self.request_catch_up_if_behind(now, out);
+            }
+        }
+    }
+
+    fn flush(&mut self, now: Time, out: &mut Outbox<Message>) {
+        if !matches!(self.role, Role::Leader(_)) || self.queued.is_empty() {
+            return;
+        }
+        let queued = std::mem::take(&mut self.queued);
+        for chunk in queued.chunks(MAX_BATCH) {
+            let slot = match &mut self.role {
+                Role::Leader(l) => {
+                    l.next_slot += 1;
+                    l.next_slot - 1
+                }
+                _ => unreachable!("checked above"),
+            };
+            self.propose(slot, Arc::from(chunk), now, out);
+        }
+    }
+
+    fn leader(&self) -> Option<ReplicaId> {
+        match self.role {
+            Role::Candidate(_) => None,
+            _ => Some(self.ballot.leader(self.quorums.n())),
+        }
+    }
+}
+
+impl PaxosReplica {
+    fn n(&self) -> usize {
+        self.quorums.n()
+    }
+
+    fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader(_))
+    }
+
+    /// The leader's successors in ballot order suspect it one after another,
+    /// half a timeout apart, so that one candidate usually runs alone.
+    fn suspicion_timeout(&self) -> std::time::Duration {
+        let leader = self.ballot.leader(self.n());
+        let rank = (self.id + self.n() - leader - 1) % self.n();
+        self.timing.leader_timeout + self.timing.leader_timeout / 2 * rank as u32
+    }
+
+    fn on_request(&mut self, from: NodeId, id: CommandId, command: Command, out: &mut Outbox<Message>) {
+        if let Some(result) = self.state.result_of(id) {
+            return out.send_client(id.client, Message::Reply { id, result: result.clone() });
+        }
+        match self.role {
+            Role::Leader(_) | Role::Candidate(_) => {
+                if self.in_progress.insert(id) {
+                    self.queued.push((id, command));
+                }
+            }
+            Role::Follower => {
+                let leader = self.ballot.leader(self.n());
+                if matches!(from, NodeId::Client(_)) && leader != self.id {
+                    out.send_replica(leader, Message::Request { id, command });
+                }
+            }
+        }
+    }
+
+    /// Adopts a higher ballot seen in any message, stepping down if needed.
+    fn observe_ballot(&mut self, ballot: Ballot, now: Time) {
+        if ballot > self.ballot {
+            self.ballot = ballot;
+            self.role = Role::Follower;
+            self.queued.clear();
+            self.in_progress.clear();
+            self.last_heard_leader = now;
+        }
+    }
+
+    fn start_phase1(&mut self, now: Time, out: &mut Outbox<Message>) {
+        self.ballot = self.ballot.next_owned_by(self.id, self.n());
+        self.last_heard_leader = now;
+        if self.bugs.paxos_skip_phase1 {
+            // Planted bug: lead at once, proposing after the slots this
+            // replica happens to know, ignoring what others accepted.
+            let next_slot = self.log.end();
+            self.role = Role::Leader(Leadership { next_slot, proposals: BTreeMap::new(), last_heartbeat: now });
+            out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier: self.log.execution_frontier() });
+            return;
+        }
+        let from_slot = self.log.execution_frontier();
+        let best = self.log.entries_from(from_slot).map(|(slot, e)| (slot, promised(slot, e))).collect();
+        let mut promises = Votes::new();
+        promises.add(self.id);
+        self.role = Role::Candidate(Candidacy { from_slot, promises, best, sent: now });
+        out.broadcast(Message::Prepare { ballot: self.ballot, from_slot });
+        self.become_leader_if_promised(now, out);
+    }
+
+    fn on_prepare(&mut self, from: ReplicaId, ballot: Ballot, from_slot: Slot, now: Time, out: &mut Outbox<Message>) {
+        if ballot < self.ballot {
+            return out.send_replica(from, Message::Nack { ballot: self.ballot });
+        }
+        self.observe_ballot(ballot, now);
+        self.last_heard_leader = now;
+        let entries = self.log.entries_from(from_slot).map(|(slot, e)| promised(slot, e)).collect();
+        out.send_replica(from, Message::Promise { ballot, entries });
+    }
+
+    fn on_promise(&mut self, from: ReplicaId, ballot: Ballot, entries: Vec<PromisedEntry>, now: Time, out: &mut Outbox<Message>) {
+        if ballot > self.ballot {
+            return self.observe_ballot(ballot, now);
+        }
+        let Role::Candidate(c) = &mut self.role else { return };
+        if ballot != self.ballot {
+            return;
+        }
+        for e in entries {
+            let better = match c.best.get(&e.slot) {
+                None => true,
+                Some(cur) => !cur.committed && (e.committed || e.ballot > cur.ballot),
+            };
+            if better {
+                c.best.insert(e.slot, e);
+            }
+        }
+        c.promises.add(from);
+        self.become_leader_if_promised(now, out);
+    }
+
+    /// With promises from a majority, recovers every slot from the candidacy's
+    /// start: committed values stay, the highest-ballot accepted value is
+    /// proposed again, and gaps become no-ops.
+    fn become_leader_if_promised(&mut self, now: Time, out: &mut Outbox<Message>) {
+        let Role::Candidate(c) = &self.role else { return };
+        if !c.promises.reached(self.quorums.majority()) {
+            return;
+        }
+        let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Follower) else { unreachable!() };
+        let next_slot = c.best.last_key_value().map_or(c.from_slot, |(s, _)| s + 1).max(self.log.end());
+        self.role = Role::Leader(Leadership { next_slot, proposals: BTreeMap::new(), last_heartbeat: now });
+        out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier: self.log.execution_frontier() });
+        for slot in c.from_slot..next_slot {
+            if self.log.is_committed(slot) {
+                continue;
+            }
+            match c.best.get(&slot) {
+                Some(e) if e.committed => {
+                    self.log.commit(slot, self.ballot, e.value.clone());
+                    out.broadcast(Message::Commit { slot, value: e.value.clone() });
+                }
+                Some(e) => {
+                    self.in_progress.extend(e.value.iter().map(|(id, _)| *id));
+                    self.propose(slot, e.value.clone(), now, out);
+                }
+                None => self.propose(slot, noop_batch(), now, out),
+            }
+        }
+        self.execute(out);
+    }
+
+    /// Phase 2a for one slot.
+    fn propose(&mut self, slot: Slot, value: Batch, now: Time, out: &mut Outbox<Message>) {
+        let Role::Leader(l) = &mut self.role else { return };
+        self.log.accept(slot, self.ballot, value.clone());
+        let mut votes = Votes::new();
+        votes.add(self.id);
+        l.proposals.insert(slot, Proposal { value: value.clone(), votes, sent: now });
+        out.broadcast(Message::Accept { ballot: self.ballot, slot, value });
+        self.commit_if_chosen(slot, out);
+    }
+
+    fn on_accept(&mut self, from: ReplicaId, ballot: Ballot, slot: Slot, value: Batch, now: Time, out: &mut Outbox<Message>) {
+        if ballot < self.ballot {
+            return out.send_replica(from, Message::Nack { ballot: self.ballot });
+        }
+        self.observe_ballot(ballot, now);
+        self.last_heard_leader = now;
+        self.log.accept(slot, ballot, value);
+        out.send_replica(from, Message::Accepted { ballot, slot });
+    }
+
+    fn on_accepted(&mut self, from: ReplicaId, ballot: Ballot, slot: Slot, now: Time, out: &mut Outbox<Message>) {
+        if ballot > self.ballot {
+            return self.observe_ballot(ballot, now);
+        }
+        let Role::Leader(l) = &mut self.role else { return };
+        if ballot != self.ballot {
+            return;
+        }
+        if let Some(p) = l.proposals.get_mut(&slot) {
+            p.votes.add(from);
+            self.commit_if_chosen(slot, out);
+        }
+    }
+
+    /// Phase 2 done for `slot` once a majority accepted: commit, tell the
+    /// learners, execute what became executable.
+    fn commit_if_chosen(&mut self, slot: Slot, out: &mut Outbox<Message>) {
+        let Role::Leader(l) = &mut self.role else { return };
+        let majority = self.quorums.majority();
+        if !l.proposals.get(&slot).is_some_and(|p| p.votes.reached(majority)) {
+            return;
+        }
+        let Some(p) = l.proposals.remove(&slot) else { return };
+        self.log.commit(slot, self.ballot, p.value.clone());
+        out.broadcast(Message::Commit { slot, value: p.value });
+        self.execute(out);
+    }
+
+    fn on_commit(&mut self, from: ReplicaId, slot: Slot, value: Batch, now: Time, out: &mut Outbox<Message>) {
+        if from == self.ballot.leader(self.n()) {
+            self.last_heard_leader = now;
+        }
+        self.log.commit(slot, self.ballot, value);
+        self.execute(out);
+    }
+
+    /// Applies committed slots in order. The leader answers clients, also
+    /// for duplicates (a retried command gets its first result again).
+    fn execute(&mut self, out: &mut Outbox<Message>) {
+        while let Some((_, batch)) = self.log.next_to_execute() {
+            for (id, command) in batch.iter() {
+                let applied = self.state.apply(*id, command);
+                if matches!(applied, crate::session::Applied::Fresh(_)) {
+                    out.executed(*id);
+                }
+                self.in_progress.remove(id);
+                if self.is_leader() {
+                    if let Some(result) = applied.result() {
+                        out.send_client(id.client, Message::Reply { id: *id, result: result.clone() });
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_heartbeat(&mut self, from: ReplicaId, ballot: Ballot, frontier: Slot, now: Time, out: &mut Outbox<Message>) {
+        if ballot < self.ballot {
+            return out.send_replica(from, Message::Nack { ballot: self.ballot });
+        }
+        self.observe_ballot(ballot, now);
+        self.last_heard_leader = now;
+        self.leader_frontier = self.leader_frontier.max(frontier);
+        self.request_catch_up_if_behind(now, out);
+    }
+
+    fn request_catch_up_if_behind(&mut self, now: Time, out: &mut Outbox<Message>) {
+        let frontier = self.log.execution_frontier();
+        if self.leader_frontier <= frontier {
+            return;
+        }
+        if self.last_catch_up.is_some_and(|t| now.since(t) < self.timing.retry) {
+            return;
+        }
+        self.last_catch_up = Some(now);
+        out.send_replica(self.ballot.leader(self.n()), Message::CatchUp { from_slot: frontier });
+    }
+
+    fn on_catch_up(&mut self, from: ReplicaId, from_slot: Slot, out: &mut Outbox<Message>) {
+        for (slot, e) in self.log.entries_from(from_slot).filter(|(_, e)| e.committed).take(CATCH_UP_CHUNK) {
+            out.send_replica(from, Message::Commit { slot, value: e.value.clone() });
+        }
+    }
+}
+
+fn promised(slot: Slot, e: &crate::log::Entry) -> PromisedEntry {
+    PromisedEntry { slot, ballot: e.ballot, value: e.value.clone(), committed: e.committed }
+}

@@ -1,0 +1,217 @@
+//! The sans-IO interface every protocol implements, replica side and client side.
+//!
+//! A host (the simulator in `runtime::sim`, or the thread-per-core runtime)
+//! owns the clock and the sockets. It calls [`ReplicaProtocol::handle`] for each
+//! arriving message, [`ReplicaProtocol::tick`] periodically, and
+//! [`ReplicaProtocol::flush`] when it has drained its inbox; then it carries out
+//! the [`Action`]s left in the [`Outbox`]. Protocols never block, sleep or read
+//! a clock, so a simulated run is reproducible from its seed.
+
+use crate::command::{Command, CommandResult};
+use crate::ids::{ClientId, CommandId, NodeId, ReplicaId};
+use crate::quorum::QuorumSystem;
+use crate::time::Time;
+use std::fmt::Debug;
+use std::time::Duration;
+
+/// Something a protocol asks its host to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action<M> {
+    /// Deliver `msg` to one node.
+    Send { to: NodeId, msg: M },
+    /// Deliver `msg` to every other replica (the host may encode it once).
+    Broadcast(M),
+    /// This replica applied `CommandId` to its state machine, for the first
+    /// time. Hosts feed it to the agreement checker and to metrics.
+    Executed(CommandId),
+}
+
+/// The actions a protocol produced during one call, in order.
+#[derive(Debug)]
+pub struct Outbox<M> {
+    actions: Vec<Action<M>>,
+}
+
+impl<M> Default for Outbox<M> {
+    fn default() -> Self {
+        Outbox { actions: Vec::new() }
+    }
+}
+
+impl<M> Outbox<M> {
+    /// An empty outbox; hosts keep one and reuse it.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues `msg` for `to`.
+    pub fn send(&mut self, to: NodeId, msg: M) {
+        self.actions.push(Action::Send { to, msg });
+    }
+
+    /// Queues `msg` for replica `to`.
+    pub fn send_replica(&mut self, to: ReplicaId, msg: M) {
+        self.send(NodeId::Replica(to), msg);
+    }
+
+    /// Queues `msg` for client `to`.
+    pub fn send_client(&mut self, to: ClientId, msg: M) {
+        self.send(NodeId::Client(to), msg);
+    }
+
+    /// Queues `msg` for every replica but the sender.
+    pub fn broadcast(&mut self, msg: M) {
+        self.actions.push(Action::Broadcast(msg));
+    }
+
+    /// Reports a first execution of `id`.
+    pub fn executed(&mut self, id: CommandId) {
+        self.actions.push(Action::Executed(id));
+    }
+
+    /// Takes every queued action, leaving the outbox empty.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Action<M>> {
+        self.actions.drain(..)
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    /// The queued actions, for tests.
+    pub fn actions(&self) -> &[Action<M>] {
+        &self.actions
+    }
+}
+
+/// Timeouts, derived from the deployment's latencies so that the same code
+/// works on loopback and across continents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// How often a host calls `tick`.
+    pub tick: Duration,
+    /// How often a leader with nothing to send tells followers it is alive.
+    pub heartbeat: Duration,
+    /// How long a follower waits without hearing the leader before it tries
+    /// to take over; successors in ballot order wait longer, so that one
+    /// candidate usually runs alone.
+    pub leader_timeout: Duration,
+    /// How long before an unanswered message (a client's command, a leader's
+    /// accept, a follower's catch-up request) is sent again.
+    pub retry: Duration,
+}
+
+impl Timing {
+    /// Timeouts for a deployment whose largest one-way delay is `max_delay`.
+    pub fn for_max_delay(max_delay: Duration) -> Timing {
+        let d = max_delay.max(Duration::from_millis(1));
+        Timing {
+            tick: (d / 4).clamp(Duration::from_millis(1), Duration::from_millis(20)),
+            heartbeat: (d * 2).max(Duration::from_millis(10)),
+            leader_timeout: d * 10 + Duration::from_millis(50),
+            retry: d * 8 + Duration::from_millis(20),
+        }
+    }
+}
+
+/// Test-only switches that break a protocol on purpose: each exists to prove
+/// that the checkers catch the bug it plants. Always off outside tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeliberateBugs {
+    /// Multi-Paxos: a new leader skips phase 1 and proposes into slots it
+    /// believes free, without learning what a majority may have accepted.
+    pub paxos_skip_phase1: bool,
+}
+
+/// What a replica needs to know to start.
+#[derive(Clone, Debug)]
+pub struct ReplicaConfig {
+    /// This replica's id, `0..n`.
+    pub id: ReplicaId,
+    /// The deployment's quorums (and so `n`).
+    pub quorums: QuorumSystem,
+    /// Timeouts.
+    pub timing: Timing,
+    /// Planted bugs, for checker tests only.
+    pub bugs: DeliberateBugs,
+}
+
+/// What a client needs to know to start.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// This client's id.
+    pub id: ClientId,
+    /// The deployment's quorums (and so `n`).
+    pub quorums: QuorumSystem,
+    /// The replica nearest to the client, for protocols that read locally
+    /// or wait for the closest replica (the original's `waitClosest`).
+    pub closest: ReplicaId,
+    /// Timeouts.
+    pub timing: Timing,
+}
+
+/// A command the client has an answer for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// Which command.
+    pub id: CommandId,
+    /// Its result.
+    pub result: CommandResult,
+    /// Whether it finished on the protocol's fast path (`None` for protocols
+    /// that have only one path).
+    pub fast_path: Option<bool>,
+}
+
+/// The replica side of a protocol.
+pub trait ReplicaProtocol {
+    /// Every message the protocol exchanges, between replicas and with clients.
+    type Message: Clone + Debug;
+
+    /// A replica in its initial state.
+    fn new(config: ReplicaConfig) -> Self;
+
+    /// Handles one message from `from`.
+    fn handle(&mut self, from: NodeId, msg: Self::Message, now: Time, out: &mut Outbox<Self::Message>);
+
+    /// Lets time-driven behaviour run: heartbeats, suspicion, retransmission.
+    fn tick(&mut self, now: Time, out: &mut Outbox<Self::Message>);
+
+    /// Called when the host has no more input for now; protocols that batch
+    /// send what they gathered. The default has nothing gathered.
+    fn flush(&mut self, _now: Time, _out: &mut Outbox<Self::Message>) {}
+
+    /// The replica this one currently follows, for tests and metrics.
+    fn leader(&self) -> Option<ReplicaId>;
+}
+
+/// The client side of a protocol: whom to send a command, when it is done.
+pub trait ClientProtocol {
+    /// The protocol's message type (shared with its replicas).
+    type Message: Clone + Debug;
+
+    /// A client with nothing in flight.
+    fn new(config: ClientConfig) -> Self;
+
+    /// Starts `command` under `id`.
+    fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Self::Message>);
+
+    /// Handles a replica's message; returns the commands it completes.
+    fn handle(&mut self, from: ReplicaId, msg: Self::Message, now: Time, out: &mut Outbox<Self::Message>) -> Option<Completion>;
+
+    /// Retransmits what went unanswered for too long.
+    fn tick(&mut self, now: Time, out: &mut Outbox<Self::Message>);
+}
+
+/// Ties a protocol's replica and client sides together under one name, so
+/// hosts are generic over protocols.
+pub trait Protocol {
+    /// The message type of both sides.
+    type Message: Clone + Debug;
+    /// The replica side.
+    type Replica: ReplicaProtocol<Message = Self::Message>;
+    /// The client side.
+    type Client: ClientProtocol<Message = Self::Message>;
+    /// The protocol's name on the command line.
+    const NAME: &'static str;
+}
