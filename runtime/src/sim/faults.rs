@@ -1,0 +1,117 @@
+//! The faults of a run, drawn from its seed before it starts.
+
+use protocols::quorum::ReplicaSet;
+use protocols::{ReplicaId, Time, Timing};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use std::time::Duration;
+
+/// A change to the simulated network or to a replica.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The replica stops for good (crash-stop): it neither sends nor receives.
+    Crash(ReplicaId),
+    /// These replicas are cut off from every other node until [`Fault::Heal`].
+    Partition(ReplicaSet),
+    /// The partition ends.
+    Heal,
+    /// Messages between two sites take `extra` longer (both directions).
+    SpikeStart { a: usize, b: usize, extra: Duration },
+    /// The spike between two sites ends.
+    SpikeEnd { a: usize, b: usize },
+}
+
+/// Faults with their times, plus the per-message jitter bound.
+#[derive(Clone, Debug, Default)]
+pub struct FaultSchedule {
+    /// Faults in time order.
+    pub events: Vec<(Time, Fault)>,
+    /// Every message gets a uniform extra delay below this; zero without faults.
+    pub jitter: Duration,
+    /// When the last transient fault (partition, spike) is over.
+    pub settled_at: Time,
+}
+
+impl FaultSchedule {
+    /// No faults at all: delays are exactly the placement's.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Draws a schedule for `n` replicas over about `horizon` of activity:
+    /// between one and `f` crashes (the initial leader, replica 0, in half
+    /// the runs), one or two partitions of a random proper subset of the
+    /// replicas lasting up to three leader timeouts, up to three delay
+    /// spikes between two sites, and jitter that reorders messages across links.
+    pub fn draw(rng: &mut impl Rng, n: usize, sites: usize, max_delay: Duration, timing: &Timing, horizon: Duration) -> Self {
+        let mut events = Vec::new();
+        let horizon_ns = horizon.as_nanos().max(1) as u64;
+        let at = |rng: &mut dyn rand::RngCore, from: f64, to: f64| {
+            Time((horizon_ns as f64 * (from + (to - from) * rng.gen::<f64>())) as u64)
+        };
+
+        let f = (n - 1) / 2;
+        if f > 0 {
+            let crashes = rng.gen_range(1..=f);
+            let mut victims: Vec<ReplicaId> = (0..n).collect();
+            victims.shuffle(rng);
+            if rng.gen_bool(0.5) {
+                let leader = victims.iter().position(|&r| r == 0).expect("replica 0 exists");
+                victims.swap(0, leader);
+            }
+            for &victim in &victims[..crashes] {
+                events.push((at(rng, 0.05, 1.0), Fault::Crash(victim)));
+            }
+        }
+
+        let mut settled = Time::ZERO;
+        let mut next_free = Time::ZERO;
+        for _ in 0..rng.gen_range(1..=2) {
+            let start = at(rng, 0.0, 1.0).max(next_free);
+            let length = timing.leader_timeout.mul_f64(rng.gen_range(0.5..3.0));
+            let size = rng.gen_range(1..n.max(2));
+            let mut members: Vec<ReplicaId> = (0..n).collect();
+            members.shuffle(rng);
+            let group: ReplicaSet = members[..size.min(n)].iter().copied().collect();
+            if n > 1 {
+                events.push((start, Fault::Partition(group)));
+                events.push((start + length, Fault::Heal));
+            }
+            next_free = start + length;
+            settled = settled.max(next_free);
+        }
+
+        if sites > 1 {
+            for _ in 0..rng.gen_range(0..=3) {
+                let a = rng.gen_range(0..sites);
+                let b = (a + rng.gen_range(1..sites)) % sites;
+                let extra = max_delay.max(Duration::from_millis(5)).mul_f64(rng.gen_range(1.0..5.0));
+                let start = at(rng, 0.0, 1.0);
+                let end = start + timing.leader_timeout.mul_f64(rng.gen_range(0.2..2.0));
+                events.push((start, Fault::SpikeStart { a, b, extra }));
+                events.push((end, Fault::SpikeEnd { a, b }));
+                settled = settled.max(end);
+            }
+        }
+
+        events.sort_by_key(|(t, _)| *t);
+        FaultSchedule { events, jitter: (max_delay / 10).max(Duration::from_micros(500)), settled_at: settled }
+    }
+
+    /// One line per fault, for reports.
+    pub fn describe(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .map(|(t, f)| {
+                let ms = t.as_nanos() as f64 / 1e6;
+                match f {
+                    Fault::Crash(r) => format!("{ms:.1}ms crash replica {r}"),
+                    Fault::Partition(g) => format!("{ms:.1}ms partition {g:?} from the rest"),
+                    Fault::Heal => format!("{ms:.1}ms heal partition"),
+                    Fault::SpikeStart { a, b, extra } => format!("{ms:.1}ms delay spike +{extra:?} between sites {a} and {b}"),
+                    Fault::SpikeEnd { a, b } => format!("{ms:.1}ms spike between sites {a} and {b} ends"),
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,376 @@
+//! The event loop of a simulated run.
+
+use super::faults::{Fault, FaultSchedule};
+use super::{workload, Sample, SimConfig, SimOutcome};
+use crate::check::{History, Operation, ReplicaLog};
+use protocols::protocol::{Action, ClientConfig, ClientProtocol, Protocol, ReplicaProtocol};
+use protocols::quorum::{QuorumSystem, ReplicaSet};
+use protocols::{CommandId, NodeId, Outbox, ReplicaConfig, Time, Timing};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::time::Duration;
+
+/// How long, simulated, a run may go on after its faults settle before it is
+/// declared stuck.
+const STUCK_AFTER: Duration = Duration::from_secs(300);
+
+enum Event<M> {
+    Deliver { from: NodeId, to: NodeId, msg: M },
+    Tick(NodeId),
+    Fault(Fault),
+}
+
+struct Scheduled<M> {
+    at: Time,
+    seq: u64,
+    event: Event<M>,
+}
+
+impl<M> PartialEq for Scheduled<M> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl<M> Eq for Scheduled<M> {}
+impl<M> PartialOrd for Scheduled<M> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<M> Ord for Scheduled<M> {
+    /// Reversed, so that the max-heap pops the earliest event; `seq` keeps
+    /// events at equal times in the order they were scheduled (FIFO links).
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+struct ClientState<C> {
+    protocol: C,
+    site: usize,
+    remaining: usize,
+    next_seq: u64,
+    /// The command in flight: its index in the history.
+    in_flight: Option<usize>,
+}
+
+struct World<P: Protocol> {
+    config: SimConfig,
+    timing: Timing,
+    rng: ChaCha8Rng,
+    now: Time,
+    seq: u64,
+    queue: BinaryHeap<Scheduled<P::Message>>,
+    replicas: Vec<P::Replica>,
+    clients: Vec<ClientState<P::Client>>,
+    crashed: Vec<bool>,
+    partition: ReplicaSet,
+    spikes: HashMap<(usize, usize), Duration>,
+    jitter: Duration,
+    /// Per (from node, to node): the latest arrival scheduled, for FIFO links.
+    last_arrival: Vec<Time>,
+    outbox: Outbox<P::Message>,
+    history: History,
+    index_of: HashMap<CommandId, usize>,
+    logs: Vec<ReplicaLog>,
+    samples: Vec<Sample>,
+    completed: usize,
+    messages: u64,
+    events: u64,
+    hash: u64,
+}
+
+/// Runs `config` with protocol `P` and returns what happened; check it with
+/// [`SimOutcome::violations`].
+pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
+    let n = config.replicas;
+    let placement = &config.placement;
+    assert_eq!(placement.replica_sites.len(), n, "one site per replica");
+    assert_eq!(placement.client_sites.len(), config.clients, "one site per client");
+    let max_delay = placement.matrix.max_one_way();
+    let timing = Timing::for_max_delay(max_delay);
+    let quorums = QuorumSystem::with_fast_quorums(n, config.fast_quorums.clone());
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+
+    let per_client = config.commands / config.clients.max(1);
+    let horizon = (max_delay * 4 * per_client.max(1) as u32).max(Duration::from_secs(1));
+    let schedule = if config.faults {
+        FaultSchedule::draw(&mut rng, n, placement.matrix.len(), max_delay, &timing, horizon)
+    } else {
+        FaultSchedule::none()
+    };
+
+    let replicas = (0..n)
+        .map(|id| P::Replica::new(ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: config.bugs }))
+        .collect();
+    let clients = (0..config.clients)
+        .map(|c| ClientState {
+            protocol: P::Client::new(ClientConfig {
+                id: c as u64,
+                quorums: quorums.clone(),
+                closest: placement.closest_replica(c),
+                timing,
+            }),
+            site: placement.client_sites[c],
+            remaining: per_client + usize::from(c < config.commands % config.clients.max(1)),
+            next_seq: 1,
+            in_flight: None,
+        })
+        .collect();
+    let nodes = n + config.clients;
+    let mut world = World::<P> {
+        config: config.clone(),
+        timing,
+        rng,
+        now: Time::ZERO,
+        seq: 0,
+        queue: BinaryHeap::new(),
+        replicas,
+        clients,
+        crashed: vec![false; n],
+        partition: ReplicaSet::EMPTY,
+        spikes: HashMap::new(),
+        jitter: schedule.jitter,
+        last_arrival: vec![Time::ZERO; nodes * nodes],
+        outbox: Outbox::new(),
+        history: History::default(),
+        index_of: HashMap::new(),
+        logs: vec![ReplicaLog::default(); n],
+        samples: Vec::new(),
+        completed: 0,
+        messages: 0,
+        events: 0,
+        hash: 0xcbf2_9ce4_8422_2325,
+    };
+    for (t, fault) in &schedule.events {
+        world.schedule(*t, Event::Fault(fault.clone()));
+    }
+    for r in 0..n {
+        world.schedule(Time::ZERO + timing.tick, Event::Tick(NodeId::Replica(r)));
+    }
+    for c in 0..config.clients {
+        world.schedule(Time::ZERO + timing.tick, Event::Tick(NodeId::Client(c as u64)));
+        world.submit_next(c);
+    }
+    let total: usize = world.history.ops.len() + world.clients.iter().map(|c| c.remaining).sum::<usize>();
+
+    let drain = timing.leader_timeout * 4 + timing.retry * 4;
+    let give_up = schedule.settled_at + horizon * 4 + STUCK_AFTER;
+    let mut end_at: Option<Time> = None;
+    while let Some(next) = world.queue.pop() {
+        if end_at.is_some_and(|end| next.at > end) || next.at > give_up {
+            break;
+        }
+        world.now = next.at;
+        world.events += 1;
+        world.dispatch(next.event);
+        if end_at.is_none() && world.completed == total {
+            end_at = Some(world.now.max(schedule.settled_at) + drain);
+        }
+    }
+    for (r, crashed) in world.crashed.iter().enumerate() {
+        world.logs[r].crashed = *crashed;
+    }
+    SimOutcome {
+        history: world.history,
+        replicas: world.logs,
+        quiescent: end_at.is_some(),
+        samples: world.samples,
+        messages: world.messages,
+        events: world.events,
+        trace_hash: world.hash,
+        end: world.now,
+        faults: schedule.describe(),
+    }
+}
+
+impl<P: Protocol> World<P> {
+    fn schedule(&mut self, at: Time, event: Event<P::Message>) {
+        self.seq += 1;
+        self.queue.push(Scheduled { at, seq: self.seq, event });
+    }
+
+    fn mix(&mut self, x: u64) {
+        self.hash = (self.hash ^ x).wrapping_mul(0x0100_0000_01b3);
+    }
+
+    fn node_index(&self, node: NodeId) -> Option<usize> {
+        match node {
+            NodeId::Replica(r) if r < self.config.replicas => Some(r),
+            NodeId::Client(c) if (c as usize) < self.config.clients => Some(self.config.replicas + c as usize),
+            _ => None,
+        }
+    }
+
+    fn site(&self, node: NodeId) -> usize {
+        match node {
+            NodeId::Replica(r) => self.config.placement.replica_sites[r],
+            NodeId::Client(c) => self.clients[c as usize].site,
+        }
+    }
+
+    fn is_down(&self, node: NodeId) -> bool {
+        matches!(node, NodeId::Replica(r) if self.crashed[r])
+    }
+
+    /// Whether a partition separates the two nodes: cut-off replicas reach
+    /// only each other.
+    fn is_cut(&self, a: NodeId, b: NodeId) -> bool {
+        let inside = |n: NodeId| matches!(n, NodeId::Replica(r) if self.partition.contains(r));
+        !self.partition.is_empty() && inside(a) != inside(b)
+    }
+
+    fn send(&mut self, from: NodeId, to: NodeId, msg: P::Message) {
+        let (Some(fi), Some(ti)) = (self.node_index(from), self.node_index(to)) else { return };
+        if self.is_down(from) || self.is_down(to) || self.is_cut(from, to) {
+            return;
+        }
+        let (sa, sb) = (self.site(from), self.site(to));
+        let mut delay = self.config.placement.matrix.one_way(sa, sb);
+        if let Some(extra) = self.spikes.get(&(sa.min(sb), sa.max(sb))) {
+            delay += *extra;
+        }
+        if !self.jitter.is_zero() {
+            delay += Duration::from_nanos(self.rng.gen_range(0..self.jitter.as_nanos() as u64));
+        }
+        let link = fi * (self.config.replicas + self.config.clients) + ti;
+        let at = (self.now + delay).max(self.last_arrival[link]);
+        self.last_arrival[link] = at;
+        self.schedule(at, Event::Deliver { from, to, msg });
+    }
+
+    fn dispatch(&mut self, event: Event<P::Message>) {
+        match event {
+            Event::Deliver { from, to, msg } => {
+                if self.is_down(to) || self.is_cut(from, to) {
+                    return;
+                }
+                self.messages += 1;
+                self.mix(self.now.as_nanos());
+                self.mix(self.node_index(from).unwrap_or(usize::MAX) as u64);
+                self.mix(self.node_index(to).unwrap_or(usize::MAX) as u64);
+                match to {
+                    NodeId::Replica(r) => {
+                        let mut out = std::mem::take(&mut self.outbox);
+                        self.replicas[r].handle(from, msg, self.now, &mut out);
+                        self.replicas[r].flush(self.now, &mut out);
+                        self.carry_out_replica(r, out);
+                    }
+                    NodeId::Client(c) => {
+                        let NodeId::Replica(from) = from else { return };
+                        let mut out = std::mem::take(&mut self.outbox);
+                        let done = self.clients[c as usize].protocol.handle(from, msg, self.now, &mut out);
+                        self.carry_out_client(c as usize, out);
+                        if let Some(done) = done {
+                            self.complete(c as usize, done);
+                        }
+                    }
+                }
+            }
+            Event::Tick(node) => {
+                if self.is_down(node) {
+                    return;
+                }
+                let mut out = std::mem::take(&mut self.outbox);
+                match node {
+                    NodeId::Replica(r) => {
+                        self.replicas[r].tick(self.now, &mut out);
+                        self.replicas[r].flush(self.now, &mut out);
+                        self.carry_out_replica(r, out);
+                    }
+                    NodeId::Client(c) => {
+                        let client = &mut self.clients[c as usize];
+                        if client.in_flight.is_none() && client.remaining == 0 {
+                            self.outbox = out;
+                            return;
+                        }
+                        client.protocol.tick(self.now, &mut out);
+                        self.carry_out_client(c as usize, out);
+                    }
+                }
+                self.schedule(self.now + self.timing.tick, Event::Tick(node));
+            }
+            Event::Fault(fault) => match fault {
+                Fault::Crash(r) => self.crashed[r] = true,
+                Fault::Partition(group) => self.partition = group,
+                Fault::Heal => self.partition = ReplicaSet::EMPTY,
+                Fault::SpikeStart { a, b, extra } => {
+                    self.spikes.insert((a.min(b), a.max(b)), extra);
+                }
+                Fault::SpikeEnd { a, b } => {
+                    self.spikes.remove(&(a.min(b), a.max(b)));
+                }
+            },
+        }
+    }
+
+    fn carry_out_replica(&mut self, r: usize, mut out: Outbox<P::Message>) {
+        let me = NodeId::Replica(r);
+        for action in out.drain() {
+            match action {
+                Action::Send { to, msg } => self.send(me, to, msg),
+                Action::Broadcast(msg) => {
+                    for other in (0..self.config.replicas).filter(|&o| o != r) {
+                        self.send(me, NodeId::Replica(other), msg.clone());
+                    }
+                }
+                Action::Executed(id) => {
+                    self.logs[r].applied.push(id);
+                    self.mix(id.client << 32 ^ id.seq);
+                }
+            }
+        }
+        self.outbox = out;
+    }
+
+    fn carry_out_client(&mut self, c: usize, mut out: Outbox<P::Message>) {
+        let me = NodeId::Client(c as u64);
+        for action in out.drain() {
+            match action {
+                Action::Send { to, msg } => self.send(me, to, msg),
+                Action::Broadcast(msg) => {
+                    for r in 0..self.config.replicas {
+                        self.send(me, NodeId::Replica(r), msg.clone());
+                    }
+                }
+                Action::Executed(_) => {}
+            }
+        }
+        self.outbox = out;
+    }
+
+    fn submit_next(&mut self, c: usize) {
+        let client = &mut self.clients[c];
+        if client.remaining == 0 {
+            return;
+        }
+        client.remaining -= 1;
+        let seq = client.next_seq;
+        client.next_seq += 1;
+        let command = workload::command(&mut self.rng, c, seq, self.config.conflicts, self.config.writes);
+        let id = CommandId::new(c as u64, seq);
+        self.index_of.insert(id, self.history.ops.len());
+        self.clients[c].in_flight = Some(self.history.ops.len());
+        self.history.ops.push(Operation { id, command: command.clone(), invoked: self.now, completed: None });
+        let mut out = std::mem::take(&mut self.outbox);
+        self.clients[c].protocol.submit(id, command, self.now, &mut out);
+        self.carry_out_client(c, out);
+    }
+
+    fn complete(&mut self, c: usize, done: protocols::Completion) {
+        let Some(&index) = self.index_of.get(&done.id) else { return };
+        let op = &mut self.history.ops[index];
+        if op.completed.is_some() {
+            return;
+        }
+        op.completed = Some((self.now, done.result));
+        self.samples.push(Sample { client: c, site: self.clients[c].site, latency: self.now - op.invoked, fast_path: done.fast_path });
+        self.completed += 1;
+        if self.clients[c].in_flight == Some(index) {
+            self.clients[c].in_flight = None;
+            self.submit_next(c);
+        }
+    }
+}

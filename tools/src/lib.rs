@@ -1,0 +1,5 @@
+//! The project's command-line tools, as library code so that tests drive
+//! them without spawning processes. Each binary in `src/bin` is a thin shell.
+
+pub mod protocol_name;
+pub mod sim;

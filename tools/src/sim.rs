@@ -1,0 +1,268 @@
+//! `sim`: runs a protocol in the deterministic simulator over many seeds and
+//! checks every run (linearizability, agreement, liveness).
+
+use crate::protocol_name::ProtocolName;
+use clap::Parser;
+use hdrhistogram::Histogram;
+use net::duration::parse_go_duration;
+use net::LatencyTable;
+use protocols::paxos::Paxos;
+use protocols::quorum::FastQuorums;
+use protocols::DeliberateBugs;
+use runtime::sim::{self, Placement, SimConfig, SimOutcome};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The command line of `sim`.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "sim", about = "Run a protocol's real code in the deterministic simulator over many seeds and check every run.")]
+pub struct SimArgs {
+    /// Protocol: swiftpaxos|swift, paxos, n2paxos, curp, fastpaxos, epaxos (any case).
+    #[arg(long, default_value = "paxos", value_parser = str::parse::<ProtocolName>)]
+    pub protocol: ProtocolName,
+    /// Number of replicas (1 to 64).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub replicas: u16,
+    /// How many seeds to run, from --first-seed on.
+    #[arg(long, default_value_t = 100)]
+    pub seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    pub first_seed: u64,
+    /// Run only this seed (to replay a failure); overrides --seeds and --first-seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Commands per run, shared among the clients.
+    #[arg(long, default_value_t = 2000)]
+    pub commands: usize,
+    /// Closed-loop clients, one command outstanding each.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub clients: u32,
+    /// Percentage of commands on the one shared key (0-100).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub conflicts: u32,
+    /// Percentage of commands that are PUTs (0-100); the rest are GETs.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub writes: u32,
+    /// Inject faults: crashes of up to f replicas (the leader included), healing partitions, delay spikes, jitter.
+    #[arg(long)]
+    pub faults: bool,
+    /// Every pair of distinct nodes (clients included) this far apart one way, in Go syntax (default 10ms).
+    #[arg(long, value_parser = parse_go_duration, conflicts_with = "latency")]
+    pub delay: Option<Duration>,
+    /// A latency file (`A B RTT` lines or `uniform RTT`, round trips) such as the original's latency.conf or a region table.
+    #[arg(long)]
+    pub latency: Option<PathBuf>,
+    /// With --latency: the replicas' sites, comma-separated (default: the file's first N sites).
+    #[arg(long, value_delimiter = ',')]
+    pub replica_sites: Vec<String>,
+    /// With --latency: the sites clients are spread over, comma-separated (default: every site in the file).
+    #[arg(long, value_delimiter = ',')]
+    pub client_sites: Vec<String>,
+    /// Print every violation and the fault schedule of failing seeds.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Worker threads (default: the machine's cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Test-only: plant a bug in Multi-Paxos (a new leader skips phase 1) to see the checkers catch it.
+    #[arg(long, hide = true)]
+    pub plant_paxos_skip_phase1: bool,
+}
+
+/// What a whole `sim` invocation found.
+#[derive(Debug)]
+pub struct SimReport {
+    /// Seeds that passed.
+    pub passed: u64,
+    /// Seeds that failed, with their violations.
+    pub failed: Vec<(u64, Vec<String>)>,
+    /// Latencies of every completed command, in microseconds.
+    pub latency_us: Histogram<u64>,
+    /// Commands completed on a fast path, and commands that reported a path.
+    pub fast_path: (u64, u64),
+    /// Messages simulated, and the wall-clock time spent simulating (summed over threads).
+    pub messages: u64,
+    /// See `messages`.
+    pub busy: Duration,
+}
+
+/// The simulation settings every seed shares.
+pub fn base_config(args: &SimArgs) -> Result<SimConfig, String> {
+    let replicas = args.replicas as usize;
+    let clients = args.clients as usize;
+    let placement = match &args.latency {
+        None => Placement::uniform(replicas, clients, args.delay.unwrap_or(Duration::from_millis(10))),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let table = LatencyTable::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            if table.is_uniform() {
+                let one_way = table.one_way("a", "b").unwrap_or_default();
+                Placement::uniform(replicas, clients, one_way)
+            } else {
+                let replica_sites = if args.replica_sites.is_empty() {
+                    if table.names().len() < replicas {
+                        return Err(format!("{}: names {} sites, fewer than {replicas} replicas", path.display(), table.names().len()));
+                    }
+                    table.names()[..replicas].to_vec()
+                } else {
+                    args.replica_sites.clone()
+                };
+                if replica_sites.len() != replicas {
+                    return Err(format!("--replica-sites names {} sites for {replicas} replicas", replica_sites.len()));
+                }
+                let client_sites = if args.client_sites.is_empty() { table.names().to_vec() } else { args.client_sites.clone() };
+                Placement::from_table(&table, &replica_sites, &client_sites, clients).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+        }
+    };
+    Ok(SimConfig {
+        replicas,
+        clients,
+        commands: args.commands,
+        conflicts: args.conflicts,
+        writes: args.writes,
+        seed: 0,
+        placement,
+        faults: args.faults,
+        fast_quorums: FastQuorums::ThreeQuarters,
+        bugs: DeliberateBugs { paxos_skip_phase1: args.plant_paxos_skip_phase1 },
+    })
+}
+
+/// Runs one seed of `protocol`.
+pub fn run_one(protocol: ProtocolName, config: &SimConfig) -> Result<SimOutcome, String> {
+    match protocol {
+        ProtocolName::Paxos => Ok(sim::run::<Paxos>(config)),
+        other => Err(format!("protocol `{other}` is not implemented yet (available: paxos)")),
+    }
+}
+
+/// Runs every requested seed, spread over threads, and gathers the report.
+pub fn run(args: &SimArgs) -> Result<SimReport, String> {
+    let base = base_config(args)?;
+    run_one(args.protocol, &SimConfig { commands: 0, ..base.clone() })?;
+    let seeds: Vec<u64> = match args.seed {
+        Some(s) => vec![s],
+        None => (args.first_seed..args.first_seed + args.seeds).collect(),
+    };
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(seeds.len()).max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&seed) = seeds.get(i) else { break };
+                let started = Instant::now();
+                let outcome = run_one(args.protocol, &SimConfig { seed, ..base.clone() });
+                let took = started.elapsed();
+                if let Ok(outcome) = outcome {
+                    let violations = outcome.violations();
+                    results.lock().expect("no worker panics while holding the lock").push((seed, outcome, violations, took));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("workers are done");
+    results.sort_by_key(|(seed, ..)| *seed);
+
+    let mut report = SimReport {
+        passed: 0,
+        failed: Vec::new(),
+        latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
+        fast_path: (0, 0),
+        messages: 0,
+        busy: Duration::ZERO,
+    };
+    for (seed, outcome, violations, took) in results {
+        for s in &outcome.samples {
+            report.latency_us.saturating_record(s.latency.as_micros() as u64);
+            if let Some(fast) = s.fast_path {
+                report.fast_path.0 += u64::from(fast);
+                report.fast_path.1 += 1;
+            }
+        }
+        report.messages += outcome.messages;
+        report.busy += took;
+        if violations.is_empty() {
+            report.passed += 1;
+        } else {
+            let mut shown = violations;
+            if args.verbose {
+                shown.extend(outcome.faults.iter().map(|f| format!("fault: {f}")));
+            }
+            report.failed.push((seed, shown));
+        }
+    }
+    Ok(report)
+}
+
+/// The command that replays `seed` with the same settings.
+pub fn replay_command(args: &SimArgs, seed: u64) -> String {
+    let mut cmd = format!(
+        "sim --protocol {} --replicas {} --commands {} --clients {} --conflicts {} --writes {}",
+        args.protocol, args.replicas, args.commands, args.clients, args.conflicts, args.writes
+    );
+    if args.faults {
+        cmd += " --faults";
+    }
+    if let Some(path) = &args.latency {
+        cmd += &format!(" --latency {}", path.display());
+        if !args.replica_sites.is_empty() {
+            cmd += &format!(" --replica-sites {}", args.replica_sites.join(","));
+        }
+        if !args.client_sites.is_empty() {
+            cmd += &format!(" --client-sites {}", args.client_sites.join(","));
+        }
+    } else if let Some(d) = args.delay {
+        cmd += &format!(" --delay {}ms", d.as_secs_f64() * 1e3);
+    }
+    if args.plant_paxos_skip_phase1 {
+        cmd += " --plant-paxos-skip-phase1";
+    }
+    cmd + &format!(" --seed {seed} --verbose")
+}
+
+/// Prints the report as the issue asks: failing seeds with their replay
+/// command, latency percentiles, and `N passed, M failed` last.
+pub fn print(args: &SimArgs, report: &SimReport) {
+    for (seed, violations) in &report.failed {
+        let limit = if args.verbose { violations.len() } else { 3 };
+        println!("FAIL seed {seed}:");
+        for v in violations.iter().take(limit) {
+            println!("  {v}");
+        }
+        if violations.len() > limit {
+            println!("  … {} more (add --verbose)", violations.len() - limit);
+        }
+        println!("  replay: {}", replay_command(args, *seed));
+    }
+    let h = &report.latency_us;
+    let ms = |us: u64| us as f64 / 1000.0;
+    if h.is_empty() {
+        println!("latency: no command completed");
+    } else {
+        println!(
+            "latency (simulated ms, {} commands): p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
+            h.len(),
+            ms(h.value_at_quantile(0.5)),
+            ms(h.value_at_quantile(0.9)),
+            ms(h.value_at_quantile(0.99)),
+            ms(h.max())
+        );
+    }
+    if report.fast_path.1 > 0 {
+        println!("fast path: {:.1}% of {} commands", 100.0 * report.fast_path.0 as f64 / report.fast_path.1 as f64, report.fast_path.1);
+    }
+    let secs = report.busy.as_secs_f64();
+    if secs > 0.0 {
+        println!(
+            "simulator: {} messages in {:.2} s of one core's time: {:.2} M messages/s per core",
+            report.messages,
+            secs,
+            report.messages as f64 / secs / 1e6
+        );
+    }
+    println!("{} passed, {} failed", report.passed, report.failed.len());
+}
