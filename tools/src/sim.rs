@@ -125,6 +125,7 @@ pub fn base_config(args: &SimArgs) -> Result<SimConfig, String> {
         seed: 0,
         placement,
         faults: args.faults,
+        scripted: Vec::new(),
         fast_quorums: FastQuorums::ThreeQuarters,
         bugs: DeliberateBugs { paxos_skip_phase1: args.plant_paxos_skip_phase1 },
     })

@@ -12,6 +12,12 @@ pub enum Message {
     Request { id: CommandId, command: Command },
     /// Replica → client: `id` was executed with `result`.
     Reply { id: CommandId, result: CommandResult },
+    /// Before raising its ballot, a follower that lost the leader asks whether
+    /// the others lost it too (a pre-vote, as in Raft): a replica cut off
+    /// alone must not come back with a higher ballot and depose a working leader.
+    PreVote { ballot: Ballot },
+    /// The sender has not heard a leader for a leader timeout either.
+    PreVoteGranted { ballot: Ballot },
     /// Phase 1a: a candidate asks for promises not to accept lower ballots,
     /// and for what was accepted at `from_slot` and above.
     Prepare { ballot: Ballot, from_slot: Slot },

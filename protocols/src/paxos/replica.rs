@@ -42,9 +42,17 @@ struct Leadership {
     last_heartbeat: Time,
 }
 
+/// Asking for pre-votes before raising the ballot.
+#[derive(Debug)]
+struct Suspicion {
+    grants: Votes,
+    sent: Time,
+}
+
 #[derive(Debug)]
 enum Role {
     Follower,
+    PreCandidate(Suspicion),
     Candidate(Candidacy),
     Leader(Leadership),
 }
@@ -115,6 +123,8 @@ impl ReplicaProtocol for PaxosReplica {
             Message::Heartbeat { ballot, frontier } => self.on_heartbeat(r, ballot, frontier, now, out),
             Message::CatchUp { from_slot } => self.on_catch_up(r, from_slot, out),
             Message::Nack { ballot } => self.observe_ballot(ballot, now),
+            Message::PreVote { ballot } => self.on_pre_vote(r, ballot, now, out),
+            Message::PreVoteGranted { ballot } => self.on_pre_vote_granted(r, ballot, now, out),
         }
     }
 
@@ -136,9 +146,15 @@ impl ReplicaProtocol for PaxosReplica {
                     out.broadcast(Message::Prepare { ballot: self.ballot, from_slot: c.from_slot });
                 }
             }
+            Role::PreCandidate(p) => {
+                if now.since(p.sent) >= self.timing.retry {
+                    p.sent = now;
+                    out.broadcast(Message::PreVote { ballot: self.ballot });
+                }
+            }
             Role::Follower => {
                 if now.since(self.last_heard_leader) >= self.suspicion_timeout() {
-                    return self.start_phase1(now, out);
+                    return self.suspect_leader(now, out);
                 }
                 self.request_catch_up_if_behind(now, out);
             }
@@ -164,8 +180,8 @@ impl ReplicaProtocol for PaxosReplica {
 
     fn leader(&self) -> Option<ReplicaId> {
         match self.role {
-            Role::Candidate(_) => None,
-            _ => Some(self.ballot.leader(self.quorums.n())),
+            Role::Candidate(_) | Role::PreCandidate(_) => None,
+            Role::Leader(_) | Role::Follower => Some(self.ballot.leader(self.quorums.n())),
         }
     }
 }
@@ -197,7 +213,7 @@ impl PaxosReplica {
                     self.queued.push((id, command));
                 }
             }
-            Role::Follower => {
+            Role::Follower | Role::PreCandidate(_) => {
                 let leader = self.ballot.leader(self.n());
                 if matches!(from, NodeId::Client(_)) && leader != self.id {
                     out.send_replica(leader, Message::Request { id, command });
@@ -214,6 +230,57 @@ impl PaxosReplica {
             self.queued.clear();
             self.in_progress.clear();
             self.last_heard_leader = now;
+        }
+    }
+
+    /// Whether this replica has reason to think a leader works: it leads, or
+    /// it heard its leader within a leader timeout.
+    fn leader_seems_alive(&self, now: Time) -> bool {
+        match self.role {
+            Role::Leader(_) => true,
+            Role::Follower => now.since(self.last_heard_leader) < self.timing.leader_timeout,
+            Role::PreCandidate(_) | Role::Candidate(_) => false,
+        }
+    }
+
+    /// Records that the leader of the current ballot showed it is alive.
+    fn heard_leader(&mut self, now: Time) {
+        self.last_heard_leader = now;
+        if matches!(self.role, Role::PreCandidate(_)) {
+            self.role = Role::Follower;
+        }
+    }
+
+    /// The leader went quiet: ask the others whether they lost it too.
+    fn suspect_leader(&mut self, now: Time, out: &mut Outbox<Message>) {
+        let mut grants = Votes::new();
+        grants.add(self.id);
+        self.role = Role::PreCandidate(Suspicion { grants, sent: now });
+        out.broadcast(Message::PreVote { ballot: self.ballot });
+        self.start_phase1_if_granted(now, out);
+    }
+
+    fn on_pre_vote(&mut self, from: ReplicaId, ballot: Ballot, now: Time, out: &mut Outbox<Message>) {
+        if ballot < self.ballot {
+            return out.send_replica(from, Message::Nack { ballot: self.ballot });
+        }
+        if !self.leader_seems_alive(now) {
+            out.send_replica(from, Message::PreVoteGranted { ballot });
+        }
+    }
+
+    fn on_pre_vote_granted(&mut self, from: ReplicaId, ballot: Ballot, now: Time, out: &mut Outbox<Message>) {
+        if let Role::PreCandidate(p) = &mut self.role {
+            if ballot == self.ballot {
+                p.grants.add(from);
+                self.start_phase1_if_granted(now, out);
+            }
+        }
+    }
+
+    fn start_phase1_if_granted(&mut self, now: Time, out: &mut Outbox<Message>) {
+        if matches!(&self.role, Role::PreCandidate(p) if p.grants.reached(self.quorums.majority())) {
+            self.start_phase1(now, out);
         }
     }
 
@@ -315,7 +382,7 @@ impl PaxosReplica {
             return out.send_replica(from, Message::Nack { ballot: self.ballot });
         }
         self.observe_ballot(ballot, now);
-        self.last_heard_leader = now;
+        self.heard_leader(now);
         self.log.accept(slot, ballot, value);
         out.send_replica(from, Message::Accepted { ballot, slot });
     }
@@ -350,7 +417,7 @@ impl PaxosReplica {
 
     fn on_commit(&mut self, from: ReplicaId, slot: Slot, value: Batch, now: Time, out: &mut Outbox<Message>) {
         if from == self.ballot.leader(self.n()) {
-            self.last_heard_leader = now;
+            self.heard_leader(now);
         }
         self.log.commit(slot, self.ballot, value);
         self.execute(out);
@@ -380,7 +447,7 @@ impl PaxosReplica {
             return out.send_replica(from, Message::Nack { ballot: self.ballot });
         }
         self.observe_ballot(ballot, now);
-        self.last_heard_leader = now;
+        self.heard_leader(now);
         self.leader_frontier = self.leader_frontier.max(frontier);
         self.request_catch_up_if_behind(now, out);
     }

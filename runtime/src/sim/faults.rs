@@ -98,6 +98,18 @@ impl FaultSchedule {
         FaultSchedule { events, jitter: (max_delay / 10).max(Duration::from_micros(500)), settled_at: settled }
     }
 
+    /// Adds faults at fixed times; the run settles only after the last
+    /// scripted heal or spike end.
+    pub fn add(&mut self, scripted: &[(Time, Fault)]) {
+        for (t, f) in scripted {
+            if !matches!(f, Fault::Crash(_) | Fault::Partition(_) | Fault::SpikeStart { .. }) {
+                self.settled_at = self.settled_at.max(*t);
+            }
+            self.events.push((*t, f.clone()));
+        }
+        self.events.sort_by_key(|(t, _)| *t);
+    }
+
     /// One line per fault, for reports.
     pub fn describe(&self) -> Vec<String> {
         self.events

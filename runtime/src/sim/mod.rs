@@ -13,7 +13,7 @@ mod placement;
 mod workload;
 mod world;
 
-pub use faults::FaultSchedule;
+pub use faults::{Fault, FaultSchedule};
 pub use placement::{Placement, PlacementError};
 pub use workload::CONFLICT_KEY;
 pub use world::run;
@@ -41,8 +41,11 @@ pub struct SimConfig {
     pub seed: u64,
     /// Where replicas and clients are and how far apart.
     pub placement: Placement,
-    /// Whether to inject faults.
+    /// Whether to inject faults drawn from the seed.
     pub faults: bool,
+    /// Faults at fixed times, on top of any drawn ones: scenario tests build
+    /// the exact failure they need with these.
+    pub scripted: Vec<(Time, Fault)>,
     /// Fast quorums, for the protocols that have them.
     pub fast_quorums: FastQuorums,
     /// Planted bugs, for checker tests only.

@@ -96,11 +96,12 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
 
     let per_client = config.commands / config.clients.max(1);
     let horizon = (max_delay * 4 * per_client.max(1) as u32).max(Duration::from_secs(1));
-    let schedule = if config.faults {
+    let mut schedule = if config.faults {
         FaultSchedule::draw(&mut rng, n, placement.matrix.len(), max_delay, &timing, horizon)
     } else {
         FaultSchedule::none()
     };
+    schedule.add(&config.scripted);
 
     let replicas = (0..n)
         .map(|id| P::Replica::new(ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: config.bugs }))
