@@ -1,0 +1,102 @@
+//! The `sim` binary as a user runs it.
+
+use std::process::{Command, Output};
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sim")).args(args).output().expect("the sim binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn last_line(o: &Output) -> String {
+    stdout(o).lines().last().unwrap_or_default().to_string()
+}
+
+fn reference(file: &str) -> String {
+    format!("{}/../../shared/reference/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn paxos_passes_200_faulty_seeds_with_5_and_3_replicas() {
+    for replicas in ["5", "3"] {
+        let out = sim(&["--protocol", "paxos", "--replicas", replicas, "--seeds", "200", "--faults"]);
+        assert_eq!(last_line(&out), "200 passed, 0 failed", "replicas {replicas}:\n{}", stdout(&out));
+        assert!(out.status.success());
+        assert!(stdout(&out).contains("latency (simulated ms"), "{}", stdout(&out));
+    }
+}
+
+#[test]
+fn uniform_delay_gives_exact_paxos_percentiles() {
+    let out = sim(&["--protocol", "PAXOS", "--delay", "10ms", "--conflicts", "0", "--seeds", "3"]);
+    let text = stdout(&out);
+    assert!(text.contains("p50 40.0  p90 40.0  p99 40.0  max 40.0"), "{text}");
+    assert_eq!(last_line(&out), "3 passed, 0 failed");
+}
+
+#[test]
+fn failing_seeds_print_a_replay_command_that_reproduces_them() {
+    let out = sim(&["--replicas", "5", "--seeds", "40", "--faults", "--plant-paxos-skip-phase1"]);
+    assert_eq!(out.status.code(), Some(1), "failures exit 1");
+    let text = stdout(&out);
+    let replay = text.lines().find_map(|l| l.trim().strip_prefix("replay: sim ")).expect("a replay line").to_string();
+    let failing_seed = text.lines().find_map(|l| l.strip_prefix("FAIL seed ")).expect("a failing seed").trim_end_matches(':').to_string();
+    assert!(replay.contains(&format!("--seed {failing_seed}")), "{replay}");
+
+    let args: Vec<&str> = replay.split_whitespace().collect();
+    let again = sim(&args);
+    assert_eq!(last_line(&again), "0 passed, 1 failed", "{}", stdout(&again));
+    assert!(stdout(&again).contains(&format!("FAIL seed {failing_seed}:")));
+}
+
+#[test]
+fn region_table_placement_runs() {
+    let table = reference("aws-latency-table.txt");
+    if !std::path::Path::new(&table).exists() {
+        return;
+    }
+    let out = sim(&[
+        "--latency",
+        &table,
+        "--replica-sites",
+        "ap-south-1,ap-northeast-1,eu-west-3,us-west-1,af-south-1",
+        "--client-sites",
+        "ap-east-1,eu-west-1,us-east-1",
+        "--seeds",
+        "5",
+        "--faults",
+    ]);
+    assert_eq!(last_line(&out), "5 passed, 0 failed", "{}", stdout(&out));
+}
+
+#[test]
+fn bad_input_gets_a_clear_error() {
+    let out = sim(&["--bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Usage: sim"));
+
+    let out = sim(&["--protocol", "raft"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown protocol `raft`"));
+
+    let out = sim(&["--conflicts", "101"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let dir = std::env::temp_dir().join(format!("sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bad = dir.join("bad-latency.conf");
+    std::fs::write(&bad, "a b 10ms\na b ten\n").expect("write");
+    let out = sim(&["--latency", bad.to_str().expect("utf-8 path"), "--replicas", "2"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains("bad-latency.conf: line 2:"), "{err}");
+
+    let out = sim(&["--latency", "/no/such/file"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/file"));
+
+    let out = sim(&["--latency", bad.to_str().expect("utf-8 path"), "--delay", "5ms"]);
+    assert_eq!(out.status.code(), Some(2), "--delay and --latency exclude each other");
+    std::fs::remove_dir_all(&dir).ok();
+}
