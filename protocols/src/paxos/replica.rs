@@ -3,6 +3,7 @@
 use super::messages::{Message, PromisedEntry};
 use crate::ballot::Ballot;
 use crate::command::Command;
+use crate::election::{Election, ElectionStep};
 use crate::ids::{CommandId, NodeId, ReplicaId};
 use crate::log::{noop_batch, Batch, Slot, SlotLog};
 use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Timing};
@@ -42,17 +43,9 @@ struct Leadership {
     last_heartbeat: Time,
 }
 
-/// Asking for pre-votes before raising the ballot.
-#[derive(Debug)]
-struct Suspicion {
-    grants: Votes,
-    sent: Time,
-}
-
 #[derive(Debug)]
 enum Role {
     Follower,
-    PreCandidate(Suspicion),
     Candidate(Candidacy),
     Leader(Leadership),
 }
@@ -69,7 +62,7 @@ pub struct PaxosReplica {
     role: Role,
     log: SlotLog,
     state: StateMachine,
-    last_heard_leader: Time,
+    election: Election,
     /// The leader's execution frontier, from its heartbeats.
     leader_frontier: Slot,
     last_catch_up: Option<Time>,
@@ -100,7 +93,7 @@ impl ReplicaProtocol for PaxosReplica {
             role,
             log: SlotLog::new(),
             state: StateMachine::new(),
-            last_heard_leader: Time::ZERO,
+            election: Election::new(config.id, n, config.timing),
             leader_frontier: 0,
             last_catch_up: None,
             queued: Vec::new(),
@@ -146,15 +139,12 @@ impl ReplicaProtocol for PaxosReplica {
                     out.broadcast(Message::Prepare { ballot: self.ballot, from_slot: c.from_slot });
                 }
             }
-            Role::PreCandidate(p) => {
-                if now.since(p.sent) >= self.timing.retry {
-                    p.sent = now;
-                    out.broadcast(Message::PreVote { ballot: self.ballot });
-                }
-            }
             Role::Follower => {
-                if now.since(self.last_heard_leader) >= self.suspicion_timeout() {
-                    return self.suspect_leader(now, out);
+                if self.election.tick(self.ballot, now) == ElectionStep::AskPreVotes {
+                    out.broadcast(Message::PreVote { ballot: self.ballot });
+                    if self.election.alone_is_majority() {
+                        self.start_phase1(now, out);
+                    }
                 }
                 self.request_catch_up_if_behind(now, out);
             }
@@ -180,7 +170,8 @@ impl ReplicaProtocol for PaxosReplica {
 
     fn leader(&self) -> Option<ReplicaId> {
         match self.role {
-            Role::Candidate(_) | Role::PreCandidate(_) => None,
+            Role::Candidate(_) => None,
+            Role::Follower if self.election.is_suspecting() => None,
             Role::Leader(_) | Role::Follower => Some(self.ballot.leader(self.quorums.n())),
         }
     }
@@ -195,14 +186,6 @@ impl PaxosReplica {
         matches!(self.role, Role::Leader(_))
     }
 
-    /// The leader's successors in ballot order suspect it one after another,
-    /// half a timeout apart, so that one candidate usually runs alone.
-    fn suspicion_timeout(&self) -> std::time::Duration {
-        let leader = self.ballot.leader(self.n());
-        let rank = (self.id + self.n() - leader - 1) % self.n();
-        self.timing.leader_timeout + self.timing.leader_timeout / 2 * rank as u32
-    }
-
     fn on_request(&mut self, from: NodeId, id: CommandId, command: Command, out: &mut Outbox<Message>) {
         if let Some(result) = self.state.result_of(id) {
             return out.send_client(id.client, Message::Reply { id, result: result.clone() });
@@ -213,7 +196,7 @@ impl PaxosReplica {
                     self.queued.push((id, command));
                 }
             }
-            Role::Follower | Role::PreCandidate(_) => {
+            Role::Follower => {
                 let leader = self.ballot.leader(self.n());
                 if matches!(from, NodeId::Client(_)) && leader != self.id {
                     out.send_replica(leader, Message::Request { id, command });
@@ -229,64 +212,29 @@ impl PaxosReplica {
             self.role = Role::Follower;
             self.queued.clear();
             self.in_progress.clear();
-            self.last_heard_leader = now;
+            self.election.heard_leader(now);
         }
-    }
-
-    /// Whether this replica has reason to think a leader works: it leads, or
-    /// it heard its leader within a leader timeout.
-    fn leader_seems_alive(&self, now: Time) -> bool {
-        match self.role {
-            Role::Leader(_) => true,
-            Role::Follower => now.since(self.last_heard_leader) < self.timing.leader_timeout,
-            Role::PreCandidate(_) | Role::Candidate(_) => false,
-        }
-    }
-
-    /// Records that the leader of the current ballot showed it is alive.
-    fn heard_leader(&mut self, now: Time) {
-        self.last_heard_leader = now;
-        if matches!(self.role, Role::PreCandidate(_)) {
-            self.role = Role::Follower;
-        }
-    }
-
-    /// The leader went quiet: ask the others whether they lost it too.
-    fn suspect_leader(&mut self, now: Time, out: &mut Outbox<Message>) {
-        let mut grants = Votes::new();
-        grants.add(self.id);
-        self.role = Role::PreCandidate(Suspicion { grants, sent: now });
-        out.broadcast(Message::PreVote { ballot: self.ballot });
-        self.start_phase1_if_granted(now, out);
     }
 
     fn on_pre_vote(&mut self, from: ReplicaId, ballot: Ballot, now: Time, out: &mut Outbox<Message>) {
         if ballot < self.ballot {
             return out.send_replica(from, Message::Nack { ballot: self.ballot });
         }
-        if !self.leader_seems_alive(now) {
+        let leading = matches!(self.role, Role::Leader(_));
+        if !leading && !self.election.leader_recently_heard(now) {
             out.send_replica(from, Message::PreVoteGranted { ballot });
         }
     }
 
     fn on_pre_vote_granted(&mut self, from: ReplicaId, ballot: Ballot, now: Time, out: &mut Outbox<Message>) {
-        if let Role::PreCandidate(p) = &mut self.role {
-            if ballot == self.ballot {
-                p.grants.add(from);
-                self.start_phase1_if_granted(now, out);
-            }
-        }
-    }
-
-    fn start_phase1_if_granted(&mut self, now: Time, out: &mut Outbox<Message>) {
-        if matches!(&self.role, Role::PreCandidate(p) if p.grants.reached(self.quorums.majority())) {
+        if matches!(self.role, Role::Follower) && ballot == self.ballot && self.election.granted(from) {
             self.start_phase1(now, out);
         }
     }
 
     fn start_phase1(&mut self, now: Time, out: &mut Outbox<Message>) {
         self.ballot = self.ballot.next_owned_by(self.id, self.n());
-        self.last_heard_leader = now;
+        self.election.candidacy_started(now);
         if self.bugs.paxos_skip_phase1 {
             // Planted bug: lead at once, proposing after the slots this
             // replica happens to know, ignoring what others accepted.
@@ -309,7 +257,7 @@ impl PaxosReplica {
             return out.send_replica(from, Message::Nack { ballot: self.ballot });
         }
         self.observe_ballot(ballot, now);
-        self.last_heard_leader = now;
+        self.election.heard_leader(now);
         let entries = self.log.entries_from(from_slot).map(|(slot, e)| promised(slot, e)).collect();
         out.send_replica(from, Message::Promise { ballot, entries });
     }
@@ -382,7 +330,7 @@ impl PaxosReplica {
             return out.send_replica(from, Message::Nack { ballot: self.ballot });
         }
         self.observe_ballot(ballot, now);
-        self.heard_leader(now);
+        self.election.heard_leader(now);
         self.log.accept(slot, ballot, value);
         out.send_replica(from, Message::Accepted { ballot, slot });
     }
@@ -417,7 +365,7 @@ impl PaxosReplica {
 
     fn on_commit(&mut self, from: ReplicaId, slot: Slot, value: Batch, now: Time, out: &mut Outbox<Message>) {
         if from == self.ballot.leader(self.n()) {
-            self.heard_leader(now);
+            self.election.heard_leader(now);
         }
         self.log.commit(slot, self.ballot, value);
         self.execute(out);
@@ -447,7 +395,7 @@ impl PaxosReplica {
             return out.send_replica(from, Message::Nack { ballot: self.ballot });
         }
         self.observe_ballot(ballot, now);
-        self.heard_leader(now);
+        self.election.heard_leader(now);
         self.leader_frontier = self.leader_frontier.max(frontier);
         self.request_catch_up_if_behind(now, out);
     }
