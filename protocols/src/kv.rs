@@ -32,6 +32,16 @@ impl KvStore {
         }
     }
 
+    /// The value under `key`, without executing anything.
+    pub fn get(&self, key: Key) -> Option<&Bytes> {
+        self.map.get(&key)
+    }
+
+    /// The values in `range`, in key order, without executing anything.
+    pub fn range(&self, range: std::ops::RangeInclusive<Key>) -> impl Iterator<Item = (Key, &Bytes)> {
+        self.map.range(range).map(|(k, v)| (*k, v))
+    }
+
     /// How many keys hold a value.
     pub fn len(&self) -> usize {
         self.map.len()

@@ -13,6 +13,7 @@ pub mod ballot;
 pub mod client;
 pub mod command;
 pub mod conflicts;
+pub mod depgraph;
 pub mod election;
 pub mod ids;
 pub mod kv;
@@ -22,6 +23,7 @@ pub mod protocol;
 pub mod quorum;
 pub mod quorum_file;
 pub mod session;
+pub mod speculation;
 pub mod time;
 
 pub use command::{Command, CommandResult, Key};

@@ -1,0 +1,281 @@
+//! Execution of committed commands in dependency order, for the
+//! dependency-based protocols (SwiftPaxos, EPaxos).
+//!
+//! A command executes once every command it depends on has executed. In the
+//! normal case the graph is acyclic; recovery can create cycles, so execution
+//! goes by strongly connected components (Tarjan's algorithm): all components
+//! a command reaches execute first, and the members of one component execute
+//! in command-id order, the same everywhere. A command whose dependency is not
+//! committed yet waits until it is.
+
+use crate::command::Command;
+use crate::ids::CommandId;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// A command's dependencies: sorted, without duplicates, so that two replicas'
+/// sets compare equal exactly when they hold the same commands.
+pub type Deps = Arc<[CommandId]>;
+
+/// Builds [`Deps`] from any collection of ids, leaving out `own`.
+pub fn deps_of(ids: impl IntoIterator<Item = CommandId>, own: CommandId) -> Deps {
+    let mut v: Vec<CommandId> = ids.into_iter().filter(|d| *d != own).collect();
+    v.sort_unstable();
+    v.dedup();
+    Arc::from(v)
+}
+
+#[derive(Clone, Debug)]
+struct Node {
+    command: Command,
+    deps: Deps,
+}
+
+/// Committed commands waiting to execute, and which ones already did.
+#[derive(Clone, Debug, Default)]
+pub struct DependencyGraph {
+    pending: HashMap<CommandId, Node>,
+    /// Executed, or declared void by recovery (never to execute under this id's
+    /// old instance): either way, no longer a reason to wait.
+    done: HashSet<CommandId>,
+    /// A missing dependency and the commands whose execution waits for it.
+    waiting: HashMap<CommandId, Vec<CommandId>>,
+}
+
+impl DependencyGraph {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether `id` is committed here (pending or executed).
+    pub fn is_committed(&self, id: CommandId) -> bool {
+        self.pending.contains_key(&id) || self.done.contains(&id)
+    }
+
+    /// Whether `id` executed (or was voided) here.
+    pub fn is_done(&self, id: CommandId) -> bool {
+        self.done.contains(&id)
+    }
+
+    /// The committed dependencies of `id`, while it waits to execute.
+    pub fn pending_deps(&self, id: CommandId) -> Option<&Deps> {
+        self.pending.get(&id).map(|n| &n.deps)
+    }
+
+    /// Records that `id` committed with `deps`; returns every command that
+    /// became executable, in execution order.
+    pub fn commit(&mut self, id: CommandId, command: Command, deps: Deps) -> Vec<(CommandId, Command)> {
+        if self.is_committed(id) {
+            return Vec::new();
+        }
+        self.pending.insert(id, Node { command, deps });
+        let mut order = Vec::new();
+        let mut roots = vec![id];
+        while let Some(root) = roots.pop() {
+            match self.try_execute(root) {
+                Ok(mut executed) => {
+                    for (done, _) in &executed {
+                        roots.extend(self.waiting.remove(done).unwrap_or_default());
+                    }
+                    order.append(&mut executed);
+                }
+                Err(missing) => self.waiting.entry(missing).or_default().push(root),
+            }
+        }
+        order
+    }
+
+    /// Declares that `id` will never execute as the instance recovery
+    /// dropped: commands that depend on it stop waiting. Returns what became
+    /// executable. A later, fresh commit of the same id starts over.
+    pub fn void(&mut self, id: CommandId) -> Vec<(CommandId, Command)> {
+        if self.is_committed(id) {
+            return Vec::new();
+        }
+        self.done.insert(id);
+        let mut order = Vec::new();
+        for root in self.waiting.remove(&id).unwrap_or_default() {
+            let skip = self.done.contains(&root);
+            if !skip {
+                order.extend(self.retry(root));
+            }
+        }
+        order
+    }
+
+    /// Forgets that `id` was voided, so that it can commit as a new instance.
+    pub fn revive(&mut self, id: CommandId) -> bool {
+        !self.pending.contains_key(&id) && self.done.remove(&id)
+    }
+
+    fn retry(&mut self, root: CommandId) -> Vec<(CommandId, Command)> {
+        let Some(node) = self.pending.remove(&root) else { return Vec::new() };
+        self.commit(root, node.command, node.deps)
+    }
+
+    /// The dependencies some committed command waits for that are not
+    /// committed here: what a lagging replica should ask others about.
+    pub fn missing(&self) -> Vec<CommandId> {
+        let mut v: Vec<CommandId> = self.waiting.keys().copied().filter(|id| !self.is_committed(*id)).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// How many committed commands wait to execute.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Tarjan's algorithm from `root` over pending commands. Either every
+    /// command it reaches is committed, and they all execute (components in
+    /// reverse topological order, each sorted by id), or it names a missing
+    /// dependency and nothing executes.
+    fn try_execute(&mut self, root: CommandId) -> Result<Vec<(CommandId, Command)>, CommandId> {
+        if !self.pending.contains_key(&root) {
+            return Ok(Vec::new());
+        }
+        struct Mark {
+            index: usize,
+            low: usize,
+            on_stack: bool,
+        }
+        let mut marks: HashMap<CommandId, Mark> = HashMap::new();
+        let mut stack: Vec<CommandId> = Vec::new();
+        let mut calls: Vec<(CommandId, usize)> = Vec::new();
+        let mut components: Vec<Vec<CommandId>> = Vec::new();
+        let mut next_index = 0;
+
+        let mut visit = |v: CommandId, marks: &mut HashMap<CommandId, Mark>, stack: &mut Vec<CommandId>, calls: &mut Vec<(CommandId, usize)>| {
+            marks.insert(v, Mark { index: next_index, low: next_index, on_stack: true });
+            next_index += 1;
+            stack.push(v);
+            calls.push((v, 0));
+        };
+        visit(root, &mut marks, &mut stack, &mut calls);
+
+        while let Some(&mut (v, ref mut i)) = calls.last_mut() {
+            let deps = &self.pending[&v].deps;
+            if *i < deps.len() {
+                let w = deps[*i];
+                *i += 1;
+                if w == v || self.done.contains(&w) {
+                    continue;
+                }
+                if !self.pending.contains_key(&w) {
+                    return Err(w);
+                }
+                match marks.get(&w) {
+                    None => visit(w, &mut marks, &mut stack, &mut calls),
+                    Some(m) if m.on_stack => {
+                        let wi = m.index;
+                        let mv = marks.get_mut(&v).expect("visited");
+                        mv.low = mv.low.min(wi);
+                    }
+                    Some(_) => {}
+                }
+            } else {
+                calls.pop();
+                let (low, index) = {
+                    let m = &marks[&v];
+                    (m.low, m.index)
+                };
+                if let Some(&(parent, _)) = calls.last() {
+                    let mp = marks.get_mut(&parent).expect("visited");
+                    mp.low = mp.low.min(low);
+                }
+                if low == index {
+                    let mut component = Vec::new();
+                    while let Some(w) = stack.pop() {
+                        marks.get_mut(&w).expect("visited").on_stack = false;
+                        component.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    component.sort_unstable();
+                    components.push(component);
+                }
+            }
+        }
+        let mut order = Vec::new();
+        for id in components.into_iter().flatten() {
+            let node = self.pending.remove(&id).expect("pending");
+            self.done.insert(id);
+            order.push((id, node.command));
+        }
+        Ok(order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u64) -> CommandId {
+        CommandId::new(n, 1)
+    }
+    fn deps(ids: &[u64]) -> Deps {
+        deps_of(ids.iter().map(|&n| id(n)), id(0))
+    }
+    fn order(v: Vec<(CommandId, Command)>) -> Vec<u64> {
+        v.into_iter().map(|(i, _)| i.client).collect()
+    }
+
+    #[test]
+    fn a_command_waits_for_its_dependencies() {
+        let mut g = DependencyGraph::new();
+        assert!(order(g.commit(id(2), Command::Noop, deps(&[1]))).is_empty());
+        assert_eq!(g.missing(), vec![id(1)]);
+        assert_eq!(order(g.commit(id(1), Command::Noop, deps(&[]))), vec![1, 2]);
+        assert!(g.missing().is_empty());
+        assert_eq!(g.pending_len(), 0);
+    }
+
+    #[test]
+    fn chains_execute_deepest_first() {
+        let mut g = DependencyGraph::new();
+        g.commit(id(3), Command::Noop, deps(&[2]));
+        g.commit(id(2), Command::Noop, deps(&[1]));
+        assert_eq!(order(g.commit(id(1), Command::Noop, deps(&[]))), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn cycles_execute_together_in_id_order_after_what_they_reach() {
+        let mut g = DependencyGraph::new();
+        g.commit(id(5), Command::Noop, deps(&[4, 1]));
+        g.commit(id(4), Command::Noop, deps(&[5]));
+        assert_eq!(order(g.commit(id(1), Command::Noop, deps(&[]))), vec![1, 4, 5]);
+    }
+
+    #[test]
+    fn the_same_graph_gives_the_same_order_whatever_the_commit_order() {
+        let edges: [(u64, &[u64]); 6] = [(1, &[]), (2, &[1, 3]), (3, &[2]), (4, &[3]), (5, &[4, 6]), (6, &[5, 1])];
+        let mut reference = None;
+        for rotation in 0..edges.len() {
+            let mut g = DependencyGraph::new();
+            let mut all = Vec::new();
+            for k in 0..edges.len() {
+                let (n, d) = edges[(k + rotation) % edges.len()];
+                all.extend(order(g.commit(id(n), Command::Noop, deps(d))));
+            }
+            assert_eq!(all.len(), 6);
+            // Conflicting order is what matters: compare the order of each component.
+            let pos = |x: u64| all.iter().position(|&y| y == x).unwrap();
+            let relation: Vec<bool> = (1..=6).flat_map(|a| (1..=6).map(move |b| (a, b))).map(|(a, b)| pos(a) < pos(b)).collect();
+            match &reference {
+                None => reference = Some(relation),
+                Some(r) => assert_eq!(r, &relation, "rotation {rotation}"),
+            }
+        }
+    }
+
+    #[test]
+    fn voided_dependencies_release_their_dependants_and_can_be_revived() {
+        let mut g = DependencyGraph::new();
+        g.commit(id(2), Command::Noop, deps(&[1]));
+        assert_eq!(order(g.void(id(1))), vec![2]);
+        assert!(g.revive(id(1)));
+        assert_eq!(order(g.commit(id(1), Command::Noop, deps(&[2]))), vec![1]);
+    }
+}
