@@ -1,11 +1,18 @@
 //! The per-key conflict table: which earlier commands a new one must follow.
 //!
 //! Dependency-tracking protocols (SwiftPaxos, EPaxos, CURP's witnesses) ask,
-//! for each incoming command, which known commands it conflicts with. Writes
-//! on a key are totally ordered by conflict, so it is enough to remember per
-//! key the last write and the reads since it: a new write depends on those,
-//! a new read on the last write; earlier commands are reached transitively.
-//! The table belongs to one shard and one core, so it needs no locks.
+//! for each incoming command, which known commands it conflicts with. The
+//! answer is *direct*: every conflicting command the table still holds, not
+//! only the latest one. Recovery protocols reason about what replicas
+//! reported, and a chain through a command whose dependencies recovery may
+//! still change would not be a safe substitute for a direct edge.
+//!
+//! The table stays small through [`ConflictTable::cover`]: once a write
+//! *commits* with dependencies that name earlier commands on its key, those
+//! can go — a newer command depends on the committed write, whose
+//! dependencies never change again, and so reaches them through it. A read
+//! covers nothing: later reads do not depend on it. The table belongs to one
+//! shard and one core, so it needs no locks.
 
 use crate::command::{Command, Key};
 use std::collections::HashMap;
@@ -14,24 +21,24 @@ use std::ops::RangeInclusive;
 
 #[derive(Debug, Clone)]
 struct KeyEntry<Id> {
-    last_write: Option<Id>,
-    reads_since_write: Vec<Id>,
+    writes: Vec<Id>,
+    reads: Vec<Id>,
 }
 
 impl<Id> Default for KeyEntry<Id> {
     fn default() -> Self {
-        KeyEntry { last_write: None, reads_since_write: Vec::new() }
+        KeyEntry { writes: Vec::new(), reads: Vec::new() }
     }
 }
 
 impl<Id> KeyEntry<Id> {
     fn is_empty(&self) -> bool {
-        self.last_write.is_none() && self.reads_since_write.is_empty()
+        self.writes.is_empty() && self.reads.is_empty()
     }
 }
 
-/// Latest conflicting commands per key, for commands identified by `Id`
-/// (a command id, an instance, a slot: whatever the protocol orders).
+/// The conflicting commands not yet covered, per key, for commands
+/// identified by `Id` (a command id, an instance, a slot).
 #[derive(Debug, Clone)]
 pub struct ConflictTable<Id> {
     keys: HashMap<Key, KeyEntry<Id>>,
@@ -52,8 +59,9 @@ impl<Id: Copy + Eq + Hash> ConflictTable<Id> {
         Self::default()
     }
 
-    /// The recorded commands `command` conflicts with and must be ordered
-    /// after, without duplicates, in the order found.
+    /// Every held command `command` conflicts with, without duplicates, in
+    /// the order recorded: writes of its keys for a read; writes, reads and
+    /// covering scans for a write.
     pub fn dependencies(&self, command: &Command) -> Vec<Id> {
         let mut deps = Vec::new();
         let mut push = |id: Id| {
@@ -64,55 +72,70 @@ impl<Id: Copy + Eq + Hash> ConflictTable<Id> {
         match command {
             Command::Put { key, .. } => {
                 if let Some(entry) = self.keys.get(key) {
-                    entry.last_write.into_iter().chain(entry.reads_since_write.iter().copied()).for_each(&mut push);
+                    entry.writes.iter().chain(entry.reads.iter()).copied().for_each(&mut push);
                 }
                 self.scans.iter().filter(|(r, _)| r.contains(key)).for_each(|(_, id)| push(*id));
             }
             Command::Get { key } => {
-                if let Some(w) = self.keys.get(key).and_then(|e| e.last_write) {
-                    push(w);
+                if let Some(entry) = self.keys.get(key) {
+                    entry.writes.iter().copied().for_each(&mut push);
                 }
             }
             Command::Scan { .. } => {
                 let range = command.key_range().expect("a scan has a key range");
-                self.for_each_key_in(&range, |entry| {
-                    if let Some(w) = entry.last_write {
-                        push(w);
-                    }
-                });
+                self.for_each_key_in(&range, |entry| entry.writes.iter().copied().for_each(&mut push));
             }
             Command::Noop => {}
         }
         deps
     }
 
-    /// Records `command` as the newest on its keys.
+    /// Records `command` as held on its keys (recording twice is harmless).
     pub fn record(&mut self, id: Id, command: &Command) {
         match command {
             Command::Put { key, .. } => {
                 let entry = self.keys.entry(*key).or_default();
-                entry.last_write = Some(id);
-                entry.reads_since_write.clear();
+                if !entry.writes.contains(&id) {
+                    entry.writes.push(id);
+                }
             }
-            Command::Get { key } => self.keys.entry(*key).or_default().reads_since_write.push(id),
+            Command::Get { key } => {
+                let entry = self.keys.entry(*key).or_default();
+                if !entry.reads.contains(&id) {
+                    entry.reads.push(id);
+                }
+            }
             Command::Scan { .. } => {
-                let range = command.key_range().expect("a scan has a key range");
-                self.scans.push((range, id));
+                if !self.scans.iter().any(|(_, s)| *s == id) {
+                    let range = command.key_range().expect("a scan has a key range");
+                    self.scans.push((range, id));
+                }
             }
             Command::Noop => {}
         }
     }
 
-    /// Forgets `id` (executed, or committed and no longer needed as a
-    /// dependency), so the table stays as small as the set of commands in flight.
+    /// `id`, a command on `command`'s keys, committed with dependencies
+    /// `deps`: if it writes, the commands of its key it names directly are
+    /// reached through it from now on, and leave the table. Pass only
+    /// dependencies that are themselves committed: recovery can make two
+    /// writes depend on each other, and each must not cover the other away.
+    pub fn cover(&mut self, id: Id, command: &Command, deps: &[Id]) {
+        let Command::Put { key, .. } = command else { return };
+        if let Some(entry) = self.keys.get_mut(key) {
+            entry.writes.retain(|w| *w == id || !deps.contains(w));
+            entry.reads.retain(|r| !deps.contains(r));
+        }
+        self.scans.retain(|(range, s)| !(range.contains(key) && deps.contains(s)));
+    }
+
+    /// Forgets `id` altogether (an instance that will never execute).
     pub fn remove(&mut self, id: Id, command: &Command) {
         match command {
             Command::Put { key, .. } | Command::Get { key } => {
                 if let Some(entry) = self.keys.get_mut(key) {
-                    if entry.last_write == Some(id) {
-                        entry.last_write = None;
-                    }
-                    entry.reads_since_write.retain(|r| *r != id);
+                    entry.writes.retain(|w| *w != id);
+                    entry.reads.retain(|r| *r != id);
                     if entry.is_empty() {
                         self.keys.remove(key);
                     }
@@ -123,9 +146,9 @@ impl<Id: Copy + Eq + Hash> ConflictTable<Id> {
         }
     }
 
-    /// How many keys and scans the table holds, to check it stays bounded.
+    /// How many commands the table holds, to check it stays bounded.
     pub fn len(&self) -> usize {
-        self.keys.len() + self.scans.len()
+        self.keys.values().map(|e| e.writes.len() + e.reads.len()).sum::<usize>() + self.scans.len()
     }
 
     /// Whether the table holds nothing.
@@ -156,16 +179,31 @@ mod tests {
     }
 
     #[test]
-    fn a_write_depends_on_the_last_write_and_later_reads() {
+    fn a_write_depends_directly_on_every_held_write_and_read() {
         let mut t = ConflictTable::new();
         t.record(1, &put(5));
         t.record(2, &get(5));
         t.record(3, &get(5));
-        assert_eq!(t.dependencies(&put(5)), vec![1, 2, 3]);
-        assert_eq!(t.dependencies(&get(5)), vec![1]);
         t.record(4, &put(5));
-        assert_eq!(t.dependencies(&put(5)), vec![4]);
+        assert_eq!(t.dependencies(&put(5)), vec![1, 4, 2, 3]);
+        assert_eq!(t.dependencies(&get(5)), vec![1, 4]);
         assert_eq!(t.dependencies(&put(6)), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn a_committed_write_covers_what_it_names() {
+        let mut t = ConflictTable::new();
+        t.record(1, &put(5));
+        t.record(2, &get(5));
+        t.record(3, &get(5));
+        t.record(4, &put(5));
+        t.cover(4, &put(5), &[1, 2]);
+        assert_eq!(t.dependencies(&put(5)), vec![4, 3], "3 was not named, so it stays");
+        // A committed read covers nothing: a later read must still see the writes.
+        // (Callers pass only committed dependencies; here all of them are.)
+        t.cover(3, &get(5), &[4]);
+        assert_eq!(t.dependencies(&get(5)), vec![4]);
+        assert_eq!(t.len(), 2);
     }
 
     #[test]
@@ -187,6 +225,8 @@ mod tests {
         // A write to a key the scan covered, never written before, still sees it.
         assert_eq!(t.dependencies(&put(7)), vec![3]);
         assert!(t.dependencies(&put(11)).is_empty());
+        t.cover(4, &put(7), &[3]);
+        assert!(t.dependencies(&put(7)).is_empty());
     }
 
     #[test]
@@ -202,19 +242,11 @@ mod tests {
         let cmds = [(1, put(1)), (2, get(1)), (3, Command::Scan { key: 0, count: 3 }), (4, get(2))];
         for (id, c) in &cmds {
             t.record(*id, c);
+            t.record(*id, c);
         }
         for (id, c) in &cmds {
             t.remove(*id, c);
         }
         assert!(t.is_empty());
-    }
-
-    #[test]
-    fn removing_an_overwritten_write_keeps_the_newer_one() {
-        let mut t = ConflictTable::new();
-        t.record(1, &put(1));
-        t.record(2, &put(1));
-        t.remove(1, &put(1));
-        assert_eq!(t.dependencies(&get(1)), vec![2]);
     }
 }

@@ -24,6 +24,7 @@ pub mod quorum;
 pub mod quorum_file;
 pub mod session;
 pub mod speculation;
+pub mod swift;
 pub mod time;
 
 pub use command::{Command, CommandResult, Key};

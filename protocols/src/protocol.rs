@@ -183,6 +183,11 @@ pub trait ReplicaProtocol {
 
     /// The replica this one currently follows, for tests and metrics.
     fn leader(&self) -> Option<ReplicaId>;
+
+    /// One line on the replica's state, printed when a simulated run fails.
+    fn describe(&self) -> String {
+        String::new()
+    }
 }
 
 /// The client side of a protocol: whom to send a command, when it is done.

@@ -7,6 +7,7 @@ use hdrhistogram::Histogram;
 use net::duration::parse_go_duration;
 use net::LatencyTable;
 use protocols::paxos::Paxos;
+use protocols::swift::SwiftPaxos;
 use protocols::quorum::FastQuorums;
 use protocols::DeliberateBugs;
 use runtime::sim::{self, Placement, SimConfig, SimOutcome};
@@ -59,6 +60,12 @@ pub struct SimArgs {
     /// With --latency: the sites clients are spread over, comma-separated (default: every site in the file).
     #[arg(long, value_delimiter = ',')]
     pub client_sites: Vec<String>,
+    /// Fast quorums (SwiftPaxos): `three-quarters` (any 3n/4+1 replicas with the leader) or `majority` (one fixed majority with the leader: the leader and its successors by id, or the quorum file's).
+    #[arg(long, default_value = "three-quarters", value_parser = ["three-quarters", "majority"])]
+    pub fast_quorum: String,
+    /// A quorum file in the original's format (`l ALIAS` marks the leader, `---` the next ballot's pair, `3/4` the three-quarters kind); aliases are the replica sites of --replica-sites, or 0..n-1 with --delay.
+    #[arg(long)]
+    pub quorum: Option<PathBuf>,
     /// Print every violation and the fault schedule of failing seeds.
     #[arg(long)]
     pub verbose: bool,
@@ -126,8 +133,30 @@ pub fn base_config(args: &SimArgs) -> Result<SimConfig, String> {
         placement,
         faults: args.faults,
         scripted: Vec::new(),
-        fast_quorums: FastQuorums::ThreeQuarters,
+        fast_quorums: fast_quorums(args, &placement_aliases(args, replicas))?,
         bugs: DeliberateBugs { paxos_skip_phase1: args.plant_paxos_skip_phase1 },
+    })
+}
+
+/// The replicas' names as a quorum file refers to them.
+fn placement_aliases(args: &SimArgs, replicas: usize) -> Vec<String> {
+    if args.latency.is_some() && !args.replica_sites.is_empty() {
+        args.replica_sites.clone()
+    } else {
+        (0..replicas).map(|r| r.to_string()).collect()
+    }
+}
+
+/// The fast quorums asked for on the command line.
+fn fast_quorums(args: &SimArgs, aliases: &[String]) -> Result<FastQuorums, String> {
+    if let Some(path) = &args.quorum {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let names: Vec<&str> = aliases.iter().map(String::as_str).collect();
+        return protocols::quorum_file::parse(&text, &names).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    Ok(match args.fast_quorum.as_str() {
+        "majority" => FastQuorums::Fixed(Vec::new()),
+        _ => FastQuorums::ThreeQuarters,
     })
 }
 
@@ -135,7 +164,8 @@ pub fn base_config(args: &SimArgs) -> Result<SimConfig, String> {
 pub fn run_one(protocol: ProtocolName, config: &SimConfig) -> Result<SimOutcome, String> {
     match protocol {
         ProtocolName::Paxos => Ok(sim::run::<Paxos>(config)),
-        other => Err(format!("protocol `{other}` is not implemented yet (available: paxos)")),
+        ProtocolName::SwiftPaxos => Ok(sim::run::<SwiftPaxos>(config)),
+        other => Err(format!("protocol `{other}` is not implemented yet (available: swiftpaxos, paxos)")),
     }
 }
 
@@ -192,6 +222,7 @@ pub fn run(args: &SimArgs) -> Result<SimReport, String> {
             let mut shown = violations;
             if args.verbose {
                 shown.extend(outcome.faults.iter().map(|f| format!("fault: {f}")));
+                shown.extend(outcome.replica_states.iter().map(|s| format!("state: {s}")));
             }
             report.failed.push((seed, shown));
         }
@@ -218,6 +249,12 @@ pub fn replay_command(args: &SimArgs, seed: u64) -> String {
         }
     } else if let Some(d) = args.delay {
         cmd += &format!(" --delay {}ms", d.as_secs_f64() * 1e3);
+    }
+    if args.fast_quorum != "three-quarters" {
+        cmd += &format!(" --fast-quorum {}", args.fast_quorum);
+    }
+    if let Some(path) = &args.quorum {
+        cmd += &format!(" --quorum {}", path.display());
     }
     if args.plant_paxos_skip_phase1 {
         cmd += " --plant-paxos-skip-phase1";

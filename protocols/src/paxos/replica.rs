@@ -168,6 +168,15 @@ impl ReplicaProtocol for PaxosReplica {
         }
     }
 
+    fn describe(&self) -> String {
+        let role = match self.role {
+            Role::Follower => "follower",
+            Role::Candidate(_) => "candidate",
+            Role::Leader(_) => "leader",
+        };
+        format!("{role} ballot {}, executed up to slot {}, log end {}", self.ballot, self.log.execution_frontier(), self.log.end())
+    }
+
     fn leader(&self) -> Option<ReplicaId> {
         match self.role {
             Role::Candidate(_) => None,

@@ -87,6 +87,8 @@ pub struct SimOutcome {
     pub end: Time,
     /// The faults that were injected, described.
     pub faults: Vec<String>,
+    /// Each replica's own description of its state at the end.
+    pub replica_states: Vec<String>,
 }
 
 impl SimOutcome {

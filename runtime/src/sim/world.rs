@@ -174,7 +174,12 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
     for (r, crashed) in world.crashed.iter().enumerate() {
         world.logs[r].crashed = *crashed;
     }
+    let replica_states = world.replicas.iter().enumerate().map(|(r, rep)| {
+        let crashed = if world.crashed[r] { " (crashed)" } else { "" };
+        format!("replica {r}{crashed}: {}", rep.describe())
+    }).collect();
     SimOutcome {
+        replica_states,
         history: world.history,
         replicas: world.logs,
         quiescent: end_at.is_some(),

@@ -1,0 +1,114 @@
+//! The SwiftPaxos client: propose to every replica, complete on the fast
+//! path (the leader's result and a fast quorum of matching dependencies, two
+//! one-way delays) or the slow path (the leader's result and a majority of
+//! slow-path votes, three one-way delays).
+
+use super::messages::Message;
+use crate::ballot::Ballot;
+use crate::client::{PendingCommands, ReplyCollector};
+use crate::command::{Command, CommandResult};
+use crate::depgraph::Deps;
+use crate::ids::{CommandId, ReplicaId};
+use crate::protocol::{ClientConfig, ClientProtocol, Completion, Outbox};
+use crate::quorum::{QuorumSystem, Votes};
+use crate::time::Time;
+use std::collections::HashMap;
+
+/// Votes for one command, in the highest ballot the client has seen.
+#[derive(Debug, Default)]
+struct Tally {
+    ballot: Ballot,
+    leader_answer: Option<(CommandResult, Deps)>,
+    fast: ReplyCollector<Deps>,
+    slow: Votes,
+}
+
+/// A SwiftPaxos client.
+#[derive(Debug)]
+pub struct SwiftClient {
+    quorums: QuorumSystem,
+    pending: PendingCommands,
+    tallies: HashMap<CommandId, Tally>,
+}
+
+impl SwiftClient {
+    /// The tally of `id` for `ballot`; older ballots' votes are forgotten
+    /// when a newer ballot shows up, and messages of older ballots are ignored.
+    fn tally(&mut self, id: CommandId, ballot: Ballot) -> Option<&mut Tally> {
+        if !self.pending.contains(id) {
+            return None;
+        }
+        let tally = self.tallies.entry(id).or_default();
+        if ballot > tally.ballot {
+            *tally = Tally { ballot, ..Tally::default() };
+        }
+        (ballot == tally.ballot).then_some(tally)
+    }
+
+    fn check(&mut self, id: CommandId) -> Option<Completion> {
+        let tally = self.tallies.get(&id)?;
+        let (result, deps) = tally.leader_answer.as_ref()?;
+        let fast = self.quorums.is_fast_quorum(tally.ballot, tally.fast.agreeing_with(deps));
+        let slow = self.quorums.is_slow_quorum(tally.ballot, tally.slow.voters());
+        if !(fast || slow) {
+            return None;
+        }
+        let completion = Completion { id, result: result.clone(), fast_path: Some(fast) };
+        self.finish(id);
+        Some(completion)
+    }
+
+    fn finish(&mut self, id: CommandId) {
+        self.pending.complete(id);
+        self.tallies.remove(&id);
+    }
+}
+
+impl ClientProtocol for SwiftClient {
+    type Message = Message;
+
+    fn new(config: ClientConfig) -> Self {
+        SwiftClient { quorums: config.quorums, pending: PendingCommands::new(config.timing.retry), tallies: HashMap::new() }
+    }
+
+    fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
+        for r in 0..self.quorums.n() {
+            out.send_replica(r, Message::Propose { id, command: command.clone() });
+        }
+        self.pending.insert(id, command, now);
+    }
+
+    fn handle(&mut self, from: ReplicaId, msg: Message, _now: Time, _out: &mut Outbox<Message>) -> Option<Completion> {
+        match msg {
+            Message::Reply { ballot, id, deps, result } => {
+                let tally = self.tally(id, ballot)?;
+                tally.fast.add(from, deps.clone());
+                tally.slow.add(from);
+                tally.leader_answer = Some((result, deps));
+                self.check(id)
+            }
+            Message::FastAck { ballot, id, deps, .. } => {
+                self.tally(id, ballot)?.fast.add(from, deps);
+                self.check(id)
+            }
+            Message::SlowAck { ballot, id } => {
+                self.tally(id, ballot)?.slow.add(from);
+                self.check(id)
+            }
+            Message::Executed { id, result } => {
+                self.pending.get(id)?;
+                self.finish(id);
+                Some(Completion { id, result, fast_path: Some(false) })
+            }
+            _ => None,
+        }
+    }
+
+    fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
+        for (id, command) in self.pending.due(now) {
+            for r in 0..self.quorums.n() {
+                out.send_replica(r, Message::Propose { id, command: command.clone() });
+            }
+        }
+    }
+}

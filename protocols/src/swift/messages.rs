@@ -1,0 +1,86 @@
+//! SwiftPaxos messages, named as in the paper (MFastAck, MSlowAck, MNewLeader…).
+
+use crate::ballot::Ballot;
+use crate::command::{Command, CommandResult};
+use crate::depgraph::Deps;
+use crate::ids::CommandId;
+
+/// How far a replica got with a command, in the ballot it last synced into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// Voted its own dependencies for the fast path.
+    PreAccepted,
+    /// Adopted the leader's dependencies (slow-path vote, or the leader itself).
+    Accepted,
+    /// Knows the command committed with these dependencies.
+    Committed,
+}
+
+/// Every message of SwiftPaxos.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// Client → every replica: order and execute `command`.
+    Propose { id: CommandId, command: Command },
+    /// A replica's dependencies for `id` (its fast-path vote), to every
+    /// replica and to the client. The leader's carries the command, so that
+    /// replicas which missed the client's proposal can still accept.
+    FastAck { ballot: Ballot, id: CommandId, deps: Deps, command: Option<Command> },
+    /// Leader → client: its fast ack with the result of executing optimistically.
+    Reply { ballot: Ballot, id: CommandId, deps: Deps, result: CommandResult },
+    /// A replica accepted the leader's dependencies for `id` (slow-path
+    /// vote), to every replica and to the client.
+    SlowAck { ballot: Ballot, id: CommandId },
+    /// A replica executed `id`: the result is final. Answers retries of
+    /// finished commands and commands recovered by a new leader.
+    Executed { id: CommandId, result: CommandResult },
+    /// `id` committed with `deps`: catch-up for a replica that missed votes.
+    Commit { id: CommandId, command: Command, deps: Deps },
+    /// A lagging replica asks the leader for the commit of these commands.
+    Fetch { ids: Vec<CommandId> },
+    /// The leader is alive and has committed `committed` commands so far.
+    Heartbeat { ballot: Ballot, committed: usize },
+    /// A follower that fell behind asks for the leader's commits from position `from` on.
+    CatchUp { ballot: Ballot, from: usize },
+    /// The leader's commits at positions `from..from + commits.len()`.
+    CatchUpReply { ballot: Ballot, from: usize, commits: Vec<Decided> },
+    /// Pre-vote before a leader change (see `election`).
+    PreVote { ballot: Ballot },
+    /// The pre-vote is granted.
+    PreVoteGranted { ballot: Ballot },
+    /// A candidate takes over with `ballot` (MNewLeader).
+    NewLeader { ballot: Ballot },
+    /// A replica joins `ballot` and reports everything it knows (MNewLeaderAckN).
+    NewLeaderAck { ballot: Ballot, cballot: Ballot, entries: Vec<ReportedEntry> },
+    /// The new leader's decision for every recovered command (MSync): each
+    /// is accepted in `ballot` with its dependencies; `voided` commands never
+    /// reached a quorum and are dropped from every dependency set.
+    Sync { ballot: Ballot, decided: Vec<Decided>, voided: Vec<CommandId> },
+    /// A replica that saw `ballot` but missed its `Sync` asks the leader again.
+    SyncRequest { ballot: Ballot },
+    /// The receiver's ballot is stale.
+    Nack { ballot: Ballot },
+}
+
+/// One command in a [`Message::NewLeaderAck`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportedEntry {
+    /// The command's id.
+    pub id: CommandId,
+    /// The command.
+    pub command: Command,
+    /// How far the reporter got.
+    pub phase: Phase,
+    /// The reporter's dependencies for it.
+    pub deps: Deps,
+}
+
+/// One recovered command in a [`Message::Sync`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decided {
+    /// The command's id.
+    pub id: CommandId,
+    /// The command.
+    pub command: Command,
+    /// Its dependencies from now on.
+    pub deps: Deps,
+}
