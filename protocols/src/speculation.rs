@@ -55,6 +55,11 @@ impl Speculation {
         result
     }
 
+    /// Whether `id` was speculated (and not settled since).
+    pub fn contains(&self, id: CommandId) -> bool {
+        self.results.contains_key(&id)
+    }
+
     /// `id` was applied to the committed state: its speculative traces go.
     pub fn settle(&mut self, id: CommandId, command: &Command) {
         self.results.remove(&id);

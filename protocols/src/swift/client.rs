@@ -18,7 +18,10 @@ use std::collections::HashMap;
 #[derive(Debug, Default)]
 struct Tally {
     ballot: Ballot,
-    leader_answer: Option<(CommandResult, Deps)>,
+    /// The leader's dependencies, from its `Reply` or its `FastAck`.
+    leader_deps: Option<Deps>,
+    /// The leader's optimistic result, from its `Reply`.
+    result: Option<CommandResult>,
     fast: ReplyCollector<Deps>,
     slow: Votes,
 }
@@ -47,7 +50,7 @@ impl SwiftClient {
 
     fn check(&mut self, id: CommandId) -> Option<Completion> {
         let tally = self.tallies.get(&id)?;
-        let (result, deps) = tally.leader_answer.as_ref()?;
+        let (result, deps) = (tally.result.as_ref()?, tally.leader_deps.as_ref()?);
         let fast = self.quorums.is_fast_quorum(tally.ballot, tally.fast.agreeing_with(deps));
         let slow = self.quorums.is_slow_quorum(tally.ballot, tally.slow.voters());
         if !(fast || slow) {
@@ -84,11 +87,18 @@ impl ClientProtocol for SwiftClient {
                 let tally = self.tally(id, ballot)?;
                 tally.fast.add(from, deps.clone());
                 tally.slow.add(from);
-                tally.leader_answer = Some((result, deps));
+                tally.leader_deps = Some(deps);
+                tally.result = Some(result);
                 self.check(id)
             }
             Message::FastAck { ballot, id, deps, .. } => {
-                self.tally(id, ballot)?.fast.add(from, deps);
+                let leader = ballot.leader(self.quorums.n());
+                let tally = self.tally(id, ballot)?;
+                if from == leader {
+                    tally.leader_deps = Some(deps.clone());
+                    tally.slow.add(from);
+                }
+                tally.fast.add(from, deps);
                 self.check(id)
             }
             Message::SlowAck { ballot, id } => {

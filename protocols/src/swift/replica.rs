@@ -286,9 +286,8 @@ impl SwiftReplica {
         let ballot = self.ballot;
         if self.is_leader() && phase != Phase::Committed {
             let command = self.entries[&id].command.clone();
-            let result = self.speculation.execute(&self.state, id, &command);
-            self.replied.insert(id);
-            return out.send_client(id.client, Message::Reply { ballot, id, deps, result });
+            let answer = self.leader_answer(id, &command, deps);
+            return out.send_client(id.client, answer);
         }
         match phase {
             Phase::PreAccepted => out.send_client(id.client, Message::FastAck { ballot, id, deps, command: None }),
@@ -320,15 +319,32 @@ impl SwiftReplica {
         if leading {
             votes.leader_deps = Some(deps.clone());
             votes.slow.add(self.id);
-            let result = self.speculation.execute(&self.state, id, &command);
-            self.replied.insert(id);
-            out.broadcast(Message::FastAck { ballot, id, deps: deps.clone(), command: Some(command) });
-            out.send_client(id.client, Message::Reply { ballot, id, deps, result });
+            let answer = self.leader_answer(id, &command, deps.clone());
+            out.broadcast(Message::FastAck { ballot, id, deps, command: Some(command) });
+            out.send_client(id.client, answer);
             self.try_commit(id, out);
         } else {
             out.broadcast(Message::FastAck { ballot, id, deps: deps.clone(), command: None });
             out.send_client(id.client, Message::FastAck { ballot, id, deps, command: None });
             self.accept_if_leader_spoke(id, now, out);
+        }
+    }
+
+    /// The leader's answer to the client: its vote with the optimistic
+    /// result when every dependency has executed or was speculated in this
+    /// ballot (so the speculative state is the committed order's); otherwise
+    /// (right after a leader change) its vote alone, the result following
+    /// as `Executed` once the command executes.
+    fn leader_answer(&mut self, id: CommandId, command: &Command, deps: Deps) -> Message {
+        let ballot = self.ballot;
+        let speculable =
+            deps.iter().all(|d| self.speculation.contains(*d) || self.state.result_of(*d).is_some() || self.graph.is_done(*d));
+        if speculable {
+            let result = self.speculation.execute(&self.state, id, command);
+            self.replied.insert(id);
+            Message::Reply { ballot, id, deps, result }
+        } else {
+            Message::FastAck { ballot, id, deps, command: None }
         }
     }
 

@@ -118,7 +118,7 @@ fn linearize(ops: &[KeyOp]) -> Search {
     // The register holds the value of this write (by index), or nothing.
     let mut register: Option<usize> = None;
     let mut seen: HashSet<(Vec<u64>, Option<usize>)> = HashSet::new();
-    let mut stack = vec![Frame { candidates: candidates(ops, &done), next: 0, applied: None }];
+    let mut stack = vec![Frame { candidates: candidates(ops, &done, register), next: 0, applied: None }];
 
     while let Some(frame) = stack.last_mut() {
         if done_completed == must_linearize {
@@ -161,15 +161,17 @@ fn linearize(ops: &[KeyOp]) -> Search {
         done_completed += usize::from(ops[i].responded != u64::MAX);
         let before = register;
         register = after;
-        stack.push(Frame { candidates: candidates(ops, &done), next: 0, applied: Some((i, before)) });
+        stack.push(Frame { candidates: candidates(ops, &done, register), next: 0, applied: Some((i, before)) });
     }
     Search::Impossible
 }
 
 /// The operations that may come next: those invoked before every other
 /// pending operation's response (an operation answered at or before another's
-/// invocation precedes it).
-fn candidates(ops: &[KeyOp], done: &[bool]) -> Vec<usize> {
+/// invocation precedes it). If one of them is a read of the register's
+/// current value, it alone: taking it now changes no state and only frees
+/// the others, so no other order needs exploring.
+fn candidates(ops: &[KeyOp], done: &[bool], register: Option<usize>) -> Vec<usize> {
     let (mut first, mut second, mut first_at) = (u64::MAX, u64::MAX, usize::MAX);
     for (i, op) in ops.iter().enumerate().filter(|(i, _)| !done[*i]) {
         if op.responded < first {
@@ -178,11 +180,21 @@ fn candidates(ops: &[KeyOp], done: &[bool]) -> Vec<usize> {
             second = op.responded;
         }
     }
-    ops.iter()
+    let current = register.map(|w| match &ops[w].access {
+        Access::Write(value) => value,
+        Access::Read(_) => unreachable!("the register holds writes"),
+    });
+    let eligible: Vec<usize> = ops
+        .iter()
         .enumerate()
         .filter(|(i, op)| !done[*i] && op.invoked < if *i == first_at { second } else { first })
         .map(|(i, _)| i)
-        .collect()
+        .collect();
+    let free_read = eligible.iter().copied().find(|&i| matches!(&ops[i].access, Access::Read(v) if v.as_ref() == current));
+    match free_read {
+        Some(i) => vec![i],
+        None => eligible,
+    }
 }
 
 #[cfg(test)]
