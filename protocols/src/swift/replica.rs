@@ -733,7 +733,8 @@ impl SwiftReplica {
             self.try_commit(id, out);
         }
         for (id, command) in retry {
-            if !self.graph.is_committed(id) && self.state.result_of(id).is_none() {
+            // A parked retry of a command the Sync decided is already voted for above.
+            if !self.entries.contains_key(&id) && !self.graph.is_committed(id) && self.state.result_of(id).is_none() {
                 self.graph.revive(id);
                 self.pre_accept(id, command, now, out);
             }
