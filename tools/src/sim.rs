@@ -66,6 +66,9 @@ pub struct SimArgs {
     /// A quorum file in the original's format (`l ALIAS` marks the leader, `---` the next ballot's pair, `3/4` the three-quarters kind); aliases are the replica sites of --replica-sites, or 0..n-1 with --delay.
     #[arg(long)]
     pub quorum: Option<PathBuf>,
+    /// Also print latency percentiles and the fast-path share per client site.
+    #[arg(long)]
+    pub per_site: bool,
     /// Print every violation and the fault schedule of failing seeds.
     #[arg(long)]
     pub verbose: bool,
@@ -88,10 +91,27 @@ pub struct SimReport {
     pub latency_us: Histogram<u64>,
     /// Commands completed on a fast path, and commands that reported a path.
     pub fast_path: (u64, u64),
+    /// The same per client site, by site name, in placement order.
+    pub per_site: Vec<SiteReport>,
     /// Messages simulated, and the wall-clock time spent simulating (summed over threads).
     pub messages: u64,
     /// See `messages`.
     pub busy: Duration,
+}
+
+/// Latencies and fast-path share of the clients of one site.
+#[derive(Debug)]
+pub struct SiteReport {
+    /// The site's name.
+    pub site: String,
+    /// Latencies in microseconds.
+    pub latency_us: Histogram<u64>,
+    /// Fast-path commands, and commands that reported a path.
+    pub fast_path: (u64, u64),
+}
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
 }
 
 /// The simulation settings every seed shares.
@@ -201,17 +221,30 @@ pub fn run(args: &SimArgs) -> Result<SimReport, String> {
     let mut report = SimReport {
         passed: 0,
         failed: Vec::new(),
-        latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
+        latency_us: new_histogram(),
         fast_path: (0, 0),
+        per_site: Vec::new(),
         messages: 0,
         busy: Duration::ZERO,
     };
     for (seed, outcome, violations, took) in results {
         for s in &outcome.samples {
-            report.latency_us.saturating_record(s.latency.as_micros() as u64);
+            let us = s.latency.as_micros() as u64;
+            report.latency_us.saturating_record(us);
+            let name = &base.placement.matrix.sites()[s.site];
+            let site = match report.per_site.iter().position(|r| &r.site == name) {
+                Some(i) => i,
+                None => {
+                    report.per_site.push(SiteReport { site: name.clone(), latency_us: new_histogram(), fast_path: (0, 0) });
+                    report.per_site.len() - 1
+                }
+            };
+            report.per_site[site].latency_us.saturating_record(us);
             if let Some(fast) = s.fast_path {
                 report.fast_path.0 += u64::from(fast);
                 report.fast_path.1 += 1;
+                report.per_site[site].fast_path.0 += u64::from(fast);
+                report.per_site[site].fast_path.1 += 1;
             }
         }
         report.messages += outcome.messages;
@@ -292,6 +325,23 @@ pub fn print(args: &SimArgs, report: &SimReport) {
     }
     if report.fast_path.1 > 0 {
         println!("fast path: {:.1}% of {} commands", 100.0 * report.fast_path.0 as f64 / report.fast_path.1 as f64, report.fast_path.1);
+    }
+    if args.per_site {
+        println!("{:<16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}", "client site", "commands", "p50 ms", "p90 ms", "p99 ms", "max ms", "fast path");
+        for site in &report.per_site {
+            let h = &site.latency_us;
+            let fast = if site.fast_path.1 > 0 { format!("{:.1}%", 100.0 * site.fast_path.0 as f64 / site.fast_path.1 as f64) } else { "-".into() };
+            println!(
+                "{:<16} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>10}",
+                site.site,
+                h.len(),
+                ms(h.value_at_quantile(0.5)),
+                ms(h.value_at_quantile(0.9)),
+                ms(h.value_at_quantile(0.99)),
+                ms(h.max()),
+                fast
+            );
+        }
     }
     let secs = report.busy.as_secs_f64();
     if secs > 0.0 {

@@ -100,3 +100,42 @@ fn bad_input_gets_a_clear_error() {
     assert_eq!(out.status.code(), Some(2), "--delay and --latency exclude each other");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn swiftpaxos_passes_300_faulty_seeds_for_both_kinds_sizes_and_conflict_rates() {
+    for kind in ["three-quarters", "majority"] {
+        for replicas in ["5", "3"] {
+            for conflicts in ["2", "50"] {
+                let out = sim(&[
+                    "--protocol", "swiftpaxos", "--replicas", replicas, "--seeds", "300", "--faults",
+                    "--conflicts", conflicts, "--fast-quorum", kind,
+                ]);
+                assert_eq!(last_line(&out), "300 passed, 0 failed", "{kind}, {replicas} replicas, {conflicts}%:\n{}", stdout(&out));
+                assert!(stdout(&out).contains("fast path: "), "{}", stdout(&out));
+            }
+        }
+    }
+}
+
+#[test]
+fn swiftpaxos_with_a_quorum_file_and_per_site_report() {
+    let table = reference("aws-latency-table.txt");
+    let quorum = reference("quorum.conf");
+    if !std::path::Path::new(&table).exists() {
+        return;
+    }
+    let out = sim(&[
+        "--protocol", "swift", "--latency", &table,
+        "--replica-sites", "ap-south-1,ap-northeast-1,eu-west-3,us-west-1,af-south-1",
+        "--client-sites", "ap-east-1,eu-west-1,us-east-1",
+        "--quorum", &quorum, "--seeds", "5", "--faults", "--conflicts", "2", "--per-site",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(last_line(&out), "5 passed, 0 failed", "{text}");
+    for site in ["ap-east-1", "eu-west-1", "us-east-1"] {
+        assert!(text.lines().any(|l| l.starts_with(site)), "{site} missing:\n{text}");
+    }
+    let bad = sim(&["--protocol", "swift", "--quorum", &table]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("line 1"), "{}", String::from_utf8_lossy(&bad.stderr));
+}

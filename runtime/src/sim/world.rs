@@ -146,7 +146,12 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         hash: 0xcbf2_9ce4_8422_2325,
     };
     for (t, fault) in &schedule.events {
-        world.schedule(*t, Event::Fault(fault.clone()));
+        if *t == Time::ZERO {
+            // In force before the first command is sent.
+            world.dispatch(Event::Fault(fault.clone()));
+        } else {
+            world.schedule(*t, Event::Fault(fault.clone()));
+        }
     }
     for r in 0..n {
         world.schedule(Time::ZERO + timing.tick, Event::Tick(NodeId::Replica(r)));

@@ -1,0 +1,95 @@
+//! Regression for the recovery flaw reported against the original prototype
+//! (imdea-software/swiftpaxos issue #2): a replica kept acknowledging the old
+//! leader's messages after it had joined the new leader's ballot, so the old
+//! ballot could still gather a quorum behind the new leader's back.
+//! Driven through the sans-IO interface: one replica, messages in, actions out.
+
+use bytes::Bytes;
+use protocols::ballot::Ballot;
+use protocols::depgraph::deps_of;
+use protocols::protocol::{Action, ReplicaProtocol};
+use protocols::quorum::QuorumSystem;
+use protocols::swift::{Message, SwiftReplica};
+use protocols::{Command, CommandId, DeliberateBugs, NodeId, Outbox, ReplicaConfig, Time, Timing};
+use std::time::Duration;
+
+fn replica(id: usize) -> SwiftReplica {
+    SwiftReplica::new(ReplicaConfig {
+        id,
+        quorums: QuorumSystem::new(5),
+        timing: Timing::for_max_delay(Duration::from_millis(10)),
+        bugs: DeliberateBugs::default(),
+    })
+}
+
+/// Every vote (FastAck, SlowAck, Reply, NewLeaderAck excluded) the replica sent, with its ballot.
+fn votes(out: &mut Outbox<Message>) -> Vec<(Ballot, &'static str)> {
+    out.drain()
+        .filter_map(|a| match a {
+            Action::Send { msg, .. } | Action::Broadcast(msg) => match msg {
+                Message::FastAck { ballot, .. } => Some((ballot, "FastAck")),
+                Message::SlowAck { ballot, .. } => Some((ballot, "SlowAck")),
+                Message::Reply { ballot, .. } => Some((ballot, "Reply")),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn no_acknowledgement_of_the_old_ballot_after_joining_the_new_one() {
+    let mut r = replica(2);
+    let mut out = Outbox::new();
+    let now = Time::from_millis(1);
+    let id = CommandId::new(7, 1);
+    let command = Command::Put { key: 42, value: Bytes::from_static(b"x") };
+
+    // Ballot 0: the client's proposal gets this replica's fast-path vote.
+    r.handle(NodeId::Client(7), Message::Propose { id, command: command.clone() }, now, &mut out);
+    assert_eq!(votes(&mut out), vec![(Ballot(0), "FastAck"), (Ballot(0), "FastAck")]);
+
+    // Replica 1 takes over with ballot 1; this replica joins and reports.
+    r.handle(NodeId::Replica(1), Message::NewLeader { ballot: Ballot(1) }, now, &mut out);
+    let joined = out.drain().any(|a| matches!(a, Action::Send { msg: Message::NewLeaderAck { ballot: Ballot(1), .. }, .. }));
+    assert!(joined, "it must report to the new leader");
+
+    // The old leader's FastAck of ballot 0 arrives late: no SlowAck (nor any
+    // vote) of ballot 0 may come out, only a Nack telling it ballot 1 exists.
+    let old = Message::FastAck { ballot: Ballot(0), id, deps: deps_of([], id), command: Some(command.clone()) };
+    r.handle(NodeId::Replica(0), old.clone(), now, &mut out);
+    let actions: Vec<Action<Message>> = out.drain().collect();
+    assert!(
+        actions.iter().all(|a| matches!(a, Action::Send { msg: Message::Nack { ballot: Ballot(1) }, to: NodeId::Replica(0) })),
+        "{actions:?}"
+    );
+
+    // Nor does a retry of the client's proposal draw a vote while the ballot changes.
+    r.handle(NodeId::Client(7), Message::Propose { id, command: command.clone() }, now, &mut out);
+    assert_eq!(votes(&mut out), vec![]);
+
+    // After the new leader's Sync (which recovered the command), votes carry ballot 1 only.
+    let decided = vec![protocols::swift::messages::Decided { id, command, deps: deps_of([], id) }];
+    r.handle(NodeId::Replica(1), Message::Sync { ballot: Ballot(1), decided, voided: vec![] }, now, &mut out);
+    let after: Vec<(Ballot, &str)> = votes(&mut out);
+    assert!(!after.is_empty() && after.iter().all(|(b, _)| *b == Ballot(1)), "{after:?}");
+    r.handle(NodeId::Replica(0), old, now, &mut out);
+    assert_eq!(votes(&mut out), vec![], "a late ballot-0 message still draws nothing");
+}
+
+#[test]
+fn a_higher_ballot_seen_in_a_pre_vote_stops_an_old_leader() {
+    // The old leader of ballot 0 learns from a pre-vote that others joined
+    // ballot 1: it stops leading (its proposals draw no ballot-0 votes) and
+    // grants the pre-vote, so a new election can gather a majority.
+    let mut r = replica(0);
+    let mut out = Outbox::new();
+    let now = Time::from_millis(500);
+    r.handle(NodeId::Replica(3), Message::PreVote { ballot: Ballot(1) }, now, &mut out);
+    let granted = out.drain().any(|a| matches!(a, Action::Send { msg: Message::PreVoteGranted { ballot: Ballot(1) }, .. }));
+    assert!(granted);
+    assert_eq!(r.leader(), None, "no longer leading ballot 0");
+    let id = CommandId::new(1, 1);
+    r.handle(NodeId::Client(1), Message::Propose { id, command: Command::Get { key: 1 } }, now, &mut out);
+    assert_eq!(votes(&mut out), vec![]);
+}
