@@ -149,6 +149,9 @@ pub struct ClientConfig {
     pub closest: ReplicaId,
     /// Timeouts.
     pub timing: Timing,
+    /// Also wait for the closest replica's answer (the original's
+    /// `waitClosest`): the client completes on whichever comes first.
+    pub wait_closest: bool,
 }
 
 /// A command the client has an answer for.

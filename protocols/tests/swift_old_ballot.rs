@@ -46,7 +46,7 @@ fn no_acknowledgement_of_the_old_ballot_after_joining_the_new_one() {
     let command = Command::Put { key: 42, value: Bytes::from_static(b"x") };
 
     // Ballot 0: the client's proposal gets this replica's fast-path vote.
-    r.handle(NodeId::Client(7), Message::Propose { id, command: command.clone() }, now, &mut out);
+    r.handle(NodeId::Client(7), Message::Propose { id, command: command.clone(), reply_on_execution: false }, now, &mut out);
     assert_eq!(votes(&mut out), vec![(Ballot(0), "FastAck"), (Ballot(0), "FastAck")]);
 
     // Replica 1 takes over with ballot 1; this replica joins and reports.
@@ -65,7 +65,7 @@ fn no_acknowledgement_of_the_old_ballot_after_joining_the_new_one() {
     );
 
     // Nor does a retry of the client's proposal draw a vote while the ballot changes.
-    r.handle(NodeId::Client(7), Message::Propose { id, command: command.clone() }, now, &mut out);
+    r.handle(NodeId::Client(7), Message::Propose { id, command: command.clone(), reply_on_execution: false }, now, &mut out);
     assert_eq!(votes(&mut out), vec![]);
 
     // After the new leader's Sync (which recovered the command), votes carry ballot 1 only.
@@ -90,6 +90,29 @@ fn a_higher_ballot_seen_in_a_pre_vote_stops_an_old_leader() {
     assert!(granted);
     assert_eq!(r.leader(), None, "no longer leading ballot 0");
     let id = CommandId::new(1, 1);
-    r.handle(NodeId::Client(1), Message::Propose { id, command: Command::Get { key: 1 } }, now, &mut out);
+    r.handle(NodeId::Client(1), Message::Propose { id, command: Command::Get { key: 1 }, reply_on_execution: false }, now, &mut out);
     assert_eq!(votes(&mut out), vec![]);
+}
+
+#[test]
+fn the_closest_replica_answers_once_the_command_executes_when_asked() {
+    // waitClosest: replica 3 is the client's closest; it is not the leader,
+    // so it answers with the executed result once the command commits.
+    let mut r = replica(3);
+    let mut out = Outbox::new();
+    let now = Time::from_millis(1);
+    let id = CommandId::new(9, 1);
+    let command = Command::Put { key: 5, value: Bytes::from_static(b"v") };
+    r.handle(NodeId::Client(9), Message::Propose { id, command: command.clone(), reply_on_execution: true }, now, &mut out);
+    out.drain().for_each(drop);
+    let deps = deps_of([], id);
+    r.handle(NodeId::Replica(0), Message::FastAck { ballot: Ballot(0), id, deps: deps.clone(), command: Some(command) }, now, &mut out);
+    for voter in [1, 2] {
+        r.handle(NodeId::Replica(voter), Message::FastAck { ballot: Ballot(0), id, deps: deps.clone(), command: None }, now, &mut out);
+    }
+    // Leader, 1, 2 and 3 itself agree: a fast quorum of 4 with the leader.
+    let answered = out.drain().any(|a| {
+        matches!(a, Action::Send { to: NodeId::Client(9), msg: Message::Executed { id: done, result: protocols::CommandResult::Done } } if done == id)
+    });
+    assert!(answered, "the closest replica must send the executed result");
 }

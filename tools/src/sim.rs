@@ -66,6 +66,9 @@ pub struct SimArgs {
     /// A quorum file in the original's format (`l ALIAS` marks the leader, `---` the next ballot's pair, `3/4` the three-quarters kind); aliases are the replica sites of --replica-sites, or 0..n-1 with --delay.
     #[arg(long)]
     pub quorum: Option<PathBuf>,
+    /// Clients also ask their closest replica for the result once it executes, and complete on whichever answer comes first (the original's `waitClosest`).
+    #[arg(long)]
+    pub wait_closest: bool,
     /// Also print latency percentiles and the fast-path share per client site.
     #[arg(long)]
     pub per_site: bool,
@@ -155,6 +158,7 @@ pub fn base_config(args: &SimArgs) -> Result<SimConfig, String> {
         scripted: Vec::new(),
         fast_quorums: fast_quorums(args, &placement_aliases(args, replicas))?,
         bugs: DeliberateBugs { paxos_skip_phase1: args.plant_paxos_skip_phase1 },
+        wait_closest: args.wait_closest,
     })
 }
 
@@ -288,6 +292,9 @@ pub fn replay_command(args: &SimArgs, seed: u64) -> String {
     }
     if let Some(path) = &args.quorum {
         cmd += &format!(" --quorum {}", path.display());
+    }
+    if args.wait_closest {
+        cmd += " --wait-closest";
     }
     if args.plant_paxos_skip_phase1 {
         cmd += " --plant-paxos-skip-phase1";

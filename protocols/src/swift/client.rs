@@ -30,6 +30,8 @@ struct Tally {
 #[derive(Debug)]
 pub struct SwiftClient {
     quorums: QuorumSystem,
+    /// The replica asked for the executed result, with `waitClosest`.
+    closest: Option<ReplicaId>,
     pending: PendingCommands,
     tallies: HashMap<CommandId, Tally>,
 }
@@ -61,6 +63,15 @@ impl SwiftClient {
         Some(completion)
     }
 
+    /// Sends `command` to every replica, asking the closest one (with
+    /// `waitClosest`) for its result once executed.
+    fn propose(&self, id: CommandId, command: &Command, out: &mut Outbox<Message>) {
+        for r in 0..self.quorums.n() {
+            let reply_on_execution = self.closest == Some(r);
+            out.send_replica(r, Message::Propose { id, command: command.clone(), reply_on_execution });
+        }
+    }
+
     fn finish(&mut self, id: CommandId) {
         self.pending.complete(id);
         self.tallies.remove(&id);
@@ -71,13 +82,16 @@ impl ClientProtocol for SwiftClient {
     type Message = Message;
 
     fn new(config: ClientConfig) -> Self {
-        SwiftClient { quorums: config.quorums, pending: PendingCommands::new(config.timing.retry), tallies: HashMap::new() }
+        SwiftClient {
+            quorums: config.quorums,
+            closest: config.wait_closest.then_some(config.closest),
+            pending: PendingCommands::new(config.timing.retry),
+            tallies: HashMap::new(),
+        }
     }
 
     fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
-        for r in 0..self.quorums.n() {
-            out.send_replica(r, Message::Propose { id, command: command.clone() });
-        }
+        self.propose(id, &command, out);
         self.pending.insert(id, command, now);
     }
 
@@ -116,9 +130,7 @@ impl ClientProtocol for SwiftClient {
 
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
         for (id, command) in self.pending.due(now) {
-            for r in 0..self.quorums.n() {
-                out.send_replica(r, Message::Propose { id, command: command.clone() });
-            }
+            self.propose(id, &command, out);
         }
     }
 }

@@ -19,8 +19,10 @@ pub enum Phase {
 /// Every message of SwiftPaxos.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
-    /// Client → every replica: order and execute `command`.
-    Propose { id: CommandId, command: Command },
+    /// Client → every replica: order and execute `command`. The client's
+    /// closest replica may be asked to send the result once it executes
+    /// (the original's `waitClosest`).
+    Propose { id: CommandId, command: Command, reply_on_execution: bool },
     /// A replica's dependencies for `id` (its fast-path vote), to every
     /// replica and to the client. The leader's carries the command, so that
     /// replicas which missed the client's proposal can still accept.

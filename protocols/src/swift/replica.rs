@@ -84,6 +84,9 @@ pub struct SwiftReplica {
     /// Commands the leader answered optimistically in this ballot; others get
     /// their result when they execute.
     replied: HashSet<CommandId>,
+    /// Commands whose client asked this replica (its closest) for the result
+    /// once executed.
+    notify: HashSet<CommandId>,
     /// Proposals that arrived while joining a ballot.
     parked: Vec<(CommandId, Command)>,
     last_heartbeat: Time,
@@ -121,6 +124,7 @@ impl ReplicaProtocol for SwiftReplica {
             state: StateMachine::new(),
             speculation: Speculation::new(),
             replied: HashSet::new(),
+            notify: HashSet::new(),
             parked: Vec::new(),
             last_heartbeat: Time::ZERO,
             last_fetch: Time::ZERO,
@@ -134,7 +138,10 @@ impl ReplicaProtocol for SwiftReplica {
     }
 
     fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
-        if let Message::Propose { id, command } = msg {
+        if let Message::Propose { id, command, reply_on_execution } = msg {
+            if reply_on_execution {
+                self.notify.insert(id);
+            }
             return self.on_propose(id, command, now, out);
         }
         let NodeId::Replica(r) = from else { return };
@@ -484,7 +491,9 @@ impl SwiftReplica {
             if let Applied::Fresh(_) = applied {
                 out.executed(id);
             }
-            if leading && !self.replied.remove(&id) {
+            let answered = leading && self.replied.remove(&id);
+            let asked = self.notify.remove(&id);
+            if (leading || asked) && !answered {
                 if let Some(result) = applied.result() {
                     out.send_client(id.client, Message::Executed { id, result: result.clone() });
                 }

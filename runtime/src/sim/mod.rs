@@ -50,6 +50,8 @@ pub struct SimConfig {
     pub fast_quorums: FastQuorums,
     /// Planted bugs, for checker tests only.
     pub bugs: DeliberateBugs,
+    /// Clients also wait for their closest replica's answer (`waitClosest`).
+    pub wait_closest: bool,
 }
 
 /// One completed command's latency as its client saw it.

@@ -113,6 +113,7 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
                 quorums: quorums.clone(),
                 closest: placement.closest_replica(c),
                 timing,
+                wait_closest: config.wait_closest,
             }),
             site: placement.client_sites[c],
             remaining: per_client + usize::from(c < config.commands % config.clients.max(1)),

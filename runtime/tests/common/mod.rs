@@ -19,6 +19,7 @@ pub fn uniform_10ms(replicas: usize, clients: usize, commands: usize, conflicts:
         scripted: Vec::new(),
         fast_quorums: FastQuorums::ThreeQuarters,
         bugs: DeliberateBugs::default(),
+        wait_closest: false,
     }
 }
 
