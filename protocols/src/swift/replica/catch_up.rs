@@ -1,0 +1,86 @@
+//! Retransmission and catch-up: a leader repeats what is not committed, a
+//! lagging follower fetches the leader's commits by position and missing
+//! dependencies by id, a replica that missed a leader change asks for its `Sync`.
+
+use super::*;
+
+impl SwiftReplica {
+    // ----- retransmission and catch-up ----------------------------------------
+
+    pub(super) fn retransmit_uncommitted(&mut self, now: Time, out: &mut Outbox<Message>) {
+        if !matches!(self.status, Status::Normal) {
+            return;
+        }
+        let ballot = self.ballot;
+        let mut late: Vec<CommandId> =
+            self.entries.iter().filter(|(_, e)| e.phase == Phase::Accepted && now.since(e.touched) >= self.timing.retry).map(|(id, _)| *id).collect();
+        late.sort_unstable();
+        for id in late {
+            let e = self.entries.get_mut(&id).expect("listed");
+            e.touched = now;
+            out.broadcast(Message::FastAck { ballot, id, deps: e.deps.clone(), command: Some(e.command.clone()) });
+        }
+    }
+
+    pub(super) fn fetch_what_is_missing(&mut self, now: Time, out: &mut Outbox<Message>) {
+        if now.since(self.last_fetch) < self.timing.retry {
+            return;
+        }
+        let mut ids: Vec<CommandId> = self.graph.missing();
+        ids.extend(self.entries.iter().filter(|(_, e)| e.phase != Phase::Committed && now.since(e.touched) >= self.timing.retry).map(|(id, _)| *id));
+        if ids.is_empty() {
+            return;
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids.truncate(FETCH_CHUNK);
+        self.last_fetch = now;
+        out.send_replica(self.leader_id(), Message::Fetch { ids });
+    }
+
+    pub(super) fn on_fetch(&mut self, from: ReplicaId, ids: Vec<CommandId>, out: &mut Outbox<Message>) {
+        for id in ids {
+            if let Some(e) = self.entries.get(&id).filter(|e| e.phase == Phase::Committed) {
+                out.send_replica(from, Message::Commit { id, command: e.command.clone(), deps: e.deps.clone() });
+            }
+        }
+    }
+
+    pub(super) fn on_heartbeat(&mut self, from: ReplicaId, ballot: Ballot, committed: usize, now: Time, out: &mut Outbox<Message>) {
+        if ballot < self.ballot {
+            return out.send_replica(from, Message::Nack { ballot: self.ballot });
+        }
+        if ballot == self.ballot && from == self.leader_id() {
+            self.election.heard_leader(now);
+            self.leader_committed = committed;
+            if matches!(self.status, Status::Normal) && committed > self.leader_cursor && now.since(self.last_catch_up) >= self.timing.retry {
+                self.last_catch_up = now;
+                out.send_replica(from, Message::CatchUp { ballot, from: self.leader_cursor });
+            }
+        }
+        self.saw_ballot(ballot, now, out);
+    }
+
+    pub(super) fn on_catch_up(&mut self, to: ReplicaId, ballot: Ballot, from: usize, out: &mut Outbox<Message>) {
+        if ballot != self.ballot || !self.is_leader() || from > self.commit_order.len() {
+            return;
+        }
+        let commits = self.commit_order[from..]
+            .iter()
+            .take(FETCH_CHUNK)
+            .filter_map(|id| self.entries.get(id).map(|e| Decided { id: *id, command: e.command.clone(), deps: e.deps.clone() }))
+            .collect();
+        out.send_replica(to, Message::CatchUpReply { ballot, from, commits });
+    }
+
+    /// A message showed a ballot above ours, or ours while we still wait for
+    /// its `Sync`: we missed part of a leader change, so ask that ballot's
+    /// leader for its `Sync`.
+    pub(super) fn saw_ballot(&mut self, ballot: Ballot, now: Time, out: &mut Outbox<Message>) {
+        let missed = ballot > self.ballot || (ballot == self.ballot && matches!(self.status, Status::Joining));
+        if missed && now.since(self.last_sync_request) >= self.timing.retry {
+            self.last_sync_request = now;
+            out.send_replica(ballot.leader(self.n()), Message::SyncRequest { ballot });
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Leader change: pre-vote, `NewLeader`, reports, the recovery decision and `Sync`.
+
+use super::*;
+
+impl SwiftReplica {
+    // ----- leader change --------------------------------------------------------
+
+    pub(super) fn on_pre_vote(&mut self, from: ReplicaId, ballot: Ballot, now: Time, out: &mut Outbox<Message>) {
+        if ballot < self.ballot {
+            return out.send_replica(from, Message::Nack { ballot: self.ballot });
+        }
+        // Someone joined a ballot we missed (its candidate may be gone): stop
+        // acting in ours, so that the pre-vote can gather a majority.
+        self.join_ballot(ballot);
+        let leading = self.is_leader() && matches!(self.status, Status::Normal);
+        if !leading && !self.election.leader_recently_heard(now) {
+            out.send_replica(from, Message::PreVoteGranted { ballot });
+        }
+    }
+
+    /// Takes over with the next ballot this replica owns: every replica
+    /// joins it and reports what it knows (MNewLeader).
+    pub(super) fn start_recovery(&mut self, now: Time, out: &mut Outbox<Message>) {
+        self.ballot = self.ballot.next_owned_by(self.id, self.n());
+        self.election.candidacy_started(now);
+        self.leave_ballot();
+        let own = Report { from: self.id, cballot: self.cballot, entries: self.report() };
+        self.status = Status::Recovering { reports: vec![own], sent: now };
+        out.broadcast(Message::NewLeader { ballot: self.ballot });
+        self.finish_recovery_if_reported(now, out);
+    }
+
+    /// Moves to a higher `ballot` seen in passing, without its leader's
+    /// `Sync` yet: this replica stops voting in its old ballot (a promise, as
+    /// in Paxos phase 1) and waits for the `Sync` or a new election.
+    pub(super) fn join_ballot(&mut self, ballot: Ballot) {
+        if ballot > self.ballot {
+            self.ballot = ballot;
+            self.status = Status::Joining;
+            self.leave_ballot();
+        }
+    }
+
+    /// Stops acting in the old ballot: votes, optimistic results and answers go.
+    pub(super) fn leave_ballot(&mut self) {
+        self.votes.clear();
+        self.speculation.clear();
+        self.replied.clear();
+    }
+
+    pub(super) fn report(&self) -> Vec<ReportedEntry> {
+        let mut entries: Vec<ReportedEntry> = self
+            .entries
+            .iter()
+            .map(|(id, e)| ReportedEntry { id: *id, command: e.command.clone(), phase: e.phase, deps: e.deps.clone() })
+            .collect();
+        entries.sort_by_key(|e| e.id);
+        entries
+    }
+
+    pub(super) fn on_new_leader(&mut self, from: ReplicaId, ballot: Ballot, now: Time, out: &mut Outbox<Message>) {
+        if ballot < self.ballot {
+            return out.send_replica(from, Message::Nack { ballot: self.ballot });
+        }
+        if ballot == self.ballot && !matches!(self.status, Status::Joining) {
+            return;
+        }
+        self.ballot = ballot;
+        self.status = Status::Joining;
+        self.leave_ballot();
+        self.election.heard_leader(now);
+        out.send_replica(from, Message::NewLeaderAck { ballot, cballot: self.cballot, entries: self.report() });
+    }
+
+    pub(super) fn on_new_leader_ack(
+        &mut self,
+        from: ReplicaId,
+        ballot: Ballot,
+        cballot: Ballot,
+        entries: Vec<ReportedEntry>,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
+        if ballot > self.ballot {
+            return self.saw_ballot(ballot, now, out);
+        }
+        let Status::Recovering { reports, .. } = &mut self.status else { return };
+        if ballot != self.ballot || reports.iter().any(|r| r.from == from) {
+            return;
+        }
+        reports.push(Report { from, cballot, entries });
+        self.finish_recovery_if_reported(now, out);
+    }
+
+    pub(super) fn finish_recovery_if_reported(&mut self, now: Time, out: &mut Outbox<Message>) {
+        let Status::Recovering { reports, .. } = &self.status else { return };
+        if reports.len() < self.quorums.majority() {
+            return;
+        }
+        let recovered = recover(&self.quorums, reports);
+        let sync = Message::Sync { ballot: self.ballot, decided: recovered.decided.clone(), voided: recovered.voided.clone() };
+        out.broadcast(sync.clone());
+        self.last_sync = Some(sync);
+        self.apply_sync(self.ballot, recovered.decided, recovered.voided, now, out);
+    }
+
+    /// Enters `ballot` with the new leader's decisions: each recovered
+    /// command is accepted with its dependencies and goes through the slow
+    /// path again in this ballot; what was not recovered is proposed afresh.
+    pub(super) fn apply_sync(&mut self, ballot: Ballot, decided: Vec<Decided>, voided: Vec<CommandId>, now: Time, out: &mut Outbox<Message>) {
+        self.ballot = ballot;
+        self.cballot = ballot;
+        self.leader_cursor = 0;
+        self.leader_committed = 0;
+        self.status = Status::Normal;
+        self.leave_ballot();
+
+        let recovered: HashSet<CommandId> = decided.iter().map(|d| d.id).collect();
+        let mut retry: BTreeMap<CommandId, Command> = self.parked.drain(..).collect();
+        let dropped: Vec<CommandId> =
+            self.entries.iter().filter(|(id, e)| e.phase != Phase::Committed && !recovered.contains(id)).map(|(id, _)| *id).collect();
+        for id in dropped {
+            if let Some(e) = self.entries.remove(&id) {
+                retry.insert(id, e.command);
+            }
+        }
+        for d in &decided {
+            match self.entries.get_mut(&d.id) {
+                Some(e) if e.phase == Phase::Committed => {}
+                Some(e) => {
+                    e.phase = Phase::Accepted;
+                    e.deps = d.deps.clone();
+                    e.touched = now;
+                }
+                None => {
+                    if !self.graph.is_committed(d.id) {
+                        self.graph.revive(d.id);
+                    }
+                    let phase = if self.graph.is_committed(d.id) { Phase::Committed } else { Phase::Accepted };
+                    self.entries.insert(d.id, Entry { command: d.command.clone(), phase, deps: d.deps.clone(), touched: now });
+                }
+            }
+        }
+        self.rebuild_conflicts();
+        for id in voided {
+            let ready = self.graph.void(id);
+            self.execute(ready, out);
+        }
+
+        // Vote for every recovered command not committed yet: the leader's
+        // decision is its accept, the others answer with SlowAck.
+        let leader = self.leader_id();
+        let leading = self.is_leader();
+        let mut pending: Vec<(CommandId, Deps)> =
+            self.entries.iter().filter(|(_, e)| e.phase == Phase::Accepted).map(|(id, e)| (*id, e.deps.clone())).collect();
+        pending.sort_by_key(|(id, _)| *id);
+        for (id, deps) in pending {
+            let votes = self.votes.entry(id).or_default();
+            votes.leader_deps = Some(deps);
+            votes.slow.add(leader);
+            votes.slow.add(self.id);
+            if !leading {
+                out.broadcast(Message::SlowAck { ballot, id });
+            }
+            self.try_commit(id, out);
+        }
+        for (id, command) in retry {
+            // A parked retry of a command the Sync decided is already voted for above.
+            if !self.entries.contains_key(&id) && !self.graph.is_committed(id) && self.state.result_of(id).is_none() {
+                self.graph.revive(id);
+                self.pre_accept(id, command, now, out);
+            }
+        }
+    }
+
+    /// After a leader change every replica's conflict table holds the known
+    /// commands in execution order, so that new commands follow the last
+    /// recovered one of each key, and all tables agree (the fast path works).
+    pub(super) fn rebuild_conflicts(&mut self) {
+        let mut known: Vec<(CommandId, Command, Deps)> =
+            self.entries.iter().map(|(id, e)| (*id, e.command.clone(), e.deps.clone())).collect();
+        known.sort_by_key(|(id, _, _)| *id);
+        let mut table = ConflictTable::new();
+        let by_id: HashMap<CommandId, &Command> = known.iter().map(|(id, c, _)| (*id, c)).collect();
+        let committed: HashMap<CommandId, &Deps> =
+            self.entries.iter().filter(|(_, e)| e.phase == Phase::Committed).map(|(id, e)| (*id, &e.deps)).collect();
+        for id in execution_order(&known) {
+            table.record(id, by_id[&id]);
+            if let Some(deps) = committed.get(&id) {
+                let committed_deps: Vec<CommandId> = deps.iter().copied().filter(|d| committed.contains_key(d)).collect();
+                table.cover(id, by_id[&id], &committed_deps);
+            }
+        }
+        self.conflicts = table;
+    }
+}

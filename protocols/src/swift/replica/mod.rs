@@ -1,0 +1,278 @@
+//! The SwiftPaxos replica.
+//!
+//! Normal case, ballot `b` led by `L`:
+//! * [`SwiftReplica::on_propose`]: a replica that may vote on the fast path
+//!   computes the command's dependencies from its conflict table and sends
+//!   `FastAck` to every replica and the client. `L` also executes the command
+//!   optimistically (on a [speculative overlay](crate::speculation)) and
+//!   sends the client a `Reply` with the result.
+//! * [`SwiftReplica::on_fast_ack`]: when `L`'s `FastAck` arrives, a replica
+//!   adopts `L`'s dependencies and sends `SlowAck` to every replica and the client.
+//! * [`SwiftReplica::try_commit`]: every replica commits on its own, on the
+//!   **fast path** when a fast quorum (with `L`) voted `L`'s dependencies, or
+//!   on the **slow path** when a majority (with `L`) accepted them. Committed
+//!   commands execute in dependency order ([`DependencyGraph`]).
+//!
+//! The client sees the fast path after two one-way delays and the slow path
+//! after three. Leader change is in [`super::recovery`] and below
+//! ([`SwiftReplica::start_recovery`], [`SwiftReplica::apply_sync`]).
+
+mod catch_up;
+mod leader_change;
+mod normal_case;
+
+use super::messages::{Decided, Message, Phase, ReportedEntry};
+use super::recovery::{execution_order, recover, Report};
+use crate::ballot::Ballot;
+use crate::client::ReplyCollector;
+use crate::command::Command;
+use crate::conflicts::ConflictTable;
+use crate::depgraph::{deps_of, DependencyGraph, Deps};
+use crate::election::{Election, ElectionStep};
+use crate::ids::{CommandId, NodeId, ReplicaId};
+use crate::protocol::{Outbox, ReplicaConfig, ReplicaProtocol, Timing};
+use crate::quorum::{QuorumSystem, Votes};
+use crate::session::{Applied, StateMachine};
+use crate::speculation::Speculation;
+use crate::time::Time;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// At most this many ids go in one catch-up request.
+const FETCH_CHUNK: usize = 256;
+
+/// What this replica knows of one command.
+#[derive(Clone, Debug)]
+struct Entry {
+    command: Command,
+    phase: Phase,
+    /// Its own dependencies while pre-accepted; the leader's once accepted.
+    deps: Deps,
+    /// When this replica last acted on it, for retransmission and catch-up.
+    touched: Time,
+}
+
+/// The votes seen for one command in the current ballot.
+#[derive(Clone, Debug, Default)]
+struct BallotVotes {
+    leader_deps: Option<Deps>,
+    fast: ReplyCollector<Deps>,
+    slow: Votes,
+}
+
+#[derive(Debug)]
+enum Status {
+    Normal,
+    /// Joined a new ballot; waits for its leader's `Sync`.
+    Joining,
+    /// Leads a new ballot; gathers reports.
+    Recovering { reports: Vec<Report>, sent: Time },
+}
+
+/// A SwiftPaxos replica.
+#[derive(Debug)]
+pub struct SwiftReplica {
+    id: ReplicaId,
+    quorums: QuorumSystem,
+    timing: Timing,
+    ballot: Ballot,
+    /// The last ballot this replica synced into (or started in).
+    cballot: Ballot,
+    status: Status,
+    election: Election,
+    entries: HashMap<CommandId, Entry>,
+    votes: HashMap<CommandId, BallotVotes>,
+    conflicts: ConflictTable<CommandId>,
+    graph: DependencyGraph,
+    state: StateMachine,
+    speculation: Speculation,
+    /// Commands the leader answered optimistically in this ballot; others get
+    /// their result when they execute.
+    replied: HashSet<CommandId>,
+    /// Commands whose client asked this replica (its closest) for the result
+    /// once executed.
+    notify: HashSet<CommandId>,
+    /// Proposals that arrived while joining a ballot.
+    parked: Vec<(CommandId, Command)>,
+    last_heartbeat: Time,
+    last_fetch: Time,
+    last_catch_up: Time,
+    last_sync_request: Time,
+    /// The leader's `Sync`, kept to answer replicas that missed it.
+    last_sync: Option<Message>,
+    /// Every command this replica committed, in the order it did: the
+    /// leader's serves as the list a lagging follower catches up from.
+    commit_order: Vec<CommandId>,
+    /// How much of the current leader's `commit_order` this follower has
+    /// read, and how much the leader's last heartbeat said it has.
+    leader_cursor: usize,
+    leader_committed: usize,
+}
+
+impl ReplicaProtocol for SwiftReplica {
+    type Message = Message;
+
+    fn new(config: ReplicaConfig) -> Self {
+        let n = config.quorums.n();
+        SwiftReplica {
+            id: config.id,
+            quorums: config.quorums,
+            timing: config.timing,
+            ballot: Ballot::INITIAL,
+            cballot: Ballot::INITIAL,
+            status: Status::Normal,
+            election: Election::new(config.id, n, config.timing),
+            entries: HashMap::new(),
+            votes: HashMap::new(),
+            conflicts: ConflictTable::new(),
+            graph: DependencyGraph::new(),
+            state: StateMachine::new(),
+            speculation: Speculation::new(),
+            replied: HashSet::new(),
+            notify: HashSet::new(),
+            parked: Vec::new(),
+            last_heartbeat: Time::ZERO,
+            last_fetch: Time::ZERO,
+            last_catch_up: Time::ZERO,
+            last_sync_request: Time::ZERO,
+            last_sync: None,
+            commit_order: Vec::new(),
+            leader_cursor: 0,
+            leader_committed: 0,
+        }
+    }
+
+    fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
+        if let Message::Propose { id, command, reply_on_execution } = msg {
+            if reply_on_execution {
+                self.notify.insert(id);
+            }
+            return self.on_propose(id, command, now, out);
+        }
+        let NodeId::Replica(r) = from else { return };
+        match msg {
+            Message::FastAck { ballot, id, deps, command } => self.on_fast_ack(r, ballot, id, deps, command, now, out),
+            Message::SlowAck { ballot, id } => self.on_slow_ack(r, ballot, id, now, out),
+            Message::Commit { id, command, deps } => self.commit(id, Some(command), deps, out),
+            Message::Fetch { ids } => self.on_fetch(r, ids, out),
+            Message::Heartbeat { ballot, committed } => self.on_heartbeat(r, ballot, committed, now, out),
+            Message::CatchUp { ballot, from } => self.on_catch_up(r, ballot, from, out),
+            Message::CatchUpReply { ballot, from, commits } => {
+                if ballot == self.ballot && matches!(self.status, Status::Normal) && from == self.leader_cursor {
+                    self.leader_cursor += commits.len();
+                    self.last_catch_up = Time::ZERO;
+                    for d in commits {
+                        self.commit(d.id, Some(d.command), d.deps, out);
+                    }
+                }
+            }
+            Message::PreVote { ballot } => self.on_pre_vote(r, ballot, now, out),
+            Message::PreVoteGranted { ballot } => {
+                let may_run = self.is_normal_follower() || matches!(self.status, Status::Joining);
+                if ballot == self.ballot && may_run && self.election.granted(r) {
+                    self.start_recovery(now, out);
+                }
+            }
+            Message::NewLeader { ballot } => self.on_new_leader(r, ballot, now, out),
+            Message::NewLeaderAck { ballot, cballot, entries } => self.on_new_leader_ack(r, ballot, cballot, entries, now, out),
+            Message::Sync { ballot, decided, voided } => {
+                if ballot > self.ballot || (ballot == self.ballot && matches!(self.status, Status::Joining)) {
+                    self.election.heard_leader(now);
+                    self.apply_sync(ballot, decided, voided, now, out);
+                }
+            }
+            Message::SyncRequest { ballot } => {
+                if ballot == self.ballot && self.is_leader() && matches!(self.status, Status::Normal) {
+                    if let Some(sync) = &self.last_sync {
+                        out.send_replica(r, sync.clone());
+                    }
+                }
+            }
+            Message::Nack { ballot } => {
+                self.join_ballot(ballot);
+                self.saw_ballot(ballot, now, out);
+            }
+            Message::Propose { .. } | Message::Reply { .. } | Message::Executed { .. } => {}
+        }
+    }
+
+    fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
+        let leading = self.is_leader();
+        match &mut self.status {
+            Status::Recovering { sent, .. } => {
+                if now.since(*sent) >= self.timing.retry {
+                    *sent = now;
+                    out.broadcast(Message::NewLeader { ballot: self.ballot });
+                }
+            }
+            Status::Joining | Status::Normal if !leading => {
+                if self.election.tick(self.ballot, now) == ElectionStep::AskPreVotes {
+                    out.broadcast(Message::PreVote { ballot: self.ballot });
+                    if self.election.alone_is_majority() {
+                        self.start_recovery(now, out);
+                    }
+                }
+                if matches!(self.status, Status::Normal) {
+                    self.fetch_what_is_missing(now, out);
+                }
+            }
+            Status::Joining | Status::Normal => {
+                if now.since(self.last_heartbeat) >= self.timing.heartbeat {
+                    self.last_heartbeat = now;
+                    out.broadcast(Message::Heartbeat { ballot: self.ballot, committed: self.commit_order.len() });
+                }
+                self.retransmit_uncommitted(now, out);
+            }
+        }
+    }
+
+    fn leader(&self) -> Option<ReplicaId> {
+        matches!(self.status, Status::Normal).then(|| self.ballot.leader(self.quorums.n()))
+    }
+
+    fn describe(&self) -> String {
+        let status = match self.status {
+            Status::Normal => "normal",
+            Status::Joining => "joining",
+            Status::Recovering { .. } => "recovering",
+        };
+        let uncommitted = self.entries.values().filter(|e| e.phase != Phase::Committed).count();
+        let missing = self.graph.missing();
+        format!(
+            "{status} ballot {} cballot {}, {} known, {uncommitted} uncommitted, {} committed waiting, missing {:?}, read {} of the leader's {} commits",
+            self.ballot,
+            self.cballot,
+            self.entries.len(),
+            self.graph.pending_len(),
+            &missing[..missing.len().min(5)],
+            self.leader_cursor,
+            self.leader_committed
+        )
+    }
+}
+
+impl SwiftReplica {
+    fn n(&self) -> usize {
+        self.quorums.n()
+    }
+
+    fn leader_id(&self) -> ReplicaId {
+        self.ballot.leader(self.n())
+    }
+
+    fn is_leader(&self) -> bool {
+        self.leader_id() == self.id
+    }
+
+    fn is_normal_follower(&self) -> bool {
+        matches!(self.status, Status::Normal) && !self.is_leader()
+    }
+
+    /// Whether this replica votes on the fast path in the current ballot:
+    /// every replica with three-quarters quorums, the fixed quorum's members otherwise.
+    fn votes_fast(&self) -> bool {
+        match self.quorums.fast_quorums() {
+            crate::quorum::FastQuorums::ThreeQuarters => true,
+            crate::quorum::FastQuorums::Fixed(_) => self.quorums.fixed_fast_quorum(self.leader_id()).contains(self.id),
+        }
+    }
+}
