@@ -173,6 +173,11 @@ pub trait LeaderMessages: Sized {
     fn request(id: CommandId, command: Command) -> Self;
     /// The command id and result, if this message answers a command.
     fn into_reply(self) -> Option<(CommandId, crate::command::CommandResult)>;
+    /// The message that asks a replica to answer too when `id` executes,
+    /// if the protocol has one (for `waitClosest`).
+    fn watch(_id: CommandId) -> Option<Self> {
+        None
+    }
 }
 
 /// The client of a leader-based protocol (Multi-Paxos, N2Paxos): it sends a
@@ -183,6 +188,8 @@ pub trait LeaderMessages: Sized {
 pub struct LeaderClient<M> {
     n: usize,
     leader: ReplicaId,
+    /// The replica also asked to answer (`waitClosest`), if any.
+    closest: Option<ReplicaId>,
     pending: PendingCommands,
     _messages: std::marker::PhantomData<fn() -> M>,
 }
@@ -194,6 +201,7 @@ impl<M: LeaderMessages + Clone + std::fmt::Debug> crate::protocol::ClientProtoco
         LeaderClient {
             n: config.quorums.n(),
             leader: 0,
+            closest: config.wait_closest.then_some(config.closest),
             pending: PendingCommands::new(config.timing.retry),
             _messages: std::marker::PhantomData,
         }
@@ -201,12 +209,19 @@ impl<M: LeaderMessages + Clone + std::fmt::Debug> crate::protocol::ClientProtoco
 
     fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut crate::Outbox<M>) {
         out.send_replica(self.leader, M::request(id, command.clone()));
+        if let (Some(closest), Some(watch)) = (self.closest, M::watch(id)) {
+            if closest != self.leader {
+                out.send_replica(closest, watch);
+            }
+        }
         self.pending.insert(id, command, now);
     }
 
     fn handle(&mut self, from: ReplicaId, msg: M, _now: Time, _out: &mut crate::Outbox<M>) -> Option<crate::Completion> {
         let (id, result) = msg.into_reply()?;
-        self.leader = from;
+        if self.closest != Some(from) {
+            self.leader = from;
+        }
         self.pending.complete(id)?;
         Some(crate::Completion { id, result, fast_path: None })
     }

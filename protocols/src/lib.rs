@@ -18,6 +18,7 @@ pub mod election;
 pub mod ids;
 pub mod kv;
 pub mod log;
+pub mod n2paxos;
 pub mod paxos;
 pub mod protocol;
 pub mod quorum;

@@ -6,6 +6,7 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use net::duration::parse_go_duration;
 use net::LatencyTable;
+use protocols::n2paxos::N2Paxos;
 use protocols::paxos::Paxos;
 use protocols::swift::SwiftPaxos;
 use protocols::quorum::FastQuorums;
@@ -189,7 +190,8 @@ pub fn run_one(protocol: ProtocolName, config: &SimConfig) -> Result<SimOutcome,
     match protocol {
         ProtocolName::Paxos => Ok(sim::run::<Paxos>(config)),
         ProtocolName::SwiftPaxos => Ok(sim::run::<SwiftPaxos>(config)),
-        other => Err(format!("protocol `{other}` is not implemented yet (available: swiftpaxos, paxos)")),
+        ProtocolName::N2Paxos => Ok(sim::run::<N2Paxos>(config)),
+        other => Err(format!("protocol `{other}` is not implemented yet (available: swiftpaxos, paxos, n2paxos)")),
     }
 }
 

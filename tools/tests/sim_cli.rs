@@ -139,3 +139,13 @@ fn swiftpaxos_with_a_quorum_file_and_per_site_report() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("line 1"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
+
+#[test]
+fn n2paxos_passes_300_faulty_seeds() {
+    for replicas in ["5", "3"] {
+        for conflicts in ["2", "50"] {
+            let out = sim(&["--protocol", "n2paxos", "--replicas", replicas, "--seeds", "300", "--faults", "--conflicts", conflicts]);
+            assert_eq!(last_line(&out), "300 passed, 0 failed", "{replicas} replicas, {conflicts}%:\n{}", stdout(&out));
+        }
+    }
+}

@@ -10,6 +10,9 @@ use crate::log::{Batch, Slot};
 pub enum Message {
     /// Client → replica: please order and execute `command`.
     Request { id: CommandId, command: Command },
+    /// Client → its closest replica: answer me too when `id` executes (the
+    /// original's `waitClosest`; N2Paxos clients always do).
+    Watch { id: CommandId },
     /// Replica → client: `id` was executed with `result`.
     Reply { id: CommandId, result: CommandResult },
     /// Before raising its ballot, a follower that lost the leader asks whether

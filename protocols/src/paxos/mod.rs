@@ -39,4 +39,8 @@ impl crate::client::LeaderMessages for Message {
             _ => None,
         }
     }
+
+    fn watch(id: crate::CommandId) -> Option<Self> {
+        Some(Message::Watch { id })
+    }
 }

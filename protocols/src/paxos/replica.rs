@@ -71,43 +71,33 @@ pub struct PaxosReplica {
     /// Commands queued or proposed by this leader and not executed yet, so
     /// that client retries are not proposed twice.
     in_progress: HashSet<CommandId>,
+    /// N2Paxos: acceptors send `Accepted` to every replica, and each learns
+    /// a decision itself from a majority, one message delay before the
+    /// leader's `Commit` would reach it.
+    all_to_all: bool,
+    /// With `all_to_all`: `Accepted` votes per slot not yet committed here.
+    learning: BTreeMap<Slot, (Ballot, Votes)>,
+    /// Commands whose client asked this replica to answer too (`Watch`).
+    watched: HashSet<CommandId>,
 }
 
 impl ReplicaProtocol for PaxosReplica {
     type Message = Message;
 
     fn new(config: ReplicaConfig) -> Self {
-        let ballot = Ballot::INITIAL;
-        let n = config.quorums.n();
-        let role = if ballot.leader(n) == config.id {
-            Role::Leader(Leadership { next_slot: 0, proposals: BTreeMap::new(), last_heartbeat: Time::ZERO })
-        } else {
-            Role::Follower
-        };
-        PaxosReplica {
-            id: config.id,
-            quorums: config.quorums,
-            timing: config.timing,
-            bugs: config.bugs,
-            ballot,
-            role,
-            log: SlotLog::new(),
-            state: StateMachine::new(),
-            election: Election::new(config.id, n, config.timing),
-            leader_frontier: 0,
-            last_catch_up: None,
-            queued: Vec::new(),
-            in_progress: HashSet::new(),
-        }
+        Self::with_learning(config, false)
     }
 
     fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
         if let Message::Request { id, command } = msg {
             return self.on_request(from, id, command, out);
         }
+        if let Message::Watch { id } = msg {
+            return self.on_watch(id, out);
+        }
         let NodeId::Replica(r) = from else { return };
         match msg {
-            Message::Request { .. } | Message::Reply { .. } => {}
+            Message::Request { .. } | Message::Reply { .. } | Message::Watch { .. } => {}
             Message::Prepare { ballot, from_slot } => self.on_prepare(r, ballot, from_slot, now, out),
             Message::Promise { ballot, entries } => self.on_promise(r, ballot, entries, now, out),
             Message::Accept { ballot, slot, value } => self.on_accept(r, ballot, slot, value, now, out),
@@ -187,6 +177,37 @@ impl ReplicaProtocol for PaxosReplica {
 }
 
 impl PaxosReplica {
+    /// A replica that learns decisions from the leader's `Commit`
+    /// (Multi-Paxos) or from everyone's `Accepted` (N2Paxos, `all_to_all`).
+    pub fn with_learning(config: ReplicaConfig, all_to_all: bool) -> Self {
+        let ballot = Ballot::INITIAL;
+
+        let n = config.quorums.n();
+        let role = if ballot.leader(n) == config.id {
+            Role::Leader(Leadership { next_slot: 0, proposals: BTreeMap::new(), last_heartbeat: Time::ZERO })
+        } else {
+            Role::Follower
+        };
+        PaxosReplica {
+            id: config.id,
+            quorums: config.quorums,
+            timing: config.timing,
+            bugs: config.bugs,
+            ballot,
+            role,
+            log: SlotLog::new(),
+            state: StateMachine::new(),
+            election: Election::new(config.id, n, config.timing),
+            leader_frontier: 0,
+            last_catch_up: None,
+            queued: Vec::new(),
+            in_progress: HashSet::new(),
+            all_to_all,
+            learning: BTreeMap::new(),
+            watched: HashSet::new(),
+        }
+    }
+
     fn n(&self) -> usize {
         self.quorums.n()
     }
@@ -341,12 +362,52 @@ impl PaxosReplica {
         self.observe_ballot(ballot, now);
         self.election.heard_leader(now);
         self.log.accept(slot, ballot, value);
-        out.send_replica(from, Message::Accepted { ballot, slot });
+        if self.all_to_all {
+            out.broadcast(Message::Accepted { ballot, slot });
+            // The leader accepted its own proposal before sending it: two votes.
+            self.learn(from, ballot, slot, out);
+            self.learn(self.id, ballot, slot, out);
+        } else {
+            out.send_replica(from, Message::Accepted { ballot, slot });
+        }
+    }
+
+    /// N2Paxos: counts an `Accepted` vote; with a majority for the value this
+    /// replica accepted in the same ballot, the slot is chosen: commit it here.
+    fn learn(&mut self, from: ReplicaId, ballot: Ballot, slot: Slot, out: &mut Outbox<Message>) {
+        if self.log.is_committed(slot) || ballot < self.ballot {
+            return;
+        }
+        let (seen, votes) = self.learning.entry(slot).or_insert((ballot, Votes::new()));
+        if *seen != ballot {
+            *seen = ballot;
+            *votes = Votes::new();
+        }
+        votes.add(from);
+        if !votes.reached(self.quorums.majority()) {
+            return;
+        }
+        let Some(value) = self.log.get(slot).filter(|e| e.ballot == ballot).map(|e| e.value.clone()) else { return };
+        self.learning.remove(&slot);
+        self.log.commit(slot, ballot, value);
+        self.execute(out);
+    }
+
+    fn on_watch(&mut self, id: CommandId, out: &mut Outbox<Message>) {
+        match self.state.result_of(id) {
+            Some(result) => out.send_client(id.client, Message::Reply { id, result: result.clone() }),
+            None => {
+                self.watched.insert(id);
+            }
+        }
     }
 
     fn on_accepted(&mut self, from: ReplicaId, ballot: Ballot, slot: Slot, now: Time, out: &mut Outbox<Message>) {
         if ballot > self.ballot {
             return self.observe_ballot(ballot, now);
+        }
+        if self.all_to_all && !self.is_leader() {
+            return self.learn(from, ballot, slot, out);
         }
         let Role::Leader(l) = &mut self.role else { return };
         if ballot != self.ballot {
@@ -368,7 +429,9 @@ impl PaxosReplica {
         }
         let Some(p) = l.proposals.remove(&slot) else { return };
         self.log.commit(slot, self.ballot, p.value.clone());
-        out.broadcast(Message::Commit { slot, value: p.value });
+        if !self.all_to_all {
+            out.broadcast(Message::Commit { slot, value: p.value });
+        }
         self.execute(out);
     }
 
@@ -390,7 +453,8 @@ impl PaxosReplica {
                     out.executed(*id);
                 }
                 self.in_progress.remove(id);
-                if self.is_leader() {
+                let watched = self.watched.remove(id);
+                if self.is_leader() || watched {
                     if let Some(result) = applied.result() {
                         out.send_client(id.client, Message::Reply { id: *id, result: result.clone() });
                     }
