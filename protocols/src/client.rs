@@ -200,7 +200,7 @@ impl<M: LeaderMessages + Clone + std::fmt::Debug> crate::protocol::ClientProtoco
     fn new(config: crate::protocol::ClientConfig) -> Self {
         LeaderClient {
             n: config.quorums.n(),
-            leader: 0,
+            leader: config.quorums.initial_ballot().leader(config.quorums.n()),
             closest: config.wait_closest.then_some(config.closest),
             pending: PendingCommands::new(config.timing.retry),
             _messages: std::marker::PhantomData,

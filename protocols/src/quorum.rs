@@ -190,6 +190,15 @@ impl QuorumSystem {
         votes.contains(ballot.leader(self.n)) && votes.len() >= self.majority()
     }
 
+    /// The ballot every run starts in: led by the first leader of the quorum
+    /// file (its first `l ALIAS` line, as the original starts), else replica 0.
+    pub fn initial_ballot(&self) -> Ballot {
+        match &self.fast {
+            FastQuorums::Fixed(entries) => entries.first().map_or(Ballot::INITIAL, |(leader, _)| Ballot(*leader as u64)),
+            FastQuorums::ThreeQuarters => Ballot::INITIAL,
+        }
+    }
+
     /// The fixed fast quorum of `leader` (meaningful for the fixed kind; the
     /// three-quarters kind answers with the leader and its successors).
     pub fn fixed_fast_quorum(&self, leader: ReplicaId) -> ReplicaSet {
@@ -255,6 +264,15 @@ mod tests {
         assert!(!q.is_fast_quorum(Ballot(3), [0, 1, 2, 3].into_iter().collect()), "4 is missing");
         // A leader without an entry falls back to itself and its successors.
         assert_eq!(q.fixed_fast_quorum(0), [0, 1, 2].into_iter().collect());
+    }
+
+    #[test]
+    fn the_quorum_files_first_leader_leads_the_first_ballot() {
+        let fixed: ReplicaSet = [1, 3, 4].into_iter().collect();
+        let q = QuorumSystem::with_fast_quorums(5, FastQuorums::Fixed(vec![(3, fixed)]));
+        assert_eq!(q.initial_ballot().leader(5), 3);
+        assert_eq!(QuorumSystem::new(5).initial_ballot(), Ballot::INITIAL);
+        assert_eq!(QuorumSystem::with_fast_quorums(5, FastQuorums::Fixed(vec![])).initial_ballot(), Ballot::INITIAL);
     }
 
     #[test]

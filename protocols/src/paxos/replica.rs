@@ -180,7 +180,7 @@ impl PaxosReplica {
     /// A replica that learns decisions from the leader's `Commit`
     /// (Multi-Paxos) or from everyone's `Accepted` (N2Paxos, `all_to_all`).
     pub fn with_learning(config: ReplicaConfig, all_to_all: bool) -> Self {
-        let ballot = Ballot::INITIAL;
+        let ballot = config.quorums.initial_ballot();
 
         let n = config.quorums.n();
         let role = if ballot.leader(n) == config.id {

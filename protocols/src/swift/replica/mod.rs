@@ -113,12 +113,13 @@ impl ReplicaProtocol for SwiftReplica {
 
     fn new(config: ReplicaConfig) -> Self {
         let n = config.quorums.n();
+        let initial = config.quorums.initial_ballot();
         SwiftReplica {
             id: config.id,
             quorums: config.quorums,
             timing: config.timing,
-            ballot: Ballot::INITIAL,
-            cballot: Ballot::INITIAL,
+            ballot: initial,
+            cballot: initial,
             status: Status::Normal,
             election: Election::new(config.id, n, config.timing),
             entries: HashMap::new(),
