@@ -46,6 +46,9 @@ pub struct SimArgs {
     /// Percentage of commands that are PUTs (0-100); the rest are GETs.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub writes: u32,
+    /// Percentage of the reads that are SCANs of four keys around the key (0-100).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub scans: u32,
     /// Inject faults: crashes of up to f replicas (the leader included), healing partitions, delay spikes, jitter.
     #[arg(long)]
     pub faults: bool,
@@ -153,6 +156,7 @@ pub fn base_config(args: &SimArgs) -> Result<SimConfig, String> {
         commands: args.commands,
         conflicts: args.conflicts,
         writes: args.writes,
+        scans: args.scans,
         seed: 0,
         placement,
         faults: args.faults,
@@ -275,6 +279,9 @@ pub fn replay_command(args: &SimArgs, seed: u64) -> String {
         "sim --protocol {} --replicas {} --commands {} --clients {} --conflicts {} --writes {}",
         args.protocol, args.replicas, args.commands, args.clients, args.conflicts, args.writes
     );
+    if args.scans > 0 {
+        cmd += &format!(" --scans {}", args.scans);
+    }
     if args.faults {
         cmd += " --faults";
     }

@@ -149,3 +149,15 @@ fn n2paxos_passes_300_faulty_seeds() {
         }
     }
 }
+
+#[test]
+fn scans_under_faults_pass_for_every_protocol() {
+    // SCANs read several keys: a regression guard for ordering them against
+    // writes to any key of their range (a single-key write once "covered" them).
+    for protocol in ["paxos", "swiftpaxos", "n2paxos"] {
+        for replicas in ["3", "5"] {
+            let out = sim(&["--protocol", protocol, "--replicas", replicas, "--seeds", "100", "--faults", "--conflicts", "20", "--scans", "30"]);
+            assert_eq!(last_line(&out), "100 passed, 0 failed", "{protocol}, {replicas} replicas:\n{}", stdout(&out));
+        }
+    }
+}

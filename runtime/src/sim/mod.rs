@@ -37,6 +37,8 @@ pub struct SimConfig {
     pub conflicts: u32,
     /// Percentage of commands that are PUTs; the rest are GETs.
     pub writes: u32,
+    /// Percentage of the reads that are SCANs of four keys around the key.
+    pub scans: u32,
     /// Seeds everything random: workload, fault schedule, jitter.
     pub seed: u64,
     /// Where replicas and clients are and how far apart.

@@ -10,8 +10,9 @@ pub const CONFLICT_KEY: Key = 42;
 /// The `seq`-th command of `client`: on [`CONFLICT_KEY`] with probability
 /// `conflicts`%, else on a key no other client uses; a PUT with probability
 /// `writes`% (with a value unique to the command, so reads identify the
-/// write they saw), else a GET.
-pub fn command(rng: &mut impl Rng, client: usize, seq: u64, conflicts: u32, writes: u32) -> Command {
+/// write they saw), else a SCAN of four keys around it with probability
+/// `scans`%, else a GET.
+pub fn command(rng: &mut impl Rng, client: usize, seq: u64, conflicts: u32, writes: u32, scans: u32) -> Command {
     let key = if rng.gen_range(0..100) < conflicts {
         CONFLICT_KEY
     } else {
@@ -19,6 +20,8 @@ pub fn command(rng: &mut impl Rng, client: usize, seq: u64, conflicts: u32, writ
     };
     if rng.gen_range(0..100) < writes {
         Command::Put { key, value: Bytes::from(format!("c{client}s{seq}")) }
+    } else if scans > 0 && rng.gen_range(0..100) < scans {
+        Command::Scan { key: key - 2, count: 4 }
     } else {
         Command::Get { key }
     }

@@ -361,7 +361,7 @@ impl<P: Protocol> World<P> {
         client.remaining -= 1;
         let seq = client.next_seq;
         client.next_seq += 1;
-        let command = workload::command(&mut self.rng, c, seq, self.config.conflicts, self.config.writes);
+        let command = workload::command(&mut self.rng, c, seq, self.config.conflicts, self.config.writes, self.config.scans);
         let id = CommandId::new(c as u64, seq);
         self.index_of.insert(id, self.history.ops.len());
         self.clients[c].in_flight = Some(self.history.ops.len());

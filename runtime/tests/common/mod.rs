@@ -13,6 +13,7 @@ pub fn uniform_10ms(replicas: usize, clients: usize, commands: usize, conflicts:
         commands,
         conflicts,
         writes: 50,
+        scans: 0,
         seed,
         placement: Placement::uniform(replicas, clients, Duration::from_millis(10)),
         faults: false,
