@@ -13,6 +13,7 @@ pub mod ballot;
 pub mod client;
 pub mod command;
 pub mod conflicts;
+pub mod curp;
 pub mod depgraph;
 pub mod election;
 pub mod ids;

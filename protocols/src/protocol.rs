@@ -83,6 +83,17 @@ impl<M> Outbox<M> {
     pub fn actions(&self) -> &[Action<M>] {
         &self.actions
     }
+
+    /// Moves every action of `inner` (a wrapped protocol's outbox) into this
+    /// one, wrapping its messages with `wrap`; lets a protocol built on
+    /// another (CURP on N2Paxos) reuse it whole.
+    pub fn absorb<N>(&mut self, inner: &mut Outbox<N>, mut wrap: impl FnMut(N) -> M) {
+        self.actions.extend(inner.drain().map(|a| match a {
+            Action::Send { to, msg } => Action::Send { to, msg: wrap(msg) },
+            Action::Broadcast(msg) => Action::Broadcast(wrap(msg)),
+            Action::Executed(id) => Action::Executed(id),
+        }));
+    }
 }
 
 /// Timeouts, derived from the deployment's latencies so that the same code

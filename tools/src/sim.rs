@@ -6,6 +6,7 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use net::duration::parse_go_duration;
 use net::LatencyTable;
+use protocols::curp::Curp;
 use protocols::n2paxos::N2Paxos;
 use protocols::paxos::Paxos;
 use protocols::swift::SwiftPaxos;
@@ -195,7 +196,8 @@ pub fn run_one(protocol: ProtocolName, config: &SimConfig) -> Result<SimOutcome,
         ProtocolName::Paxos => Ok(sim::run::<Paxos>(config)),
         ProtocolName::SwiftPaxos => Ok(sim::run::<SwiftPaxos>(config)),
         ProtocolName::N2Paxos => Ok(sim::run::<N2Paxos>(config)),
-        other => Err(format!("protocol `{other}` is not implemented yet (available: swiftpaxos, paxos, n2paxos)")),
+        ProtocolName::Curp => Ok(sim::run::<Curp>(config)),
+        other => Err(format!("protocol `{other}` is not implemented yet (available: swiftpaxos, paxos, n2paxos, curp)")),
     }
 }
 

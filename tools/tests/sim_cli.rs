@@ -140,12 +140,17 @@ fn swiftpaxos_with_a_quorum_file_and_per_site_report() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("line 1"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
 
+/// The peers of issue 4 that exist, each held to the same bar.
+const PEERS: [&str; 2] = ["n2paxos", "curp"];
+
 #[test]
-fn n2paxos_passes_300_faulty_seeds() {
-    for replicas in ["5", "3"] {
-        for conflicts in ["2", "50"] {
-            let out = sim(&["--protocol", "n2paxos", "--replicas", replicas, "--seeds", "300", "--faults", "--conflicts", conflicts]);
-            assert_eq!(last_line(&out), "300 passed, 0 failed", "{replicas} replicas, {conflicts}%:\n{}", stdout(&out));
+fn every_peer_passes_300_faulty_seeds() {
+    for protocol in PEERS {
+        for replicas in ["5", "3"] {
+            for conflicts in ["2", "50"] {
+                let out = sim(&["--protocol", protocol, "--replicas", replicas, "--seeds", "300", "--faults", "--conflicts", conflicts]);
+                assert_eq!(last_line(&out), "300 passed, 0 failed", "{protocol}, {replicas} replicas, {conflicts}%:\n{}", stdout(&out));
+            }
         }
     }
 }
@@ -154,7 +159,7 @@ fn n2paxos_passes_300_faulty_seeds() {
 fn scans_under_faults_pass_for_every_protocol() {
     // SCANs read several keys: a regression guard for ordering them against
     // writes to any key of their range (a single-key write once "covered" them).
-    for protocol in ["paxos", "swiftpaxos", "n2paxos"] {
+    for protocol in ["paxos", "swiftpaxos"].into_iter().chain(PEERS) {
         for replicas in ["3", "5"] {
             let out = sim(&["--protocol", protocol, "--replicas", replicas, "--seeds", "100", "--faults", "--conflicts", "20", "--scans", "30"]);
             assert_eq!(last_line(&out), "100 passed, 0 failed", "{protocol}, {replicas} replicas:\n{}", stdout(&out));

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// At most this many commands go into one slot.
-const MAX_BATCH: usize = 256;
+pub const MAX_BATCH: usize = 256;
 /// At most this many decisions answer one catch-up request.
 const CATCH_UP_CHUNK: usize = 512;
 
@@ -212,8 +212,31 @@ impl PaxosReplica {
         self.quorums.n()
     }
 
-    fn is_leader(&self) -> bool {
+    /// Whether this replica leads its ballot (phase 1 done).
+    pub fn is_leader(&self) -> bool {
         matches!(self.role, Role::Leader(_))
+    }
+
+    /// The highest ballot this replica has promised or leads; protocols
+    /// layered on Paxos (CURP) tag their own messages with it.
+    pub fn ballot(&self) -> Ballot {
+        self.ballot
+    }
+
+    /// The executed state, for protocols that answer from it before commit.
+    pub fn state(&self) -> &StateMachine {
+        &self.state
+    }
+
+    /// Commands in slots this replica accepted or learnt and has not
+    /// executed yet (for a new leader: everything phase 1 recovered).
+    pub fn unexecuted(&self) -> impl Iterator<Item = (CommandId, &Command)> {
+        self.log.entries_from(self.log.execution_frontier()).flat_map(|(_, e)| e.value.iter().map(|(id, c)| (*id, c)))
+    }
+
+    /// The value this replica accepted for `slot`, and in which ballot.
+    pub fn accepted(&self, slot: Slot) -> Option<(Ballot, &Batch)> {
+        self.log.get(slot).map(|e| (e.ballot, &e.value))
     }
 
     fn on_request(&mut self, from: NodeId, id: CommandId, command: Command, out: &mut Outbox<Message>) {

@@ -1,0 +1,119 @@
+//! The CURP client: send to every replica; done with the master's
+//! speculative answer and either a superquorum of witness records (fast,
+//! two one-way delays) or a majority that accepted the command's slot
+//! (slow, three), or with the master's answer after execution.
+
+use super::messages::Message;
+use crate::ballot::Ballot;
+use crate::client::PendingCommands;
+use crate::command::{Command, CommandResult};
+use crate::ids::{CommandId, ReplicaId};
+use crate::paxos;
+use crate::protocol::{ClientConfig, ClientProtocol, Completion, Outbox};
+use crate::quorum::{QuorumSystem, Votes};
+use crate::time::Time;
+use std::collections::HashMap;
+
+/// Answers for one command in the highest ballot the client has seen.
+#[derive(Debug, Default)]
+struct Tally {
+    ballot: Ballot,
+    /// The master's speculative result.
+    result: Option<CommandResult>,
+    /// Whether witnesses may complete it (see [`Message::SpecReply`]).
+    commutes: bool,
+    recorded: Votes,
+    ordered: Votes,
+}
+
+/// A CURP client.
+#[derive(Debug)]
+pub struct CurpClient {
+    quorums: QuorumSystem,
+    pending: PendingCommands,
+    tallies: HashMap<CommandId, Tally>,
+}
+
+impl CurpClient {
+    /// The tally of `id` in `ballot`: a newer ballot restarts it, an older one is ignored.
+    fn tally(&mut self, id: CommandId, ballot: Ballot) -> Option<&mut Tally> {
+        if !self.pending.contains(id) {
+            return None;
+        }
+        let tally = self.tallies.entry(id).or_default();
+        if ballot > tally.ballot {
+            *tally = Tally { ballot, ..Tally::default() };
+        }
+        (ballot == tally.ballot).then_some(tally)
+    }
+
+    fn check(&mut self, id: CommandId) -> Option<Completion> {
+        let tally = self.tallies.get(&id)?;
+        let result = tally.result.as_ref()?;
+        let fast = tally.commutes && tally.recorded.reached(self.quorums.three_quarters());
+        let slow = tally.ordered.reached(self.quorums.majority());
+        if !(fast || slow) {
+            return None;
+        }
+        let completion = Completion { id, result: result.clone(), fast_path: Some(fast) };
+        self.finish(id);
+        Some(completion)
+    }
+
+    fn finish(&mut self, id: CommandId) {
+        self.pending.complete(id);
+        self.tallies.remove(&id);
+    }
+
+    fn send_to_all(&self, id: CommandId, command: &Command, out: &mut Outbox<Message>) {
+        for r in 0..self.quorums.n() {
+            out.send_replica(r, Message::Paxos(paxos::Message::Request { id, command: command.clone() }));
+        }
+    }
+}
+
+impl ClientProtocol for CurpClient {
+    type Message = Message;
+
+    fn new(config: ClientConfig) -> Self {
+        CurpClient { quorums: config.quorums, pending: PendingCommands::new(config.timing.retry), tallies: HashMap::new() }
+    }
+
+    fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
+        self.send_to_all(id, &command, out);
+        self.pending.insert(id, command, now);
+    }
+
+    fn handle(&mut self, from: ReplicaId, msg: Message, _now: Time, _out: &mut Outbox<Message>) -> Option<Completion> {
+        match msg {
+            Message::SpecReply { ballot, id, result, commutes } => {
+                let tally = self.tally(id, ballot)?;
+                tally.result = Some(result);
+                tally.commutes = commutes;
+                // The master accepted the command's slot when it proposed it.
+                tally.ordered.add(from);
+                self.check(id)
+            }
+            Message::Recorded { ballot, id } => {
+                self.tally(id, ballot)?.recorded.add(from);
+                self.check(id)
+            }
+            Message::Ordered { ballot, id } => {
+                self.tally(id, ballot)?.ordered.add(from);
+                self.check(id)
+            }
+            Message::Paxos(paxos::Message::Reply { id, result }) => {
+                self.pending.get(id)?;
+                self.finish(id);
+                Some(Completion { id, result, fast_path: Some(false) })
+            }
+            _ => None,
+        }
+    }
+
+    fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
+        for (id, command) in self.pending.due(now) {
+            self.send_to_all(id, &command, out);
+        }
+    }
+}
