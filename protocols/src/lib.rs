@@ -16,6 +16,7 @@ pub mod conflicts;
 pub mod curp;
 pub mod depgraph;
 pub mod election;
+pub mod fastpaxos;
 pub mod ids;
 pub mod kv;
 pub mod log;

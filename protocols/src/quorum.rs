@@ -174,6 +174,14 @@ impl QuorumSystem {
         3 * self.n / 4 + 1
     }
 
+    /// The size of a Fast Paxos fast quorum, `ceil(3n/4)`: any two fast
+    /// quorums and a majority share a replica (`2·ceil(3n/4) + n/2 + 1 > 2n`),
+    /// which is what lets a recovering coordinator tell a possibly chosen
+    /// value from a majority's reports.
+    pub fn fast_paxos(&self) -> usize {
+        (3 * self.n).div_ceil(4)
+    }
+
     /// Whether `votes` form a fast quorum for `ballot`: enough replicas, the
     /// ballot's leader among them, or the fixed quorum of that leader.
     pub fn is_fast_quorum(&self, ballot: Ballot, votes: ReplicaSet) -> bool {
@@ -224,6 +232,15 @@ mod tests {
         for (n, maj, f) in [(1, 1, 0), (3, 2, 1), (4, 3, 1), (5, 3, 2), (7, 4, 3)] {
             let q = QuorumSystem::new(n);
             assert_eq!((q.majority(), q.f()), (maj, f), "n={n}");
+        }
+    }
+
+    #[test]
+    fn fast_paxos_quorums_leave_a_majority_able_to_tell_the_chosen_value() {
+        for n in 1..=15usize {
+            let q = QuorumSystem::new(n);
+            assert_eq!(q.fast_paxos(), (3 * n + 3) / 4, "n={n}");
+            assert!(2 * q.fast_paxos() + q.majority() > 2 * n, "n={n}");
         }
     }
 

@@ -7,6 +7,7 @@ use hdrhistogram::Histogram;
 use net::duration::parse_go_duration;
 use net::LatencyTable;
 use protocols::curp::Curp;
+use protocols::fastpaxos::FastPaxos;
 use protocols::n2paxos::N2Paxos;
 use protocols::paxos::Paxos;
 use protocols::swift::SwiftPaxos;
@@ -197,7 +198,8 @@ pub fn run_one(protocol: ProtocolName, config: &SimConfig) -> Result<SimOutcome,
         ProtocolName::SwiftPaxos => Ok(sim::run::<SwiftPaxos>(config)),
         ProtocolName::N2Paxos => Ok(sim::run::<N2Paxos>(config)),
         ProtocolName::Curp => Ok(sim::run::<Curp>(config)),
-        other => Err(format!("protocol `{other}` is not implemented yet (available: swiftpaxos, paxos, n2paxos, curp)")),
+        ProtocolName::FastPaxos => Ok(sim::run::<FastPaxos>(config)),
+        other => Err(format!("protocol `{other}` is not implemented yet (available: swiftpaxos, paxos, n2paxos, curp, fastpaxos)")),
     }
 }
 

@@ -1,0 +1,60 @@
+//! Fast Paxos messages: "phase 1a/1b, 2a/2b" as in the paper, per instance.
+
+use super::round::Round;
+use crate::ballot::Ballot;
+use crate::command::{Command, CommandResult};
+use crate::ids::CommandId;
+use crate::log::{Batch, Slot};
+
+/// A log position.
+pub type Instance = Slot;
+
+/// What an acceptor reports about one instance in a [`Message::Promise`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// The instance.
+    pub instance: Instance,
+    /// Its last vote, or the decided value with `decided`.
+    pub round: Round,
+    /// The value voted for (or decided).
+    pub value: Batch,
+    /// Whether the acceptor knows the value is chosen.
+    pub decided: bool,
+}
+
+/// Every message of Fast Paxos.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// Client → every acceptor: order `command`; `reply` asks this replica
+    /// to answer once it executed it.
+    Propose { id: CommandId, command: Command, reply: bool },
+    /// Replica → client: `id` executed with `result`; `fast` when its
+    /// instance was decided in a fast round without recovery.
+    Reply { id: CommandId, result: CommandResult, fast: bool },
+    /// Phase 2b, to every replica: the sender voted for `value` at `instance` in `round`.
+    Vote { instance: Instance, round: Round, value: Batch },
+    /// Phase 1a of a classic round for one stuck instance.
+    Prepare { instance: Instance, round: Round },
+    /// Phase 1b: the acceptor's last vote at `instance`, if any.
+    Promise { instance: Instance, round: Round, vote: Option<(Round, Batch)> },
+    /// Phase 2a of a classic round: vote for `value`.
+    Accept { instance: Instance, round: Round, value: Batch },
+    /// Phase 1a for a new leader: promise `ballot` for every instance from `from`.
+    Elect { ballot: Ballot, from: Instance },
+    /// Phase 1b for a new leader: every vote (or decision) from `from`.
+    Elected { ballot: Ballot, reports: Vec<Report> },
+    /// The leader is alive; every instance below `frontier` is decided, and
+    /// (Fast Paxos's "any" message) fast rounds of `ballot` are open from
+    /// `open_from`, everything below being recovered by the leader.
+    Heartbeat { ballot: Ballot, frontier: Instance, open_from: Instance },
+    /// A learner that fell behind asks for decisions from `from`.
+    CatchUp { from: Instance },
+    /// `value` is chosen at `instance`.
+    Commit { instance: Instance, value: Batch },
+    /// The receiver's ballot is stale.
+    Nack { ballot: Ballot },
+    /// Pre-vote before a leader change (see [`crate::election`]).
+    PreVote { ballot: Ballot },
+    /// The sender has lost the leader too.
+    PreVoteGranted { ballot: Ballot },
+}
