@@ -5,12 +5,17 @@
 //! normal case the graph is acyclic; recovery can create cycles, so execution
 //! goes by strongly connected components (Tarjan's algorithm): all components
 //! a command reaches execute first, and the members of one component execute
-//! in command-id order, the same everywhere. A command whose dependency is not
-//! committed yet waits until it is.
+//! in (priority, id) order, the same everywhere: SwiftPaxos gives every
+//! command priority 0 (id order), EPaxos its sequence number. A command whose
+//! dependency is not committed yet waits until it is.
+//!
+//! The graph is generic over what identifies a node (a command id for
+//! SwiftPaxos, an instance for EPaxos) and what it carries.
 
 use crate::command::Command;
 use crate::ids::CommandId;
 use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 use std::sync::Arc;
 
 /// A command's dependencies: sorted, without duplicates, so that two replicas'
@@ -26,50 +31,63 @@ pub fn deps_of(ids: impl IntoIterator<Item = CommandId>, own: CommandId) -> Deps
 }
 
 #[derive(Clone, Debug)]
-struct Node {
-    command: Command,
-    deps: Deps,
+struct Node<K, V> {
+    value: V,
+    deps: Arc<[K]>,
+    priority: u64,
 }
 
 /// Committed commands waiting to execute, and which ones already did.
-#[derive(Clone, Debug, Default)]
-pub struct DependencyGraph {
-    pending: HashMap<CommandId, Node>,
+#[derive(Clone, Debug)]
+pub struct DependencyGraph<K = CommandId, V = Command> {
+    pending: HashMap<K, Node<K, V>>,
     /// Executed, or declared void by recovery (never to execute under this id's
     /// old instance): either way, no longer a reason to wait.
-    done: HashSet<CommandId>,
+    done: HashSet<K>,
     /// A missing dependency and the commands whose execution waits for it.
-    waiting: HashMap<CommandId, Vec<CommandId>>,
+    waiting: HashMap<K, Vec<K>>,
 }
 
-impl DependencyGraph {
+impl<K, V> Default for DependencyGraph<K, V> {
+    fn default() -> Self {
+        DependencyGraph { pending: HashMap::new(), done: HashSet::new(), waiting: HashMap::new() }
+    }
+}
+
+impl<K: Copy + Ord + Hash, V: Clone> DependencyGraph<K, V> {
     /// An empty graph.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Whether `id` is committed here (pending or executed).
-    pub fn is_committed(&self, id: CommandId) -> bool {
+    pub fn is_committed(&self, id: K) -> bool {
         self.pending.contains_key(&id) || self.done.contains(&id)
     }
 
     /// Whether `id` executed (or was voided) here.
-    pub fn is_done(&self, id: CommandId) -> bool {
+    pub fn is_done(&self, id: K) -> bool {
         self.done.contains(&id)
     }
 
     /// The committed dependencies of `id`, while it waits to execute.
-    pub fn pending_deps(&self, id: CommandId) -> Option<&Deps> {
+    pub fn pending_deps(&self, id: K) -> Option<&Arc<[K]>> {
         self.pending.get(&id).map(|n| &n.deps)
     }
 
     /// Records that `id` committed with `deps`; returns every command that
-    /// became executable, in execution order.
-    pub fn commit(&mut self, id: CommandId, command: Command, deps: Deps) -> Vec<(CommandId, Command)> {
+    /// became executable, in execution order (priority 0: id order in cycles).
+    pub fn commit(&mut self, id: K, value: V, deps: Arc<[K]>) -> Vec<(K, V)> {
+        self.commit_with_priority(id, value, deps, 0)
+    }
+
+    /// [`DependencyGraph::commit`] for a node that executes, inside a cycle,
+    /// after the members with a lower `priority` (EPaxos's sequence number).
+    pub fn commit_with_priority(&mut self, id: K, value: V, deps: Arc<[K]>, priority: u64) -> Vec<(K, V)> {
         if self.is_committed(id) {
             return Vec::new();
         }
-        self.pending.insert(id, Node { command, deps });
+        self.pending.insert(id, Node { value, deps, priority });
         let mut order = Vec::new();
         let mut roots = vec![id];
         while let Some(root) = roots.pop() {
@@ -89,7 +107,7 @@ impl DependencyGraph {
     /// Declares that `id` will never execute as the instance recovery
     /// dropped: commands that depend on it stop waiting. Returns what became
     /// executable. A later, fresh commit of the same id starts over.
-    pub fn void(&mut self, id: CommandId) -> Vec<(CommandId, Command)> {
+    pub fn void(&mut self, id: K) -> Vec<(K, V)> {
         if self.is_committed(id) {
             return Vec::new();
         }
@@ -105,19 +123,19 @@ impl DependencyGraph {
     }
 
     /// Forgets that `id` was voided, so that it can commit as a new instance.
-    pub fn revive(&mut self, id: CommandId) -> bool {
+    pub fn revive(&mut self, id: K) -> bool {
         !self.pending.contains_key(&id) && self.done.remove(&id)
     }
 
-    fn retry(&mut self, root: CommandId) -> Vec<(CommandId, Command)> {
+    fn retry(&mut self, root: K) -> Vec<(K, V)> {
         let Some(node) = self.pending.remove(&root) else { return Vec::new() };
-        self.commit(root, node.command, node.deps)
+        self.commit_with_priority(root, node.value, node.deps, node.priority)
     }
 
     /// The dependencies some committed command waits for that are not
     /// committed here: what a lagging replica should ask others about.
-    pub fn missing(&self) -> Vec<CommandId> {
-        let mut v: Vec<CommandId> = self.waiting.keys().copied().filter(|id| !self.is_committed(*id)).collect();
+    pub fn missing(&self) -> Vec<K> {
+        let mut v: Vec<K> = self.waiting.keys().copied().filter(|id| !self.is_committed(*id)).collect();
         v.sort_unstable();
         v
     }
@@ -131,7 +149,7 @@ impl DependencyGraph {
     /// command it reaches is committed, and they all execute (components in
     /// reverse topological order, each sorted by id), or it names a missing
     /// dependency and nothing executes.
-    fn try_execute(&mut self, root: CommandId) -> Result<Vec<(CommandId, Command)>, CommandId> {
+    fn try_execute(&mut self, root: K) -> Result<Vec<(K, V)>, K> {
         if !self.pending.contains_key(&root) {
             return Ok(Vec::new());
         }
@@ -140,13 +158,13 @@ impl DependencyGraph {
             low: usize,
             on_stack: bool,
         }
-        let mut marks: HashMap<CommandId, Mark> = HashMap::new();
-        let mut stack: Vec<CommandId> = Vec::new();
-        let mut calls: Vec<(CommandId, usize)> = Vec::new();
-        let mut components: Vec<Vec<CommandId>> = Vec::new();
+        let mut marks: HashMap<K, Mark> = HashMap::new();
+        let mut stack: Vec<K> = Vec::new();
+        let mut calls: Vec<(K, usize)> = Vec::new();
+        let mut components: Vec<Vec<K>> = Vec::new();
         let mut next_index = 0;
 
-        let mut visit = |v: CommandId, marks: &mut HashMap<CommandId, Mark>, stack: &mut Vec<CommandId>, calls: &mut Vec<(CommandId, usize)>| {
+        let mut visit = |v: K, marks: &mut HashMap<K, Mark>, stack: &mut Vec<K>, calls: &mut Vec<(K, usize)>| {
             marks.insert(v, Mark { index: next_index, low: next_index, on_stack: true });
             next_index += 1;
             stack.push(v);
@@ -193,7 +211,7 @@ impl DependencyGraph {
                             break;
                         }
                     }
-                    component.sort_unstable();
+                    component.sort_unstable_by_key(|w| (self.pending[w].priority, *w));
                     components.push(component);
                 }
             }
@@ -202,7 +220,7 @@ impl DependencyGraph {
         for id in components.into_iter().flatten() {
             let node = self.pending.remove(&id).expect("pending");
             self.done.insert(id);
-            order.push((id, node.command));
+            order.push((id, node.value));
         }
         Ok(order)
     }
@@ -268,6 +286,13 @@ mod tests {
                 Some(r) => assert_eq!(r, &relation, "rotation {rotation}"),
             }
         }
+    }
+
+    #[test]
+    fn inside_a_cycle_a_lower_priority_goes_first() {
+        let mut g: DependencyGraph = DependencyGraph::new();
+        g.commit_with_priority(id(1), Command::Noop, deps(&[2]), 7);
+        assert_eq!(order(g.commit_with_priority(id(2), Command::Noop, deps(&[1]), 3)), vec![2, 1]);
     }
 
     #[test]

@@ -86,7 +86,7 @@ mod tests {
     use super::*;
     use bytes::Bytes;
 
-    fn put(key: u64) -> Command {
+    fn put(key: i64) -> Command {
         Command::Put { key, value: Bytes::from_static(b"v") }
     }
 
