@@ -16,6 +16,7 @@ pub mod conflicts;
 pub mod curp;
 pub mod depgraph;
 pub mod election;
+pub mod epaxos;
 pub mod fastpaxos;
 pub mod ids;
 pub mod kv;

@@ -133,6 +133,9 @@ pub struct DeliberateBugs {
     /// Multi-Paxos: a new leader skips phase 1 and proposes into slots it
     /// believes free, without learning what a majority may have accepted.
     pub paxos_skip_phase1: bool,
+    /// EPaxos: a replica executes each command as soon as it commits,
+    /// ignoring its dependencies.
+    pub epaxos_execute_on_commit: bool,
 }
 
 /// What a replica needs to know to start.

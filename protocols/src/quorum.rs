@@ -37,6 +37,13 @@ impl ReplicaSet {
         new
     }
 
+    /// Removes `r`; answers whether it was there.
+    pub fn remove(&mut self, r: ReplicaId) -> bool {
+        let was = self.contains(r);
+        self.0 &= !(1u64 << r);
+        was
+    }
+
     /// Whether `r` is in the set.
     pub fn contains(self, r: ReplicaId) -> bool {
         r < MAX_REPLICAS && self.0 & (1u64 << r) != 0

@@ -86,7 +86,7 @@ fn minority_partition_of_followers_does_not_stop_progress() {
 fn checkers_catch_a_paxos_that_skips_phase_one() {
     // A leader that takes over without phase 1 can overwrite chosen values.
     // Within 200 seeds with faults the checkers must flag a safety violation.
-    let bugs = DeliberateBugs { paxos_skip_phase1: true };
+    let bugs = DeliberateBugs { paxos_skip_phase1: true, ..DeliberateBugs::default() };
     let caught = (0..200).find_map(|seed| {
         let config = SimConfig { faults: true, bugs, ..uniform_10ms(5, 20, 2000, 10, seed) };
         let violations = run::<Paxos>(&config).violations();

@@ -7,6 +7,7 @@ use hdrhistogram::Histogram;
 use net::duration::parse_go_duration;
 use net::LatencyTable;
 use protocols::curp::Curp;
+use protocols::epaxos::EPaxos;
 use protocols::fastpaxos::FastPaxos;
 use protocols::n2paxos::N2Paxos;
 use protocols::paxos::Paxos;
@@ -164,7 +165,7 @@ pub fn base_config(args: &SimArgs) -> Result<SimConfig, String> {
         faults: args.faults,
         scripted: Vec::new(),
         fast_quorums: fast_quorums(args, &placement_aliases(args, replicas))?,
-        bugs: DeliberateBugs { paxos_skip_phase1: args.plant_paxos_skip_phase1 },
+        bugs: DeliberateBugs { paxos_skip_phase1: args.plant_paxos_skip_phase1, ..DeliberateBugs::default() },
         wait_closest: args.wait_closest,
     })
 }
@@ -199,7 +200,7 @@ pub fn run_one(protocol: ProtocolName, config: &SimConfig) -> Result<SimOutcome,
         ProtocolName::N2Paxos => Ok(sim::run::<N2Paxos>(config)),
         ProtocolName::Curp => Ok(sim::run::<Curp>(config)),
         ProtocolName::FastPaxos => Ok(sim::run::<FastPaxos>(config)),
-        other => Err(format!("protocol `{other}` is not implemented yet (available: swiftpaxos, paxos, n2paxos, curp, fastpaxos)")),
+        ProtocolName::EPaxos => Ok(sim::run::<EPaxos>(config)),
     }
 }
 

@@ -80,10 +80,15 @@ impl Placement {
         })
     }
 
-    /// The replica nearest to `client` (lowest id on ties).
+    /// The replica nearest to `client`. Clients equally near several
+    /// replicas spread over them by client id, as a deployment would spread
+    /// its clients (a leaderless protocol would otherwise see one leader).
     pub fn closest_replica(&self, client: usize) -> ReplicaId {
         let site = self.client_sites[client];
-        (0..self.replica_sites.len()).min_by_key(|&r| (self.matrix.one_way(site, self.replica_sites[r]), r)).unwrap_or(0)
+        let delay = |r: usize| self.matrix.one_way(site, self.replica_sites[r]);
+        let Some(best) = (0..self.replica_sites.len()).map(delay).min() else { return 0 };
+        let nearest: Vec<ReplicaId> = (0..self.replica_sites.len()).filter(|&r| delay(r) == best).collect();
+        nearest[client % nearest.len()]
     }
 
     /// The name of `client`'s site.

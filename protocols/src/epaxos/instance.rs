@@ -1,0 +1,92 @@
+//! EPaxos instances: each replica owns a row of them; an instance holds one
+//! command (or a no-op) with its attributes, agreed upon per instance.
+
+use crate::ballot::Ballot;
+use crate::command::Command;
+use crate::ids::{CommandId, ReplicaId};
+use std::fmt;
+use std::sync::Arc;
+
+/// Instance `slot` of replica `leader`'s row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InstanceId {
+    /// The replica whose row it is (its initial command leader).
+    pub leader: ReplicaId,
+    /// The position in that row.
+    pub slot: u64,
+}
+
+impl InstanceId {
+    /// The ballot the command leader starts in, owned by it (`leader mod n`).
+    pub fn default_ballot(self) -> Ballot {
+        Ballot(self.leader as u64)
+    }
+}
+
+impl fmt::Display for InstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.leader, self.slot)
+    }
+}
+
+/// What an instance decides: a client command, or nothing (a no-op filling
+/// the instance of a command leader that failed before anyone saw it).
+pub type Value = Option<(CommandId, Command)>;
+
+/// The command of a value (a no-op for none).
+pub fn command_of(value: &Value) -> &Command {
+    value.as_ref().map_or(&Command::Noop, |(_, c)| c)
+}
+
+/// A command's attributes: for each row, the highest instance of that row
+/// it depends on, and its sequence number (the order inside a cycle).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attributes {
+    /// One more than the highest sequence number among its dependencies.
+    pub seq: u64,
+    /// Per row, the highest instance it depends on.
+    pub deps: Arc<[Option<u64>]>,
+}
+
+impl Attributes {
+    /// The attributes covering both: the union of dependencies, the higher sequence.
+    pub fn merge(&self, other: &Attributes) -> Attributes {
+        let deps: Vec<Option<u64>> = self.deps.iter().zip(other.deps.iter()).map(|(a, b)| (*a).max(*b)).collect();
+        Attributes { seq: self.seq.max(other.seq), deps: Arc::from(deps) }
+    }
+
+    /// Whether these attributes make the holder depend on `instance`.
+    pub fn covers(&self, instance: InstanceId) -> bool {
+        self.deps.get(instance.leader).copied().flatten().is_some_and(|d| d >= instance.slot)
+    }
+}
+
+/// How far an instance got at one replica, in the order it only moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// Nothing known.
+    None,
+    /// Attributes proposed (phase 1).
+    PreAccepted,
+    /// Attributes accepted in a ballot (phase 2).
+    Accepted,
+    /// Decided.
+    Committed,
+}
+
+/// What a replica holds for an instance, as it reports it to a recovery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// How far it got.
+    pub status: Status,
+    /// The ballot in which it last pre-accepted or accepted (Sutra's fix:
+    /// kept apart from the ballot it promised).
+    pub vbal: Ballot,
+    /// The value.
+    pub value: Value,
+    /// The attributes.
+    pub attrs: Attributes,
+    /// Pre-accepted in the default ballot exactly as the command leader
+    /// proposed (the only replies a fast path can have counted).
+    pub unchanged: bool,
+}

@@ -1,0 +1,56 @@
+//! EPaxos messages, named as in the paper (Moraru et al., SOSP '13).
+
+use super::instance::{Attributes, InstanceId, Report, Value};
+use crate::ballot::Ballot;
+use crate::command::{Command, CommandResult};
+use crate::ids::CommandId;
+
+/// A replica's answer to a `TryPreAccept`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TryOutcome {
+    /// It holds the command with the proposed attributes now.
+    Ok,
+    /// It holds `with`, which conflicts, is not in the proposed attributes
+    /// and does not depend on the instance; `decided` when `with` is
+    /// accepted or committed there.
+    Conflict { with: InstanceId, decided: bool },
+    /// A previous recovery already ran phase 1 for the instance: it was not
+    /// committed on the fast path.
+    NotFast,
+    /// It knows the instance further along (accepted or committed).
+    Further(Report),
+}
+
+/// Every message of EPaxos.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// Client → its command leader.
+    Request { id: CommandId, command: Command },
+    /// Command leader → client, after execution; `fast` for a fast-path commit.
+    Reply { id: CommandId, result: CommandResult, fast: bool },
+    /// Phase 1: the leader's value and attributes for `instance`.
+    PreAccept { instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes },
+    /// The attributes merged with the replier's conflicts; `unchanged` when
+    /// they equal the proposal in the default ballot.
+    PreAcceptOk { instance: InstanceId, ballot: Ballot, attrs: Attributes, unchanged: bool },
+    /// Phase 2 (Paxos accept) of `instance` in `ballot`.
+    Accept { instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes },
+    /// The replier accepted.
+    AcceptOk { instance: InstanceId, ballot: Ballot },
+    /// `instance` is decided.
+    Commit { instance: InstanceId, value: Value, attrs: Attributes },
+    /// Explicit prepare: a replica recovering `instance` in `ballot`.
+    Prepare { instance: InstanceId, ballot: Ballot },
+    /// The replier promised `ballot` and holds `report`.
+    PrepareOk { instance: InstanceId, ballot: Ballot, report: Option<Report> },
+    /// Recovery: could the instance have committed on the fast path with these attributes?
+    TryPreAccept { instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes },
+    /// The replier's answer.
+    TryPreAcceptReply { instance: InstanceId, ballot: Ballot, outcome: TryOutcome },
+    /// The replier promised a higher `ballot` for `instance`.
+    Nack { instance: InstanceId, ballot: Ballot },
+    /// A replica waiting on `instance` asks who knows it committed.
+    Fetch { instance: InstanceId },
+    /// How many instances of each row the sender has heard of.
+    RowLengths { lengths: Vec<u64> },
+}

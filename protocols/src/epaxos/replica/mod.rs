@@ -1,0 +1,299 @@
+//! The EPaxos replica: command leader for its own row of instances, acceptor
+//! for everyone's, and recoverer of instances whose leader went quiet.
+//!
+//! - [`normal_case`]: `PreAccept` (fast path), `Accept` (slow path), commit.
+//! - [`recovery`]: explicit prepare, `TryPreAccept`, and when to start them.
+//!
+//! Execution goes by [`DependencyGraph`]: an instance whose attributes name
+//! row `q` up to `deps[q]` waits for every instance of that row up to there,
+//! and cycles execute in sequence-number order.
+
+mod normal_case;
+mod recovery;
+
+use super::attributes::ConflictMap;
+use super::instance::{command_of, Attributes, InstanceId, Report, Status, Value};
+use super::messages::Message;
+use crate::ballot::Ballot;
+use crate::depgraph::DependencyGraph;
+use crate::ids::{CommandId, NodeId, ReplicaId};
+use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Timing};
+use crate::quorum::{QuorumSystem, ReplicaSet, Votes};
+use crate::session::{Applied, StateMachine};
+use crate::time::Time;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+/// What this replica is doing as the coordinator of an instance.
+#[derive(Debug)]
+enum Coordination {
+    /// Phase 1: gathering `PreAcceptOk`s.
+    PreAccepting { ballot: Ballot, original: Attributes, merged: Attributes, replies: Votes, all_unchanged: bool, sent: Time },
+    /// Phase 2: gathering `AcceptOk`s.
+    Accepting { ballot: Ballot, votes: Votes, sent: Time },
+    /// Recovery: gathering `PrepareOk`s.
+    Preparing { ballot: Ballot, replies: Vec<(ReplicaId, Option<Report>)>, sent: Time },
+    /// Recovery: checking whether `attrs` may have been committed on the fast path.
+    Trying { ballot: Ballot, value: Value, attrs: Attributes, holders: Votes, possible: ReplicaSet, sent: Time },
+}
+
+impl Coordination {
+    fn ballot(&self) -> Ballot {
+        match self {
+            Coordination::PreAccepting { ballot, .. }
+            | Coordination::Accepting { ballot, .. }
+            | Coordination::Preparing { ballot, .. }
+            | Coordination::Trying { ballot, .. } => *ballot,
+        }
+    }
+}
+
+/// One instance as this replica knows it.
+#[derive(Debug)]
+struct InstanceState {
+    /// The highest ballot promised.
+    bal: Ballot,
+    /// The ballot of the last pre-accept or accept.
+    vbal: Ballot,
+    status: Status,
+    value: Value,
+    attrs: Option<Attributes>,
+    unchanged: bool,
+    /// Committed on the fast path (reported to the client).
+    fast: bool,
+    coordinating: Option<Coordination>,
+    /// When this replica first heard of the instance, or last tried to
+    /// recover it: recovery starts a while after.
+    since: Time,
+    /// When it last asked the others for the instance's commit.
+    fetched: Option<Time>,
+}
+
+impl InstanceState {
+    fn new(instance: InstanceId, now: Time) -> Self {
+        let ballot = instance.default_ballot();
+        InstanceState {
+            bal: ballot,
+            vbal: ballot,
+            status: Status::None,
+            value: None,
+            attrs: None,
+            unchanged: false,
+            fast: false,
+            coordinating: None,
+            since: now,
+            fetched: None,
+        }
+    }
+
+    fn report(&self) -> Option<Report> {
+        let attrs = self.attrs.clone()?;
+        Some(Report { status: self.status, vbal: self.vbal, value: self.value.clone(), attrs, unchanged: self.unchanged })
+    }
+}
+
+/// An EPaxos replica.
+#[derive(Debug)]
+pub struct EPaxosReplica {
+    id: ReplicaId,
+    quorums: QuorumSystem,
+    timing: Timing,
+    bugs: DeliberateBugs,
+    /// `f + ⌊(f + 1)/2⌋`, the paper's optimized fast quorum (leader included).
+    fast_quorum: usize,
+    next_slot: u64,
+    instances: BTreeMap<InstanceId, InstanceState>,
+    /// Instances known here and not committed: what `tick` looks at.
+    undecided: BTreeSet<InstanceId>,
+    conflicts: ConflictMap,
+    graph: DependencyGraph<InstanceId, Value>,
+    /// Per row: every instance below has executed here.
+    row_floor: Vec<u64>,
+    state: StateMachine,
+    /// Commands this replica leads and has not executed yet.
+    leading: HashMap<CommandId, InstanceId>,
+    /// Commands whose client waits for this replica's reply.
+    reply_to: HashSet<CommandId>,
+    /// Per row, how many instances this replica has heard of.
+    row_known: Vec<u64>,
+    last_row_length: Time,
+}
+
+impl ReplicaProtocol for EPaxosReplica {
+    type Message = Message;
+
+    fn new(config: ReplicaConfig) -> Self {
+        let n = config.quorums.n();
+        let f = config.quorums.f();
+        EPaxosReplica {
+            id: config.id,
+            fast_quorum: (f + f.div_ceil(2)).max(config.quorums.majority()).max(1),
+            quorums: config.quorums,
+            timing: config.timing,
+            bugs: config.bugs,
+            next_slot: 0,
+            instances: BTreeMap::new(),
+            undecided: BTreeSet::new(),
+            conflicts: ConflictMap::new(n),
+            graph: DependencyGraph::new(),
+            row_floor: vec![0; n],
+            state: StateMachine::new(),
+            leading: HashMap::new(),
+            reply_to: HashSet::new(),
+            row_known: vec![0; n],
+            last_row_length: Time::ZERO,
+        }
+    }
+
+    fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
+        if let Message::Request { id, command } = msg {
+            return self.on_request(id, command, now, out);
+        }
+        let NodeId::Replica(r) = from else { return };
+        match msg {
+            Message::Request { .. } | Message::Reply { .. } => {}
+            Message::PreAccept { instance, ballot, value, attrs } => self.on_pre_accept(r, instance, ballot, value, attrs, now, out),
+            Message::PreAcceptOk { instance, ballot, attrs, unchanged } => self.on_pre_accept_ok(r, instance, ballot, attrs, unchanged, now, out),
+            Message::Accept { instance, ballot, value, attrs } => self.on_accept(r, instance, ballot, value, attrs, now, out),
+            Message::AcceptOk { instance, ballot } => self.on_accept_ok(r, instance, ballot, now, out),
+            Message::Commit { instance, value, attrs } => self.commit(instance, value, attrs, false, now, out),
+            Message::Prepare { instance, ballot } => self.on_prepare(r, instance, ballot, now, out),
+            Message::PrepareOk { instance, ballot, report } => self.on_prepare_ok(r, instance, ballot, report, now, out),
+            Message::TryPreAccept { instance, ballot, value, attrs } => self.on_try_pre_accept(r, instance, ballot, value, attrs, now, out),
+            Message::TryPreAcceptReply { instance, ballot, outcome } => self.on_try_pre_accept_reply(r, instance, ballot, outcome, now, out),
+            Message::Nack { instance, ballot } => self.on_nack(instance, ballot),
+            Message::Fetch { instance } => self.on_fetch(r, instance, out),
+            Message::RowLengths { lengths } => self.on_row_lengths(&lengths, now),
+        }
+    }
+
+    fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
+        if now.since(self.last_row_length) >= self.timing.heartbeat && self.row_known.iter().any(|l| *l > 0) {
+            self.last_row_length = now;
+            out.broadcast(Message::RowLengths { lengths: self.row_known.clone() });
+        }
+        self.notice_missing_dependencies(now, out);
+        let undecided: Vec<InstanceId> = self.undecided.iter().copied().collect();
+        for instance in undecided {
+            self.tick_instance(instance, now, out);
+        }
+    }
+
+    fn leader(&self) -> Option<ReplicaId> {
+        // Leaderless: every replica leads its own commands.
+        Some(self.id)
+    }
+
+    fn describe(&self) -> String {
+        let stuck: Vec<String> = self.undecided.iter().take(5).map(|i| {
+            let s = &self.instances[i];
+            format!("{i} {:?}@{}", s.status, s.vbal)
+        }).collect();
+        format!(
+            "{} instances led, {} undecided here (e.g. {}), {} committed waiting to execute",
+            self.next_slot,
+            self.undecided.len(),
+            stuck.join(", "),
+            self.graph.pending_len()
+        )
+    }
+}
+
+/// Shared by the normal case and recovery.
+impl EPaxosReplica {
+    fn n(&self) -> usize {
+        self.quorums.n()
+    }
+
+    fn instance(&mut self, instance: InstanceId, now: Time) -> &mut InstanceState {
+        self.instances.entry(instance).or_insert_with(|| InstanceState::new(instance, now))
+    }
+
+    /// Sends `msg` to `to`, or handles it at once when `to` is this replica.
+    fn send(&mut self, to: ReplicaId, msg: Message, now: Time, out: &mut Outbox<Message>) {
+        if to == self.id {
+            self.handle(NodeId::Replica(self.id), msg, now, out);
+        } else {
+            out.send_replica(to, msg);
+        }
+    }
+
+    /// Records what a pre-accept or accept told us about `instance`.
+    fn hold(&mut self, instance: InstanceId, status: Status, vbal: Ballot, value: Value, attrs: Attributes, unchanged: bool, now: Time) {
+        self.conflicts.record(instance, command_of(&value), attrs.seq);
+        let s = self.instance(instance, now);
+        s.status = status;
+        s.vbal = vbal;
+        s.value = value;
+        s.attrs = Some(attrs);
+        s.unchanged = unchanged;
+        if status != Status::Committed {
+            self.undecided.insert(instance);
+        }
+        self.extend_row(instance.leader, instance.slot + 1, now);
+    }
+
+    fn on_nack(&mut self, instance: InstanceId, ballot: Ballot) {
+        if let Some(s) = self.instances.get_mut(&instance) {
+            s.bal = s.bal.max(ballot);
+            if s.coordinating.as_ref().is_some_and(|c| c.ballot() < s.bal) {
+                s.coordinating = None;
+            }
+        }
+    }
+
+    fn on_fetch(&mut self, from: ReplicaId, instance: InstanceId, out: &mut Outbox<Message>) {
+        if let Some(s) = self.instances.get(&instance).filter(|s| s.status == Status::Committed) {
+            if let Some(attrs) = s.attrs.clone() {
+                out.send_replica(from, Message::Commit { instance, value: s.value.clone(), attrs });
+            }
+        }
+    }
+
+    /// `instance` is decided with `value` and `attrs`: it joins the
+    /// dependency graph, and whatever became executable runs.
+    fn commit(&mut self, instance: InstanceId, value: Value, attrs: Attributes, fast: bool, now: Time, out: &mut Outbox<Message>) {
+        if self.instances.get(&instance).is_some_and(|s| s.status == Status::Committed) {
+            return;
+        }
+        let vbal = self.instance(instance, now).vbal;
+        self.hold(instance, Status::Committed, vbal, value.clone(), attrs.clone(), false, now);
+        let s = self.instance(instance, now);
+        s.fast = fast;
+        s.coordinating = None;
+        self.undecided.remove(&instance);
+        if self.bugs.epaxos_execute_on_commit {
+            // Planted bug: no waiting for dependencies.
+            return self.apply(vec![(instance, value)], out);
+        }
+        let mut deps = Vec::new();
+        for (row, top) in attrs.deps.iter().enumerate() {
+            let Some(top) = *top else { continue };
+            deps.extend((self.row_floor[row]..=top).map(|slot| InstanceId { leader: row, slot }).filter(|d| *d != instance));
+        }
+        let executable = self.graph.commit_with_priority(instance, value, Arc::from(deps), attrs.seq);
+        self.apply(executable, out);
+    }
+
+    fn apply(&mut self, executable: Vec<(InstanceId, Value)>, out: &mut Outbox<Message>) {
+        for (instance, value) in executable {
+            if let Some((id, command)) = value {
+                let applied = self.state.apply(id, &command);
+                if matches!(applied, Applied::Fresh(_)) {
+                    out.executed(id);
+                }
+                self.leading.remove(&id);
+                if self.reply_to.remove(&id) {
+                    let fast = self.instances.get(&instance).is_some_and(|s| s.fast);
+                    if let Some(result) = applied.result() {
+                        out.send_client(id.client, Message::Reply { id, result: result.clone(), fast });
+                    }
+                }
+            }
+            let row = instance.leader;
+            while self.graph.is_done(InstanceId { leader: row, slot: self.row_floor[row] }) {
+                self.row_floor[row] += 1;
+            }
+        }
+    }
+}
