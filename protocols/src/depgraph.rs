@@ -289,6 +289,24 @@ mod tests {
     }
 
     #[test]
+    fn a_search_that_met_a_missing_dependency_leaves_nothing_behind() {
+        // efficient/epaxos#26: a Tarjan search that stops at an uncommitted
+        // dependency must not leave marks that stall later searches. A cycle
+        // 1 ↔ 2 waits for 3; another command (4) on the cycle commits before
+        // 3 arrives; when 3 commits, everything executes, 3 first.
+        let mut g = DependencyGraph::new();
+        assert!(g.commit(id(1), Command::Noop, deps(&[2])).is_empty());
+        assert!(g.commit(id(2), Command::Noop, deps(&[1, 3])).is_empty());
+        assert!(g.commit(id(4), Command::Noop, deps(&[1])).is_empty());
+        assert_eq!(g.missing(), vec![id(3)]);
+        assert_eq!(order(g.commit(id(3), Command::Noop, deps(&[]))), vec![3, 1, 2, 4]);
+        assert_eq!(g.pending_len(), 0);
+        assert!(g.missing().is_empty());
+        // And the graph keeps working afterwards.
+        assert_eq!(order(g.commit(id(5), Command::Noop, deps(&[4]))), vec![5]);
+    }
+
+    #[test]
     fn inside_a_cycle_a_lower_priority_goes_first() {
         let mut g: DependencyGraph = DependencyGraph::new();
         g.commit_with_priority(id(1), Command::Noop, deps(&[2]), 7);

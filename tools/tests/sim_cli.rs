@@ -141,7 +141,7 @@ fn swiftpaxos_with_a_quorum_file_and_per_site_report() {
 }
 
 /// The peers of issue 4 that exist, each held to the same bar.
-const PEERS: [&str; 3] = ["n2paxos", "curp", "fastpaxos"];
+const PEERS: [&str; 4] = ["n2paxos", "curp", "fastpaxos", "epaxos"];
 
 #[test]
 fn every_peer_passes_300_faulty_seeds() {

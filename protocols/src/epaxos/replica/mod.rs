@@ -28,7 +28,7 @@ use std::sync::Arc;
 #[derive(Debug)]
 enum Coordination {
     /// Phase 1: gathering `PreAcceptOk`s.
-    PreAccepting { ballot: Ballot, original: Attributes, merged: Attributes, replies: Votes, all_unchanged: bool, sent: Time },
+    PreAccepting { ballot: Ballot, original: Attributes, merged: Attributes, replies: Votes, unchanged: Votes, sent: Time },
     /// Phase 2: gathering `AcceptOk`s.
     Accepting { ballot: Ballot, votes: Votes, sent: Time },
     /// Recovery: gathering `PrepareOk`s.
@@ -92,6 +92,20 @@ impl InstanceState {
     }
 }
 
+/// How this replica's recoveries went, by the rule that decided them; shown
+/// in [`ReplicaProtocol::describe`] so that scenario tests can tell which
+/// path a constructed failure took.
+#[derive(Debug, Default, Clone, Copy)]
+struct RecoveryCounts {
+    found_committed: u32,
+    found_accepted: u32,
+    tried: u32,
+    tried_then_accepted: u32,
+    conflict_decided: u32,
+    conflict_pending: u32,
+    phase1: u32,
+}
+
 /// An EPaxos replica.
 #[derive(Debug)]
 pub struct EPaxosReplica {
@@ -117,6 +131,7 @@ pub struct EPaxosReplica {
     /// Per row, how many instances this replica has heard of.
     row_known: Vec<u64>,
     last_row_length: Time,
+    recoveries: RecoveryCounts,
 }
 
 impl ReplicaProtocol for EPaxosReplica {
@@ -142,6 +157,7 @@ impl ReplicaProtocol for EPaxosReplica {
             reply_to: HashSet::new(),
             row_known: vec![0; n],
             last_row_length: Time::ZERO,
+            recoveries: RecoveryCounts::default(),
         }
     }
 
@@ -189,12 +205,20 @@ impl ReplicaProtocol for EPaxosReplica {
             let s = &self.instances[i];
             format!("{i} {:?}@{}", s.status, s.vbal)
         }).collect();
+        let r = self.recoveries;
         format!(
-            "{} instances led, {} undecided here (e.g. {}), {} committed waiting to execute",
+            "{} instances led, {} undecided here (e.g. {}), {} committed waiting to execute; recovery: committed {} accepted {} tried {} tried-then-accepted {} conflict-decided {} conflict-pending {} phase1 {}",
             self.next_slot,
             self.undecided.len(),
             stuck.join(", "),
-            self.graph.pending_len()
+            self.graph.pending_len(),
+            r.found_committed,
+            r.found_accepted,
+            r.tried,
+            r.tried_then_accepted,
+            r.conflict_decided,
+            r.conflict_pending,
+            r.phase1
         )
     }
 }

@@ -37,6 +37,10 @@ impl EPaxosReplica {
         self.hold(instance, Status::PreAccepted, ballot, value.clone(), attrs.clone(), fast_possible, now);
         let mut replies = Votes::new();
         replies.add(self.id);
+        let mut unchanged = Votes::new();
+        if fast_possible {
+            unchanged.add(self.id);
+        }
         let s = self.instance(instance, now);
         s.bal = ballot;
         s.coordinating = Some(Coordination::PreAccepting {
@@ -44,7 +48,7 @@ impl EPaxosReplica {
             original: attrs.clone(),
             merged: attrs.clone(),
             replies,
-            all_unchanged: fast_possible,
+            unchanged,
             sent: now,
         });
         out.broadcast(Message::PreAccept { instance, ballot, value, attrs });
@@ -79,27 +83,31 @@ impl EPaxosReplica {
         if s.bal != ballot {
             return;
         }
-        let Some(Coordination::PreAccepting { ballot: b, original, merged, replies, all_unchanged, .. }) = &mut s.coordinating else { return };
+        let Some(Coordination::PreAccepting { ballot: b, original, merged, replies, unchanged: same, .. }) = &mut s.coordinating else { return };
         if *b != ballot || !replies.add(from) {
             return;
         }
-        *all_unchanged &= unchanged && attrs == *original;
+        if unchanged && attrs == *original && ballot == instance.default_ballot() {
+            same.add(from);
+        }
         *merged = merged.merge(&attrs);
         self.check_pre_accepts(instance, now, out);
     }
 
-    /// Fast path: a fast quorum, leader included, all with the leader's
+    /// Fast path: a fast quorum, leader included, with the leader's
     /// attributes unchanged, in the default ballot. Slow path: a majority
-    /// otherwise (or once the fast quorum is overdue, see `tick_instance`).
+    /// once a fast quorum of unchanged replies is out of reach (or overdue,
+    /// see `tick_instance`).
     pub(super) fn check_pre_accepts(&mut self, instance: InstanceId, now: Time, out: &mut Outbox<Message>) {
-        let (fast_quorum, majority) = (self.fast_quorum, self.quorums.majority());
+        let (n, fast_quorum, majority) = (self.n(), self.fast_quorum, self.quorums.majority());
         let Some(s) = self.instances.get(&instance) else { return };
-        let Some(Coordination::PreAccepting { ballot, original, merged, replies, all_unchanged, .. }) = &s.coordinating else { return };
+        let Some(Coordination::PreAccepting { ballot, original, merged, replies, unchanged, .. }) = &s.coordinating else { return };
         let value = s.value.clone();
-        if *all_unchanged && replies.count() >= fast_quorum {
+        let changed = replies.count() - unchanged.count();
+        if unchanged.count() >= fast_quorum {
             let attrs = original.clone();
             self.send_all_commit(instance, value, attrs, true, now, out);
-        } else if !*all_unchanged && replies.count() >= majority {
+        } else if replies.count() >= majority && changed > n - fast_quorum {
             let (ballot, attrs) = (*ballot, merged.clone());
             self.start_accept(instance, ballot, value, attrs, now, out);
         }

@@ -178,11 +178,13 @@ impl EPaxosReplica {
         let reports: Vec<(ReplicaId, Report)> = replies.iter().filter_map(|(r, rep)| rep.clone().map(|rep| (*r, rep))).collect();
         // 1. Committed somewhere.
         if let Some((_, c)) = reports.iter().find(|(_, r)| r.status == Status::Committed) {
+            self.recoveries.found_committed += 1;
             return self.send_all_commit(instance, c.value.clone(), c.attrs.clone(), false, now, out);
         }
         let highest = reports.iter().map(|(_, r)| r.vbal).max();
         // 2. Accepted in the highest ballot.
         if let Some((_, a)) = reports.iter().find(|(_, r)| Some(r.vbal) == highest && r.status == Status::Accepted) {
+            self.recoveries.found_accepted += 1;
             return self.start_accept(instance, ballot, a.value.clone(), a.attrs.clone(), now, out);
         }
         // 3. Possibly committed on the fast path.
@@ -209,6 +211,7 @@ impl EPaxosReplica {
             holders.voters().iter().for_each(|r| {
                 possible.insert(r);
             });
+            self.recoveries.tried += 1;
             return self.start_try_pre_accept(instance, ballot, value, attrs, holders, possible, now, out);
         }
         // 4. Not committed on the fast path: phase 1 again with what is known.
@@ -219,6 +222,7 @@ impl EPaxosReplica {
     /// Phase 1 in a recovery ballot: fresh attributes from this replica's
     /// conflicts (and what it held), then the slow path.
     fn restart_phase1(&mut self, instance: InstanceId, ballot: Ballot, value: Value, now: Time, out: &mut Outbox<Message>) {
+        self.recoveries.phase1 += 1;
         let mut attrs = self.conflicts.attributes(command_of(&value));
         if let Some(held) = self.instances.get(&instance).and_then(|s| s.attrs.clone()).filter(|_| value.is_some()) {
             attrs = attrs.merge(&held);
@@ -303,6 +307,7 @@ impl EPaxosReplica {
             TryOutcome::Ok => {
                 holders.add(from);
                 if holders.reached(majority) {
+                    self.recoveries.tried_then_accepted += 1;
                     self.start_accept(instance, ballot, value, attrs, now, out);
                 }
             }
@@ -310,8 +315,13 @@ impl EPaxosReplica {
                 self.send_all_commit(instance, report.value, report.attrs, false, now, out);
             }
             TryOutcome::Further(report) => self.start_accept(instance, ballot, report.value, report.attrs, now, out),
-            TryOutcome::NotFast | TryOutcome::Conflict { decided: true, .. } => self.restart_phase1(instance, ballot, value, now, out),
+            TryOutcome::NotFast => self.restart_phase1(instance, ballot, value, now, out),
+            TryOutcome::Conflict { decided: true, .. } => {
+                self.recoveries.conflict_decided += 1;
+                self.restart_phase1(instance, ballot, value, now, out)
+            }
             TryOutcome::Conflict { with, decided: false } => {
+                self.recoveries.conflict_pending += 1;
                 possible.remove(from);
                 possible.remove(with.leader);
                 if possible.len() < fast_quorum {
