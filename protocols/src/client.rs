@@ -1,11 +1,12 @@
 //! Client-side bookkeeping every protocol's client shares: which commands are
 //! in flight and when to retry them, and which replicas answered what.
 
+use crate::ballot::Ballot;
 use crate::command::Command;
 use crate::ids::{CommandId, ReplicaId};
 use crate::quorum::ReplicaSet;
 use crate::time::Time;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// The longest a client waits between two retries of one command.
@@ -123,6 +124,49 @@ impl<V: PartialEq> ReplyCollector<V> {
     }
 }
 
+/// Per command, what replicas answered in the highest ballot seen so far.
+/// Clients whose leader answers before commit (SwiftPaxos, CURP) count votes
+/// this way: answers from a newer ballot restart the count, answers from an
+/// older one no longer matter.
+#[derive(Debug)]
+pub struct BallotTallies<T> {
+    tallies: HashMap<CommandId, (Ballot, T)>,
+}
+
+impl<T> Default for BallotTallies<T> {
+    fn default() -> Self {
+        BallotTallies { tallies: HashMap::new() }
+    }
+}
+
+impl<T: Default> BallotTallies<T> {
+    /// No tallies.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The tally of `id` for `ballot`, started afresh if `ballot` is newer
+    /// than the one counted so far; `None` for an older ballot.
+    pub fn in_ballot(&mut self, id: CommandId, ballot: Ballot) -> Option<&mut T> {
+        let (counted, tally) = self.tallies.entry(id).or_insert_with(|| (ballot, T::default()));
+        if ballot > *counted {
+            *counted = ballot;
+            *tally = T::default();
+        }
+        (ballot == *counted).then_some(tally)
+    }
+
+    /// The ballot counted for `id` and its tally.
+    pub fn get(&self, id: CommandId) -> Option<(Ballot, &T)> {
+        self.tallies.get(&id).map(|(b, t)| (*b, t))
+    }
+
+    /// Forgets `id` (it completed).
+    pub fn remove(&mut self, id: CommandId) {
+        self.tallies.remove(&id);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +196,19 @@ mod tests {
             now = now + Duration::from_millis(80);
             assert_eq!(p.due(now).len(), 1, "a retry at least every 8 timeouts");
         }
+    }
+
+    #[test]
+    fn tallies_follow_the_highest_ballot() {
+        let mut t: BallotTallies<u32> = BallotTallies::new();
+        let id = CommandId::new(1, 1);
+        *t.in_ballot(id, Ballot(3)).unwrap() += 1;
+        assert!(t.in_ballot(id, Ballot(2)).is_none(), "older ballots are ignored");
+        *t.in_ballot(id, Ballot(3)).unwrap() += 1;
+        assert_eq!(t.get(id), Some((Ballot(3), &2)));
+        assert_eq!(*t.in_ballot(id, Ballot(8)).unwrap(), 0, "a newer ballot starts over");
+        t.remove(id);
+        assert_eq!(t.get(id), None);
     }
 
     #[test]

@@ -5,19 +5,17 @@
 
 use super::messages::Message;
 use crate::ballot::Ballot;
-use crate::client::PendingCommands;
+use crate::client::{BallotTallies, PendingCommands};
 use crate::command::{Command, CommandResult};
 use crate::ids::{CommandId, ReplicaId};
 use crate::paxos;
 use crate::protocol::{ClientConfig, ClientProtocol, Completion, Outbox};
 use crate::quorum::{QuorumSystem, Votes};
 use crate::time::Time;
-use std::collections::HashMap;
 
 /// Answers for one command in the highest ballot the client has seen.
 #[derive(Debug, Default)]
 struct Tally {
-    ballot: Ballot,
     /// The master's speculative result.
     result: Option<CommandResult>,
     /// Whether witnesses may complete it (see [`Message::SpecReply`]).
@@ -31,24 +29,20 @@ struct Tally {
 pub struct CurpClient {
     quorums: QuorumSystem,
     pending: PendingCommands,
-    tallies: HashMap<CommandId, Tally>,
+    tallies: BallotTallies<Tally>,
 }
 
 impl CurpClient {
-    /// The tally of `id` in `ballot`: a newer ballot restarts it, an older one is ignored.
+    /// The tally of `id` in `ballot`, for a command still in flight.
     fn tally(&mut self, id: CommandId, ballot: Ballot) -> Option<&mut Tally> {
         if !self.pending.contains(id) {
             return None;
         }
-        let tally = self.tallies.entry(id).or_default();
-        if ballot > tally.ballot {
-            *tally = Tally { ballot, ..Tally::default() };
-        }
-        (ballot == tally.ballot).then_some(tally)
+        self.tallies.in_ballot(id, ballot)
     }
 
     fn check(&mut self, id: CommandId) -> Option<Completion> {
-        let tally = self.tallies.get(&id)?;
+        let (_, tally) = self.tallies.get(id)?;
         let result = tally.result.as_ref()?;
         let fast = tally.commutes && tally.recorded.reached(self.quorums.three_quarters());
         let slow = tally.ordered.reached(self.quorums.majority());
@@ -62,7 +56,7 @@ impl CurpClient {
 
     fn finish(&mut self, id: CommandId) {
         self.pending.complete(id);
-        self.tallies.remove(&id);
+        self.tallies.remove(id);
     }
 
     fn send_to_all(&self, id: CommandId, command: &Command, out: &mut Outbox<Message>) {
@@ -76,7 +70,7 @@ impl ClientProtocol for CurpClient {
     type Message = Message;
 
     fn new(config: ClientConfig) -> Self {
-        CurpClient { quorums: config.quorums, pending: PendingCommands::new(config.timing.retry), tallies: HashMap::new() }
+        CurpClient { quorums: config.quorums, pending: PendingCommands::new(config.timing.retry), tallies: BallotTallies::new() }
     }
 
     fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {

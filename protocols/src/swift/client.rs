@@ -5,19 +5,17 @@
 
 use super::messages::Message;
 use crate::ballot::Ballot;
-use crate::client::{PendingCommands, ReplyCollector};
+use crate::client::{BallotTallies, PendingCommands, ReplyCollector};
 use crate::command::{Command, CommandResult};
 use crate::depgraph::Deps;
 use crate::ids::{CommandId, ReplicaId};
 use crate::protocol::{ClientConfig, ClientProtocol, Completion, Outbox};
 use crate::quorum::{QuorumSystem, Votes};
 use crate::time::Time;
-use std::collections::HashMap;
 
 /// Votes for one command, in the highest ballot the client has seen.
 #[derive(Debug, Default)]
 struct Tally {
-    ballot: Ballot,
     /// The leader's dependencies, from its `Reply` or its `FastAck`.
     leader_deps: Option<Deps>,
     /// The leader's optimistic result, from its `Reply`.
@@ -33,7 +31,7 @@ pub struct SwiftClient {
     /// The replica asked for the executed result, with `waitClosest`.
     closest: Option<ReplicaId>,
     pending: PendingCommands,
-    tallies: HashMap<CommandId, Tally>,
+    tallies: BallotTallies<Tally>,
 }
 
 impl SwiftClient {
@@ -43,18 +41,14 @@ impl SwiftClient {
         if !self.pending.contains(id) {
             return None;
         }
-        let tally = self.tallies.entry(id).or_default();
-        if ballot > tally.ballot {
-            *tally = Tally { ballot, ..Tally::default() };
-        }
-        (ballot == tally.ballot).then_some(tally)
+        self.tallies.in_ballot(id, ballot)
     }
 
     fn check(&mut self, id: CommandId) -> Option<Completion> {
-        let tally = self.tallies.get(&id)?;
+        let (ballot, tally) = self.tallies.get(id)?;
         let (result, deps) = (tally.result.as_ref()?, tally.leader_deps.as_ref()?);
-        let fast = self.quorums.is_fast_quorum(tally.ballot, tally.fast.agreeing_with(deps));
-        let slow = self.quorums.is_slow_quorum(tally.ballot, tally.slow.voters());
+        let fast = self.quorums.is_fast_quorum(ballot, tally.fast.agreeing_with(deps));
+        let slow = self.quorums.is_slow_quorum(ballot, tally.slow.voters());
         if !(fast || slow) {
             return None;
         }
@@ -74,7 +68,7 @@ impl SwiftClient {
 
     fn finish(&mut self, id: CommandId) {
         self.pending.complete(id);
-        self.tallies.remove(&id);
+        self.tallies.remove(id);
     }
 }
 
@@ -86,7 +80,7 @@ impl ClientProtocol for SwiftClient {
             quorums: config.quorums,
             closest: config.wait_closest.then_some(config.closest),
             pending: PendingCommands::new(config.timing.retry),
-            tallies: HashMap::new(),
+            tallies: BallotTallies::new(),
         }
     }
 

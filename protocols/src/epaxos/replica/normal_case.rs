@@ -55,15 +55,28 @@ impl EPaxosReplica {
         self.check_pre_accepts(instance, now, out);
     }
 
-    pub(super) fn on_pre_accept(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes, now: Time, out: &mut Outbox<Message>) {
+    /// An acceptor's first step on a coordinator's message in `ballot`:
+    /// refuse an old ballot, answer a decided instance with its commit,
+    /// otherwise promise `ballot` and go on.
+    fn admit(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, now: Time, out: &mut Outbox<Message>) -> bool {
         let s = self.instance(instance, now);
         if ballot < s.bal {
-            return out.send_replica(from, Message::Nack { instance, ballot: s.bal });
+            out.send_replica(from, Message::Nack { instance, ballot: s.bal });
+            return false;
         }
         s.bal = ballot;
         if s.status == Status::Committed {
-            return self.on_fetch(from, instance, out);
+            self.on_fetch(from, instance, out);
+            return false;
         }
+        true
+    }
+
+    pub(super) fn on_pre_accept(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes, now: Time, out: &mut Outbox<Message>) {
+        if !self.admit(from, instance, ballot, now, out) {
+            return;
+        }
+        let s = self.instance(instance, now);
         if s.status >= Status::PreAccepted && s.vbal == ballot && s.value == value {
             // A retransmission: the same answer again.
             if let Some(held) = s.attrs.clone() {
@@ -126,13 +139,8 @@ impl EPaxosReplica {
     }
 
     pub(super) fn on_accept(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes, now: Time, out: &mut Outbox<Message>) {
-        let s = self.instance(instance, now);
-        if ballot < s.bal {
-            return out.send_replica(from, Message::Nack { instance, ballot: s.bal });
-        }
-        s.bal = ballot;
-        if s.status == Status::Committed {
-            return self.on_fetch(from, instance, out);
+        if !self.admit(from, instance, ballot, now, out) {
+            return;
         }
         self.hold(instance, Status::Accepted, ballot, value, attrs, false, now);
         out.send_replica(from, Message::AcceptOk { instance, ballot });
