@@ -9,6 +9,7 @@ pub type Key = i64;
 
 /// A command of the original tool's state machine.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Command {
     /// Writes `value` under `key`.
     Put { key: Key, value: Bytes },
@@ -22,6 +23,7 @@ pub enum Command {
 
 /// What a client gets back for its command.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum CommandResult {
     /// A PUT or NONE was applied.
     Done,

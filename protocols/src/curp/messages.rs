@@ -7,6 +7,7 @@ use crate::paxos;
 
 /// Every message of CURP.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Message {
     /// N2Paxos, which orders commands; clients send `Request` to every
     /// replica and get the master's final `Reply` after execution.

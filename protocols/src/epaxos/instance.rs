@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 /// Instance `slot` of replica `leader`'s row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct InstanceId {
     /// The replica whose row it is (its initial command leader).
     pub leader: ReplicaId,
@@ -41,6 +42,7 @@ pub fn command_of(value: &Value) -> &Command {
 /// A command's attributes: for each row, the highest instance of that row
 /// it depends on, and its sequence number (the order inside a cycle).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Attributes {
     /// One more than the highest sequence number among its dependencies.
     pub seq: u64,
@@ -63,6 +65,7 @@ impl Attributes {
 
 /// How far an instance got at one replica, in the order it only moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Status {
     /// Nothing known.
     None,
@@ -76,6 +79,7 @@ pub enum Status {
 
 /// What a replica holds for an instance, as it reports it to a recovery.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Report {
     /// How far it got.
     pub status: Status,

@@ -7,6 +7,7 @@ use crate::ids::CommandId;
 
 /// A replica's answer to a `TryPreAccept`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum TryOutcome {
     /// It holds the command with the proposed attributes now.
     Ok,
@@ -23,6 +24,7 @@ pub enum TryOutcome {
 
 /// Every message of EPaxos.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Message {
     /// Client → its command leader.
     Request { id: CommandId, command: Command },

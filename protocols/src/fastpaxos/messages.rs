@@ -11,6 +11,7 @@ pub type Instance = Slot;
 
 /// What an acceptor reports about one instance in a [`Message::Promise`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Report {
     /// The instance.
     pub instance: Instance,
@@ -24,6 +25,7 @@ pub struct Report {
 
 /// Every message of Fast Paxos.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Message {
     /// Client → every acceptor: order `command`; `reply` asks this replica
     /// to answer once it executed it.

@@ -6,6 +6,7 @@ use std::fmt;
 
 /// The kind of a round within a ballot, in the order rounds are tried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Step {
     /// Acceptors vote for client commands directly.
     Fast,
@@ -18,6 +19,7 @@ pub enum Step {
 /// A round of one instance: rounds of a higher ballot come later, and within
 /// a ballot, fast before recovery before classic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Round {
     /// The leader ballot the round belongs to.
     pub ballot: Ballot,

@@ -7,6 +7,7 @@ use crate::log::{Batch, Slot};
 
 /// Every message of Multi-Paxos.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Message {
     /// Client → replica: please order and execute `command`.
     Request { id: CommandId, command: Command },
@@ -42,6 +43,7 @@ pub enum Message {
 
 /// One log entry reported in a [`Message::Promise`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct PromisedEntry {
     /// The slot.
     pub slot: Slot,

@@ -7,6 +7,7 @@ use crate::ids::CommandId;
 
 /// How far a replica got with a command, in the ballot it last synced into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Phase {
     /// Voted its own dependencies for the fast path.
     PreAccepted,
@@ -18,6 +19,7 @@ pub enum Phase {
 
 /// Every message of SwiftPaxos.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Message {
     /// Client → every replica: order and execute `command`. The client's
     /// closest replica may be asked to send the result once it executes
@@ -65,6 +67,7 @@ pub enum Message {
 
 /// One command in a [`Message::NewLeaderAck`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct ReportedEntry {
     /// The command's id.
     pub id: CommandId,
@@ -78,6 +81,7 @@ pub struct ReportedEntry {
 
 /// One recovered command in a [`Message::Sync`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Decided {
     /// The command's id.
     pub id: CommandId,
