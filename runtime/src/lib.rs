@@ -5,4 +5,5 @@
 //! * [`check`]: linearizability, agreement and liveness checks over a history.
 
 pub mod check;
+pub mod live;
 pub mod sim;

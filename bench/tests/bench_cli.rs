@@ -1,0 +1,56 @@
+//! `bench` as users run it: a short run of every protocol on a local
+//! cluster, the summary lines the issue names, and clear errors.
+
+use std::process::{Command, Output};
+
+fn bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bench")).args(args).output().expect("bench runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn every_protocol_runs_on_a_local_cluster_and_reports() {
+    for protocol in ["swift", "Paxos", "n2paxos", "curp", "fastpaxos", "EPAXOS"] {
+        let out = bench(&["--protocol", protocol, "--clients", "16", "--duration", "1s", "--warmup", "200ms", "--no-write", "--quiet"]);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+        let throughput: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("throughput: ")?.strip_suffix(" ops/s")?.parse().ok())
+            .unwrap_or_else(|| panic!("{protocol}: no throughput line in\n{text}"));
+        assert!(throughput > 0.0, "{protocol}: nothing completed\n{text}");
+        assert!(text.lines().any(|l| l.starts_with("p50 ") && l.contains(" p99.9 ") && l.contains(" max ")), "{protocol}:\n{text}");
+        assert!(text.contains("fast path: "), "{protocol}:\n{text}");
+    }
+}
+
+#[test]
+fn results_are_written_as_json() {
+    let dir = std::env::temp_dir().join(format!("bench-json-{}", std::process::id()));
+    let out = bench(&["--protocol", "paxos", "--clients", "8", "--duration", "500ms", "--warmup", "100ms", "--quiet", "--output", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = std::fs::read_dir(&dir).unwrap().next().expect("a JSON file").unwrap().path();
+    let json = std::fs::read_to_string(&file).unwrap();
+    for field in ["\"command\"", "\"git_commit\"", "\"cores\"", "\"throughput_ops\"", "\"p99\""] {
+        assert!(json.contains(field), "{field} missing from {json}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_input_gets_a_clear_error() {
+    let out = bench(&["--protocol", "raft"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown protocol"));
+    let out = bench(&["--clients", "many"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Usage"));
+    let out = bench(&["--duration", "ten seconds"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = bench(&["--shards", "2", "--duration", "1s"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--shards"));
+}

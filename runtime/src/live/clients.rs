@@ -1,0 +1,233 @@
+//! A host of closed-loop logical clients, the load generator of `bench`:
+//! each logical client runs the protocol's client side, keeps one command in
+//! flight, and submits the next as soon as one completes.
+
+use super::link::{read_loop, write_loop};
+use super::mailbox::Mailbox;
+use super::server::connect;
+use super::wire::{Envelope, Hello, Wire};
+use bytes::Bytes;
+use futures_lite::future;
+use futures_lite::io::split;
+use glommio::timer::sleep;
+use hdrhistogram::Histogram;
+use protocols::protocol::{Action, ClientProtocol, Protocol};
+use protocols::quorum::QuorumSystem;
+use protocols::{ClientConfig, Command, CommandId, NodeId, Outbox, ReplicaId, Time, Timing};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The key conflicting commands share (the original's `key: 42`).
+pub const CONFLICT_KEY: i64 = 42;
+
+/// What the clients send: exact shares, not probabilities, so that
+/// `conflicts: 2` means 2 in every 100 commands of each client.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    /// Percentage of commands on [`CONFLICT_KEY`].
+    pub conflicts: u32,
+    /// Percentage of commands that are PUTs (the rest GETs).
+    pub writes: u32,
+    /// Bytes per PUT value.
+    pub value: Bytes,
+}
+
+/// Whether the `i`-th event hits a `pct`% share: exactly `pct` in every
+/// 100 consecutive `i`, spread evenly.
+pub fn exact_share(i: u64, pct: u32) -> bool {
+    let p = u64::from(pct.min(100));
+    (i + 1) * p / 100 != i * p / 100
+}
+
+impl Workload {
+    /// The `i`-th command of `client`.
+    pub fn command(&self, client: u64, i: u64) -> Command {
+        let key = if exact_share(i, self.conflicts) { CONFLICT_KEY } else { 1_000_000 + (client as i64) * 1_000_000 + (i % 1000) as i64 };
+        if exact_share(i.wrapping_add(client), self.writes) {
+            Command::Put { key, value: self.value.clone() }
+        } else {
+            Command::Get { key }
+        }
+    }
+}
+
+/// What one client host runs.
+#[derive(Clone, Debug)]
+pub struct ClientHostSpec {
+    /// The logical clients' ids.
+    pub clients: std::ops::Range<u64>,
+    /// Every replica's address.
+    pub replicas: Vec<SocketAddr>,
+    /// The deployment's quorums.
+    pub quorums: QuorumSystem,
+    /// Timeouts.
+    pub timing: Timing,
+    /// The replica each client treats as closest (by client index).
+    pub closest: Vec<ReplicaId>,
+    /// The commands.
+    pub workload: Workload,
+    /// Completions in this first stretch are not measured.
+    pub warmup: Duration,
+    /// How long to measure after the warm-up.
+    pub measure: Duration,
+}
+
+/// What one client host measured.
+#[derive(Debug)]
+pub struct ClientHostReport {
+    /// Latencies in microseconds of the commands completed while measuring.
+    pub latency_us: Histogram<u64>,
+    /// Completions on the fast path, on the slow path, and of protocols with one path.
+    pub fast: u64,
+    /// See `fast`.
+    pub slow: u64,
+    /// See `fast`.
+    pub single_path: u64,
+}
+
+struct Logical<C> {
+    id: u64,
+    protocol: C,
+    next: u64,
+    submitted: Time,
+}
+
+/// Runs the clients until the warm-up and measurement are over; counts each
+/// completion in `progress`. Call inside a glommio executor.
+pub async fn run_clients<P: Protocol>(spec: ClientHostSpec, progress: Arc<AtomicU64>, stop: Arc<AtomicBool>) -> std::io::Result<ClientHostReport>
+where
+    P::Message: Wire,
+{
+    let inbox: Mailbox<(ReplicaId, Envelope<P::Message>)> = Mailbox::new();
+    let mut links = Vec::new();
+    for (r, addr) in spec.replicas.iter().enumerate() {
+        let stream = connect_retrying(*addr).await?;
+        let (reader, writer) = split(stream);
+        let queue: Mailbox<Envelope<P::Message>> = Mailbox::new();
+        glommio::spawn_local(write_loop::<P::Message, _>(writer, queue.clone())).detach();
+        let inbox = inbox.clone();
+        glommio::spawn_local(async move {
+            if let Err(e) = read_loop::<P::Message, _>(reader, |env| inbox.push((r, env))).await {
+                tracing::warn!(replica = r, "client link closed: {e}");
+            }
+        })
+        .detach();
+        links.push(queue);
+    }
+
+    let start = Instant::now();
+    let now = || Time(start.elapsed().as_nanos() as u64);
+    let first = spec.clients.start;
+    let mut clients: Vec<Logical<P::Client>> = spec
+        .clients
+        .clone()
+        .enumerate()
+        .map(|(i, id)| Logical {
+            id,
+            protocol: P::Client::new(ClientConfig {
+                id,
+                quorums: spec.quorums.clone(),
+                closest: spec.closest[i],
+                timing: spec.timing,
+                wait_closest: false,
+            }),
+            next: 1,
+            submitted: Time::ZERO,
+        })
+        .collect();
+    let mut out: Outbox<P::Message> = Outbox::new();
+    let route = |id: u64, out: &mut Outbox<P::Message>| {
+        for action in out.drain() {
+            if let Action::Send { to: NodeId::Replica(r), msg } = action {
+                links[r].push((id, msg));
+            }
+        }
+    };
+    let submit = |c: &mut Logical<P::Client>, t: Time, out: &mut Outbox<P::Message>| {
+        let command = spec.workload.command(c.id, c.next);
+        c.protocol.submit(CommandId::new(c.id, c.next), command, t, out);
+        c.next += 1;
+        c.submitted = t;
+    };
+    for c in clients.iter_mut() {
+        submit(c, now(), &mut out);
+        route(c.id, &mut out);
+    }
+
+    let mut report = ClientHostReport {
+        latency_us: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds"),
+        fast: 0,
+        slow: 0,
+        single_path: 0,
+    };
+    let (warm_end, end) = (Time::ZERO + spec.warmup, Time::ZERO + spec.warmup + spec.measure);
+    let mut next_tick = now() + spec.timing.tick;
+    let mut done_since_report = 0u64;
+    while now() < end && !stop.load(Ordering::Relaxed) {
+        future::or(inbox.ready(), sleep(next_tick.since(now()))).await;
+        let t = now();
+        for (r, (id, msg)) in inbox.drain() {
+            let Some(c) = id.checked_sub(first).and_then(|i| clients.get_mut(i as usize)) else { continue };
+            let completion = c.protocol.handle(r, msg, t, &mut out);
+            route(c.id, &mut out);
+            let Some(done) = completion else { continue };
+            if done.id != CommandId::new(c.id, c.next - 1) {
+                continue;
+            }
+            if t >= warm_end {
+                let _ = report.latency_us.record((t.since(c.submitted).as_micros() as u64).max(1));
+                match done.fast_path {
+                    Some(true) => report.fast += 1,
+                    Some(false) => report.slow += 1,
+                    None => report.single_path += 1,
+                }
+            }
+            done_since_report += 1;
+            submit(c, t, &mut out);
+            route(c.id, &mut out);
+        }
+        if t >= next_tick {
+            for c in clients.iter_mut() {
+                c.protocol.tick(t, &mut out);
+                route(c.id, &mut out);
+            }
+            next_tick = t + spec.timing.tick;
+            progress.fetch_add(done_since_report, Ordering::Relaxed);
+            done_since_report = 0;
+        }
+    }
+    for q in &links {
+        q.close();
+    }
+    Ok(report)
+}
+
+/// Connects to a replica that may still be starting: retries for 10 s.
+async fn connect_retrying(addr: SocketAddr) -> std::io::Result<glommio::net::TcpStream> {
+    let mut last = None;
+    for _ in 0..200 {
+        match connect(addr, Hello::Clients).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+        sleep(Duration::from_millis(50)).await;
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no attempt")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_are_exact_in_every_hundred() {
+        for pct in [0, 2, 5, 50, 100] {
+            for window in 0..5u64 {
+                let hits = (window * 100..(window + 1) * 100).filter(|&i| exact_share(i, pct)).count();
+                assert_eq!(hits, pct as usize, "{pct}% in window {window}");
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The live runtime: the same protocol cores as the simulator, on glommio
+//! executors (io_uring) and real TCP connections.
+//!
+//! - [`server`]: one replica (one shard of it) per executor.
+//! - [`clients`]: a host of closed-loop logical clients, for `bench`.
+//! - [`link`], [`wire`], [`mailbox`]: framing, envelopes, in-executor queues.
+
+pub mod clients;
+pub mod link;
+pub mod mailbox;
+pub mod server;
+pub mod wire;

@@ -1,0 +1,188 @@
+//! A replica on the live runtime: one protocol instance on one glommio
+//! executor, its peers and clients over TCP.
+//!
+//! The protocol task waits for input or its next tick, handles everything
+//! that queued up meanwhile, ticks if due, flushes (the protocols batch
+//! there), and hands each outgoing message to its link's queue. Each link's
+//! writer sends whatever queued as one frame. Nothing is shared with other
+//! executors: a shard is a separate instance with its own connections.
+
+use super::link::{read_loop, write_loop};
+use super::mailbox::Mailbox;
+use super::wire::{Envelope, Hello, Wire};
+use futures_lite::future;
+use futures_lite::io::split;
+use futures_lite::AsyncReadExt;
+use glommio::net::{TcpListener, TcpStream};
+use glommio::timer::sleep;
+use protocols::protocol::{Action, Protocol, ReplicaProtocol};
+use protocols::{ClientId, NodeId, Outbox, ReplicaConfig, ReplicaId, Time};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a replica needs to run.
+#[derive(Clone, Debug)]
+pub struct ReplicaSpec {
+    /// The protocol's view of this replica.
+    pub config: ReplicaConfig,
+    /// Every replica's address (this shard's), indexed by replica id.
+    pub addresses: Vec<SocketAddr>,
+}
+
+/// Reconnection backoff bounds.
+const BACKOFF_MIN: Duration = Duration::from_millis(5);
+const BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// Envelopes kept for a peer that is unreachable; older ones are dropped
+/// (the protocols retransmit what matters).
+const MAX_QUEUED_FOR_ABSENT_PEER: usize = 100_000;
+
+/// Runs the replica until `stop` is set. Call inside a glommio executor.
+pub async fn run_replica<P: Protocol>(spec: ReplicaSpec, stop: Arc<AtomicBool>) -> std::io::Result<()>
+where
+    P::Message: Wire,
+{
+    let id = spec.config.id;
+    let timing = spec.config.timing;
+    let listener = TcpListener::bind(spec.addresses[id])?;
+    let inbox: Mailbox<(NodeId, P::Message)> = Mailbox::new();
+    let clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<P::Message>>>>> = Rc::default();
+
+    let peers: Vec<Option<Mailbox<Envelope<P::Message>>>> = (0..spec.addresses.len())
+        .map(|r| {
+            (r != id).then(|| {
+                let queue = Mailbox::new();
+                glommio::spawn_local(dial_peer::<P::Message>(id, spec.addresses[r], queue.clone(), stop.clone())).detach();
+                queue
+            })
+        })
+        .collect();
+
+    glommio::spawn_local(accept_loop::<P::Message>(listener, inbox.clone(), clients.clone(), stop.clone())).detach();
+
+    let mut replica = P::Replica::new(spec.config.clone());
+    let mut out: Outbox<P::Message> = Outbox::new();
+    let start = Instant::now();
+    let now = || Time(start.elapsed().as_nanos() as u64);
+    let mut next_tick = now() + timing.tick;
+    while !stop.load(Ordering::Relaxed) {
+        let wait = next_tick.since(now());
+        future::or(inbox.ready(), sleep(wait)).await;
+        let t = now();
+        for (from, msg) in inbox.drain() {
+            replica.handle(from, msg, t, &mut out);
+        }
+        if t >= next_tick {
+            replica.tick(t, &mut out);
+            next_tick = t + timing.tick;
+        }
+        replica.flush(t, &mut out);
+        for action in out.drain() {
+            match action {
+                Action::Send { to: NodeId::Replica(r), msg } => {
+                    if let Some(Some(q)) = peers.get(r) {
+                        q.push((id as u64, msg));
+                    }
+                }
+                Action::Send { to: NodeId::Client(c), msg } => {
+                    if let Some(q) = clients.borrow().get(&c) {
+                        q.push((c, msg));
+                    }
+                }
+                Action::Broadcast(msg) => {
+                    for q in peers.iter().flatten() {
+                        q.push((id as u64, msg.clone()));
+                    }
+                }
+                Action::Executed(_) => {}
+            }
+        }
+    }
+    for q in peers.iter().flatten() {
+        q.close();
+    }
+    Ok(())
+}
+
+/// Keeps a connection to peer `to` for this replica's outgoing messages,
+/// reconnecting with backoff when it drops.
+async fn dial_peer<M: Wire>(me: ReplicaId, to: SocketAddr, queue: Mailbox<Envelope<M>>, stop: Arc<AtomicBool>) {
+    let mut backoff = BACKOFF_MIN;
+    while !stop.load(Ordering::Relaxed) && !queue.is_closed() {
+        match connect(to, Hello::Replica(me as u64)).await {
+            Ok(stream) => {
+                backoff = BACKOFF_MIN;
+                if let Err(e) = write_loop(stream, queue.clone()).await {
+                    tracing::warn!(peer = %to, "link to peer lost: {e}");
+                }
+            }
+            Err(_) => {
+                if queue.len() > MAX_QUEUED_FOR_ABSENT_PEER {
+                    queue.drain();
+                }
+                sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+/// Connects to `to` and introduces this end.
+pub async fn connect(to: SocketAddr, hello: Hello) -> std::io::Result<TcpStream> {
+    use futures_lite::AsyncWriteExt;
+    let mut stream = TcpStream::connect(to).await?;
+    stream.set_nodelay(true)?;
+    stream.write_all(&hello.to_bytes()).await?;
+    Ok(stream)
+}
+
+async fn accept_loop<M: Wire>(
+    listener: TcpListener,
+    inbox: Mailbox<(NodeId, M)>,
+    clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>>,
+    stop: Arc<AtomicBool>,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(stream) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        glommio::spawn_local(serve_connection(stream, inbox.clone(), clients.clone())).detach();
+    }
+}
+
+/// One inbound connection: a peer replica (read only: we dial it for
+/// sending) or a client host (both ways, its clients multiplexed).
+async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId, M)>, clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>>) {
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let mut hello = [0u8; 9];
+    if let Err(e) = stream.read_exact(&mut hello).await {
+        return tracing::warn!(%peer, "closed before greeting: {e}");
+    }
+    match Hello::from_bytes(&hello) {
+        Some(Hello::Replica(r)) => {
+            let result = read_loop::<M, _>(stream, |(_, msg)| inbox.push((NodeId::Replica(r as usize), msg))).await;
+            if let Err(e) = result {
+                tracing::warn!(%peer, replica = r, "closing replica connection: {e}");
+            }
+        }
+        Some(Hello::Clients) => {
+            let (reader, writer) = split(stream);
+            let replies: Mailbox<Envelope<M>> = Mailbox::new();
+            glommio::spawn_local(write_loop::<M, _>(writer, replies.clone())).detach();
+            let result = read_loop::<M, _>(reader, |(client, msg)| {
+                clients.borrow_mut().entry(client).or_insert_with(|| replies.clone());
+                inbox.push((NodeId::Client(client), msg));
+            })
+            .await;
+            if let Err(e) = result {
+                tracing::warn!(%peer, "closing client connection: {e}");
+            }
+            replies.close();
+            clients.borrow_mut().retain(|_, q| !q.same_as(&replies));
+        }
+        None => tracing::warn!(%peer, "closing connection: unknown greeting {hello:02x?}"),
+    }
+}

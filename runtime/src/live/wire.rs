@@ -1,0 +1,74 @@
+//! What the live runtime sends: frames ([`net::frame`]) of envelopes
+//! `(node, message)`. From a client host, `node` names the logical client
+//! that sent the message; towards it, the client it is for. Between
+//! replicas it is the sending replica.
+
+use net::frame::{self, FrameError, FrameReader};
+use rkyv::api::high::{HighDeserializer, HighSerializer, HighValidator};
+use rkyv::bytecheck::CheckBytes;
+use rkyv::rancor::Error as RkyvError;
+use rkyv::ser::allocator::ArenaHandle;
+use rkyv::util::AlignedVec;
+use rkyv::{Archive, Deserialize, Serialize};
+
+/// A message with the node it is from or for.
+pub type Envelope<M> = (u64, M);
+
+/// Messages the live runtime can carry: every protocol's message type is
+/// one (rkyv derives), through this blanket implementation.
+pub trait Wire: Sized + Clone + std::fmt::Debug + 'static {
+    /// Appends a frame holding `batch` to `out`.
+    fn encode(batch: &Vec<Envelope<Self>>, out: &mut Vec<u8>) -> Result<(), FrameError>;
+    /// The next whole frame from `reader`, if any.
+    fn decode(reader: &mut FrameReader) -> Result<Option<Vec<Envelope<Self>>>, FrameError>;
+}
+
+impl<M> Wire for M
+where
+    M: Sized + Clone + std::fmt::Debug + 'static,
+    Vec<Envelope<M>>: for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, RkyvError>> + Archive,
+    <Vec<Envelope<M>> as Archive>::Archived:
+        for<'a> CheckBytes<HighValidator<'a, RkyvError>> + Deserialize<Vec<Envelope<M>>, HighDeserializer<RkyvError>>,
+{
+    #[allow(clippy::ptr_arg)]
+    fn encode(batch: &Vec<Envelope<M>>, out: &mut Vec<u8>) -> Result<(), FrameError> {
+        frame::encode(batch, out)
+    }
+
+    fn decode(reader: &mut FrameReader) -> Result<Option<Vec<Envelope<M>>>, FrameError> {
+        reader.next_frame()
+    }
+}
+
+/// The first bytes a dialer sends: who it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hello {
+    /// A replica (its id).
+    Replica(u64),
+    /// A host of logical clients.
+    Clients,
+}
+
+impl Hello {
+    /// The 9 bytes on the wire.
+    pub fn to_bytes(self) -> [u8; 9] {
+        let (kind, id) = match self {
+            Hello::Replica(r) => (0u8, r),
+            Hello::Clients => (1u8, 0),
+        };
+        let mut b = [0u8; 9];
+        b[0] = kind;
+        b[1..].copy_from_slice(&id.to_le_bytes());
+        b
+    }
+
+    /// Reads a greeting; `None` for an unknown kind.
+    pub fn from_bytes(b: &[u8; 9]) -> Option<Hello> {
+        let id = u64::from_le_bytes(b[1..].try_into().ok()?);
+        match b[0] {
+            0 => Some(Hello::Replica(id)),
+            1 => Some(Hello::Clients),
+            _ => None,
+        }
+    }
+}
