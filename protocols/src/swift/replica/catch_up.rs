@@ -12,10 +12,7 @@ impl SwiftReplica {
             return;
         }
         let ballot = self.ballot;
-        let mut late: Vec<CommandId> =
-            self.entries.iter().filter(|(_, e)| e.phase == Phase::Accepted && now.since(e.touched) >= self.timing.retry).map(|(id, _)| *id).collect();
-        late.sort_unstable();
-        for id in late {
+        for id in self.overdue(now, true) {
             let e = self.entries.get_mut(&id).expect("listed");
             e.touched = now;
             out.broadcast(Message::FastAck { ballot, id, deps: e.deps.clone(), command: Some(e.command.clone()) });
@@ -27,7 +24,7 @@ impl SwiftReplica {
             return;
         }
         let mut ids: Vec<CommandId> = self.graph.missing();
-        ids.extend(self.entries.iter().filter(|(_, e)| e.phase != Phase::Committed && now.since(e.touched) >= self.timing.retry).map(|(id, _)| *id));
+        ids.extend(self.overdue(now, false));
         if ids.is_empty() {
             return;
         }

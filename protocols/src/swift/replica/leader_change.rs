@@ -137,7 +137,7 @@ impl SwiftReplica {
                         self.graph.revive(d.id);
                     }
                     let phase = if self.graph.is_committed(d.id) { Phase::Committed } else { Phase::Accepted };
-                    self.entries.insert(d.id, Entry { command: d.command.clone(), phase, deps: d.deps.clone(), touched: now });
+                    self.put_entry(d.id, Entry { command: d.command.clone(), phase, deps: d.deps.clone(), touched: now });
                 }
             }
         }

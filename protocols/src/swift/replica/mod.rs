@@ -35,7 +35,7 @@ use crate::quorum::{QuorumSystem, Votes};
 use crate::session::{Applied, StateMachine};
 use crate::speculation::Speculation;
 use crate::time::Time;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// At most this many ids go in one catch-up request.
 const FETCH_CHUNK: usize = 256;
@@ -80,6 +80,10 @@ pub struct SwiftReplica {
     status: Status,
     election: Election,
     entries: HashMap<CommandId, Entry>,
+    /// Entries that may not be committed yet: what the periodic
+    /// retransmission and fetch look at, instead of every entry ever seen.
+    /// Committed ones leave it lazily, at the next scan.
+    uncommitted: BTreeSet<CommandId>,
     votes: HashMap<CommandId, BallotVotes>,
     conflicts: ConflictTable<CommandId>,
     graph: DependencyGraph,
@@ -123,6 +127,7 @@ impl ReplicaProtocol for SwiftReplica {
             status: Status::Normal,
             election: Election::new(config.id, n, config.timing),
             entries: HashMap::new(),
+            uncommitted: BTreeSet::new(),
             votes: HashMap::new(),
             conflicts: ConflictTable::new(),
             graph: DependencyGraph::new(),
@@ -254,6 +259,32 @@ impl ReplicaProtocol for SwiftReplica {
 impl SwiftReplica {
     fn n(&self) -> usize {
         self.quorums.n()
+    }
+
+    /// Records `entry` for `id`, indexing it while it is not committed.
+    fn put_entry(&mut self, id: CommandId, entry: Entry) {
+        if entry.phase != Phase::Committed {
+            self.uncommitted.insert(id);
+        }
+        self.entries.insert(id, entry);
+    }
+
+    /// The indexed entries still not committed, in id order, that were last
+    /// touched a retry timeout ago (only accepted ones with `accepted_only`);
+    /// drops committed or
+    /// forgotten ones from the index on the way.
+    fn overdue(&mut self, now: Time, accepted_only: bool) -> Vec<CommandId> {
+        let retry = self.timing.retry;
+        let entries = &self.entries;
+        self.uncommitted.retain(|id| entries.get(id).is_some_and(|e| e.phase != Phase::Committed));
+        self.uncommitted
+            .iter()
+            .filter(|id| {
+                let e = &self.entries[*id];
+                (!accepted_only || e.phase == Phase::Accepted) && now.since(e.touched) >= retry
+            })
+            .copied()
+            .collect()
     }
 
     fn leader_id(&self) -> ReplicaId {

@@ -45,14 +45,14 @@ impl SwiftReplica {
             // Outside the fixed fast quorum: no vote of our own; wait for the
             // leader's dependencies (the empty set reported here counts for nothing).
             self.conflicts.record(id, &command);
-            self.entries.insert(id, Entry { command, phase: Phase::PreAccepted, deps: deps_of([], id), touched: now });
+            self.put_entry(id, Entry { command, phase: Phase::PreAccepted, deps: deps_of([], id), touched: now });
             return self.accept_if_leader_spoke(id, now, out);
         }
         let deps = deps_of(self.conflicts.dependencies(&command), id);
         self.conflicts.record(id, &command);
         let ballot = self.ballot;
         let phase = if leading { Phase::Accepted } else { Phase::PreAccepted };
-        self.entries.insert(id, Entry { command: command.clone(), phase, deps: deps.clone(), touched: now });
+        self.put_entry(id, Entry { command: command.clone(), phase, deps: deps.clone(), touched: now });
         let votes = self.votes.entry(id).or_default();
         votes.fast.add(self.id, deps.clone());
         if leading {
@@ -122,7 +122,7 @@ impl SwiftReplica {
                     // accept from the leader's copy, with no fast vote of our own.
                     self.graph.revive(id);
                     self.conflicts.record(id, &command);
-                    self.entries.insert(id, Entry { command, phase: Phase::PreAccepted, deps: deps_of([], id), touched: now });
+                    self.put_entry(id, Entry { command, phase: Phase::PreAccepted, deps: deps_of([], id), touched: now });
                 }
             }
             self.accept_if_leader_spoke(id, now, out);
@@ -202,7 +202,7 @@ impl SwiftReplica {
             (None, Some(command)) => {
                 self.graph.revive(id);
                 self.conflicts.record(id, &command);
-                self.entries.insert(id, Entry { command: command.clone(), phase: Phase::Committed, deps: deps.clone(), touched: Time::ZERO });
+                self.put_entry(id, Entry { command: command.clone(), phase: Phase::Committed, deps: deps.clone(), touched: Time::ZERO });
                 command
             }
             (None, None) => return,
