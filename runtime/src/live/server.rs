@@ -173,7 +173,12 @@ async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId
             let replies: Mailbox<Envelope<M>> = Mailbox::new();
             glommio::spawn_local(write_loop::<M, _>(writer, replies.clone())).detach();
             let result = read_loop::<M, _>(reader, |(client, msg)| {
-                clients.borrow_mut().entry(client).or_insert_with(|| replies.clone());
+                // Answers go where the client spoke last (it may have reconnected).
+                let mut map = clients.borrow_mut();
+                if !map.get(&client).is_some_and(|q| q.same_as(&replies)) {
+                    map.insert(client, replies.clone());
+                }
+                drop(map);
                 inbox.push((NodeId::Client(client), msg));
             })
             .await;
