@@ -150,7 +150,7 @@ where
     }
 
     let logical = args.clients * args.outstanding;
-    let workload = Workload { conflicts: args.conflicts, writes: args.writes, value: bytes_of(args.value_size) };
+    let workload = Workload { conflicts: args.conflicts, writes: args.writes, key: runtime::live::clients::CONFLICT_KEY, value: bytes_of(args.value_size) };
     let progress = Arc::new(AtomicU64::new(0));
     let mut hosts = Vec::new();
     let per_host = logical.div_ceil(args.client_threads);
@@ -167,6 +167,7 @@ where
             timing,
             closest: (first..last).map(|c| c as usize % n).collect(),
             workload: workload.clone(),
+            commands_per_client: None,
             warmup: args.warmup,
             measure: args.duration,
         };

@@ -118,7 +118,8 @@ pub fn parse(text: &str, file: &str) -> Result<Deployment, ConfigError> {
             proxy_server = None;
             continue;
         }
-        if let Some((key, value)) = content.split_once(':') {
+        // `field: value` (one word before the colon); `alias ip:port` is a node.
+        if let Some((key, value)) = content.split_once(':').filter(|(k, _)| !k.trim().contains(char::is_whitespace)) {
             let (key, value) = (key.trim(), value.trim());
             if !KNOWN.contains(&key) {
                 return Err(err(line, key, format!("unknown field (known: {})", KNOWN.join(", "))));
@@ -274,6 +275,8 @@ mod tests {
         assert_eq!(e.line, 3);
         let e = parse("-- Clients --\nc 1\n", "x.conf").unwrap_err();
         assert_eq!(e.field, "-- Replicas --");
+        let d = parse("-- Replicas --\na 127.0.0.1:7000\nb 127.0.0.2\n", "x.conf").unwrap();
+        assert_eq!(d.replicas[0].address, "127.0.0.1:7000");
         let e = parse("-- Replicas --\na 1\n-- Nope --\n", "x.conf").unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (3, "section"));
     }

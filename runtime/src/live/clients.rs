@@ -30,6 +30,8 @@ pub struct Workload {
     pub conflicts: u32,
     /// Percentage of commands that are PUTs (the rest GETs).
     pub writes: u32,
+    /// The key conflicting commands share (the original's `key`).
+    pub key: i64,
     /// Bytes per PUT value.
     pub value: Bytes,
 }
@@ -44,7 +46,7 @@ pub fn exact_share(i: u64, pct: u32) -> bool {
 impl Workload {
     /// The `i`-th command of `client`.
     pub fn command(&self, client: u64, i: u64) -> Command {
-        let key = if exact_share(i, self.conflicts) { CONFLICT_KEY } else { 1_000_000 + (client as i64) * 1_000_000 + (i % 1000) as i64 };
+        let key = if exact_share(i, self.conflicts) { self.key } else { 1_000_000 + (client as i64) * 1_000_000 + (i % 1000) as i64 };
         if exact_share(i.wrapping_add(client), self.writes) {
             Command::Put { key, value: self.value.clone() }
         } else {
@@ -68,6 +70,9 @@ pub struct ClientHostSpec {
     pub closest: Vec<ReplicaId>,
     /// The commands.
     pub workload: Workload,
+    /// Each logical client stops after this many commands (`None`: runs
+    /// until the measurement ends); the host ends when all have stopped.
+    pub commands_per_client: Option<u64>,
     /// Completions in this first stretch are not measured.
     pub warmup: Duration,
     /// How long to measure after the warm-up.
@@ -165,7 +170,9 @@ where
     let (warm_end, end) = (Time::ZERO + spec.warmup, Time::ZERO + spec.warmup + spec.measure);
     let mut next_tick = now() + spec.timing.tick;
     let mut done_since_report = 0u64;
-    while now() < end && !stop.load(Ordering::Relaxed) {
+    let limit = spec.commands_per_client.unwrap_or(u64::MAX);
+    let mut running = clients.len();
+    while now() < end && !stop.load(Ordering::Relaxed) && running > 0 {
         future::or(inbox.ready(), sleep(next_tick.since(now()))).await;
         let t = now();
         for (r, (id, msg)) in inbox.drain() {
@@ -185,11 +192,15 @@ where
                 }
             }
             done_since_report += 1;
+            if c.next > limit {
+                running -= 1;
+                continue;
+            }
             submit(c, t, &mut out);
             route(c.id, &mut out);
         }
         if t >= next_tick {
-            for c in clients.iter_mut() {
+            for c in clients.iter_mut().filter(|c| c.next <= limit + 1) {
                 c.protocol.tick(t, &mut out);
                 route(c.id, &mut out);
             }
@@ -198,6 +209,7 @@ where
             done_since_report = 0;
         }
     }
+    progress.fetch_add(done_since_report, Ordering::Relaxed);
     for q in &links {
         q.close();
     }

@@ -1,0 +1,35 @@
+//! `swiftpaxos -run master|server|client -config FILE -alias NAME`: see `tools::cli`.
+
+use clap::{CommandFactory, Parser};
+use tools::cli::{normalize_flags, run, CliArgs};
+
+fn main() {
+    let argv = normalize_flags(std::env::args());
+    let args = match CliArgs::try_parse_from(argv) {
+        Ok(a) => a,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("{}", CliArgs::command().render_usage());
+            std::process::exit(2);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWIFTPAXOS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    match &args.log {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::sync::Mutex::new(file)).with_ansi(false).init(),
+            Err(e) => {
+                eprintln!("swiftpaxos: -log {}: {e}", path.display());
+                std::process::exit(2);
+            }
+        },
+        None => tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init(),
+    }
+    match run(&args) {
+        Ok(out) => print!("{out}"),
+        Err(e) => {
+            eprintln!("swiftpaxos: {e}");
+            std::process::exit(2);
+        }
+    }
+}

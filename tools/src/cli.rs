@@ -1,0 +1,254 @@
+//! `swiftpaxos`, the original tool's command line: one deployment config,
+//! three roles. `-run server -alias A` runs replica `A`, `-run client -alias
+//! C` runs client machine `C`'s workload against the replica its `-- Proxy
+//! --` entry names, `-run master` serves the replica list. Flags take one
+//! dash or two (`-config` or `--config`).
+
+use crate::deployment::{self, Deployment};
+use crate::protocol_name::ProtocolName;
+use clap::Parser;
+use glommio::{LocalExecutorBuilder, Placement};
+use protocols::protocol::Protocol;
+use protocols::quorum::QuorumSystem;
+use protocols::{DeliberateBugs, ReplicaConfig, Timing};
+use runtime::live::clients::{run_clients, ClientHostSpec, Workload};
+use runtime::live::server::{run_replica, ReplicaSpec};
+use runtime::live::wire::Wire;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The port the original uses when an address has none.
+pub const DEFAULT_PORT: u16 = 7070;
+
+/// The command line.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "swiftpaxos", about = "Run a master, a server or a client of a deployment described by one config file")]
+pub struct CliArgs {
+    /// Which role: master, server or client.
+    #[arg(long)]
+    pub run: String,
+    /// The deployment config (the original's format).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// This node's alias in the config (servers and clients).
+    #[arg(long)]
+    pub alias: Option<String>,
+    /// Protocol, overriding the config's `protocol:`.
+    #[arg(long)]
+    pub protocol: Option<ProtocolName>,
+    /// A quorum file in the original's format (SwiftPaxos fast quorums, first leader).
+    #[arg(long)]
+    pub quorum: Option<PathBuf>,
+    /// A latency file to emulate (not supported by the live runtime yet).
+    #[arg(long)]
+    pub latency: Option<PathBuf>,
+    /// Write logs to this file instead of standard error.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+}
+
+/// Rewrites `-flag` into `--flag` so both spellings work, as in the original.
+pub fn normalize_flags(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    args.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let single = a.starts_with('-') && !a.starts_with("--") && a.len() > 2 && a[1..].chars().next().is_some_and(char::is_alphabetic);
+            if i > 0 && single {
+                format!("-{a}")
+            } else {
+                a
+            }
+        })
+        .collect()
+}
+
+/// An address from the config: `ip` (port 7070) or `ip:port`.
+pub fn address(text: &str) -> Result<SocketAddr, String> {
+    let with_port = if text.contains(':') { text.to_string() } else { format!("{text}:{DEFAULT_PORT}") };
+    with_port.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| format!("`{text}` is not an address"))
+}
+
+fn timing() -> Timing {
+    Timing::for_max_delay(Duration::from_millis(50))
+}
+
+/// Runs the role; returns what to print at the end.
+pub fn run(args: &CliArgs) -> Result<String, String> {
+    if args.latency.is_some() {
+        return Err("-latency is not supported by the live runtime yet (sim --latency emulates it)".into());
+    }
+    let file = args.config.display().to_string();
+    let text = std::fs::read_to_string(&args.config).map_err(|e| format!("{file}: {e}"))?;
+    let d = deployment::parse(&text, &file).map_err(|e| e.to_string())?;
+    let protocol = match &args.protocol {
+        Some(p) => *p,
+        None => match d.setting(None, "protocol") {
+            Some(s) => s.value.parse().map_err(|e| format!("{file}:{}: protocol: {e}", s.line))?,
+            None => ProtocolName::SwiftPaxos,
+        },
+    };
+    match args.run.as_str() {
+        "server" => dispatch(protocol, |p| p.server(args, &d)),
+        "client" => dispatch(protocol, |p| p.client(args, &d)),
+        "master" => master(&d),
+        other => Err(format!("-run must be master, server or client, not `{other}`")),
+    }
+}
+
+/// Picks the protocol type for a role.
+fn dispatch(protocol: ProtocolName, role: impl FnOnce(&dyn Role) -> Result<String, String>) -> Result<String, String> {
+    match protocol {
+        ProtocolName::Paxos => role(&With::<protocols::paxos::Paxos>::default()),
+        ProtocolName::SwiftPaxos => role(&With::<protocols::swift::SwiftPaxos>::default()),
+        ProtocolName::N2Paxos => role(&With::<protocols::n2paxos::N2Paxos>::default()),
+        ProtocolName::Curp => role(&With::<protocols::curp::Curp>::default()),
+        ProtocolName::FastPaxos => role(&With::<protocols::fastpaxos::FastPaxos>::default()),
+        ProtocolName::EPaxos => role(&With::<protocols::epaxos::EPaxos>::default()),
+    }
+}
+
+trait Role {
+    fn server(&self, args: &CliArgs, d: &Deployment) -> Result<String, String>;
+    fn client(&self, args: &CliArgs, d: &Deployment) -> Result<String, String>;
+}
+
+struct With<P>(std::marker::PhantomData<P>);
+
+impl<P> Default for With<P> {
+    fn default() -> Self {
+        With(std::marker::PhantomData)
+    }
+}
+
+fn quorums(args: &CliArgs, d: &Deployment) -> Result<QuorumSystem, String> {
+    let n = d.replicas.len();
+    let Some(path) = &args.quorum else { return Ok(QuorumSystem::new(n)) };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let aliases: Vec<&str> = d.replicas.iter().map(|r| r.alias.as_str()).collect();
+    let fast = protocols::quorum_file::parse(&text, &aliases).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(QuorumSystem::with_fast_quorums(n, fast))
+}
+
+fn replica_addresses(d: &Deployment) -> Result<Vec<SocketAddr>, String> {
+    d.replicas.iter().map(|r| address(&r.address).map_err(|e| format!("{}:{}: {}: {e}", d.file, r.line, r.alias))).collect()
+}
+
+impl<P: Protocol> Role for With<P>
+where
+    P::Message: Wire,
+{
+    fn server(&self, args: &CliArgs, d: &Deployment) -> Result<String, String> {
+        let alias = args.alias.as_deref().ok_or("-run server needs -alias")?;
+        let id = d.replica_id(alias).ok_or_else(|| format!("{}: `{alias}` is not a replica in -- Replicas --", d.file))?;
+        let spec = ReplicaSpec {
+            config: ReplicaConfig { id, quorums: quorums(args, d)?, timing: timing(), bugs: DeliberateBugs::default() },
+            addresses: replica_addresses(d)?,
+        };
+        tracing::info!(alias, id, address = %spec.addresses[id], protocol = P::NAME, "server starting");
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = LocalExecutorBuilder::new(Placement::Unbound)
+            .name(alias)
+            .spawn(move || async move { run_replica::<P>(spec, stop).await })
+            .map_err(|e| e.to_string())?;
+        match handle.join() {
+            Ok(Ok(())) => Ok(format!("server {alias} stopped\n")),
+            Ok(Err(e)) => Err(format!("server {alias}: {e}")),
+            Err(e) => Err(format!("server {alias}: {e:?}")),
+        }
+    }
+
+    fn client(&self, args: &CliArgs, d: &Deployment) -> Result<String, String> {
+        let alias = args.alias.as_deref().ok_or("-run client needs -alias")?;
+        let index = d.clients.iter().position(|c| c.alias == alias).ok_or_else(|| format!("{}: `{alias}` is not a client in -- Clients --", d.file))?;
+        let closest = d.proxy.get(alias).and_then(|s| d.replica_id(s)).unwrap_or(0);
+        let a = Some(alias);
+        let clones = d.number(a, "clones", 0).map_err(|e| e.to_string())?;
+        let reqs = d.number(a, "reqs", 1000).map_err(|e| e.to_string())?;
+        let pipeline = d.flag(a, "pipeline", false).map_err(|e| e.to_string())?;
+        let pendings = d.number(a, "pendings", 1).map_err(|e| e.to_string())?;
+        let outstanding = if pipeline { pendings.max(1) } else { 1 };
+        let workload = Workload {
+            conflicts: d.percent(a, "conflicts", 0).map_err(|e| e.to_string())?,
+            writes: d.percent(a, "writes", 100).map_err(|e| e.to_string())?,
+            key: d.number(a, "key", 42).map_err(|e| e.to_string())? as i64,
+            value: bytes::Bytes::from(vec![b'v'; d.number(a, "commandSize", 100).map_err(|e| e.to_string())? as usize]),
+        };
+        let run_time = d.duration(a, "runTime").map_err(|e| e.to_string())?.unwrap_or(Duration::from_secs(3600));
+        let logical = (clones + 1) * outstanding;
+        let first = index as u64 * 1_000_000;
+        let n = d.replicas.len();
+        let spec = ClientHostSpec {
+            clients: first..first + logical,
+            replicas: replica_addresses(d)?,
+            quorums: quorums(args, d)?,
+            timing: timing(),
+            closest: vec![closest % n; logical as usize],
+            workload,
+            commands_per_client: Some(reqs.div_ceil(outstanding)),
+            warmup: Duration::ZERO,
+            measure: run_time,
+        };
+        let (progress, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+        let handle = LocalExecutorBuilder::new(Placement::Unbound)
+            .name(alias)
+            .spawn(move || async move { run_clients::<P>(spec, progress, stop).await })
+            .map_err(|e| e.to_string())?;
+        let report = match handle.join() {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return Err(format!("client {alias}: {e}")),
+            Err(e) => return Err(format!("client {alias}: {e:?}")),
+        };
+        let done = report.fast + report.slow + report.single_path;
+        let l = &report.latency_us;
+        let ms = |q: f64| l.value_at_quantile(q) as f64 / 1000.0;
+        Ok(format!(
+            "client {alias}: {done} commands completed ({} clients x {outstanding} outstanding)\np50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms\n",
+            clones + 1,
+            ms(0.5),
+            ms(0.9),
+            ms(0.99),
+            ms(0.999),
+            l.max() as f64 / 1000.0
+        ))
+    }
+}
+
+/// The master holds the configuration: it answers every connection on
+/// `masterPort` with the replicas, one `alias address` line each.
+fn master(d: &Deployment) -> Result<String, String> {
+    use std::io::Write;
+    let node = d.master.as_ref().ok_or_else(|| format!("{}: no -- Master -- section", d.file))?;
+    let port = d.number(None, "masterPort", 7087).map_err(|e| e.to_string())?;
+    let host = node.address.split(':').next().unwrap_or(&node.address);
+    let listener = std::net::TcpListener::bind((host, port as u16)).map_err(|e| format!("{}:{}: master: {e}", d.file, node.line))?;
+    tracing::info!(address = %host, port, replicas = d.replicas.len(), "master serving the replica list");
+    let list: String = d.replicas.iter().map(|r| format!("{} {}\n", r.alias, r.address)).collect();
+    for stream in listener.incoming().flatten() {
+        let mut stream = stream;
+        let _ = stream.write_all(list.as_bytes());
+    }
+    Ok(String::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_flag_spellings_work() {
+        let argv = normalize_flags(["swiftpaxos", "-run", "server", "--config", "x.conf", "-alias", "a"].map(String::from));
+        assert_eq!(argv, ["swiftpaxos", "--run", "server", "--config", "x.conf", "--alias", "a"]);
+        let args = CliArgs::try_parse_from(argv).unwrap();
+        assert_eq!((args.run.as_str(), args.alias.as_deref()), ("server", Some("a")));
+    }
+
+    #[test]
+    fn addresses_default_to_the_original_port() {
+        assert_eq!(address("127.0.0.3").unwrap(), "127.0.0.3:7070".parse::<SocketAddr>().unwrap());
+        assert_eq!(address("127.0.0.1:9000").unwrap(), "127.0.0.1:9000".parse::<SocketAddr>().unwrap());
+        assert!(address("not an address").is_err());
+    }
+}

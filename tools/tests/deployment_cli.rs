@@ -1,0 +1,158 @@
+//! The original's command line with real processes on 127.0.0.x addresses:
+//! three roles from one config, a client workload to completion, replicas
+//! killed with SIGKILL mid-run, and config errors that name file, line and field.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn swiftpaxos() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_swiftpaxos"))
+}
+
+/// Kills every process it holds when dropped, so a failing test leaves nothing behind.
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("swiftpaxos-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A config with `replicas` replicas on 127.0.0.(10+i):port and one client.
+fn write_config(dir: &Path, replicas: usize, port: u16, client_settings: &str) -> PathBuf {
+    let mut text = String::from("-- Replicas --\n");
+    for i in 0..replicas {
+        text += &format!("r{i} 127.0.0.{}:{port}\n", 10 + i);
+    }
+    text += &format!("\n-- Clients --\nc1 127.0.0.40\n\n-- Master --\nm 127.0.0.50\n\nmasterPort: {}\n\nprotocol: paxos\n", port + 1);
+    text += client_settings;
+    text += "\n-- Proxy --\nserver_alias r1\nc1\n---\n";
+    let path = dir.join("local.conf");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start_servers(config: &Path, replicas: usize, protocol: &str) -> Processes {
+    Processes(
+        (0..replicas)
+            .map(|i| {
+                swiftpaxos()
+                    .args(["-run", "server", "-config", config.to_str().unwrap(), "-alias", &format!("r{i}"), "-protocol", protocol])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect(),
+    )
+}
+
+fn run_client(config: &Path, protocol: &str, timeout: Duration) -> Output {
+    let mut child = swiftpaxos()
+        .args(["-run", "client", "-config", config.to_str().unwrap(), "-alias", "c1", "-protocol", protocol])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + timeout;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("client did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn port(offset: u16) -> u16 {
+    20_000 + (std::process::id() % 20_000) as u16 + offset
+}
+
+#[test]
+fn three_roles_from_one_config() {
+    let dir = temp_dir("roles");
+    let config = write_config(&dir, 3, port(0), "reqs: 200\nclones: 3\nwrites: 50\nconflicts: 2\ncommandSize: 100\n");
+    let mut all = start_servers(&config, 3, "paxos");
+    all.0.push(swiftpaxos().args(["-run", "master", "-config", config.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    let out = run_client(&config, "paxos", Duration::from_secs(60));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("client c1: 800 commands completed (4 clients x 1 outstanding)"), "{text}");
+    // The master answers with the replica list.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let list = loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.50", port(1))) {
+            let mut list = String::new();
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let _ = s.read_to_string(&mut list);
+            if !list.is_empty() {
+                break list;
+            }
+        }
+        assert!(Instant::now() < deadline, "master never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(list.starts_with(&format!("r0 127.0.0.10:{}", port(0))), "{list}");
+    drop(all);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn load_continues_after_a_follower_and_then_the_leader_are_killed() {
+    // Five server processes; the client runs 4 clients for 3000 commands
+    // each. A follower (r4) is killed with SIGKILL at 1 s, the leader (r0)
+    // at 2 s: the clients must still finish every command, through the new
+    // leader the surviving replicas elect.
+    let dir = temp_dir("kill");
+    let config = write_config(&dir, 5, port(100), "reqs: 3000\nclones: 3\nwrites: 50\nconflicts: 10\ncommandSize: 100\n");
+    let mut servers = start_servers(&config, 5, "paxos");
+    let started = Instant::now();
+    let client = std::thread::spawn({
+        let config = config.clone();
+        move || (run_client(&config, "paxos", Duration::from_secs(120)), started.elapsed())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    servers.0[4].kill().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    servers.0[0].kill().unwrap();
+    let (out, took) = client.join().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("client c1: 12000 commands completed"), "{text}");
+    assert!(took > Duration::from_secs(2), "the run must outlast both kills (took {took:?}); raise reqs");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_input_names_what_is_wrong() {
+    let dir = temp_dir("bad");
+    let config = dir.join("bad.conf");
+    std::fs::write(&config, "-- Replicas --\nr0 127.0.0.10:7000\n\nwrites: lots\n").unwrap();
+    let out = swiftpaxos().args(["-run", "client", "-config", config.to_str().unwrap(), "-alias", "c1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a client"), "{err}");
+    std::fs::write(&config, "-- Replicas --\nr0 127.0.0.10:7000\nconflcts: 2\n").unwrap();
+    let out = swiftpaxos().args(["--run", "server", "--config", config.to_str().unwrap(), "--alias", "r0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.conf:3: conflcts: unknown field"), "{err}");
+    let out = swiftpaxos().args(["-run", "observer", "-config", config.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = swiftpaxos().args(["-alias", "r0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Usage"));
+    std::fs::remove_dir_all(&dir).ok();
+}
