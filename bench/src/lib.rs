@@ -17,6 +17,7 @@ use protocols::protocol::Protocol;
 use protocols::quorum::QuorumSystem;
 use protocols::{DeliberateBugs, ReplicaConfig, Timing};
 use runtime::live::clients::{run_clients, ClientHostReport, ClientHostSpec, Workload};
+use runtime::live::link::Delays;
 use runtime::live::server::{run_replica, ReplicaSpec};
 use runtime::live::wire::Wire;
 use std::net::{SocketAddr, TcpListener};
@@ -62,7 +63,12 @@ pub struct BenchArgs {
     /// Shards per replica (only 1 for now).
     #[arg(long, default_value_t = 1)]
     pub shards: usize,
-    /// A latency file to emulate (not supported yet).
+    /// Emulated one-way delay on every link (Go syntax: 10ms).
+    #[arg(long, value_parser = parse_duration)]
+    pub delay: Option<Duration>,
+    /// A latency file with one `uniform RTT` line: every link gets half of it
+    /// one way. (Per-address files need one address per node: use
+    /// `swiftpaxos -latency`.)
     #[arg(long)]
     pub latency: Option<std::path::PathBuf>,
     /// Benchmark a running deployment instead (not supported yet).
@@ -96,9 +102,6 @@ pub fn run(args: &BenchArgs) -> Result<Summary, String> {
     if args.shards != 1 {
         return Err("--shards above 1 is not implemented yet (issue 5)".into());
     }
-    if args.latency.is_some() {
-        return Err("--latency is not implemented yet in bench (issue 5); sim --latency emulates it".into());
-    }
     if args.connect.is_some() {
         return Err("--connect is not implemented yet (issue 5)".into());
     }
@@ -128,19 +131,42 @@ fn free_ports(count: usize) -> Result<Vec<SocketAddr>, String> {
     listeners.iter().map(|l| l.local_addr().map_err(|e| e.to_string())).collect()
 }
 
+/// The one-way delay every link gets, from `--delay` or a uniform `--latency` file.
+fn link_delay(args: &BenchArgs) -> Result<Duration, String> {
+    if args.delay.is_some() && args.latency.is_some() {
+        return Err("--delay and --latency exclude each other".into());
+    }
+    if let Some(d) = args.delay {
+        return Ok(d);
+    }
+    let Some(path) = &args.latency else { return Ok(Duration::ZERO) };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let table = net::LatencyTable::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !table.is_uniform() {
+        return Err(format!("{}: bench runs every node on 127.0.0.1, so it takes `uniform RTT` files only; per-address files work with `swiftpaxos -latency`", path.display()));
+    }
+    Ok(table.one_way("a", "b").unwrap_or(Duration::ZERO))
+}
+
 fn run_protocol<P: Protocol>(args: &BenchArgs) -> Result<Summary, String>
 where
     P::Message: Wire,
 {
     let n = args.replicas;
     let quorums = QuorumSystem::new(n);
-    let timing = loopback_timing();
+    let delay = link_delay(args)?;
+    let delays = if delay.is_zero() { Delays::None } else { Delays::Uniform(delay) };
+    let timing = if delay.is_zero() { loopback_timing() } else { Timing::for_max_delay(delay.max(Duration::from_millis(50))) };
     let addresses = free_ports(n)?;
     let stop = Arc::new(AtomicBool::new(false));
 
     let mut replicas = Vec::new();
     for id in 0..n {
-        let spec = ReplicaSpec { config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default() }, addresses: addresses.clone() };
+        let spec = ReplicaSpec {
+            config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default() },
+            addresses: addresses.clone(),
+            delays: delays.clone(),
+        };
         let stop = stop.clone();
         let handle = LocalExecutorBuilder::new(Placement::Unbound)
             .name(&format!("replica-{id}"))
@@ -170,6 +196,7 @@ where
             commands_per_client: None,
             warmup: args.warmup,
             measure: args.duration,
+            delays: delays.clone(),
         };
         let (progress, stop) = (progress.clone(), stop.clone());
         let handle = LocalExecutorBuilder::new(Placement::Unbound)

@@ -28,6 +28,23 @@ fn every_protocol_runs_on_a_local_cluster_and_reports() {
 }
 
 #[test]
+fn emulated_delay_holds_every_message_its_one_way_time() {
+    // With 10 ms on every link a Multi-Paxos command needs four one-way
+    // delays (client → leader → acceptors → leader → client), so none can
+    // finish in under 40 ms; SwiftPaxos's fast path needs two (20 ms).
+    for (protocol, floor) in [("paxos", 40.0), ("swift", 20.0)] {
+        let out = bench(&["--protocol", protocol, "--clients", "4", "--delay", "10ms", "--duration", "1s", "--warmup", "300ms", "--no-write", "--quiet"]);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+        let p50: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("p50 ")?.split(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no p50 in {text}"));
+        assert!(p50 >= floor, "{protocol}: p50 {p50} ms under the {floor} ms the delays impose\n{text}");
+    }
+}
+
+#[test]
 fn results_are_written_as_json() {
     let dir = std::env::temp_dir().join(format!("bench-json-{}", std::process::id()));
     let out = bench(&["--protocol", "paxos", "--clients", "8", "--duration", "500ms", "--warmup", "100ms", "--quiet", "--output", dir.to_str().unwrap()]);
@@ -49,6 +66,8 @@ fn bad_input_gets_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Usage"));
     let out = bench(&["--duration", "ten seconds"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = bench(&["--delay", "1ms", "--latency", "x", "--duration", "1s"]);
     assert_eq!(out.status.code(), Some(2));
     let out = bench(&["--shards", "2", "--duration", "1s"]);
     assert_eq!(out.status.code(), Some(2));

@@ -96,7 +96,11 @@ fn bad_frames_close_their_connection_and_nothing_else() {
     let timing = Timing::for_max_delay(Duration::from_millis(20));
     let replicas: Vec<_> = (0..3)
         .map(|id| {
-            let spec = ReplicaSpec { config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default() }, addresses: addresses.clone() };
+            let spec = ReplicaSpec {
+                config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default() },
+                addresses: addresses.clone(),
+                delays: runtime::live::link::Delays::None,
+            };
             let stop = stop.clone();
             LocalExecutorBuilder::new(Placement::Unbound).spawn(move || async move { run_replica::<Paxos>(spec, stop).await }).unwrap()
         })

@@ -11,7 +11,9 @@ use glommio::{LocalExecutorBuilder, Placement};
 use protocols::protocol::Protocol;
 use protocols::quorum::QuorumSystem;
 use protocols::{DeliberateBugs, ReplicaConfig, Timing};
+use net::LatencyTable;
 use runtime::live::clients::{run_clients, ClientHostSpec, Workload};
+use runtime::live::link::Delays;
 use runtime::live::server::{run_replica, ReplicaSpec};
 use runtime::live::wire::Wire;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -42,7 +44,8 @@ pub struct CliArgs {
     /// A quorum file in the original's format (SwiftPaxos fast quorums, first leader).
     #[arg(long)]
     pub quorum: Option<PathBuf>,
-    /// A latency file to emulate (not supported by the live runtime yet).
+    /// A latency file in the original's format (`ADDR ADDR RTT` lines, or
+    /// `uniform RTT`): every message is held for its link's one-way delay.
     #[arg(long)]
     pub latency: Option<PathBuf>,
     /// Write logs to this file instead of standard error.
@@ -71,15 +74,38 @@ pub fn address(text: &str) -> Result<SocketAddr, String> {
     with_port.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| format!("`{text}` is not an address"))
 }
 
-fn timing() -> Timing {
-    Timing::for_max_delay(Duration::from_millis(50))
+/// The latency file, if any.
+fn latency(args: &CliArgs) -> Result<Option<LatencyTable>, String> {
+    let Some(path) = &args.latency else { return Ok(None) };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    LatencyTable::parse(&text).map(Some).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Delays from the node at `address` (its host part names it in the latency file).
+fn delays(table: &Option<LatencyTable>, address: &str) -> Delays {
+    match table {
+        None => Delays::None,
+        Some(t) => Delays::Table { table: t.clone(), from: address.split(':').next().unwrap_or(address).to_string() },
+    }
+}
+
+/// Timeouts sized for the slowest link among the replicas (and never below
+/// what a loaded machine needs).
+fn timing(table: &Option<LatencyTable>, d: &Deployment) -> Timing {
+    let host = |a: &str| a.split(':').next().unwrap_or(a).to_string();
+    let slowest = table.as_ref().map_or(Duration::ZERO, |t| {
+        d.replicas
+            .iter()
+            .flat_map(|a| d.replicas.iter().map(move |b| (host(&a.address), host(&b.address))))
+            .filter_map(|(a, b)| t.one_way(&a, &b))
+            .max()
+            .unwrap_or(Duration::ZERO)
+    });
+    Timing::for_max_delay(slowest.max(Duration::from_millis(50)))
 }
 
 /// Runs the role; returns what to print at the end.
 pub fn run(args: &CliArgs) -> Result<String, String> {
-    if args.latency.is_some() {
-        return Err("-latency is not supported by the live runtime yet (sim --latency emulates it)".into());
-    }
     let file = args.config.display().to_string();
     let text = std::fs::read_to_string(&args.config).map_err(|e| format!("{file}: {e}"))?;
     let d = deployment::parse(&text, &file).map_err(|e| e.to_string())?;
@@ -143,9 +169,11 @@ where
     fn server(&self, args: &CliArgs, d: &Deployment) -> Result<String, String> {
         let alias = args.alias.as_deref().ok_or("-run server needs -alias")?;
         let id = d.replica_id(alias).ok_or_else(|| format!("{}: `{alias}` is not a replica in -- Replicas --", d.file))?;
+        let table = latency(args)?;
         let spec = ReplicaSpec {
-            config: ReplicaConfig { id, quorums: quorums(args, d)?, timing: timing(), bugs: DeliberateBugs::default() },
+            config: ReplicaConfig { id, quorums: quorums(args, d)?, timing: timing(&table, d), bugs: DeliberateBugs::default() },
             addresses: replica_addresses(d)?,
+            delays: delays(&table, &d.replicas[id].address),
         };
         tracing::info!(alias, id, address = %spec.addresses[id], protocol = P::NAME, "server starting");
         let stop = Arc::new(AtomicBool::new(false));
@@ -180,16 +208,18 @@ where
         let logical = (clones + 1) * outstanding;
         let first = index as u64 * 1_000_000;
         let n = d.replicas.len();
+        let table = latency(args)?;
         let spec = ClientHostSpec {
             clients: first..first + logical,
             replicas: replica_addresses(d)?,
             quorums: quorums(args, d)?,
-            timing: timing(),
+            timing: timing(&table, d),
             closest: vec![closest % n; logical as usize],
             workload,
             commands_per_client: Some(reqs.div_ceil(outstanding)),
             warmup: Duration::ZERO,
             measure: run_time,
+            delays: delays(&table, &d.clients[index].address),
         };
         let (progress, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
         let handle = LocalExecutorBuilder::new(Placement::Unbound)

@@ -2,7 +2,7 @@
 //! each logical client runs the protocol's client side, keeps one command in
 //! flight, and submits the next as soon as one completes.
 
-use super::link::{read_loop, write_loop};
+use super::link::{read_loop, write_loop, Delays};
 use super::mailbox::Mailbox;
 use super::server::connect;
 use super::wire::{Envelope, Hello, Wire};
@@ -77,6 +77,8 @@ pub struct ClientHostSpec {
     pub warmup: Duration,
     /// How long to measure after the warm-up.
     pub measure: Duration,
+    /// Emulated one-way delays from these clients to the replicas.
+    pub delays: Delays,
 }
 
 /// What one client host measured.
@@ -111,7 +113,7 @@ where
         let stream = connect_retrying(*addr).await?;
         let (reader, writer) = split(stream);
         let queue: Mailbox<Envelope<P::Message>> = Mailbox::new();
-        glommio::spawn_local(write_loop::<P::Message, _>(writer, queue.clone())).detach();
+        glommio::spawn_local(write_loop::<P::Message, _>(writer, queue.clone(), spec.delays.to(&addr.ip().to_string()))).detach();
         let inbox = inbox.clone();
         glommio::spawn_local(async move {
             if let Err(e) = read_loop::<P::Message, _>(reader, |env| inbox.push((r, env))).await {
@@ -200,7 +202,7 @@ where
             route(c.id, &mut out);
         }
         if t >= next_tick {
-            for c in clients.iter_mut().filter(|c| c.next <= limit + 1) {
+            for c in clients.iter_mut().filter(|c| c.next <= limit.saturating_add(1)) {
                 c.protocol.tick(t, &mut out);
                 route(c.id, &mut out);
             }

@@ -3,10 +3,39 @@
 
 use super::mailbox::Mailbox;
 use super::wire::{Envelope, Wire};
-use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures_lite::{future, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use glommio::timer::sleep;
 use net::frame::{FrameError, FrameReader};
+use net::LatencyTable;
+use std::collections::VecDeque;
 use std::io;
+use std::time::{Duration, Instant};
 use thiserror::Error;
+
+/// Emulated one-way delays from this node to others, so that one machine
+/// can play a geo-distributed deployment: none, the same for every link, or
+/// per host pair from a latency file (the original's `-latency`).
+#[derive(Clone, Debug, Default)]
+pub enum Delays {
+    /// Real loopback only.
+    #[default]
+    None,
+    /// Every link this long one way.
+    Uniform(Duration),
+    /// Per host pair, from a latency table; `from` is this node's host.
+    Table { table: LatencyTable, from: String },
+}
+
+impl Delays {
+    /// The one-way delay to `host` (an IP as written in the config).
+    pub fn to(&self, host: &str) -> Duration {
+        match self {
+            Delays::None => Duration::ZERO,
+            Delays::Uniform(d) => *d,
+            Delays::Table { table, from } => table.one_way(from, host).unwrap_or(Duration::ZERO),
+        }
+    }
+}
 
 /// At most this many messages go into one frame.
 const MAX_FRAME_MESSAGES: usize = 4096;
@@ -24,15 +53,38 @@ pub enum LinkError {
 
 /// Writes what is pushed to `queue` to `stream`: waits for the first
 /// envelope, then takes everything queued meanwhile into one frame — a
-/// batch when busy, no added delay when idle. Ends when the queue closes
-/// or the connection fails.
-pub async fn write_loop<M: Wire, W: AsyncWrite + Unpin>(mut stream: W, queue: Mailbox<Envelope<M>>) -> Result<(), LinkError> {
+/// batch when busy, no added delay when idle. With a `delay`, each batch
+/// is held that long first (the link's emulated one-way latency; order is
+/// kept). Ends when the queue closes or the connection fails.
+pub async fn write_loop<M: Wire, W: AsyncWrite + Unpin>(mut stream: W, queue: Mailbox<Envelope<M>>, delay: Duration) -> Result<(), LinkError> {
     let mut buf = Vec::with_capacity(64 * 1024);
+    let mut held: VecDeque<(Instant, Vec<Envelope<M>>)> = VecDeque::new();
     loop {
-        queue.ready().await;
-        let mut batch = queue.drain();
-        if batch.is_empty() && queue.is_closed() {
+        match held.front() {
+            None => queue.ready().await,
+            Some((due, _)) => {
+                let wait = due.saturating_duration_since(Instant::now());
+                if queue.is_closed() {
+                    sleep(wait).await;
+                } else if !wait.is_zero() {
+                    future::or(sleep(wait), queue.ready()).await;
+                }
+            }
+        }
+        let fresh = queue.drain();
+        if fresh.is_empty() && queue.is_closed() && held.is_empty() {
             return Ok(());
+        }
+        if !fresh.is_empty() {
+            held.push_back((Instant::now() + delay, fresh));
+        }
+        let now = Instant::now();
+        let mut batch = Vec::new();
+        while held.front().is_some_and(|(due, _)| *due <= now) {
+            batch.extend(held.pop_front().expect("checked").1);
+        }
+        if batch.is_empty() {
+            continue;
         }
         buf.clear();
         while !batch.is_empty() {

@@ -7,7 +7,7 @@
 //! writer sends whatever queued as one frame. Nothing is shared with other
 //! executors: a shard is a separate instance with its own connections.
 
-use super::link::{read_loop, write_loop};
+use super::link::{read_loop, write_loop, Delays};
 use super::mailbox::Mailbox;
 use super::wire::{Envelope, Hello, Wire};
 use futures_lite::future;
@@ -32,6 +32,8 @@ pub struct ReplicaSpec {
     pub config: ReplicaConfig,
     /// Every replica's address (this shard's), indexed by replica id.
     pub addresses: Vec<SocketAddr>,
+    /// Emulated one-way delays from this replica (to peers and clients).
+    pub delays: Delays,
 }
 
 /// Reconnection backoff bounds.
@@ -56,13 +58,14 @@ where
         .map(|r| {
             (r != id).then(|| {
                 let queue = Mailbox::new();
-                glommio::spawn_local(dial_peer::<P::Message>(id, spec.addresses[r], queue.clone(), stop.clone())).detach();
+                let delay = spec.delays.to(&spec.addresses[r].ip().to_string());
+                glommio::spawn_local(dial_peer::<P::Message>(id, spec.addresses[r], queue.clone(), delay, stop.clone())).detach();
                 queue
             })
         })
         .collect();
 
-    glommio::spawn_local(accept_loop::<P::Message>(listener, inbox.clone(), clients.clone(), stop.clone())).detach();
+    glommio::spawn_local(accept_loop::<P::Message>(listener, inbox.clone(), clients.clone(), spec.delays.clone(), stop.clone())).detach();
 
     let mut replica = P::Replica::new(spec.config.clone());
     let mut out: Outbox<P::Message> = Outbox::new();
@@ -110,13 +113,13 @@ where
 
 /// Keeps a connection to peer `to` for this replica's outgoing messages,
 /// reconnecting with backoff when it drops.
-async fn dial_peer<M: Wire>(me: ReplicaId, to: SocketAddr, queue: Mailbox<Envelope<M>>, stop: Arc<AtomicBool>) {
+async fn dial_peer<M: Wire>(me: ReplicaId, to: SocketAddr, queue: Mailbox<Envelope<M>>, delay: Duration, stop: Arc<AtomicBool>) {
     let mut backoff = BACKOFF_MIN;
     while !stop.load(Ordering::Relaxed) && !queue.is_closed() {
         match connect(to, Hello::Replica(me as u64)).await {
             Ok(stream) => {
                 backoff = BACKOFF_MIN;
-                if let Err(e) = write_loop(stream, queue.clone()).await {
+                if let Err(e) = write_loop(stream, queue.clone(), delay).await {
                     tracing::warn!(peer = %to, "link to peer lost: {e}");
                 }
             }
@@ -144,18 +147,20 @@ async fn accept_loop<M: Wire>(
     listener: TcpListener,
     inbox: Mailbox<(NodeId, M)>,
     clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>>,
+    delays: Delays,
     stop: Arc<AtomicBool>,
 ) {
     while !stop.load(Ordering::Relaxed) {
         let Ok(stream) = listener.accept().await else { continue };
         let _ = stream.set_nodelay(true);
-        glommio::spawn_local(serve_connection(stream, inbox.clone(), clients.clone())).detach();
+        let delay = stream.peer_addr().map_or(Duration::ZERO, |a| delays.to(&a.ip().to_string()));
+        glommio::spawn_local(serve_connection(stream, inbox.clone(), clients.clone(), delay)).detach();
     }
 }
 
 /// One inbound connection: a peer replica (read only: we dial it for
 /// sending) or a client host (both ways, its clients multiplexed).
-async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId, M)>, clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>>) {
+async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId, M)>, clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>>, delay: Duration) {
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let mut hello = [0u8; 9];
     if let Err(e) = stream.read_exact(&mut hello).await {
@@ -171,7 +176,7 @@ async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId
         Some(Hello::Clients) => {
             let (reader, writer) = split(stream);
             let replies: Mailbox<Envelope<M>> = Mailbox::new();
-            glommio::spawn_local(write_loop::<M, _>(writer, replies.clone())).detach();
+            glommio::spawn_local(write_loop::<M, _>(writer, replies.clone(), delay)).detach();
             let result = read_loop::<M, _>(reader, |(client, msg)| {
                 // Answers go where the client spoke last (it may have reconnected).
                 let mut map = clients.borrow_mut();
