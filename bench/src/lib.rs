@@ -60,7 +60,8 @@ pub struct BenchArgs {
     /// Client executors (threads) the logical clients are spread over.
     #[arg(long, default_value_t = 1)]
     pub client_threads: usize,
-    /// Shards per replica (only 1 for now).
+    /// Shards per replica: independent protocol instances, one executor
+    /// each; keys hash to shards, and shard i talks only to shard i.
     #[arg(long, default_value_t = 1)]
     pub shards: usize,
     /// Emulated one-way delay on every link (Go syntax: 10ms).
@@ -99,8 +100,8 @@ fn loopback_timing() -> Timing {
 
 /// Runs the benchmark described by `args`.
 pub fn run(args: &BenchArgs) -> Result<Summary, String> {
-    if args.shards != 1 {
-        return Err("--shards above 1 is not implemented yet (issue 5)".into());
+    if !(1..=64).contains(&args.shards) {
+        return Err(format!("--shards must be between 1 and 64, not {}", args.shards));
     }
     if args.connect.is_some() {
         return Err("--connect is not implemented yet (issue 5)".into());
@@ -157,22 +158,25 @@ where
     let delay = link_delay(args)?;
     let delays = if delay.is_zero() { Delays::None } else { Delays::Uniform(delay) };
     let timing = if delay.is_zero() { loopback_timing() } else { Timing::for_max_delay(delay.max(Duration::from_millis(50))) };
-    let addresses = free_ports(n)?;
+    let ports = free_ports(n * args.shards)?;
+    let shards: Vec<Vec<SocketAddr>> = (0..args.shards).map(|s| (0..n).map(|r| ports[r * args.shards + s]).collect()).collect();
     let stop = Arc::new(AtomicBool::new(false));
 
     let mut replicas = Vec::new();
-    for id in 0..n {
-        let spec = ReplicaSpec {
-            config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default() },
-            addresses: addresses.clone(),
-            delays: delays.clone(),
-        };
-        let stop = stop.clone();
-        let handle = LocalExecutorBuilder::new(Placement::Unbound)
-            .name(&format!("replica-{id}"))
-            .spawn(move || async move { run_replica::<P>(spec, stop).await })
-            .map_err(|e| format!("cannot start replica {id}: {e}"))?;
-        replicas.push(handle);
+    for (s, addresses) in shards.iter().enumerate() {
+        for id in 0..n {
+            let spec = ReplicaSpec {
+                config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default() },
+                addresses: addresses.clone(),
+                delays: delays.clone(),
+            };
+            let stop = stop.clone();
+            let handle = LocalExecutorBuilder::new(Placement::Unbound)
+                .name(&format!("replica-{id}-shard-{s}"))
+                .spawn(move || async move { run_replica::<P>(spec, stop).await })
+                .map_err(|e| format!("cannot start replica {id} shard {s}: {e}"))?;
+            replicas.push(handle);
+        }
     }
 
     let logical = args.clients * args.outstanding;
@@ -188,7 +192,7 @@ where
         }
         let spec = ClientHostSpec {
             clients: first..last,
-            replicas: addresses.clone(),
+            shards: shards.clone(),
             quorums: quorums.clone(),
             timing,
             closest: (first..last).map(|c| c as usize % n).collect(),

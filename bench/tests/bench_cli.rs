@@ -45,6 +45,18 @@ fn emulated_delay_holds_every_message_its_one_way_time() {
 }
 
 #[test]
+fn sharded_replicas_serve_every_key() {
+    // Two protocol instances per replica, keys hashed over them; commands
+    // of one client go to both shards.
+    for protocol in ["paxos", "swift", "epaxos"] {
+        let out = bench(&["--protocol", protocol, "--clients", "16", "--shards", "2", "--duration", "1s", "--warmup", "200ms", "--no-write", "--quiet"]);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(!text.contains("throughput: 0 ops/s"), "{protocol}: {text}");
+    }
+}
+
+#[test]
 fn results_are_written_as_json() {
     let dir = std::env::temp_dir().join(format!("bench-json-{}", std::process::id()));
     let out = bench(&["--protocol", "paxos", "--clients", "8", "--duration", "500ms", "--warmup", "100ms", "--quiet", "--output", dir.to_str().unwrap()]);
@@ -69,7 +81,7 @@ fn bad_input_gets_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     let out = bench(&["--delay", "1ms", "--latency", "x", "--duration", "1s"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = bench(&["--shards", "2", "--duration", "1s"]);
+    let out = bench(&["--shards", "0", "--duration", "1s"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--shards"));
 }

@@ -51,6 +51,10 @@ pub struct CliArgs {
     /// Write logs to this file instead of standard error.
     #[arg(long)]
     pub log: Option<PathBuf>,
+    /// Protocol instances per replica (servers and clients must agree):
+    /// shard `s` of a replica listens on its port + `s`; keys hash to shards.
+    #[arg(long, default_value_t = 1)]
+    pub shards: u16,
 }
 
 /// Rewrites `-flag` into `--flag` so both spellings work, as in the original.
@@ -162,6 +166,11 @@ fn replica_addresses(d: &Deployment) -> Result<Vec<SocketAddr>, String> {
     d.replicas.iter().map(|r| address(&r.address).map_err(|e| format!("{}:{}: {}: {e}", d.file, r.line, r.alias))).collect()
 }
 
+/// The replicas' addresses for shard `s`: each port plus `s`.
+fn shard_addresses(base: &[SocketAddr], s: u16) -> Vec<SocketAddr> {
+    base.iter().map(|a| SocketAddr::new(a.ip(), a.port() + s)).collect()
+}
+
 impl<P: Protocol> Role for With<P>
 where
     P::Message: Wire,
@@ -170,22 +179,31 @@ where
         let alias = args.alias.as_deref().ok_or("-run server needs -alias")?;
         let id = d.replica_id(alias).ok_or_else(|| format!("{}: `{alias}` is not a replica in -- Replicas --", d.file))?;
         let table = latency(args)?;
-        let spec = ReplicaSpec {
-            config: ReplicaConfig { id, quorums: quorums(args, d)?, timing: timing(&table, d), bugs: DeliberateBugs::default() },
-            addresses: replica_addresses(d)?,
-            delays: delays(&table, &d.replicas[id].address),
-        };
-        tracing::info!(alias, id, address = %spec.addresses[id], protocol = P::NAME, "server starting");
+        let base = replica_addresses(d)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let handle = LocalExecutorBuilder::new(Placement::Unbound)
-            .name(alias)
-            .spawn(move || async move { run_replica::<P>(spec, stop).await })
-            .map_err(|e| e.to_string())?;
-        match handle.join() {
-            Ok(Ok(())) => Ok(format!("server {alias} stopped\n")),
-            Ok(Err(e)) => Err(format!("server {alias}: {e}")),
-            Err(e) => Err(format!("server {alias}: {e:?}")),
+        let mut handles = Vec::new();
+        for s in 0..args.shards.max(1) {
+            let spec = ReplicaSpec {
+                config: ReplicaConfig { id, quorums: quorums(args, d)?, timing: timing(&table, d), bugs: DeliberateBugs::default() },
+                addresses: shard_addresses(&base, s),
+                delays: delays(&table, &d.replicas[id].address),
+            };
+            tracing::info!(alias, id, shard = s, address = %spec.addresses[id], protocol = P::NAME, "server starting");
+            let stop = stop.clone();
+            let handle = LocalExecutorBuilder::new(Placement::Unbound)
+                .name(&format!("{alias}-{s}"))
+                .spawn(move || async move { run_replica::<P>(spec, stop).await })
+                .map_err(|e| e.to_string())?;
+            handles.push(handle);
         }
+        for h in handles {
+            match h.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(format!("server {alias}: {e}")),
+                Err(e) => return Err(format!("server {alias}: {e:?}")),
+            }
+        }
+        Ok(format!("server {alias} stopped\n"))
     }
 
     fn client(&self, args: &CliArgs, d: &Deployment) -> Result<String, String> {
@@ -209,9 +227,10 @@ where
         let first = index as u64 * 1_000_000;
         let n = d.replicas.len();
         let table = latency(args)?;
+        let base = replica_addresses(d)?;
         let spec = ClientHostSpec {
             clients: first..first + logical,
-            replicas: replica_addresses(d)?,
+            shards: (0..args.shards.max(1)).map(|s| shard_addresses(&base, s)).collect(),
             quorums: quorums(args, d)?,
             timing: timing(&table, d),
             closest: vec![closest % n; logical as usize],

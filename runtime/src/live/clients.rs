@@ -60,8 +60,8 @@ impl Workload {
 pub struct ClientHostSpec {
     /// The logical clients' ids.
     pub clients: std::ops::Range<u64>,
-    /// Every replica's address.
-    pub replicas: Vec<SocketAddr>,
+    /// Per shard, every replica's address for that shard.
+    pub shards: Vec<Vec<SocketAddr>>,
     /// The deployment's quorums.
     pub quorums: QuorumSystem,
     /// Timeouts.
@@ -81,6 +81,15 @@ pub struct ClientHostSpec {
     pub delays: Delays,
 }
 
+/// The shard that owns `key`: every replica routes a key the same way.
+pub fn shard_of(command: &Command, shards: usize) -> usize {
+    let key = match command {
+        Command::Put { key, .. } | Command::Get { key } | Command::Scan { key, .. } => *key,
+        Command::Noop => 0,
+    };
+    ((key as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize % shards.max(1)
+}
+
 /// What one client host measured.
 #[derive(Debug)]
 pub struct ClientHostReport {
@@ -94,11 +103,15 @@ pub struct ClientHostReport {
     pub single_path: u64,
 }
 
+/// A logical client: one protocol client per shard, one command in flight.
 struct Logical<C> {
     id: u64,
-    protocol: C,
+    /// Per shard; shard `s` speaks as client `id × shards + s`, so each
+    /// shard's sessions see their own client.
+    protocol: Vec<C>,
     next: u64,
-    submitted: Time,
+    /// The command in flight: its shard and when it was sent.
+    in_flight: (usize, Time),
 }
 
 /// Runs the clients until the warm-up and measurement are over; counts each
@@ -107,60 +120,72 @@ pub async fn run_clients<P: Protocol>(spec: ClientHostSpec, progress: Arc<Atomic
 where
     P::Message: Wire,
 {
-    let inbox: Mailbox<(ReplicaId, Envelope<P::Message>)> = Mailbox::new();
-    let mut links = Vec::new();
-    for (r, addr) in spec.replicas.iter().enumerate() {
-        let stream = connect_retrying(*addr).await?;
-        let (reader, writer) = split(stream);
-        let queue: Mailbox<Envelope<P::Message>> = Mailbox::new();
-        glommio::spawn_local(write_loop::<P::Message, _>(writer, queue.clone(), spec.delays.to(&addr.ip().to_string()))).detach();
-        let inbox = inbox.clone();
-        glommio::spawn_local(async move {
-            if let Err(e) = read_loop::<P::Message, _>(reader, |env| inbox.push((r, env))).await {
-                tracing::warn!(replica = r, "client link closed: {e}");
-            }
-        })
-        .detach();
-        links.push(queue);
+    let shards = spec.shards.len().max(1);
+    let inbox: Mailbox<(usize, ReplicaId, Envelope<P::Message>)> = Mailbox::new();
+    let mut links: Vec<Vec<Mailbox<Envelope<P::Message>>>> = Vec::new();
+    for (s, replicas) in spec.shards.iter().enumerate() {
+        let mut shard_links = Vec::new();
+        for (r, addr) in replicas.iter().enumerate() {
+            let stream = connect_retrying(*addr).await?;
+            let (reader, writer) = split(stream);
+            let queue: Mailbox<Envelope<P::Message>> = Mailbox::new();
+            glommio::spawn_local(write_loop::<P::Message, _>(writer, queue.clone(), spec.delays.to(&addr.ip().to_string()))).detach();
+            let inbox = inbox.clone();
+            glommio::spawn_local(async move {
+                if let Err(e) = read_loop::<P::Message, _>(reader, |env| inbox.push((s, r, env))).await {
+                    tracing::warn!(replica = r, shard = s, "client link closed: {e}");
+                }
+            })
+            .detach();
+            shard_links.push(queue);
+        }
+        links.push(shard_links);
     }
 
     let start = Instant::now();
     let now = || Time(start.elapsed().as_nanos() as u64);
     let first = spec.clients.start;
+    let wire_id = |id: u64, shard: usize| id * shards as u64 + shard as u64;
     let mut clients: Vec<Logical<P::Client>> = spec
         .clients
         .clone()
         .enumerate()
         .map(|(i, id)| Logical {
             id,
-            protocol: P::Client::new(ClientConfig {
-                id,
-                quorums: spec.quorums.clone(),
-                closest: spec.closest[i],
-                timing: spec.timing,
-                wait_closest: false,
-            }),
+            protocol: (0..shards)
+                .map(|s| {
+                    P::Client::new(ClientConfig {
+                        id: wire_id(id, s),
+                        quorums: spec.quorums.clone(),
+                        closest: spec.closest[i],
+                        timing: spec.timing,
+                        wait_closest: false,
+                    })
+                })
+                .collect(),
             next: 1,
-            submitted: Time::ZERO,
+            in_flight: (0, Time::ZERO),
         })
         .collect();
     let mut out: Outbox<P::Message> = Outbox::new();
-    let route = |id: u64, out: &mut Outbox<P::Message>| {
+    let route = |from: u64, shard: usize, out: &mut Outbox<P::Message>| {
         for action in out.drain() {
             if let Action::Send { to: NodeId::Replica(r), msg } = action {
-                links[r].push((id, msg));
+                links[shard][r].push((from, msg));
             }
         }
     };
     let submit = |c: &mut Logical<P::Client>, t: Time, out: &mut Outbox<P::Message>| {
         let command = spec.workload.command(c.id, c.next);
-        c.protocol.submit(CommandId::new(c.id, c.next), command, t, out);
+        let shard = shard_of(&command, shards);
+        let from = wire_id(c.id, shard);
+        c.protocol[shard].submit(CommandId::new(from, c.next), command, t, out);
         c.next += 1;
-        c.submitted = t;
+        c.in_flight = (shard, t);
+        route(from, shard, out);
     };
     for c in clients.iter_mut() {
         submit(c, now(), &mut out);
-        route(c.id, &mut out);
     }
 
     let mut report = ClientHostReport {
@@ -177,16 +202,16 @@ where
     while now() < end && !stop.load(Ordering::Relaxed) && running > 0 {
         future::or(inbox.ready(), sleep(next_tick.since(now()))).await;
         let t = now();
-        for (r, (id, msg)) in inbox.drain() {
-            let Some(c) = id.checked_sub(first).and_then(|i| clients.get_mut(i as usize)) else { continue };
-            let completion = c.protocol.handle(r, msg, t, &mut out);
-            route(c.id, &mut out);
+        for (shard, r, (to, msg)) in inbox.drain() {
+            let Some(c) = (to / shards as u64).checked_sub(first).and_then(|i| clients.get_mut(i as usize)) else { continue };
+            let completion = c.protocol[shard].handle(r, msg, t, &mut out);
+            route(to, shard, &mut out);
             let Some(done) = completion else { continue };
-            if done.id != CommandId::new(c.id, c.next - 1) {
+            if done.id != CommandId::new(wire_id(c.id, c.in_flight.0), c.next - 1) {
                 continue;
             }
             if t >= warm_end {
-                let _ = report.latency_us.record((t.since(c.submitted).as_micros() as u64).max(1));
+                let _ = report.latency_us.record((t.since(c.in_flight.1).as_micros() as u64).max(1));
                 match done.fast_path {
                     Some(true) => report.fast += 1,
                     Some(false) => report.slow += 1,
@@ -199,12 +224,13 @@ where
                 continue;
             }
             submit(c, t, &mut out);
-            route(c.id, &mut out);
         }
         if t >= next_tick {
             for c in clients.iter_mut().filter(|c| c.next <= limit.saturating_add(1)) {
-                c.protocol.tick(t, &mut out);
-                route(c.id, &mut out);
+                for (s, protocol) in c.protocol.iter_mut().enumerate() {
+                    protocol.tick(t, &mut out);
+                    route(wire_id(c.id, s), s, &mut out);
+                }
             }
             next_tick = t + spec.timing.tick;
             progress.fetch_add(done_since_report, Ordering::Relaxed);
@@ -212,7 +238,7 @@ where
         }
     }
     progress.fetch_add(done_since_report, Ordering::Relaxed);
-    for q in &links {
+    for q in links.iter().flatten() {
         q.close();
     }
     Ok(report)
@@ -234,6 +260,19 @@ async fn connect_retrying(addr: SocketAddr) -> std::io::Result<glommio::net::Tcp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_spread_over_shards_and_always_land_on_the_same_one() {
+        let shards = 4;
+        let mut hits = [0usize; 4];
+        for key in 0..4000i64 {
+            let s = shard_of(&Command::Get { key }, shards);
+            assert_eq!(s, shard_of(&Command::Put { key, value: Bytes::new() }, shards));
+            hits[s] += 1;
+        }
+        assert!(hits.iter().all(|h| *h > 800), "{hits:?}");
+        assert_eq!(shard_of(&Command::Get { key: 42 }, 1), 0);
+    }
 
     #[test]
     fn shares_are_exact_in_every_hundred() {
