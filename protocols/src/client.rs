@@ -124,30 +124,35 @@ impl<V: PartialEq> ReplyCollector<V> {
     }
 }
 
-/// Per command, what replicas answered in the highest ballot seen so far.
-/// Clients whose leader answers before commit (SwiftPaxos, CURP) count votes
-/// this way: answers from a newer ballot restart the count, answers from an
-/// older one no longer matter.
+/// The commands a client has in flight and, for each, what replicas
+/// answered in the highest ballot seen so far. Clients whose leader answers
+/// before commit (SwiftPaxos, CURP) count votes this way: answers from a
+/// newer ballot restart the count, answers from an older one no longer
+/// matter, and answers about a command no longer in flight are ignored.
 #[derive(Debug)]
 pub struct BallotTallies<T> {
+    pending: PendingCommands,
     tallies: HashMap<CommandId, (Ballot, T)>,
 }
 
-impl<T> Default for BallotTallies<T> {
-    fn default() -> Self {
-        BallotTallies { tallies: HashMap::new() }
-    }
-}
-
 impl<T: Default> BallotTallies<T> {
-    /// No tallies.
-    pub fn new() -> Self {
-        Self::default()
+    /// Nothing in flight; commands are retried after `retry` (see [`PendingCommands`]).
+    pub fn new(retry: Duration) -> Self {
+        BallotTallies { pending: PendingCommands::new(retry), tallies: HashMap::new() }
+    }
+
+    /// Starts tracking `id`.
+    pub fn submit(&mut self, id: CommandId, command: Command, now: Time) {
+        self.pending.insert(id, command, now);
     }
 
     /// The tally of `id` for `ballot`, started afresh if `ballot` is newer
-    /// than the one counted so far; `None` for an older ballot.
+    /// than the one counted so far; `None` for an older ballot or a command
+    /// not in flight.
     pub fn in_ballot(&mut self, id: CommandId, ballot: Ballot) -> Option<&mut T> {
+        if !self.pending.contains(id) {
+            return None;
+        }
         let (counted, tally) = self.tallies.entry(id).or_insert_with(|| (ballot, T::default()));
         if ballot > *counted {
             *counted = ballot;
@@ -161,9 +166,15 @@ impl<T: Default> BallotTallies<T> {
         self.tallies.get(&id).map(|(b, t)| (*b, t))
     }
 
-    /// Forgets `id` (it completed).
-    pub fn remove(&mut self, id: CommandId) {
+    /// `id` completed: forgets it; returns its command if it was in flight.
+    pub fn finish(&mut self, id: CommandId) -> Option<Command> {
         self.tallies.remove(&id);
+        self.pending.complete(id)
+    }
+
+    /// The commands to send again now (see [`PendingCommands::due`]).
+    pub fn due(&mut self, now: Time) -> Vec<(CommandId, Command)> {
+        self.pending.due(now)
     }
 }
 
@@ -200,15 +211,18 @@ mod tests {
 
     #[test]
     fn tallies_follow_the_highest_ballot() {
-        let mut t: BallotTallies<u32> = BallotTallies::new();
+        let mut t: BallotTallies<u32> = BallotTallies::new(Duration::from_millis(100));
         let id = CommandId::new(1, 1);
+        assert!(t.in_ballot(id, Ballot(3)).is_none(), "not in flight yet");
+        t.submit(id, Command::Noop, Time::ZERO);
         *t.in_ballot(id, Ballot(3)).unwrap() += 1;
         assert!(t.in_ballot(id, Ballot(2)).is_none(), "older ballots are ignored");
         *t.in_ballot(id, Ballot(3)).unwrap() += 1;
         assert_eq!(t.get(id), Some((Ballot(3), &2)));
         assert_eq!(*t.in_ballot(id, Ballot(8)).unwrap(), 0, "a newer ballot starts over");
-        t.remove(id);
+        assert_eq!(t.finish(id), Some(Command::Noop));
         assert_eq!(t.get(id), None);
+        assert!(t.in_ballot(id, Ballot(8)).is_none(), "answers after completion are ignored");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::uniform_10ms;
+use common::{assert_random_faults_pass, uniform_10ms};
 use protocols::curp::Curp;
 use protocols::Time;
 use runtime::sim::{run, Fault, SimConfig};
@@ -72,13 +72,5 @@ fn killing_the_master_mid_run_loses_no_acknowledged_command() {
 
 #[test]
 fn random_faults_pass() {
-    for replicas in [3, 5] {
-        for conflicts in [2, 50] {
-            for seed in 0..25 {
-                let config = SimConfig { faults: true, ..uniform_10ms(replicas, 20, 1000, conflicts, seed) };
-                let v = run::<Curp>(&config).violations();
-                assert!(v.is_empty(), "{replicas} replicas, {conflicts}%, seed {seed}: {v:?}");
-            }
-        }
-    }
+    assert_random_faults_pass::<Curp>(25);
 }

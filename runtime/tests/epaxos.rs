@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{is_safety_violation, uniform_10ms};
+use common::{assert_random_faults_pass, is_safety_violation, uniform_10ms};
 use net::LatencyMatrix;
 use protocols::epaxos::EPaxos;
 use protocols::quorum::ReplicaSet;
@@ -104,15 +104,7 @@ fn the_checkers_catch_execution_that_ignores_dependencies() {
 
 #[test]
 fn random_faults_pass() {
-    for replicas in [3, 5] {
-        for conflicts in [2, 50] {
-            for seed in 0..20 {
-                let config = SimConfig { faults: true, ..uniform_10ms(replicas, 20, 1000, conflicts, seed) };
-                let v = run::<EPaxos>(&config).violations();
-                assert!(v.is_empty(), "{replicas} replicas, {conflicts}%, seed {seed}: {v:?}");
-            }
-        }
-    }
+    assert_random_faults_pass::<EPaxos>(20);
 }
 
 /// `a` and `b` (replica sites) cut apart from `at` on, as one group.

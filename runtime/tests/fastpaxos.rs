@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::uniform_10ms;
+use common::{assert_random_faults_pass, uniform_10ms};
 use protocols::fastpaxos::FastPaxos;
 use protocols::Time;
 use runtime::sim::{run, Fault, SimConfig};
@@ -74,13 +74,5 @@ fn crashes_leave_the_classic_round_to_finish_the_log() {
 
 #[test]
 fn random_faults_pass() {
-    for replicas in [3, 5] {
-        for conflicts in [2, 50] {
-            for seed in 0..25 {
-                let config = SimConfig { faults: true, ..uniform_10ms(replicas, 20, 1000, conflicts, seed) };
-                let v = run::<FastPaxos>(&config).violations();
-                assert!(v.is_empty(), "{replicas} replicas, {conflicts}%, seed {seed}: {v:?}");
-            }
-        }
-    }
+    assert_random_faults_pass::<FastPaxos>(25);
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::uniform_10ms;
+use common::{assert_random_faults_pass, uniform_10ms};
 use net::LatencyMatrix;
 use protocols::n2paxos::N2Paxos;
 use protocols::paxos::Paxos;
@@ -50,13 +50,5 @@ fn with_every_node_apart_it_takes_four_delays_like_paxos() {
 
 #[test]
 fn random_faults_pass() {
-    for replicas in [3, 5] {
-        for conflicts in [2, 50] {
-            for seed in 0..25 {
-                let config = SimConfig { faults: true, ..uniform_10ms(replicas, 20, 1000, conflicts, seed) };
-                let v = run::<N2Paxos>(&config).violations();
-                assert!(v.is_empty(), "{replicas} replicas, {conflicts}%, seed {seed}: {v:?}");
-            }
-        }
-    }
+    assert_random_faults_pass::<N2Paxos>(25);
 }

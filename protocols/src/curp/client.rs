@@ -4,8 +4,7 @@
 //! (slow, three), or with the master's answer after execution.
 
 use super::messages::Message;
-use crate::ballot::Ballot;
-use crate::client::{BallotTallies, PendingCommands};
+use crate::client::BallotTallies;
 use crate::command::{Command, CommandResult};
 use crate::ids::{CommandId, ReplicaId};
 use crate::paxos;
@@ -28,19 +27,10 @@ struct Tally {
 #[derive(Debug)]
 pub struct CurpClient {
     quorums: QuorumSystem,
-    pending: PendingCommands,
     tallies: BallotTallies<Tally>,
 }
 
 impl CurpClient {
-    /// The tally of `id` in `ballot`, for a command still in flight.
-    fn tally(&mut self, id: CommandId, ballot: Ballot) -> Option<&mut Tally> {
-        if !self.pending.contains(id) {
-            return None;
-        }
-        self.tallies.in_ballot(id, ballot)
-    }
-
     fn check(&mut self, id: CommandId) -> Option<Completion> {
         let (_, tally) = self.tallies.get(id)?;
         let result = tally.result.as_ref()?;
@@ -50,14 +40,10 @@ impl CurpClient {
             return None;
         }
         let completion = Completion { id, result: result.clone(), fast_path: Some(fast) };
-        self.finish(id);
+        self.tallies.finish(id);
         Some(completion)
     }
 
-    fn finish(&mut self, id: CommandId) {
-        self.pending.complete(id);
-        self.tallies.remove(id);
-    }
 
     fn send_to_all(&self, id: CommandId, command: &Command, out: &mut Outbox<Message>) {
         for r in 0..self.quorums.n() {
@@ -70,18 +56,18 @@ impl ClientProtocol for CurpClient {
     type Message = Message;
 
     fn new(config: ClientConfig) -> Self {
-        CurpClient { quorums: config.quorums, pending: PendingCommands::new(config.timing.retry), tallies: BallotTallies::new() }
+        CurpClient { quorums: config.quorums, tallies: BallotTallies::new(config.timing.retry) }
     }
 
     fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
         self.send_to_all(id, &command, out);
-        self.pending.insert(id, command, now);
+        self.tallies.submit(id, command, now);
     }
 
     fn handle(&mut self, from: ReplicaId, msg: Message, _now: Time, _out: &mut Outbox<Message>) -> Option<Completion> {
         match msg {
             Message::SpecReply { ballot, id, result, commutes } => {
-                let tally = self.tally(id, ballot)?;
+                let tally = self.tallies.in_ballot(id, ballot)?;
                 tally.result = Some(result);
                 tally.commutes = commutes;
                 // The master accepted the command's slot when it proposed it.
@@ -89,16 +75,15 @@ impl ClientProtocol for CurpClient {
                 self.check(id)
             }
             Message::Recorded { ballot, id } => {
-                self.tally(id, ballot)?.recorded.add(from);
+                self.tallies.in_ballot(id, ballot)?.recorded.add(from);
                 self.check(id)
             }
             Message::Ordered { ballot, id } => {
-                self.tally(id, ballot)?.ordered.add(from);
+                self.tallies.in_ballot(id, ballot)?.ordered.add(from);
                 self.check(id)
             }
             Message::Paxos(paxos::Message::Reply { id, result }) => {
-                self.pending.get(id)?;
-                self.finish(id);
+                self.tallies.finish(id)?;
                 Some(Completion { id, result, fast_path: Some(false) })
             }
             _ => None,
@@ -106,7 +91,7 @@ impl ClientProtocol for CurpClient {
     }
 
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
-        for (id, command) in self.pending.due(now) {
+        for (id, command) in self.tallies.due(now) {
             self.send_to_all(id, &command, out);
         }
     }

@@ -4,8 +4,7 @@
 //! slow-path votes, three one-way delays).
 
 use super::messages::Message;
-use crate::ballot::Ballot;
-use crate::client::{BallotTallies, PendingCommands, ReplyCollector};
+use crate::client::{BallotTallies, ReplyCollector};
 use crate::command::{Command, CommandResult};
 use crate::depgraph::Deps;
 use crate::ids::{CommandId, ReplicaId};
@@ -30,20 +29,10 @@ pub struct SwiftClient {
     quorums: QuorumSystem,
     /// The replica asked for the executed result, with `waitClosest`.
     closest: Option<ReplicaId>,
-    pending: PendingCommands,
     tallies: BallotTallies<Tally>,
 }
 
 impl SwiftClient {
-    /// The tally of `id` for `ballot`; older ballots' votes are forgotten
-    /// when a newer ballot shows up, and messages of older ballots are ignored.
-    fn tally(&mut self, id: CommandId, ballot: Ballot) -> Option<&mut Tally> {
-        if !self.pending.contains(id) {
-            return None;
-        }
-        self.tallies.in_ballot(id, ballot)
-    }
-
     fn check(&mut self, id: CommandId) -> Option<Completion> {
         let (ballot, tally) = self.tallies.get(id)?;
         let (result, deps) = (tally.result.as_ref()?, tally.leader_deps.as_ref()?);
@@ -53,7 +42,7 @@ impl SwiftClient {
             return None;
         }
         let completion = Completion { id, result: result.clone(), fast_path: Some(fast) };
-        self.finish(id);
+        self.tallies.finish(id);
         Some(completion)
     }
 
@@ -66,10 +55,6 @@ impl SwiftClient {
         }
     }
 
-    fn finish(&mut self, id: CommandId) {
-        self.pending.complete(id);
-        self.tallies.remove(id);
-    }
 }
 
 impl ClientProtocol for SwiftClient {
@@ -79,20 +64,19 @@ impl ClientProtocol for SwiftClient {
         SwiftClient {
             quorums: config.quorums,
             closest: config.wait_closest.then_some(config.closest),
-            pending: PendingCommands::new(config.timing.retry),
-            tallies: BallotTallies::new(),
+            tallies: BallotTallies::new(config.timing.retry),
         }
     }
 
     fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
         self.propose(id, &command, out);
-        self.pending.insert(id, command, now);
+        self.tallies.submit(id, command, now);
     }
 
     fn handle(&mut self, from: ReplicaId, msg: Message, _now: Time, _out: &mut Outbox<Message>) -> Option<Completion> {
         match msg {
             Message::Reply { ballot, id, deps, result } => {
-                let tally = self.tally(id, ballot)?;
+                let tally = self.tallies.in_ballot(id, ballot)?;
                 tally.fast.add(from, deps.clone());
                 tally.slow.add(from);
                 tally.leader_deps = Some(deps);
@@ -101,7 +85,7 @@ impl ClientProtocol for SwiftClient {
             }
             Message::FastAck { ballot, id, deps, .. } => {
                 let leader = ballot.leader(self.quorums.n());
-                let tally = self.tally(id, ballot)?;
+                let tally = self.tallies.in_ballot(id, ballot)?;
                 if from == leader {
                     tally.leader_deps = Some(deps.clone());
                     tally.slow.add(from);
@@ -110,12 +94,11 @@ impl ClientProtocol for SwiftClient {
                 self.check(id)
             }
             Message::SlowAck { ballot, id } => {
-                self.tally(id, ballot)?.slow.add(from);
+                self.tallies.in_ballot(id, ballot)?.slow.add(from);
                 self.check(id)
             }
             Message::Executed { id, result } => {
-                self.pending.get(id)?;
-                self.finish(id);
+                self.tallies.finish(id)?;
                 Some(Completion { id, result, fast_path: Some(false) })
             }
             _ => None,
@@ -123,7 +106,7 @@ impl ClientProtocol for SwiftClient {
     }
 
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
-        for (id, command) in self.pending.due(now) {
+        for (id, command) in self.tallies.due(now) {
             self.propose(id, &command, out);
         }
     }

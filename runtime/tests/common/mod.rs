@@ -24,7 +24,23 @@ pub fn uniform_10ms(replicas: usize, clients: usize, commands: usize, conflicts:
     }
 }
 
+/// Runs `seeds` faulty seeds of `P` for 3 and 5 replicas at 2% and 50%
+/// conflicts (20 clients, 1000 commands) and fails on the first violation.
+#[allow(dead_code)] // each test binary uses its own subset of these helpers
+pub fn assert_random_faults_pass<P: protocols::protocol::Protocol>(seeds: u64) {
+    for replicas in [3, 5] {
+        for conflicts in [2, 50] {
+            for seed in 0..seeds {
+                let config = SimConfig { faults: true, ..uniform_10ms(replicas, 20, 1000, conflicts, seed) };
+                let v = runtime::sim::run::<P>(&config).violations();
+                assert!(v.is_empty(), "{replicas} replicas, {conflicts}%, seed {seed}: {v:?}");
+            }
+        }
+    }
+}
+
 /// Whether a violation breaks safety (as opposed to liveness).
+#[allow(dead_code)]
 pub fn is_safety_violation(v: &str) -> bool {
     v.starts_with("linearizability") || v.contains("differently") || v.contains("reads key") || v.contains("twice")
 }
