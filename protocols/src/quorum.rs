@@ -189,6 +189,14 @@ impl QuorumSystem {
         (3 * self.n).div_ceil(4)
     }
 
+    /// The corrected EPaxos fast quorum, `f + ⌊(f+1)/2⌋` with the command
+    /// leader (never below a majority): the paper's optimised size, which
+    /// recovery's possible-fast-quorum rule and Flint's estimate both assume.
+    pub fn epaxos_fast(&self) -> usize {
+        let f = self.f();
+        (f + f.div_ceil(2)).max(self.majority()).max(1)
+    }
+
     /// Whether `votes` form a fast quorum for `ballot`: enough replicas, the
     /// ballot's leader among them, or the fixed quorum of that leader.
     pub fn is_fast_quorum(&self, ballot: Ballot, votes: ReplicaSet) -> bool {

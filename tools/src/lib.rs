@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod deployment;
+pub mod flint;
 pub mod protocol_name;
 pub mod sim;

@@ -139,10 +139,9 @@ impl ReplicaProtocol for EPaxosReplica {
 
     fn new(config: ReplicaConfig) -> Self {
         let n = config.quorums.n();
-        let f = config.quorums.f();
         EPaxosReplica {
             id: config.id,
-            fast_quorum: (f + f.div_ceil(2)).max(config.quorums.majority()).max(1),
+            fast_quorum: config.quorums.epaxos_fast(),
             quorums: config.quorums,
             timing: config.timing,
             bugs: config.bugs,
