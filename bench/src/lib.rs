@@ -8,7 +8,7 @@
 
 mod report;
 
-pub use report::Summary;
+pub use report::{SiteSummary, Summary};
 
 use clap::Parser;
 use glommio::{LocalExecutorBuilder, Placement};
@@ -20,7 +20,7 @@ use runtime::live::clients::{run_clients, ClientHostReport, ClientHostSpec, Work
 use runtime::live::link::Delays;
 use runtime::live::server::{run_replica, ReplicaSpec};
 use runtime::live::wire::Wire;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,11 +67,23 @@ pub struct BenchArgs {
     /// Emulated one-way delay on every link (Go syntax: 10ms).
     #[arg(long, value_parser = parse_duration)]
     pub delay: Option<Duration>,
-    /// A latency file with one `uniform RTT` line: every link gets half of it
-    /// one way. (Per-address files need one address per node: use
-    /// `swiftpaxos -latency`.)
+    /// A latency file: one `uniform RTT` line (every link gets half of it
+    /// one way), or a region table (`REGION REGION RTT` lines, as
+    /// shared/reference/aws-latency-table.txt) with --replica-sites and
+    /// --client-sites: each replica and each client site then gets its own
+    /// loopback address and the table's delays, and the summary adds a line
+    /// per client site.
     #[arg(long)]
     pub latency: Option<std::path::PathBuf>,
+    /// With a region table: the replicas' regions, comma-separated, replica
+    /// 0 (the first leader) first. Default: the table's first N regions.
+    #[arg(long, value_delimiter = ',')]
+    pub replica_sites: Vec<String>,
+    /// With a region table: the client sites, comma-separated; the clients
+    /// are spread evenly over them, each site's on its own client executor.
+    /// Default: every region of the table.
+    #[arg(long, value_delimiter = ',')]
+    pub client_sites: Vec<String>,
     /// Benchmark a running deployment instead (not supported yet).
     #[arg(long)]
     pub connect: Option<std::path::PathBuf>,
@@ -125,28 +137,89 @@ pub fn run(args: &BenchArgs) -> Result<Summary, String> {
     }
 }
 
-fn free_ports(count: usize) -> Result<Vec<SocketAddr>, String> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port on 127.0.0.1: {e}")))
+/// Free ports on `ips` (one each, in order).
+fn free_ports(ips: &[Ipv4Addr]) -> Result<Vec<SocketAddr>, String> {
+    let listeners: Vec<TcpListener> = ips
+        .iter()
+        .map(|ip| TcpListener::bind((*ip, 0)).map_err(|e| format!("cannot find a free port on {ip}: {e}")))
         .collect::<Result<_, _>>()?;
     listeners.iter().map(|l| l.local_addr().map_err(|e| e.to_string())).collect()
 }
 
-/// The one-way delay every link gets, from `--delay` or a uniform `--latency` file.
-fn link_delay(args: &BenchArgs) -> Result<Duration, String> {
+/// How links are delayed: not at all, uniformly, or per site from a region table.
+enum Emulation {
+    /// Loopback only (or one delay for every link).
+    Uniform(Duration),
+    /// Every replica and client site at a loopback address of its own.
+    Sites(SitePlan),
+}
+
+/// Where every node sits when a region table is given.
+struct SitePlan {
+    /// Replica `r`'s address: 127.0.0.(r+1).
+    replica_ips: Vec<Ipv4Addr>,
+    /// The client sites' names and addresses (127.0.1.(j+1)).
+    client_sites: Vec<(String, Ipv4Addr)>,
+    /// Each client site's closest replica.
+    closest: Vec<usize>,
+    /// The region table rewritten over those addresses.
+    table: net::LatencyTable,
+    /// The largest one-way delay between replicas (timeouts grow with it).
+    slowest: Duration,
+}
+
+/// The emulation `--delay` or `--latency` asks for.
+fn emulation(args: &BenchArgs) -> Result<Emulation, String> {
     if args.delay.is_some() && args.latency.is_some() {
         return Err("--delay and --latency exclude each other".into());
     }
     if let Some(d) = args.delay {
-        return Ok(d);
+        return Ok(Emulation::Uniform(d));
     }
-    let Some(path) = &args.latency else { return Ok(Duration::ZERO) };
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let table = net::LatencyTable::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    if !table.is_uniform() {
-        return Err(format!("{}: bench runs every node on 127.0.0.1, so it takes `uniform RTT` files only; per-address files work with `swiftpaxos -latency`", path.display()));
+    let Some(path) = &args.latency else {
+        if !args.replica_sites.is_empty() || !args.client_sites.is_empty() {
+            return Err("--replica-sites and --client-sites need a region table (--latency FILE)".into());
+        }
+        return Ok(Emulation::Uniform(Duration::ZERO));
+    };
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    let table = net::LatencyTable::parse(&text).map_err(|e| format!("{shown}: {e}"))?;
+    if table.is_uniform() {
+        return Ok(Emulation::Uniform(table.one_way("a", "b").unwrap_or(Duration::ZERO)));
     }
-    Ok(table.one_way("a", "b").unwrap_or(Duration::ZERO))
+    let names = table.names();
+    let replica_sites = if args.replica_sites.is_empty() { names.iter().take(args.replicas).cloned().collect() } else { args.replica_sites.clone() };
+    if replica_sites.len() != args.replicas {
+        return Err(format!("--replica-sites names {} regions for {} replicas", replica_sites.len(), args.replicas));
+    }
+    let client_sites = if args.client_sites.is_empty() { names.to_vec() } else { args.client_sites.clone() };
+    if client_sites.len() > 250 || args.replicas > 250 {
+        return Err("at most 250 replica and 250 client sites".into());
+    }
+    for name in replica_sites.iter().chain(&client_sites) {
+        if !names.contains(name) {
+            return Err(format!("{shown}: unknown region `{name}` (the table knows: {})", names.join(", ")));
+        }
+    }
+    let replica_ips: Vec<Ipv4Addr> = (0..replica_sites.len()).map(|r| Ipv4Addr::new(127, 0, 0, r as u8 + 1)).collect();
+    let client_ips: Vec<Ipv4Addr> = (0..client_sites.len()).map(|c| Ipv4Addr::new(127, 0, 1, c as u8 + 1)).collect();
+    let nodes: Vec<(Ipv4Addr, &String)> = replica_ips.iter().copied().zip(&replica_sites).chain(client_ips.iter().copied().zip(&client_sites)).collect();
+    let mut rewritten = String::new();
+    for (a, region_a) in &nodes {
+        for (b, region_b) in &nodes {
+            let one_way = table.one_way(region_a, region_b).ok_or_else(|| format!("{shown}: no latency between `{region_a}` and `{region_b}`"))?;
+            rewritten += &format!("{a} {b} {}us\n", (one_way * 2).as_micros());
+        }
+    }
+    let table_by_ip = net::LatencyTable::parse(&rewritten).map_err(|e| format!("rewriting {shown}: {e}"))?;
+    let one_way = |a: &str, b: &str| table.one_way(a, b).unwrap_or(Duration::ZERO);
+    let closest = client_sites
+        .iter()
+        .map(|c| (0..replica_sites.len()).min_by_key(|&r| one_way(c, &replica_sites[r])).unwrap_or(0))
+        .collect();
+    let slowest = replica_sites.iter().flat_map(|a| replica_sites.iter().map(move |b| (a, b))).map(|(a, b)| one_way(a, b)).max().unwrap_or_default();
+    Ok(Emulation::Sites(SitePlan { replica_ips, client_sites: client_sites.into_iter().zip(client_ips).collect(), closest, table: table_by_ip, slowest }))
 }
 
 fn run_protocol<P: Protocol>(args: &BenchArgs) -> Result<Summary, String>
@@ -155,10 +228,20 @@ where
 {
     let n = args.replicas;
     let quorums = QuorumSystem::new(n);
-    let delay = link_delay(args)?;
-    let delays = if delay.is_zero() { Delays::None } else { Delays::Uniform(delay) };
-    let timing = if delay.is_zero() { loopback_timing() } else { Timing::for_max_delay(delay.max(Duration::from_millis(50))) };
-    let ports = free_ports(n * args.shards)?;
+    let emulation = emulation(args)?;
+    let (replica_delays, timing): (Vec<Delays>, Timing) = match &emulation {
+        Emulation::Uniform(d) if d.is_zero() => (vec![Delays::None; n], loopback_timing()),
+        Emulation::Uniform(d) => (vec![Delays::Uniform(*d); n], Timing::for_max_delay((*d).max(Duration::from_millis(50)))),
+        Emulation::Sites(plan) => (
+            plan.replica_ips.iter().map(|ip| Delays::Table { table: plan.table.clone(), from: ip.to_string() }).collect(),
+            Timing::for_max_delay(plan.slowest.max(Duration::from_millis(50))),
+        ),
+    };
+    let ips: Vec<Ipv4Addr> = match &emulation {
+        Emulation::Sites(plan) => plan.replica_ips.iter().flat_map(|ip| std::iter::repeat(*ip).take(args.shards)).collect(),
+        Emulation::Uniform(_) => vec![Ipv4Addr::LOCALHOST; n * args.shards],
+    };
+    let ports = free_ports(&ips)?;
     let shards: Vec<Vec<SocketAddr>> = (0..args.shards).map(|s| (0..n).map(|r| ports[r * args.shards + s]).collect()).collect();
     let stop = Arc::new(AtomicBool::new(false));
 
@@ -168,7 +251,7 @@ where
             let spec = ReplicaSpec {
                 config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default() },
                 addresses: addresses.clone(),
-                delays: delays.clone(),
+                delays: replica_delays[id].clone(),
             };
             let stop = stop.clone();
             let handle = LocalExecutorBuilder::new(Placement::Unbound)
@@ -182,41 +265,81 @@ where
     let logical = args.clients * args.outstanding;
     let workload = Workload { conflicts: args.conflicts, writes: args.writes, key: runtime::live::clients::CONFLICT_KEY, value: bytes_of(args.value_size) };
     let progress = Arc::new(AtomicU64::new(0));
-    let mut hosts = Vec::new();
-    let per_host = logical.div_ceil(args.client_threads);
-    for h in 0..args.client_threads {
-        let first = (h * per_host) as u64;
-        let last = ((h + 1) * per_host).min(logical) as u64;
-        if first >= last {
-            break;
+    // One client host per client site (site mode) or per --client-threads.
+    struct Host {
+        clients: std::ops::Range<u64>,
+        closest: Vec<usize>,
+        delays: Delays,
+        host: Option<Ipv4Addr>,
+        name: String,
+    }
+    let mut planned: Vec<Host> = Vec::new();
+    match &emulation {
+        Emulation::Sites(plan) => {
+            let sites = plan.client_sites.len();
+            let mut first = 0u64;
+            for (j, (name, ip)) in plan.client_sites.iter().enumerate() {
+                let count = (logical / sites + usize::from(j < logical % sites)) as u64;
+                if count == 0 {
+                    continue;
+                }
+                planned.push(Host {
+                    clients: first..first + count,
+                    closest: vec![plan.closest[j]; count as usize],
+                    delays: Delays::Table { table: plan.table.clone(), from: ip.to_string() },
+                    host: Some(*ip),
+                    name: name.clone(),
+                });
+                first += count;
+            }
         }
+        Emulation::Uniform(d) => {
+            let per_host = logical.div_ceil(args.client_threads);
+            for h in 0..args.client_threads {
+                let (first, last) = ((h * per_host) as u64, ((h + 1) * per_host).min(logical) as u64);
+                if first < last {
+                    let delays = if d.is_zero() { Delays::None } else { Delays::Uniform(*d) };
+                    planned.push(Host { clients: first..last, closest: (first..last).map(|c| c as usize % n).collect(), delays, host: None, name: format!("clients-{h}") });
+                }
+            }
+        }
+    }
+    let mut hosts = Vec::new();
+    let mut host_names = Vec::new();
+    for (h, planned) in planned.into_iter().enumerate() {
         let spec = ClientHostSpec {
-            clients: first..last,
+            clients: planned.clients,
             shards: shards.clone(),
             quorums: quorums.clone(),
             timing,
-            closest: (first..last).map(|c| c as usize % n).collect(),
+            closest: planned.closest,
             workload: workload.clone(),
             commands_per_client: None,
             warmup: args.warmup,
             measure: args.duration,
-            delays: delays.clone(),
+            delays: planned.delays,
+            host: planned.host,
         };
         let (progress, stop) = (progress.clone(), stop.clone());
         let handle = LocalExecutorBuilder::new(Placement::Unbound)
             .name(&format!("clients-{h}"))
             .spawn(move || async move { run_clients::<P>(spec, progress, stop).await })
-            .map_err(|e| format!("cannot start client host {h}: {e}"))?;
+            .map_err(|e| format!("cannot start client host {}: {e}", planned.name))?;
         hosts.push(handle);
+        host_names.push(planned.name);
     }
 
     show_progress(args, &progress, hosts.len());
 
     let mut reports: Vec<ClientHostReport> = Vec::new();
+    let mut reported_names = Vec::new();
     let mut failure = None;
-    for h in hosts {
+    for (h, name) in hosts.into_iter().zip(host_names) {
         match h.join() {
-            Ok(Ok(r)) => reports.push(r),
+            Ok(Ok(r)) => {
+                reports.push(r);
+                reported_names.push(name);
+            }
             Ok(Err(e)) => failure = Some(format!("a client host failed: {e}")),
             Err(e) => failure = Some(format!("a client host panicked: {e:?}")),
         }
@@ -238,7 +361,10 @@ where
         slow += r.slow;
         single += r.single_path;
     }
-    let summary = Summary::new(args, P::NAME, &latency, fast, slow, single);
+    let mut summary = Summary::new(args, P::NAME, &latency, fast, slow, single);
+    if matches!(emulation, Emulation::Sites(_)) {
+        summary.per_site = reports.iter().zip(&reported_names).map(|(r, name)| SiteSummary::new(name, r)).collect();
+    }
     if !args.no_write {
         let path = summary.write_json(&args.output)?;
         return Ok(summary.with_written(path));

@@ -2,6 +2,7 @@
 
 use crate::BenchArgs;
 use hdrhistogram::Histogram;
+use runtime::live::clients::ClientHostReport;
 use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,37 @@ pub struct Percentiles {
     pub p999: f64,
     /// Slowest command.
     pub max: f64,
+}
+
+/// The clients of one site (their own executor and emulated address).
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteSummary {
+    /// The region.
+    pub site: String,
+    /// Commands completed while measuring.
+    pub completed: u64,
+    /// Latency percentiles (ms).
+    pub latency_ms: Percentiles,
+    /// Share of the site's commands on the fast path, where there is one.
+    pub fast_path_share: Option<f64>,
+}
+
+impl SiteSummary {
+    /// From one client host's report.
+    pub fn new(site: &str, report: &ClientHostReport) -> SiteSummary {
+        let h = &report.latency_us;
+        SiteSummary {
+            site: site.to_string(),
+            completed: h.len(),
+            latency_ms: percentiles(h),
+            fast_path_share: (report.fast + report.slow > 0).then(|| report.fast as f64 / (report.fast + report.slow) as f64),
+        }
+    }
+}
+
+fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    Percentiles { p50: ms(0.5), p90: ms(0.9), p99: ms(0.99), p999: ms(0.999), max: h.max() as f64 / 1000.0 }
 }
 
 /// One benchmark's result, as printed and as written to `results/`.
@@ -58,6 +90,9 @@ pub struct Summary {
     pub latency_ms: Percentiles,
     /// Share of commands on the fast path, for protocols that have one.
     pub fast_path_share: Option<f64>,
+    /// Per client site, when a region table placed them (`--latency` with sites).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_site: Vec<SiteSummary>,
     /// Where the JSON went, if written.
     #[serde(skip)]
     pub written: Option<PathBuf>,
@@ -67,7 +102,6 @@ impl Summary {
     /// Builds the summary from the merged measurements.
     pub fn new(args: &BenchArgs, protocol: &str, latency_us: &Histogram<u64>, fast: u64, slow: u64, single: u64) -> Summary {
         let completed = fast + slow + single;
-        let ms = |q: f64| latency_us.value_at_quantile(q) as f64 / 1000.0;
         Summary {
             command: std::env::args().collect::<Vec<_>>().join(" "),
             git_commit: git_commit(),
@@ -84,9 +118,10 @@ impl Summary {
             duration_s: args.duration.as_secs_f64(),
             completed,
             throughput_ops: completed as f64 / args.duration.as_secs_f64().max(1e-9),
-            latency_ms: Percentiles { p50: ms(0.5), p90: ms(0.9), p99: ms(0.99), p999: ms(0.999), max: latency_us.max() as f64 / 1000.0 },
+            latency_ms: percentiles(latency_us),
             fast_path_share: (fast + slow > 0).then(|| fast as f64 / (fast + slow) as f64),
             written: None,
+            per_site: Vec::new(),
         }
     }
 
@@ -130,6 +165,14 @@ impl fmt::Display for Summary {
         match self.fast_path_share {
             Some(s) => writeln!(f, "fast path: {:.1}% of commands", s * 100.0)?,
             None => writeln!(f, "fast path: n/a (one path only)")?,
+        }
+        if !self.per_site.is_empty() {
+            writeln!(f, "{:<16} {:>9} {:>9} {:>9} {:>9} {:>10}", "client site", "commands", "p50 ms", "p90 ms", "p99 ms", "fast path")?;
+            for s in &self.per_site {
+                let fast = s.fast_path_share.map_or("-".to_string(), |x| format!("{:.1}%", 100.0 * x));
+                let l = &s.latency_ms;
+                writeln!(f, "{:<16} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>10}", s.site, s.completed, l.p50, l.p90, l.p99, fast)?;
+            }
         }
         if let Some(p) = &self.written {
             writeln!(f, "written: {}", p.display())?;

@@ -32,7 +32,7 @@ impl RawClient {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(mut stream) = TcpStream::connect(addr) {
-                stream.write_all(&Hello::Clients.to_bytes()).unwrap();
+                stream.write_all(&Hello::Clients { host: None }.to_bytes()).unwrap();
                 stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
                 return RawClient { stream, reader: FrameReader::new() };
             }
@@ -111,7 +111,7 @@ fn bad_frames_close_their_connection_and_nothing_else() {
     let value = Bytes::from_static(b"kept");
     assert_eq!(good.call(1, Command::Put { key: 5, value: value.clone() }), CommandResult::Done);
 
-    let hello = Hello::Clients.to_bytes();
+    let hello = Hello::Clients { host: None }.to_bytes();
     let mut valid = Vec::new();
     encode(&vec![(9u64, Message::Nack { ballot: protocols::ballot::Ballot(0) })], &mut valid).unwrap();
     let with_hello = |frame: &[u8]| [hello.as_slice(), frame].concat();

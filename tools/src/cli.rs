@@ -239,6 +239,7 @@ where
             warmup: Duration::ZERO,
             measure: run_time,
             delays: delays(&table, &d.clients[index].address),
+            host: d.clients[index].address.split(':').next().and_then(|h| h.parse().ok()),
         };
         let (progress, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
         let handle = LocalExecutorBuilder::new(Placement::Unbound)

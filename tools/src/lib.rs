@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod deployment;
+pub mod evaluate;
 pub mod flint;
 pub mod protocol_name;
 pub mod sim;

@@ -79,6 +79,9 @@ pub struct ClientHostSpec {
     pub measure: Duration,
     /// Emulated one-way delays from these clients to the replicas.
     pub delays: Delays,
+    /// The address these clients stand for in the latency table, told to
+    /// replicas in the greeting (`None`: the socket's own address).
+    pub host: Option<std::net::Ipv4Addr>,
 }
 
 /// The shard that owns `key`: every replica routes a key the same way.
@@ -126,7 +129,7 @@ where
     for (s, replicas) in spec.shards.iter().enumerate() {
         let mut shard_links = Vec::new();
         for (r, addr) in replicas.iter().enumerate() {
-            let stream = connect_retrying(*addr).await?;
+            let stream = connect_retrying(*addr, spec.host).await?;
             let (reader, writer) = split(stream);
             let queue: Mailbox<Envelope<P::Message>> = Mailbox::new();
             glommio::spawn_local(write_loop::<P::Message, _>(writer, queue.clone(), spec.delays.to(&addr.ip().to_string()))).detach();
@@ -245,10 +248,10 @@ where
 }
 
 /// Connects to a replica that may still be starting: retries for 10 s.
-async fn connect_retrying(addr: SocketAddr) -> std::io::Result<glommio::net::TcpStream> {
+async fn connect_retrying(addr: SocketAddr, host: Option<std::net::Ipv4Addr>) -> std::io::Result<glommio::net::TcpStream> {
     let mut last = None;
     for _ in 0..200 {
-        match connect(addr, Hello::Clients).await {
+        match connect(addr, Hello::Clients { host }).await {
             Ok(s) => return Ok(s),
             Err(e) => last = Some(e),
         }

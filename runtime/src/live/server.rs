@@ -153,14 +153,13 @@ async fn accept_loop<M: Wire>(
     while !stop.load(Ordering::Relaxed) {
         let Ok(stream) = listener.accept().await else { continue };
         let _ = stream.set_nodelay(true);
-        let delay = stream.peer_addr().map_or(Duration::ZERO, |a| delays.to(&a.ip().to_string()));
-        glommio::spawn_local(serve_connection(stream, inbox.clone(), clients.clone(), delay)).detach();
+        glommio::spawn_local(serve_connection(stream, inbox.clone(), clients.clone(), delays.clone())).detach();
     }
 }
 
 /// One inbound connection: a peer replica (read only: we dial it for
 /// sending) or a client host (both ways, its clients multiplexed).
-async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId, M)>, clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>>, delay: Duration) {
+async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId, M)>, clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>>, delays: Delays) {
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let mut hello = [0u8; 9];
     if let Err(e) = stream.read_exact(&mut hello).await {
@@ -173,7 +172,9 @@ async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId
                 tracing::warn!(%peer, replica = r, "closing replica connection: {e}");
             }
         }
-        Some(Hello::Clients) => {
+        Some(Hello::Clients { host }) => {
+            let host = host.map(|ip| ip.to_string()).or_else(|| stream.peer_addr().ok().map(|a| a.ip().to_string()));
+            let delay = host.map_or(Duration::ZERO, |h| delays.to(&h));
             let (reader, writer) = split(stream);
             let replies: Mailbox<Envelope<M>> = Mailbox::new();
             glommio::spawn_local(write_loop::<M, _>(writer, replies.clone(), delay)).detach();

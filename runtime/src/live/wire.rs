@@ -45,16 +45,22 @@ where
 pub enum Hello {
     /// A replica (its id).
     Replica(u64),
-    /// A host of logical clients.
-    Clients,
+    /// A host of logical clients; `host` is the address it stands for when
+    /// latency is emulated (bench puts every site's clients on 127.0.0.1,
+    /// so the replica cannot tell them apart by their socket's address).
+    Clients {
+        /// The emulated site's address, if not the socket's own.
+        host: Option<std::net::Ipv4Addr>,
+    },
 }
 
 impl Hello {
-    /// The 9 bytes on the wire.
+    /// The 9 bytes on the wire: a kind, then a replica id or a client
+    /// host's IPv4 address (0 for none), little-endian.
     pub fn to_bytes(self) -> [u8; 9] {
         let (kind, id) = match self {
             Hello::Replica(r) => (0u8, r),
-            Hello::Clients => (1u8, 0),
+            Hello::Clients { host } => (1u8, host.map_or(0, |ip| u64::from(u32::from(ip)))),
         };
         let mut b = [0u8; 9];
         b[0] = kind;
@@ -62,12 +68,16 @@ impl Hello {
         b
     }
 
-    /// Reads a greeting; `None` for an unknown kind.
+    /// Reads a greeting; `None` for an unknown kind or an address that does
+    /// not fit IPv4.
     pub fn from_bytes(b: &[u8; 9]) -> Option<Hello> {
         let id = u64::from_le_bytes(b[1..].try_into().ok()?);
         match b[0] {
             0 => Some(Hello::Replica(id)),
-            1 => Some(Hello::Clients),
+            1 => {
+                let ip = u32::try_from(id).ok()?;
+                Some(Hello::Clients { host: (ip != 0).then(|| std::net::Ipv4Addr::from(ip)) })
+            }
             _ => None,
         }
     }

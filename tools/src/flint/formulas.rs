@@ -77,6 +77,16 @@ pub fn swiftpaxos(s: &Sites, c: usize, leader: usize, fast_quorum: &[usize]) -> 
     Estimate { fast: Some(fast.min(slow)), slow }
 }
 
+/// SwiftPaxos with three-quarters fast quorums: any `3n/4+1` replicas
+/// with `L`, so the client waits for the nearest such set.
+pub fn swiftpaxos_three_quarters(s: &Sites, c: usize, leader: usize) -> Estimate {
+    let size = QuorumSystem::new(s.n()).three_quarters();
+    let mut others: Vec<usize> = (0..s.n()).filter(|&r| r != leader).collect();
+    others.sort_by(|&a, &b| s.cr(c, a).total_cmp(&s.cr(c, b)));
+    let quorum: Vec<usize> = std::iter::once(leader).chain(others.into_iter().take(size.saturating_sub(1))).collect();
+    swiftpaxos(s, c, leader, &quorum)
+}
+
 /// Fast Paxos: the client proposes to every acceptor, each broadcasts its
 /// vote, and `p` decides on `ceil(3n/4)` equal votes, executes and answers
 /// (three delays). After a collision every replica waits for all `n` votes,
@@ -160,6 +170,12 @@ mod tests {
         // L = B, quorum {B, C}: max(24, 28) = 28; SlowAcks A 12 + 30 + 5 =
         // 47, B 24, C 12 + 35 + 14 = 61: second 47.
         assert_eq!(swiftpaxos(&example(), 0, B, &[1, 2]), Estimate { fast: Some(28.0), slow: 47.0 });
+    }
+
+    #[test]
+    fn swiftpaxos_three_quarters_waits_for_the_nearest_quorum_with_the_leader() {
+        // n = 3: 3n/4+1 = 3, every replica: max(10, 24, 28) = 28.
+        assert_eq!(swiftpaxos_three_quarters(&example(), 0, A), Estimate { fast: Some(28.0), slow: 47.0 });
     }
 
     #[test]
