@@ -85,3 +85,32 @@ fn bad_input_gets_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--shards"));
 }
+
+#[test]
+fn a_region_table_places_every_site_at_its_own_delay() {
+    // Replicas A, B, C (one-way A–B 15, A–C 20, B–C 25 ms) and clients at A
+    // and at X (X–A 5, X–B 30, X–C 40). Multi-Paxos led by A: the majority
+    // round trip from A is 30 ms, so A's clients take 0 + 30 + 0 = 30 ms
+    // and X's 5 + 30 + 5 = 40 ms. Each site gets its own line.
+    let dir = std::env::temp_dir().join(format!("bench-sites-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let table = dir.join("table.txt");
+    std::fs::write(&table, "A B 30ms\nA C 40ms\nB C 50ms\nX A 10ms\nX B 60ms\nX C 80ms\n").expect("write");
+    let out = bench(&[
+        "--protocol", "paxos", "--replicas", "3", "--latency", &table.display().to_string(), "--replica-sites", "A,B,C", "--client-sites", "A,X",
+        "--clients", "4", "--duration", "1500ms", "--warmup", "300ms", "--no-write", "--quiet",
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let p50_of = |site: &str| -> f64 {
+        let line = text.lines().find(|l| l.split_whitespace().next() == Some(site)).unwrap_or_else(|| panic!("no line for {site}:\n{text}"));
+        line.split_whitespace().nth(2).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+    };
+    // Emulated delays are a floor; loopback and scheduling add a little.
+    let (a, x) = (p50_of("A"), p50_of("X"));
+    assert!((30.0..36.0).contains(&a), "A: {a} ms\n{text}");
+    assert!((40.0..46.0).contains(&x), "X: {x} ms\n{text}");
+    let out = bench(&["--protocol", "paxos", "--latency", &table.display().to_string(), "--replica-sites", "A,B,Q", "--no-write", "--quiet"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown region `Q`"), "{}", String::from_utf8_lossy(&out.stderr));
+}
