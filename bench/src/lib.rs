@@ -11,12 +11,13 @@ mod report;
 pub use report::{SiteSummary, Summary};
 
 use clap::Parser;
-use glommio::{LocalExecutorBuilder, Placement};
+use glommio::LocalExecutorBuilder;
 use hdrhistogram::Histogram;
 use protocols::protocol::Protocol;
 use protocols::quorum::QuorumSystem;
 use protocols::{DeliberateBugs, ReplicaConfig, Timing};
 use runtime::live::clients::{run_clients, ClientHostReport, ClientHostSpec, Workload};
+use runtime::live::cores::{CorePlan, Pinning};
 use runtime::live::link::Delays;
 use runtime::live::server::{run_replica, ReplicaSpec};
 use runtime::live::wire::Wire;
@@ -87,6 +88,10 @@ pub struct BenchArgs {
     /// Benchmark a running deployment instead (not supported yet).
     #[arg(long)]
     pub connect: Option<std::path::PathBuf>,
+    /// Pin executors to cores: `auto` (only when every executor gets a core
+    /// of its own), `on` (round-robin even when cores are fewer), `off`.
+    #[arg(long, default_value = "auto", value_parser = str::parse::<Pinning>)]
+    pub pin: Pinning,
     /// Where the JSON result goes.
     #[arg(long, default_value = "results")]
     pub output: std::path::PathBuf,
@@ -244,6 +249,11 @@ where
     let ports = free_ports(&ips)?;
     let shards: Vec<Vec<SocketAddr>> = (0..args.shards).map(|s| (0..n).map(|r| ports[r * args.shards + s]).collect()).collect();
     let stop = Arc::new(AtomicBool::new(false));
+    let client_hosts = match &emulation {
+        Emulation::Sites(plan) => plan.client_sites.len().min(args.clients * args.outstanding),
+        Emulation::Uniform(_) => args.client_threads,
+    };
+    let mut cores = CorePlan::new(args.pin, n * args.shards + client_hosts);
 
     let mut replicas = Vec::new();
     for (s, addresses) in shards.iter().enumerate() {
@@ -254,7 +264,7 @@ where
                 delays: replica_delays[id].clone(),
             };
             let stop = stop.clone();
-            let handle = LocalExecutorBuilder::new(Placement::Unbound)
+            let handle = LocalExecutorBuilder::new(cores.next_placement())
                 .name(&format!("replica-{id}-shard-{s}"))
                 .spawn(move || async move { run_replica::<P>(spec, stop).await })
                 .map_err(|e| format!("cannot start replica {id} shard {s}: {e}"))?;
@@ -263,7 +273,7 @@ where
     }
 
     let logical = args.clients * args.outstanding;
-    let workload = Workload { conflicts: args.conflicts, writes: args.writes, key: runtime::live::clients::CONFLICT_KEY, value: bytes_of(args.value_size) };
+    let workload = Workload { conflicts: args.conflicts, writes: args.writes, key: runtime::live::clients::CONFLICT_KEY, value: bytes_of(args.value_size), verify: false };
     let progress = Arc::new(AtomicU64::new(0));
     // One client host per client site (site mode) or per --client-threads.
     struct Host {
@@ -321,7 +331,7 @@ where
             host: planned.host,
         };
         let (progress, stop) = (progress.clone(), stop.clone());
-        let handle = LocalExecutorBuilder::new(Placement::Unbound)
+        let handle = LocalExecutorBuilder::new(cores.next_placement())
             .name(&format!("clients-{h}"))
             .spawn(move || async move { run_clients::<P>(spec, progress, stop).await })
             .map_err(|e| format!("cannot start client host {}: {e}", planned.name))?;
@@ -362,6 +372,7 @@ where
         single += r.single_path;
     }
     let mut summary = Summary::new(args, P::NAME, &latency, fast, slow, single);
+    summary.pinned = cores.pins();
     if matches!(emulation, Emulation::Sites(_)) {
         summary.per_site = reports.iter().zip(&reported_names).map(|(r, name)| SiteSummary::new(name, r)).collect();
     }

@@ -90,6 +90,8 @@ pub struct Summary {
     pub latency_ms: Percentiles,
     /// Share of commands on the fast path, for protocols that have one.
     pub fast_path_share: Option<f64>,
+    /// Whether executors were pinned to cores (`--pin`).
+    pub pinned: bool,
     /// Per client site, when a region table placed them (`--latency` with sites).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub per_site: Vec<SiteSummary>,
@@ -121,6 +123,7 @@ impl Summary {
             latency_ms: percentiles(latency_us),
             fast_path_share: (fast + slow > 0).then(|| fast as f64 / (fast + slow) as f64),
             written: None,
+            pinned: false,
             per_site: Vec::new(),
         }
     }
@@ -158,7 +161,14 @@ impl fmt::Display for Summary {
             "{}: {} replicas on loopback, {} clients x {} outstanding, {}% conflicts, {}% writes, {}-byte values",
             self.protocol, self.replicas, self.clients, self.outstanding, self.conflicts, self.writes, self.value_size
         )?;
-        writeln!(f, "measured {:.1} s after a {:.1} s warm-up: {} commands", self.duration_s, self.warmup_s, self.completed)?;
+        writeln!(
+            f,
+            "measured {:.1} s after a {:.1} s warm-up: {} commands; executors {}",
+            self.duration_s,
+            self.warmup_s,
+            self.completed,
+            if self.pinned { "pinned to cores" } else { "not pinned" }
+        )?;
         writeln!(f, "throughput: {:.0} ops/s", self.throughput_ops)?;
         let l = &self.latency_ms;
         writeln!(f, "p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms", l.p50, l.p90, l.p99, l.p999, l.max)?;

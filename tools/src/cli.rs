@@ -55,6 +55,11 @@ pub struct CliArgs {
     /// shard `s` of a replica listens on its port + `s`; keys hash to shards.
     #[arg(long, default_value_t = 1)]
     pub shards: u16,
+    /// Client: after the workload, read back every key this client alone
+    /// wrote and check it holds the last acknowledged write (PUT values are
+    /// made unique for this); any loss is printed and makes the exit code 1.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// Rewrites `-flag` into `--flag` so both spellings work, as in the original.
@@ -182,6 +187,8 @@ where
         let base = replica_addresses(d)?;
         let stop = Arc::new(AtomicBool::new(false));
         let mut handles = Vec::new();
+        // One executor per shard, each on a core of its own when there are enough.
+        let mut cores = runtime::live::cores::CorePlan::new(runtime::live::cores::Pinning::Auto, usize::from(args.shards.max(1)));
         for s in 0..args.shards.max(1) {
             let spec = ReplicaSpec {
                 config: ReplicaConfig { id, quorums: quorums(args, d)?, timing: timing(&table, d), bugs: DeliberateBugs::default() },
@@ -190,7 +197,7 @@ where
             };
             tracing::info!(alias, id, shard = s, address = %spec.addresses[id], protocol = P::NAME, "server starting");
             let stop = stop.clone();
-            let handle = LocalExecutorBuilder::new(Placement::Unbound)
+            let handle = LocalExecutorBuilder::new(cores.next_placement())
                 .name(&format!("{alias}-{s}"))
                 .spawn(move || async move { run_replica::<P>(spec, stop).await })
                 .map_err(|e| e.to_string())?;
@@ -221,6 +228,7 @@ where
             writes: d.percent(a, "writes", 100).map_err(|e| e.to_string())?,
             key: d.number(a, "key", 42).map_err(|e| e.to_string())? as i64,
             value: bytes::Bytes::from(vec![b'v'; d.number(a, "commandSize", 100).map_err(|e| e.to_string())? as usize]),
+            verify: args.verify,
         };
         let run_time = d.duration(a, "runTime").map_err(|e| e.to_string())?.unwrap_or(Duration::from_secs(3600));
         let logical = (clones + 1) * outstanding;
@@ -252,6 +260,14 @@ where
             Err(e) => return Err(format!("client {alias}: {e:?}")),
         };
         let done = report.fast + report.slow + report.single_path;
+        if !report.lost.is_empty() {
+            return Err(format!(
+                "client {alias}: {done} commands completed, but {} acknowledged writes were not read back:\n{}",
+                report.lost.len(),
+                report.lost.join("\n")
+            ));
+        }
+        let verified = if args.verify { format!("read back {} acknowledged writes: all present\n", report.verified) } else { String::new() };
         let l = &report.latency_us;
         let ms = |q: f64| l.value_at_quantile(q) as f64 / 1000.0;
         Ok(format!(
@@ -262,7 +278,7 @@ where
             ms(0.99),
             ms(0.999),
             l.max() as f64 / 1000.0
-        ))
+        ) + &verified)
     }
 }
 

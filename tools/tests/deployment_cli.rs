@@ -60,7 +60,7 @@ fn start_servers(config: &Path, replicas: usize, protocol: &str) -> Processes {
 
 fn run_client(config: &Path, protocol: &str, timeout: Duration) -> Output {
     let mut child = swiftpaxos()
-        .args(["-run", "client", "-config", config.to_str().unwrap(), "-alias", "c1", "-protocol", protocol])
+        .args(["-run", "client", "-config", config.to_str().unwrap(), "-alias", "c1", "-protocol", protocol, "-verify"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -114,25 +114,38 @@ fn load_continues_after_a_follower_and_then_the_leader_are_killed() {
     // Five server processes; the client runs 4 clients for 20,000 commands
     // each (several seconds). A follower (r4) is killed with SIGKILL at
     // 0.5 s, the leader (r0) at 1 s: the clients must still finish every
-    // command, through the new leader the surviving replicas elect.
-    let dir = temp_dir("kill");
-    let config = write_config(&dir, 5, port(100), "reqs: 20000\nclones: 3\nwrites: 50\nconflicts: 10\ncommandSize: 100\n");
-    let mut servers = start_servers(&config, 5, "paxos");
-    let started = Instant::now();
-    let client = std::thread::spawn({
-        let config = config.clone();
-        move || (run_client(&config, "paxos", Duration::from_secs(120)), started.elapsed())
-    });
-    std::thread::sleep(Duration::from_millis(500));
-    servers.0[4].kill().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    servers.0[0].kill().unwrap();
-    let (out, took) = client.join().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("client c1: 80000 commands completed"), "{text}");
-    assert!(took > Duration::from_millis(1500), "the run must outlast both kills (took {took:?}); raise reqs");
-    std::fs::remove_dir_all(&dir).ok();
+    // command, through the new leader the surviving replicas elect, and
+    // then read back every key they wrote (`-verify`): each must hold the
+    // last write the client saw acknowledged, before or after the kills.
+    for (protocol, base) in [("paxos", 100), ("swiftpaxos", 120)] {
+        let dir = temp_dir(&format!("kill-{protocol}"));
+        let config = write_config(&dir, 5, port(base), "reqs: 20000\nclones: 3\nwrites: 50\nconflicts: 10\ncommandSize: 100\n");
+        let mut servers = start_servers(&config, 5, protocol);
+        let started = Instant::now();
+        let client = std::thread::spawn({
+            let config = config.clone();
+            move || (run_client(&config, protocol, Duration::from_secs(120)), started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        servers.0[4].kill().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        servers.0[0].kill().unwrap();
+        let (out, took) = client.join().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("client c1: 80000 commands completed"), "{protocol}: {text}");
+        let verified: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("read back ")?.strip_suffix(" acknowledged writes: all present")?.parse().ok())
+            .unwrap_or_else(|| panic!("{protocol}: no read-back line in\n{text}"));
+        // 4 clients, each with 1,000 keys of its own of which half are
+        // written (50% writes on alternating commands) less the 10% that
+        // go to the shared key: 4 x 450.
+        assert!(verified >= 1_500, "{protocol}: only {verified} keys read back\n{text}");
+        assert!(took > Duration::from_millis(1500), "{protocol}: the run must outlast both kills (took {took:?}); raise reqs");
+        drop(servers);
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
 
 #[test]

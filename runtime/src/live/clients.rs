@@ -14,6 +14,7 @@ use hdrhistogram::Histogram;
 use protocols::protocol::{Action, ClientProtocol, Protocol};
 use protocols::quorum::QuorumSystem;
 use protocols::{ClientConfig, Command, CommandId, NodeId, Outbox, ReplicaId, Time, Timing};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -34,6 +35,11 @@ pub struct Workload {
     pub key: i64,
     /// Bytes per PUT value.
     pub value: Bytes,
+    /// Read back, after its last command, every key a client wrote and
+    /// check it holds the client's last acknowledged write. PUT values are
+    /// then unique (client and command number at the front), so a read
+    /// tells which write it saw.
+    pub verify: bool,
 }
 
 /// Whether the `i`-th event hits a `pct`% share: exactly `pct` in every
@@ -48,10 +54,23 @@ impl Workload {
     pub fn command(&self, client: u64, i: u64) -> Command {
         let key = if exact_share(i, self.conflicts) { self.key } else { 1_000_000 + (client as i64) * 1_000_000 + (i % 1000) as i64 };
         if exact_share(i.wrapping_add(client), self.writes) {
-            Command::Put { key, value: self.value.clone() }
+            let value = if self.verify { self.unique_value(client, i) } else { self.value.clone() };
+            Command::Put { key, value }
         } else {
             Command::Get { key }
         }
+    }
+}
+
+impl Workload {
+    /// `c<client>i<i>`, then the configured value, cut to its size (never
+    /// shorter than the tag).
+    fn unique_value(&self, client: u64, i: u64) -> Bytes {
+        let mut v = format!("c{client}i{i}:").into_bytes();
+        let size = self.value.len().max(v.len());
+        v.extend_from_slice(&self.value);
+        v.truncate(size);
+        Bytes::from(v)
     }
 }
 
@@ -104,6 +123,11 @@ pub struct ClientHostReport {
     pub slow: u64,
     /// See `fast`.
     pub single_path: u64,
+    /// With `Workload::verify`: keys read back and found holding their last
+    /// acknowledged write.
+    pub verified: u64,
+    /// With `Workload::verify`: keys that did not, described.
+    pub lost: Vec<String>,
 }
 
 /// A logical client: one protocol client per shard, one command in flight.
@@ -115,6 +139,12 @@ struct Logical<C> {
     next: u64,
     /// The command in flight: its shard and when it was sent.
     in_flight: (usize, Time),
+    /// The command in flight itself (for the read-back check).
+    command: Command,
+    /// With `verify`: the last acknowledged value of each key this client
+    /// alone writes; after the last command, the keys still to read back.
+    acked: HashMap<i64, Bytes>,
+    to_read: Vec<i64>,
 }
 
 /// Runs the clients until the warm-up and measurement are over; counts each
@@ -168,6 +198,9 @@ where
                 .collect(),
             next: 1,
             in_flight: (0, Time::ZERO),
+            command: Command::Noop,
+            acked: HashMap::new(),
+            to_read: Vec::new(),
         })
         .collect();
     let mut out: Outbox<P::Message> = Outbox::new();
@@ -178,8 +211,13 @@ where
             }
         }
     };
+    let limit = spec.commands_per_client.unwrap_or(u64::MAX);
     let submit = |c: &mut Logical<P::Client>, t: Time, out: &mut Outbox<P::Message>| {
-        let command = spec.workload.command(c.id, c.next);
+        let command = match c.to_read.pop() {
+            Some(key) if c.next > limit => Command::Get { key },
+            _ => spec.workload.command(c.id, c.next),
+        };
+        c.command = command.clone();
         let shard = shard_of(&command, shards);
         let from = wire_id(c.id, shard);
         c.protocol[shard].submit(CommandId::new(from, c.next), command, t, out);
@@ -196,11 +234,12 @@ where
         fast: 0,
         slow: 0,
         single_path: 0,
+        verified: 0,
+        lost: Vec::new(),
     };
     let (warm_end, end) = (Time::ZERO + spec.warmup, Time::ZERO + spec.warmup + spec.measure);
     let mut next_tick = now() + spec.timing.tick;
     let mut done_since_report = 0u64;
-    let limit = spec.commands_per_client.unwrap_or(u64::MAX);
     let mut running = clients.len();
     while now() < end && !stop.load(Ordering::Relaxed) && running > 0 {
         future::or(inbox.ready(), sleep(next_tick.since(now()))).await;
@@ -213,7 +252,9 @@ where
             if done.id != CommandId::new(wire_id(c.id, c.in_flight.0), c.next - 1) {
                 continue;
             }
-            if t >= warm_end {
+            // Read-backs (with `verify`) are not part of the measured load.
+            let measured = c.next - 1 <= limit;
+            if t >= warm_end && measured {
                 let _ = report.latency_us.record((t.since(c.in_flight.1).as_micros() as u64).max(1));
                 match done.fast_path {
                     Some(true) => report.fast += 1,
@@ -221,8 +262,11 @@ where
                     None => report.single_path += 1,
                 }
             }
-            done_since_report += 1;
-            if c.next > limit {
+            done_since_report += u64::from(measured);
+            if spec.workload.verify {
+                check_read_back(c, &done.result, spec.workload.key, limit, &mut report);
+            }
+            if c.next > limit && c.to_read.is_empty() {
                 running -= 1;
                 continue;
             }
@@ -245,6 +289,33 @@ where
         q.close();
     }
     Ok(report)
+}
+
+/// Read-back bookkeeping after `c`'s command completed with `result`:
+/// remember an acknowledged write to a key of its own; check a read-back
+/// against the remembered value; after the last command, list the keys to
+/// read back.
+fn check_read_back<C>(c: &mut Logical<C>, result: &protocols::CommandResult, shared_key: i64, limit: u64, report: &mut ClientHostReport) {
+    let was_read_back = c.next > limit + 1;
+    match (&c.command, result) {
+        (Command::Put { key, value }, _) if *key != shared_key && !was_read_back => {
+            c.acked.insert(*key, value.clone());
+        }
+        (Command::Get { key }, protocols::CommandResult::Value(found)) if was_read_back => match c.acked.get(key) {
+            Some(expected) if found.as_ref() == Some(expected) => report.verified += 1,
+            Some(expected) => report.lost.push(format!(
+                "client {} key {key}: acknowledged {:?}, read {:?}",
+                c.id,
+                String::from_utf8_lossy(&expected[..expected.len().min(24)]),
+                found.as_ref().map(|f| String::from_utf8_lossy(&f[..f.len().min(24)]).into_owned())
+            )),
+            None => {}
+        },
+        _ => {}
+    }
+    if c.next == limit + 1 && !was_read_back {
+        c.to_read = c.acked.keys().copied().collect();
+    }
 }
 
 /// Connects to a replica that may still be starting: retries for 10 s.

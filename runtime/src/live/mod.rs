@@ -6,6 +6,7 @@
 //! - [`link`], [`wire`], [`mailbox`]: framing, envelopes, in-executor queues.
 
 pub mod clients;
+pub mod cores;
 pub mod link;
 pub mod mailbox;
 pub mod server;
