@@ -8,7 +8,7 @@
 
 mod report;
 
-pub use report::{SiteSummary, Summary};
+pub use report::{Memory, SiteSummary, Summary};
 
 use clap::Parser;
 use glommio::LocalExecutorBuilder;
@@ -339,7 +339,7 @@ where
         host_names.push(planned.name);
     }
 
-    show_progress(args, &progress, hosts.len());
+    let memory = show_progress(args, &progress, hosts.len());
 
     let mut reports: Vec<ClientHostReport> = Vec::new();
     let mut reported_names = Vec::new();
@@ -373,6 +373,7 @@ where
     }
     let mut summary = Summary::new(args, P::NAME, &latency, fast, slow, single);
     summary.pinned = cores.pins();
+    summary.memory = memory;
     if matches!(emulation, Emulation::Sites(_)) {
         summary.per_site = reports.iter().zip(&reported_names).map(|(r, name)| SiteSummary::new(name, r)).collect();
     }
@@ -387,9 +388,17 @@ fn bytes_of(size: usize) -> bytes::Bytes {
     bytes::Bytes::from(vec![b'v'; size])
 }
 
+/// This process's resident memory in MiB (`VmRSS`), where /proc has it.
+fn resident_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 /// Draws a progress bar (warm-up, then measurement, with the live rate)
-/// until the client hosts are done.
-fn show_progress(args: &BenchArgs, progress: &AtomicU64, hosts: usize) {
+/// until the client hosts are done; samples resident memory 10 s into the
+/// measurement and at its end (replicas and clients share this process).
+fn show_progress(args: &BenchArgs, progress: &AtomicU64, hosts: usize) -> Option<Memory> {
     let total = args.warmup + args.duration;
     let bar = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total.as_millis() as u64) };
     bar.set_style(
@@ -399,7 +408,11 @@ fn show_progress(args: &BenchArgs, progress: &AtomicU64, hosts: usize) {
     );
     let start = Instant::now();
     let (mut last_count, mut last_at) = (0u64, start);
+    let mut at_10s = None;
     while start.elapsed() < total + Duration::from_millis(200) && hosts > 0 {
+        if at_10s.is_none() && start.elapsed() >= args.warmup + Duration::from_secs(10) {
+            at_10s = resident_mib();
+        }
         std::thread::sleep(Duration::from_millis(200));
         let count = progress.load(Ordering::Relaxed);
         let rate = (count - last_count) as f64 / last_at.elapsed().as_secs_f64().max(1e-3);
@@ -409,4 +422,5 @@ fn show_progress(args: &BenchArgs, progress: &AtomicU64, hosts: usize) {
         bar.set_message(format!("{phase}, {rate:.0} ops/s"));
     }
     bar.finish_and_clear();
+    Some(Memory { rss_mib_at_10s: at_10s?, rss_mib_at_end: resident_mib()? })
 }

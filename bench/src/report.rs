@@ -22,6 +22,17 @@ pub struct Percentiles {
     pub max: f64,
 }
 
+/// Resident memory of the bench process (replicas and clients), sampled
+/// 10 s into the measurement and at its end: flat when executed commands
+/// are released.
+#[derive(Debug, Clone, Serialize)]
+pub struct Memory {
+    /// MiB 10 s into the measurement.
+    pub rss_mib_at_10s: f64,
+    /// MiB at the end.
+    pub rss_mib_at_end: f64,
+}
+
 /// The clients of one site (their own executor and emulated address).
 #[derive(Debug, Clone, Serialize)]
 pub struct SiteSummary {
@@ -90,6 +101,8 @@ pub struct Summary {
     pub latency_ms: Percentiles,
     /// Share of commands on the fast path, for protocols that have one.
     pub fast_path_share: Option<f64>,
+    /// Memory growth, for runs measured 10 s or longer.
+    pub memory: Option<Memory>,
     /// Whether executors were pinned to cores (`--pin`).
     pub pinned: bool,
     /// Per client site, when a region table placed them (`--latency` with sites).
@@ -124,6 +137,7 @@ impl Summary {
             fast_path_share: (fast + slow > 0).then(|| fast as f64 / (fast + slow) as f64),
             written: None,
             pinned: false,
+            memory: None,
             per_site: Vec::new(),
         }
     }
@@ -175,6 +189,10 @@ impl fmt::Display for Summary {
         match self.fast_path_share {
             Some(s) => writeln!(f, "fast path: {:.1}% of commands", s * 100.0)?,
             None => writeln!(f, "fast path: n/a (one path only)")?,
+        }
+        if let Some(m) = &self.memory {
+            let growth = 100.0 * (m.rss_mib_at_end / m.rss_mib_at_10s - 1.0);
+            writeln!(f, "memory: RSS {:.0} MiB 10 s into the measurement, {:.0} MiB at its end ({growth:+.1}%)", m.rss_mib_at_10s, m.rss_mib_at_end)?;
         }
         if !self.per_site.is_empty() {
             writeln!(f, "{:<16} {:>9} {:>9} {:>9} {:>9} {:>10}", "client site", "commands", "p50 ms", "p90 ms", "p99 ms", "fast path")?;

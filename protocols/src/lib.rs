@@ -17,6 +17,7 @@ pub mod curp;
 pub mod depgraph;
 pub mod election;
 pub mod epaxos;
+pub mod gc;
 pub mod fastpaxos;
 pub mod ids;
 pub mod kv;

@@ -92,6 +92,25 @@ impl SlotLog {
         Some(next)
     }
 
+    /// Drops the entries below `slot` (never at or above the execution
+    /// frontier): once every replica executed them, nobody asks again.
+    pub fn forget_below(&mut self, slot: Slot) {
+        let keep_from = slot.min(self.executed);
+        if self.entries.first_key_value().is_some_and(|(first, _)| *first < keep_from) {
+            self.entries = self.entries.split_off(&keep_from);
+        }
+    }
+
+    /// How many entries the log holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the log holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// The entries at `from` and above, accepted or committed.
     pub fn entries_from(&self, from: Slot) -> impl Iterator<Item = (Slot, &Entry)> {
         self.entries.range(from..).map(|(s, e)| (*s, e))
@@ -119,6 +138,21 @@ mod tests {
         assert_eq!(log.next_to_execute(), None);
         assert_eq!(log.execution_frontier(), 2);
         assert_eq!(log.end(), 2);
+    }
+
+    #[test]
+    fn forgetting_keeps_the_unexecuted_part() {
+        let mut log = SlotLog::new();
+        for s in 0..5 {
+            log.commit(s, Ballot(0), batch(s));
+        }
+        log.next_to_execute();
+        log.next_to_execute();
+        log.forget_below(4);
+        assert_eq!(log.len(), 3, "slots 2..5 are not executed yet and stay");
+        assert!(log.is_committed(0), "a forgotten slot counts as committed");
+        log.accept(1, Ballot(3), batch(9));
+        assert_eq!(log.len(), 3, "and is never accepted again");
     }
 
     #[test]

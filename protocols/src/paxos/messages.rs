@@ -29,12 +29,14 @@ pub enum Message {
     Promise { ballot: Ballot, entries: Vec<PromisedEntry> },
     /// Phase 2a: the leader proposes `value` for `slot`.
     Accept { ballot: Ballot, slot: Slot, value: Batch },
-    /// Phase 2b: the acceptor accepted `slot` in `ballot`.
-    Accepted { ballot: Ballot, slot: Slot },
+    /// Phase 2b: the acceptor accepted `slot` in `ballot`; it has executed
+    /// every slot below `executed` (for releasing memory, [`crate::gc`]).
+    Accepted { ballot: Ballot, slot: Slot, executed: Slot },
     /// The leader tells learners that `value` is chosen at `slot`.
     Commit { slot: Slot, value: Batch },
-    /// The leader is alive; every slot below `frontier` is committed.
-    Heartbeat { ballot: Ballot, frontier: Slot },
+    /// The leader is alive; every slot below `frontier` is committed, and
+    /// every slot below `stable` is executed at every replica (forget them).
+    Heartbeat { ballot: Ballot, frontier: Slot, stable: Slot },
     /// A learner that fell behind asks the leader for decisions from `from_slot`.
     CatchUp { from_slot: Slot },
     /// The receiver's ballot is stale: the sender has promised `ballot`.

@@ -5,6 +5,7 @@ use crate::ballot::Ballot;
 use crate::command::Command;
 use crate::election::{Election, ElectionStep};
 use crate::ids::{CommandId, NodeId, ReplicaId};
+use crate::gc::ExecutedEverywhere;
 use crate::log::{noop_batch, Batch, Slot, SlotLog};
 use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
@@ -79,6 +80,9 @@ pub struct PaxosReplica {
     learning: BTreeMap<Slot, (Ballot, Votes)>,
     /// Commands whose client asked this replica to answer too (`Watch`).
     watched: HashSet<CommandId>,
+    /// How far each replica executed (from `Accepted` and `CatchUp`): the
+    /// leader tells everyone what is executed everywhere, and all forget it.
+    executed: ExecutedEverywhere,
 }
 
 impl ReplicaProtocol for PaxosReplica {
@@ -101,10 +105,21 @@ impl ReplicaProtocol for PaxosReplica {
             Message::Prepare { ballot, from_slot } => self.on_prepare(r, ballot, from_slot, now, out),
             Message::Promise { ballot, entries } => self.on_promise(r, ballot, entries, now, out),
             Message::Accept { ballot, slot, value } => self.on_accept(r, ballot, slot, value, now, out),
-            Message::Accepted { ballot, slot } => self.on_accepted(r, ballot, slot, now, out),
+            Message::Accepted { ballot, slot, executed } => {
+                self.executed.report(r, executed);
+                self.on_accepted(r, ballot, slot, now, out)
+            }
             Message::Commit { slot, value } => self.on_commit(r, slot, value, now, out),
-            Message::Heartbeat { ballot, frontier } => self.on_heartbeat(r, ballot, frontier, now, out),
-            Message::CatchUp { from_slot } => self.on_catch_up(r, from_slot, out),
+            Message::Heartbeat { ballot, frontier, stable } => {
+                self.on_heartbeat(r, ballot, frontier, now, out);
+                if ballot == self.ballot {
+                    self.release(stable);
+                }
+            }
+            Message::CatchUp { from_slot } => {
+                self.executed.report(r, from_slot);
+                self.on_catch_up(r, from_slot, out)
+            }
             Message::Nack { ballot } => self.observe_ballot(ballot, now),
             Message::PreVote { ballot } => self.on_pre_vote(r, ballot, now, out),
             Message::PreVoteGranted { ballot } => self.on_pre_vote_granted(r, ballot, now, out),
@@ -112,11 +127,12 @@ impl ReplicaProtocol for PaxosReplica {
     }
 
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
+        let mut heartbeat = false;
         match &mut self.role {
             Role::Leader(l) => {
                 if now.since(l.last_heartbeat) >= self.timing.heartbeat {
                     l.last_heartbeat = now;
-                    out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier: self.log.execution_frontier() });
+                    heartbeat = true;
                 }
                 for (slot, p) in l.proposals.iter_mut().filter(|(_, p)| now.since(p.sent) >= self.timing.retry) {
                     p.sent = now;
@@ -138,6 +154,9 @@ impl ReplicaProtocol for PaxosReplica {
                 }
                 self.request_catch_up_if_behind(now, out);
             }
+        }
+        if heartbeat {
+            self.send_heartbeat(out);
         }
     }
 
@@ -164,7 +183,13 @@ impl ReplicaProtocol for PaxosReplica {
             Role::Candidate(_) => "candidate",
             Role::Leader(_) => "leader",
         };
-        format!("{role} ballot {}, executed up to slot {}, log end {}", self.ballot, self.log.execution_frontier(), self.log.end())
+        format!(
+            "{role} ballot {}, executed up to slot {}, log end {}, {} entries held",
+            self.ballot,
+            self.log.execution_frontier(),
+            self.log.end(),
+            self.log.len()
+        )
     }
 
     fn leader(&self) -> Option<ReplicaId> {
@@ -205,6 +230,7 @@ impl PaxosReplica {
             all_to_all,
             learning: BTreeMap::new(),
             watched: HashSet::new(),
+            executed: ExecutedEverywhere::new(n),
         }
     }
 
@@ -293,7 +319,7 @@ impl PaxosReplica {
             // replica happens to know, ignoring what others accepted.
             let next_slot = self.log.end();
             self.role = Role::Leader(Leadership { next_slot, proposals: BTreeMap::new(), last_heartbeat: now });
-            out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier: self.log.execution_frontier() });
+            self.send_heartbeat(out);
             return;
         }
         let from_slot = self.log.execution_frontier();
@@ -347,7 +373,7 @@ impl PaxosReplica {
         let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Follower) else { unreachable!() };
         let next_slot = c.best.last_key_value().map_or(c.from_slot, |(s, _)| s + 1).max(self.log.end());
         self.role = Role::Leader(Leadership { next_slot, proposals: BTreeMap::new(), last_heartbeat: now });
-        out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier: self.log.execution_frontier() });
+        self.send_heartbeat(out);
         for slot in c.from_slot..next_slot {
             if self.log.is_committed(slot) {
                 continue;
@@ -386,12 +412,12 @@ impl PaxosReplica {
         self.election.heard_leader(now);
         self.log.accept(slot, ballot, value);
         if self.all_to_all {
-            out.broadcast(Message::Accepted { ballot, slot });
+            out.broadcast(Message::Accepted { ballot, slot, executed: self.log.execution_frontier() });
             // The leader accepted its own proposal before sending it: two votes.
             self.learn(from, ballot, slot, out);
             self.learn(self.id, ballot, slot, out);
         } else {
-            out.send_replica(from, Message::Accepted { ballot, slot });
+            out.send_replica(from, Message::Accepted { ballot, slot, executed: self.log.execution_frontier() });
         }
     }
 
@@ -511,6 +537,28 @@ impl PaxosReplica {
     fn on_catch_up(&mut self, from: ReplicaId, from_slot: Slot, out: &mut Outbox<Message>) {
         for (slot, e) in self.log.entries_from(from_slot).filter(|(_, e)| e.committed).take(CATCH_UP_CHUNK) {
             out.send_replica(from, Message::Commit { slot, value: e.value.clone() });
+        }
+    }
+}
+
+impl PaxosReplica {
+    /// The leader's heartbeat: its frontier (followers behind it catch up)
+    /// and the stable frontier (everyone forgets what is below it).
+    fn send_heartbeat(&mut self, out: &mut Outbox<Message>) {
+        let frontier = self.log.execution_frontier();
+        self.executed.report(self.id, frontier);
+        let stable = self.executed.stable();
+        out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier, stable });
+        self.release(stable);
+    }
+
+    /// Forgets the slots below `stable` that this replica executed, and
+    /// any vote counts left below its execution frontier.
+    fn release(&mut self, stable: Slot) {
+        self.log.forget_below(stable);
+        let frontier = self.log.execution_frontier();
+        if self.learning.first_key_value().is_some_and(|(s, _)| *s < frontier) {
+            self.learning = self.learning.split_off(&frontier);
         }
     }
 }

@@ -1,0 +1,54 @@
+//! Releasing executed commands. A replica may forget a command (its log
+//! entry, its conflict-table and dependency records) once *every* replica
+//! has executed it: no catch-up, recovery or fetch can ask for it again.
+//! Replicas report how far they executed; the minimum is the stable
+//! frontier. A replica that is down holds the frontier back (its last
+//! report stays), so memory stays flat while every replica keeps up, and
+//! grows during an outage until the replica returns — the price of not
+//! shipping snapshots to a replica that fell behind the forgotten part.
+
+use crate::ids::ReplicaId;
+
+/// The execution frontiers replicas reported (each only moves forward).
+#[derive(Clone, Debug)]
+pub struct ExecutedEverywhere {
+    frontiers: Vec<u64>,
+}
+
+impl ExecutedEverywhere {
+    /// No reports yet from any of `n` replicas: nothing is stable.
+    pub fn new(n: usize) -> Self {
+        ExecutedEverywhere { frontiers: vec![0; n] }
+    }
+
+    /// Replica `r` executed everything below `frontier`.
+    pub fn report(&mut self, r: ReplicaId, frontier: u64) {
+        if let Some(f) = self.frontiers.get_mut(r) {
+            *f = (*f).max(frontier);
+        }
+    }
+
+    /// Everything below this is executed at every replica.
+    pub fn stable(&self) -> u64 {
+        self.frontiers.iter().copied().min().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slowest_replica_sets_the_stable_frontier() {
+        let mut e = ExecutedEverywhere::new(3);
+        e.report(0, 10);
+        e.report(1, 7);
+        assert_eq!(e.stable(), 0, "replica 2 has not reported");
+        e.report(2, 9);
+        assert_eq!(e.stable(), 7);
+        e.report(1, 3);
+        assert_eq!(e.stable(), 7, "reports never move back");
+        e.report(7, 100);
+        assert_eq!(e.stable(), 7, "unknown replicas are ignored");
+    }
+}
