@@ -36,6 +36,8 @@ pub struct Entry {
 pub struct SlotLog {
     entries: BTreeMap<Slot, Entry>,
     executed: Slot,
+    /// Slots below this were executed everywhere and dropped.
+    forgotten: Slot,
 }
 
 impl SlotLog {
@@ -96,9 +98,19 @@ impl SlotLog {
     /// frontier): once every replica executed them, nobody asks again.
     pub fn forget_below(&mut self, slot: Slot) {
         let keep_from = slot.min(self.executed);
+        if keep_from <= self.forgotten {
+            return;
+        }
+        self.forgotten = keep_from;
         if self.entries.first_key_value().is_some_and(|(first, _)| *first < keep_from) {
             self.entries = self.entries.split_off(&keep_from);
         }
+    }
+
+    /// Whether `slot` was executed everywhere and dropped: messages about
+    /// it are stale and need no answer.
+    pub fn is_forgotten(&self, slot: Slot) -> bool {
+        slot < self.forgotten
     }
 
     /// How many entries the log holds.
@@ -151,6 +163,7 @@ mod tests {
         log.forget_below(4);
         assert_eq!(log.len(), 3, "slots 2..5 are not executed yet and stay");
         assert!(log.is_committed(0), "a forgotten slot counts as committed");
+        assert!(log.is_forgotten(1) && !log.is_forgotten(2));
         log.accept(1, Ballot(3), batch(9));
         assert_eq!(log.len(), 3, "and is never accepted again");
     }

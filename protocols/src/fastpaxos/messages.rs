@@ -33,8 +33,10 @@ pub enum Message {
     /// Replica → client: `id` executed with `result`; `fast` when its
     /// instance was decided in a fast round without recovery.
     Reply { id: CommandId, result: CommandResult, fast: bool },
-    /// Phase 2b, to every replica: the sender voted for `value` at `instance` in `round`.
-    Vote { instance: Instance, round: Round, value: Batch },
+    /// Phase 2b, to every replica: the sender voted for `value` at `instance`
+    /// in `round`; it has executed every instance below `executed` (for
+    /// releasing memory, [`crate::gc`]).
+    Vote { instance: Instance, round: Round, value: Batch, executed: Instance },
     /// Phase 1a of a classic round for one stuck instance.
     Prepare { instance: Instance, round: Round },
     /// Phase 1b: the acceptor's last vote at `instance`, if any.
@@ -48,7 +50,8 @@ pub enum Message {
     /// The leader is alive; every instance below `frontier` is decided, and
     /// (Fast Paxos's "any" message) fast rounds of `ballot` are open from
     /// `open_from`, everything below being recovered by the leader.
-    Heartbeat { ballot: Ballot, frontier: Instance, open_from: Instance },
+    /// Every instance below `stable` is executed at every replica: forget them.
+    Heartbeat { ballot: Ballot, frontier: Instance, open_from: Instance, stable: Instance },
     /// A learner that fell behind asks for decisions from `from`.
     CatchUp { from: Instance },
     /// `value` is chosen at `instance`.

@@ -7,6 +7,7 @@ use crate::client::ReplyCollector;
 use crate::command::Command;
 use crate::election::{Election, ElectionStep};
 use crate::ids::{CommandId, NodeId, ReplicaId};
+use crate::gc::ExecutedEverywhere;
 use crate::log::{Batch, SlotLog};
 use crate::protocol::{Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
@@ -92,6 +93,8 @@ pub struct FastPaxosReplica {
     reply_to: HashSet<CommandId>,
     leader_frontier: Instance,
     last_catch_up: Option<Time>,
+    /// How far each replica executed (from votes and `CatchUp`).
+    executed: ExecutedEverywhere,
 }
 
 impl ReplicaProtocol for FastPaxosReplica {
@@ -124,6 +127,7 @@ impl ReplicaProtocol for FastPaxosReplica {
             decided_ids: HashSet::new(),
             reply_to: HashSet::new(),
             leader_frontier: 0,
+            executed: ExecutedEverywhere::new(n),
             last_catch_up: None,
         }
     }
@@ -135,14 +139,25 @@ impl ReplicaProtocol for FastPaxosReplica {
         let NodeId::Replica(r) = from else { return };
         match msg {
             Message::Propose { .. } | Message::Reply { .. } => {}
-            Message::Vote { instance, round, value } => self.on_vote(r, instance, round, value, now, out),
+            Message::Vote { instance, round, value, executed } => {
+                self.executed.report(r, executed);
+                self.on_vote(r, instance, round, value, now, out)
+            }
             Message::Prepare { instance, round } => self.on_prepare(r, instance, round, now, out),
             Message::Promise { instance, round, vote } => self.on_promise(r, instance, round, vote, now, out),
             Message::Accept { instance, round, value } => self.on_accept(r, instance, round, value, now, out),
             Message::Elect { ballot, from } => self.on_elect(r, ballot, from, now, out),
             Message::Elected { ballot, reports } => self.on_elected(r, ballot, reports, now, out),
-            Message::Heartbeat { ballot, frontier, open_from } => self.on_heartbeat(r, ballot, frontier, open_from, now, out),
-            Message::CatchUp { from } => self.on_catch_up(r, from, out),
+            Message::Heartbeat { ballot, frontier, open_from, stable } => {
+                self.on_heartbeat(r, ballot, frontier, open_from, now, out);
+                if ballot == self.ballot {
+                    self.log.forget_below(stable);
+                }
+            }
+            Message::CatchUp { from } => {
+                self.executed.report(r, from);
+                self.on_catch_up(r, from, out)
+            }
             Message::Commit { instance, value } => self.decide(instance, value, false, now, out),
             Message::Nack { ballot } => self.observe_ballot(ballot, now),
             Message::PreVote { ballot } => self.on_pre_vote(r, ballot, now, out),
@@ -196,11 +211,14 @@ impl ReplicaProtocol for FastPaxosReplica {
             Role::Leader { .. } => "leader",
         };
         format!(
-            "{role} ballot {}, executed up to {}, {} undecided instances, {} commands queued, fast rounds open from {:?}",
+            "{role} ballot {}, executed up to {}, {} log entries held, {} undecided instances, {} commands queued, {} votes placed, {} decided unexecuted, fast rounds open from {:?}",
             self.ballot,
             self.log.execution_frontier(),
+            self.log.len(),
             self.instances.len(),
             self.queue.len(),
+            self.voted.len(),
+            self.decided_ids.len(),
             self.open_from
         )
     }
@@ -262,7 +280,7 @@ impl FastPaxosReplica {
     /// Phase 2b: votes, tells everyone, and counts its own vote.
     fn cast_vote(&mut self, instance: Instance, round: Round, value: Batch, now: Time, out: &mut Outbox<Message>) {
         self.instance(instance, now).vote = Some((round, value.clone()));
-        out.broadcast(Message::Vote { instance, round, value: value.clone() });
+        out.broadcast(Message::Vote { instance, round, value: value.clone(), executed: self.log.execution_frontier() });
         self.on_vote(self.id, instance, round, value, now, out);
     }
 
@@ -413,6 +431,9 @@ impl FastPaxosReplica {
     }
 
     fn on_prepare(&mut self, from: ReplicaId, instance: Instance, round: Round, now: Time, out: &mut Outbox<Message>) {
+        if self.log.is_forgotten(instance) {
+            return;
+        }
         if let Some(value) = self.log.get(instance).filter(|e| e.committed).map(|e| e.value.clone()) {
             return self.reply(from, Message::Commit { instance, value }, now, out);
         }
@@ -442,6 +463,9 @@ impl FastPaxosReplica {
     }
 
     fn on_accept(&mut self, from: ReplicaId, instance: Instance, round: Round, value: Batch, now: Time, out: &mut Outbox<Message>) {
+        if self.log.is_forgotten(instance) {
+            return;
+        }
         if let Some(decided) = self.log.get(instance).filter(|e| e.committed).map(|e| e.value.clone()) {
             return self.reply(from, Message::Commit { instance, value: decided }, now, out);
         }
@@ -450,7 +474,7 @@ impl FastPaxosReplica {
                 self.reply(from, Message::Nack { ballot: self.ballot }, now, out);
             } else if let Some((voted, value)) = self.instances.get(&instance).and_then(|s| s.vote.clone()).filter(|(r, _)| *r == round) {
                 // A retransmitted Accept: our vote may have been lost.
-                out.broadcast(Message::Vote { instance, round: voted, value });
+                out.broadcast(Message::Vote { instance, round: voted, value, executed: self.log.execution_frontier() });
             }
             return;
         }
@@ -582,9 +606,15 @@ impl FastPaxosReplica {
         self.vote_queued(now, out);
     }
 
-    fn send_heartbeat(&self, out: &mut Outbox<Message>) {
+    /// The leader's heartbeat: its frontier, where fast rounds are open,
+    /// and what every replica executed (everyone forgets below it).
+    fn send_heartbeat(&mut self, out: &mut Outbox<Message>) {
+        let frontier = self.log.execution_frontier();
+        self.executed.report(self.id, frontier);
+        let stable = self.executed.stable();
         if let Some(open_from) = self.open_from {
-            out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier: self.log.execution_frontier(), open_from });
+            out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier, open_from, stable });
+            self.log.forget_below(stable);
         }
     }
 
