@@ -14,9 +14,36 @@
 
 use crate::command::Command;
 use crate::ids::CommandId;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
 use std::sync::Arc;
+
+/// Ids that come in numbered streams (a client's commands, a replica's row
+/// of instances), so that "everything of this stream below n is done" can
+/// replace remembering each id: what lets a replica release executed ones.
+pub trait Sequenced: Copy {
+    /// The stream.
+    fn stream(&self) -> u64;
+    /// The position in it.
+    fn position(&self) -> u64;
+}
+
+impl Sequenced for CommandId {
+    fn stream(&self) -> u64 {
+        self.client
+    }
+    fn position(&self) -> u64 {
+        self.seq
+    }
+}
+
+/// Per stream: everything below `released` is done and forgotten; above
+/// it, the done positions one by one.
+#[derive(Clone, Debug, Default)]
+struct DoneStream {
+    released: u64,
+    done: BTreeSet<u64>,
+}
 
 /// A command's dependencies: sorted, without duplicates, so that two replicas'
 /// sets compare equal exactly when they hold the same commands.
@@ -42,19 +69,20 @@ struct Node<K, V> {
 pub struct DependencyGraph<K = CommandId, V = Command> {
     pending: HashMap<K, Node<K, V>>,
     /// Executed, or declared void by recovery (never to execute under this id's
-    /// old instance): either way, no longer a reason to wait.
-    done: HashSet<K>,
+    /// old instance): either way, no longer a reason to wait. Per stream,
+    /// so that a released prefix costs nothing.
+    done: HashMap<u64, DoneStream>,
     /// A missing dependency and the commands whose execution waits for it.
     waiting: HashMap<K, Vec<K>>,
 }
 
 impl<K, V> Default for DependencyGraph<K, V> {
     fn default() -> Self {
-        DependencyGraph { pending: HashMap::new(), done: HashSet::new(), waiting: HashMap::new() }
+        DependencyGraph { pending: HashMap::new(), done: HashMap::new(), waiting: HashMap::new() }
     }
 }
 
-impl<K: Copy + Ord + Hash, V: Clone> DependencyGraph<K, V> {
+impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
     /// An empty graph.
     pub fn new() -> Self {
         Self::default()
@@ -62,12 +90,37 @@ impl<K: Copy + Ord + Hash, V: Clone> DependencyGraph<K, V> {
 
     /// Whether `id` is committed here (pending or executed).
     pub fn is_committed(&self, id: K) -> bool {
-        self.pending.contains_key(&id) || self.done.contains(&id)
+        self.pending.contains_key(&id) || self.is_done(id)
     }
 
     /// Whether `id` executed (or was voided) here.
     pub fn is_done(&self, id: K) -> bool {
-        self.done.contains(&id)
+        self.done.get(&id.stream()).is_some_and(|s| id.position() < s.released || s.done.contains(&id.position()))
+    }
+
+    /// Whether `id` lies in a released prefix: executed everywhere and
+    /// forgotten, so any message about it is stale.
+    pub fn is_released(&self, id: K) -> bool {
+        self.done.get(&id.stream()).is_some_and(|s| id.position() < s.released)
+    }
+
+    /// Forgets, for `stream`, every done position below `below` (the
+    /// caller knows everything there executed everywhere). Never moves back.
+    pub fn release_below(&mut self, stream: u64, below: u64) {
+        let s = self.done.entry(stream).or_default();
+        if below > s.released {
+            s.released = below;
+            s.done = s.done.split_off(&below);
+        }
+    }
+
+    fn mark_done(&mut self, id: K) {
+        self.done.entry(id.stream()).or_default().done.insert(id.position());
+    }
+
+    /// How many done ids are remembered one by one (not released).
+    pub fn done_len(&self) -> usize {
+        self.done.values().map(|s| s.done.len()).sum()
     }
 
     /// The committed dependencies of `id`, while it waits to execute.
@@ -111,10 +164,10 @@ impl<K: Copy + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         if self.is_committed(id) {
             return Vec::new();
         }
-        self.done.insert(id);
+        self.mark_done(id);
         let mut order = Vec::new();
         for root in self.waiting.remove(&id).unwrap_or_default() {
-            let skip = self.done.contains(&root);
+            let skip = self.is_done(root);
             if !skip {
                 order.extend(self.retry(root));
             }
@@ -124,7 +177,7 @@ impl<K: Copy + Ord + Hash, V: Clone> DependencyGraph<K, V> {
 
     /// Forgets that `id` was voided, so that it can commit as a new instance.
     pub fn revive(&mut self, id: K) -> bool {
-        !self.pending.contains_key(&id) && self.done.remove(&id)
+        !self.pending.contains_key(&id) && self.done.get_mut(&id.stream()).is_some_and(|s| s.done.remove(&id.position()))
     }
 
     fn retry(&mut self, root: K) -> Vec<(K, V)> {
@@ -177,7 +230,7 @@ impl<K: Copy + Ord + Hash, V: Clone> DependencyGraph<K, V> {
             if *i < deps.len() {
                 let w = deps[*i];
                 *i += 1;
-                if w == v || self.done.contains(&w) {
+                if w == v || self.is_done(w) {
                     continue;
                 }
                 if !self.pending.contains_key(&w) {
@@ -219,7 +272,7 @@ impl<K: Copy + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         let mut order = Vec::new();
         for id in components.into_iter().flatten() {
             let node = self.pending.remove(&id).expect("pending");
-            self.done.insert(id);
+            self.mark_done(id);
             order.push((id, node.value));
         }
         Ok(order)

@@ -37,10 +37,19 @@ impl Applied {
     }
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 struct ClientSession {
     results: BTreeMap<u64, CommandResult>,
     forgotten_below: u64,
+    /// Every command of the client numbered below this executed here
+    /// (sequence numbers start at 1).
+    executed_below: u64,
+}
+
+impl Default for ClientSession {
+    fn default() -> Self {
+        ClientSession { results: BTreeMap::new(), forgotten_below: 0, executed_below: 1 }
+    }
 }
 
 /// The replicated state machine as replicas see it: the store and the client sessions.
@@ -67,6 +76,9 @@ impl StateMachine {
         }
         let result = self.store.execute(command);
         session.results.insert(id.seq, result.clone());
+        while session.results.contains_key(&session.executed_below) {
+            session.executed_below += 1;
+        }
         if session.results.len() > SESSION_WINDOW {
             if let Some((oldest, _)) = session.results.pop_first() {
                 session.forgotten_below = oldest + 1;
@@ -78,6 +90,20 @@ impl StateMachine {
     /// Whether `id` was executed here and its result is still known.
     pub fn result_of(&self, id: CommandId) -> Option<&CommandResult> {
         self.sessions.get(&id.client)?.results.get(&id.seq)
+    }
+
+    /// Per client, the number below which all its commands executed here:
+    /// what a replica reports so that commands executed everywhere can be
+    /// released ([`crate::gc`]).
+    pub fn executed_prefixes(&self) -> Vec<(ClientId, u64)> {
+        let mut v: Vec<(ClientId, u64)> = self.sessions.iter().map(|(c, s)| (*c, s.executed_below)).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The same for one client (1 when it executed nothing here).
+    pub fn executed_prefixes_of(&self, client: ClientId) -> u64 {
+        self.sessions.get(&client).map_or(1, |s| s.executed_below)
     }
 
     /// Read access to the store, for tests and inspection.
@@ -104,6 +130,16 @@ mod tests {
             sm.apply(CommandId::new(2, 2), &Command::Get { key: 1 }),
             Applied::Fresh(CommandResult::Value(Some(Bytes::from_static(b"b"))))
         );
+    }
+
+    #[test]
+    fn the_executed_prefix_waits_for_gaps() {
+        let mut sm = StateMachine::new();
+        sm.apply(CommandId::new(4, 1), &Command::Noop);
+        sm.apply(CommandId::new(4, 3), &Command::Noop);
+        assert_eq!(sm.executed_prefixes(), vec![(4, 2)]);
+        sm.apply(CommandId::new(4, 2), &Command::Noop);
+        assert_eq!(sm.executed_prefixes(), vec![(4, 4)]);
     }
 
     #[test]

@@ -17,6 +17,15 @@ pub struct InstanceId {
     pub slot: u64,
 }
 
+impl crate::depgraph::Sequenced for InstanceId {
+    fn stream(&self) -> u64 {
+        self.leader as u64
+    }
+    fn position(&self) -> u64 {
+        self.slot
+    }
+}
+
 impl InstanceId {
     /// The ballot the command leader starts in, owned by it (`leader mod n`).
     pub fn default_ballot(self) -> Ballot {

@@ -3,7 +3,7 @@
 use crate::ballot::Ballot;
 use crate::command::{Command, CommandResult};
 use crate::depgraph::Deps;
-use crate::ids::CommandId;
+use crate::ids::{ClientId, CommandId};
 
 /// How far a replica got with a command, in the ballot it last synced into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -42,7 +42,12 @@ pub enum Message {
     /// A lagging replica asks the leader for the commit of these commands.
     Fetch { ids: Vec<CommandId> },
     /// The leader is alive and has committed `committed` commands so far.
-    Heartbeat { ballot: Ballot, committed: usize },
+    /// `release`: per client, every command numbered below the figure
+    /// executed at every replica; all forget them ([`crate::gc`]).
+    Heartbeat { ballot: Ballot, committed: usize, release: Vec<(ClientId, u64)> },
+    /// Follower → leader, every heartbeat interval: per client, every
+    /// command numbered below the figure executed here.
+    ExecutedPrefixes { prefixes: Vec<(ClientId, u64)> },
     /// A follower that fell behind asks for the leader's commits from position `from` on.
     CatchUp { ballot: Ballot, from: usize },
     /// The leader's commits at positions `from..from + commits.len()`.

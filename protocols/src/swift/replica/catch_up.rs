@@ -59,11 +59,15 @@ impl SwiftReplica {
     }
 
     pub(super) fn on_catch_up(&mut self, to: ReplicaId, ballot: Ballot, from: usize, out: &mut Outbox<Message>) {
-        if ballot != self.ballot || !self.is_leader() || from > self.commit_order.len() {
+        let end = self.commit_base + self.commit_order.len();
+        if ballot != self.ballot || !self.is_leader() || from > end {
             return;
         }
-        let commits = self.commit_order[from..]
-            .iter()
+        // Below `commit_base` everything was released: executed everywhere.
+        let from = from.max(self.commit_base);
+        let commits = self
+            .commit_order
+            .range(from - self.commit_base..)
             .take(FETCH_CHUNK)
             .filter_map(|id| self.entries.get(id).map(|e| Decided { id: *id, command: e.command.clone(), deps: e.deps.clone() }))
             .collect();

@@ -20,6 +20,7 @@
 mod catch_up;
 mod leader_change;
 mod normal_case;
+mod release;
 
 use super::messages::{Decided, Message, Phase, ReportedEntry};
 use super::recovery::{execution_order, recover, Report};
@@ -29,13 +30,13 @@ use crate::command::Command;
 use crate::conflicts::ConflictTable;
 use crate::depgraph::{deps_of, DependencyGraph, Deps};
 use crate::election::{Election, ElectionStep};
-use crate::ids::{CommandId, NodeId, ReplicaId};
+use crate::ids::{ClientId, CommandId, NodeId, ReplicaId};
 use crate::protocol::{Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
 use crate::session::{Applied, StateMachine};
 use crate::speculation::Speculation;
 use crate::time::Time;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 /// At most this many ids go in one catch-up request.
 const FETCH_CHUNK: usize = 256;
@@ -103,9 +104,16 @@ pub struct SwiftReplica {
     last_sync_request: Time,
     /// The leader's `Sync`, kept to answer replicas that missed it.
     last_sync: Option<Message>,
-    /// Every command this replica committed, in the order it did: the
-    /// leader's serves as the list a lagging follower catches up from.
-    commit_order: Vec<CommandId>,
+    /// Every command this replica committed, in the order it did, from
+    /// position `commit_base` on (what was released is gone): the leader's
+    /// serves as the list a lagging follower catches up from.
+    commit_order: VecDeque<CommandId>,
+    commit_base: usize,
+    /// The leader: each replica's executed prefixes, as last reported.
+    prefix_reports: HashMap<ReplicaId, HashMap<ClientId, u64>>,
+    /// Per client, commands numbered below this are released here.
+    released: HashMap<ClientId, u64>,
+    last_prefix_report: Time,
     /// How much of the current leader's `commit_order` this follower has
     /// read, and how much the leader's last heartbeat said it has.
     leader_cursor: usize,
@@ -141,7 +149,11 @@ impl ReplicaProtocol for SwiftReplica {
             last_catch_up: Time::ZERO,
             last_sync_request: Time::ZERO,
             last_sync: None,
-            commit_order: Vec::new(),
+            commit_order: VecDeque::new(),
+            commit_base: 0,
+            prefix_reports: HashMap::new(),
+            released: HashMap::new(),
+            last_prefix_report: Time::ZERO,
             leader_cursor: 0,
             leader_committed: 0,
         }
@@ -155,16 +167,29 @@ impl ReplicaProtocol for SwiftReplica {
             return self.on_propose(id, command, now, out);
         }
         let NodeId::Replica(r) = from else { return };
+        if let Message::FastAck { id, .. } | Message::SlowAck { id, .. } | Message::Commit { id, .. } = &msg {
+            if self.graph.is_released(*id) {
+                return; // executed everywhere and forgotten: a stale message
+            }
+        }
         match msg {
             Message::FastAck { ballot, id, deps, command } => self.on_fast_ack(r, ballot, id, deps, command, now, out),
             Message::SlowAck { ballot, id } => self.on_slow_ack(r, ballot, id, now, out),
             Message::Commit { id, command, deps } => self.commit(id, Some(command), deps, out),
             Message::Fetch { ids } => self.on_fetch(r, ids, out),
-            Message::Heartbeat { ballot, committed } => self.on_heartbeat(r, ballot, committed, now, out),
+            Message::Heartbeat { ballot, committed, release } => {
+                self.on_heartbeat(r, ballot, committed, now, out);
+                if ballot == self.ballot && r == self.leader_id() && matches!(self.status, Status::Normal) {
+                    self.release(&release);
+                }
+            }
+            Message::ExecutedPrefixes { prefixes } => self.on_executed_prefixes(r, prefixes),
             Message::CatchUp { ballot, from } => self.on_catch_up(r, ballot, from, out),
             Message::CatchUpReply { ballot, from, commits } => {
-                if ballot == self.ballot && matches!(self.status, Status::Normal) && from == self.leader_cursor {
-                    self.leader_cursor += commits.len();
+                // `from` beyond the cursor: the leader released what lies
+                // between, executed everywhere (here too) already.
+                if ballot == self.ballot && matches!(self.status, Status::Normal) && from >= self.leader_cursor && from <= self.leader_committed {
+                    self.leader_cursor = from + commits.len();
                     self.last_catch_up = Time::ZERO;
                     for d in commits {
                         self.commit(d.id, Some(d.command), d.deps, out);
@@ -219,12 +244,16 @@ impl ReplicaProtocol for SwiftReplica {
                 }
                 if matches!(self.status, Status::Normal) {
                     self.fetch_what_is_missing(now, out);
+                    self.report_prefixes(now, out);
                 }
             }
             Status::Joining | Status::Normal => {
                 if now.since(self.last_heartbeat) >= self.timing.heartbeat {
                     self.last_heartbeat = now;
-                    out.broadcast(Message::Heartbeat { ballot: self.ballot, committed: self.commit_order.len() });
+                    let release = if matches!(self.status, Status::Normal) { self.newly_stable() } else { Vec::new() };
+                    let committed = self.commit_base + self.commit_order.len();
+                    out.broadcast(Message::Heartbeat { ballot: self.ballot, committed, release: release.clone() });
+                    self.release(&release);
                 }
                 self.retransmit_uncommitted(now, out);
             }
@@ -244,11 +273,12 @@ impl ReplicaProtocol for SwiftReplica {
         let uncommitted = self.entries.values().filter(|e| e.phase != Phase::Committed).count();
         let missing = self.graph.missing();
         format!(
-            "{status} ballot {} cballot {}, {} known, {uncommitted} uncommitted, {} committed waiting, missing {:?}, read {} of the leader's {} commits",
+            "{status} ballot {} cballot {}, {} known, {uncommitted} uncommitted, {} committed waiting, {} done held, missing {:?}, read {} of the leader's {} commits",
             self.ballot,
             self.cballot,
             self.entries.len(),
             self.graph.pending_len(),
+            self.graph.done_len(),
             &missing[..missing.len().min(5)],
             self.leader_cursor,
             self.leader_committed

@@ -10,6 +10,9 @@ impl SwiftReplica {
         if let Some(result) = self.state.result_of(id) {
             return out.send_client(id.client, Message::Executed { id, result: result.clone() });
         }
+        if self.graph.is_released(id) {
+            return; // executed everywhere long ago; its result is forgotten
+        }
         if !matches!(self.status, Status::Normal) {
             return self.parked.push((id, command));
         }
@@ -208,7 +211,7 @@ impl SwiftReplica {
             (None, None) => return,
         };
         self.votes.remove(&id);
-        self.commit_order.push(id);
+        self.commit_order.push_back(id);
         let committed_deps: Vec<CommandId> = deps.iter().copied().filter(|d| self.graph.is_committed(*d)).collect();
         self.conflicts.cover(id, &command, &committed_deps);
         let ready = self.graph.commit(id, command, deps);
