@@ -85,9 +85,17 @@ pub struct BenchArgs {
     /// Default: every region of the table.
     #[arg(long, value_delimiter = ',')]
     pub client_sites: Vec<String>,
-    /// Benchmark a running deployment instead (not supported yet).
+    /// Benchmark a running deployment instead: its config in the original's
+    /// format (as `swiftpaxos -run server` reads it). bench then starts no
+    /// replica and connects its clients to the config's replicas (shard s on
+    /// each port + s, with `--shards S`); `--replicas` and the latency
+    /// options do not apply. The protocol must be the deployment's.
     #[arg(long)]
     pub connect: Option<std::path::PathBuf>,
+    /// With --connect: the servers' quorum file (`-quorum`), so that
+    /// SwiftPaxos clients count the same fast quorums.
+    #[arg(long)]
+    pub quorum: Option<std::path::PathBuf>,
     /// Pin executors to cores: `auto` (only when every executor gets a core
     /// of its own), `on` (round-robin even when cores are fewer), `off`.
     #[arg(long, default_value = "auto", value_parser = str::parse::<Pinning>)]
@@ -120,8 +128,8 @@ pub fn run(args: &BenchArgs) -> Result<Summary, String> {
     if !(1..=64).contains(&args.shards) {
         return Err(format!("--shards must be between 1 and 64, not {}", args.shards));
     }
-    if args.connect.is_some() {
-        return Err("--connect is not implemented yet (issue 5)".into());
+    if args.connect.is_none() && args.quorum.is_some() {
+        return Err("--quorum goes with --connect (a local cluster uses the default quorums)".into());
     }
     if !(1..=64).contains(&args.replicas) {
         return Err(format!("--replicas must be between 1 and 64, not {}", args.replicas));
@@ -231,6 +239,9 @@ fn run_protocol<P: Protocol>(args: &BenchArgs) -> Result<Summary, String>
 where
     P::Message: Wire,
 {
+    if let Some(config) = &args.connect {
+        return run_against::<P>(args, config);
+    }
     let n = args.replicas;
     let quorums = QuorumSystem::new(n);
     let emulation = emulation(args)?;
@@ -377,6 +388,109 @@ where
     if matches!(emulation, Emulation::Sites(_)) {
         summary.per_site = reports.iter().zip(&reported_names).map(|(r, name)| SiteSummary::new(name, r)).collect();
     }
+    if !args.no_write {
+        let path = summary.write_json(&args.output)?;
+        return Ok(summary.with_written(path));
+    }
+    Ok(summary)
+}
+
+/// A running deployment, from its config: the replicas' addresses per
+/// shard and the quorum system its servers use.
+fn deployment_target(args: &BenchArgs, path: &std::path::Path) -> Result<(Vec<Vec<SocketAddr>>, QuorumSystem), String> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+    let d = tools::deployment::parse(&text, &file).map_err(|e| e.to_string())?;
+    if d.replicas.is_empty() {
+        return Err(format!("{file}: no replicas in -- Replicas --"));
+    }
+    if let Some(s) = d.setting(None, "protocol") {
+        let theirs: ProtocolName = s.value.parse().map_err(|e| format!("{file}:{}: protocol: {e}", s.line))?;
+        if theirs != args.protocol {
+            return Err(format!("{file}:{}: the deployment runs {theirs}; pass --protocol {theirs}", s.line));
+        }
+    }
+    let base = tools::cli::replica_addresses(&d)?;
+    let shards = (0..args.shards as u16).map(|s| tools::cli::shard_addresses(&base, s)).collect();
+    let n = d.replicas.len();
+    let quorums = match &args.quorum {
+        None => QuorumSystem::new(n),
+        Some(q) => {
+            let text = std::fs::read_to_string(q).map_err(|e| format!("{}: {e}", q.display()))?;
+            let aliases: Vec<&str> = d.replicas.iter().map(|r| r.alias.as_str()).collect();
+            let fast = protocols::quorum_file::parse(&text, &aliases).map_err(|e| format!("{}: {e}", q.display()))?;
+            QuorumSystem::with_fast_quorums(n, fast)
+        }
+    };
+    Ok((shards, quorums))
+}
+
+/// `--connect`: only client hosts, against the deployment's replicas.
+fn run_against<P: Protocol>(args: &BenchArgs, config: &std::path::Path) -> Result<Summary, String>
+where
+    P::Message: Wire,
+{
+    let (shards, quorums) = deployment_target(args, config)?;
+    let n = quorums.n();
+    let timing = loopback_timing();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut cores = CorePlan::new(args.pin, args.client_threads);
+    let logical = args.clients * args.outstanding;
+    let workload = Workload { conflicts: args.conflicts, writes: args.writes, key: runtime::live::clients::CONFLICT_KEY, value: bytes_of(args.value_size), verify: false };
+    let progress = Arc::new(AtomicU64::new(0));
+    let per_host = logical.div_ceil(args.client_threads);
+    let mut hosts = Vec::new();
+    for h in 0..args.client_threads {
+        let (first, last) = ((h * per_host) as u64, ((h + 1) * per_host).min(logical) as u64);
+        if first >= last {
+            break;
+        }
+        // Client ids of their own, so that a second bench against the same
+        // deployment does not collide with this one's sessions.
+        let base = 10_000_000 + u64::from(std::process::id() % 1000) * 1_000_000;
+        let spec = ClientHostSpec {
+            clients: base + first..base + last,
+            shards: shards.clone(),
+            quorums: quorums.clone(),
+            timing,
+            closest: (first..last).map(|c| c as usize % n).collect(),
+            workload: workload.clone(),
+            commands_per_client: None,
+            warmup: args.warmup,
+            measure: args.duration,
+            delays: Delays::None,
+            host: None,
+        };
+        let (progress, stop) = (progress.clone(), stop.clone());
+        let handle = LocalExecutorBuilder::new(cores.next_placement())
+            .name(&format!("clients-{h}"))
+            .spawn(move || async move { run_clients::<P>(spec, progress, stop).await })
+            .map_err(|e| format!("cannot start client host {h}: {e}"))?;
+        hosts.push(handle);
+    }
+    let memory = show_progress(args, &progress, hosts.len());
+    let mut reports = Vec::new();
+    for h in hosts {
+        match h.join() {
+            Ok(Ok(r)) => reports.push(r),
+            Ok(Err(e)) => return Err(format!("a client host failed (is the deployment running?): {e}")),
+            Err(e) => return Err(format!("a client host panicked: {e:?}")),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
+    let (mut fast, mut slow, mut single) = (0, 0, 0);
+    for r in &reports {
+        latency.add(&r.latency_us).map_err(|e| e.to_string())?;
+        fast += r.fast;
+        slow += r.slow;
+        single += r.single_path;
+    }
+    let mut summary = Summary::new(args, P::NAME, &latency, fast, slow, single);
+    summary.replicas = n;
+    summary.pinned = cores.pins();
+    summary.memory = memory;
+    summary.target = format!("the deployment of {}", config.display());
     if !args.no_write {
         let path = summary.write_json(&args.output)?;
         return Ok(summary.with_written(path));

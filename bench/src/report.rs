@@ -103,6 +103,8 @@ pub struct Summary {
     pub fast_path_share: Option<f64>,
     /// Memory growth, for runs measured 10 s or longer.
     pub memory: Option<Memory>,
+    /// What was measured: a local cluster on loopback, or a deployment.
+    pub target: String,
     /// Whether executors were pinned to cores (`--pin`).
     pub pinned: bool,
     /// Per client site, when a region table placed them (`--latency` with sites).
@@ -138,6 +140,7 @@ impl Summary {
             written: None,
             pinned: false,
             memory: None,
+            target: "loopback".into(),
             per_site: Vec::new(),
         }
     }
@@ -172,8 +175,8 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{}: {} replicas on loopback, {} clients x {} outstanding, {}% conflicts, {}% writes, {}-byte values",
-            self.protocol, self.replicas, self.clients, self.outstanding, self.conflicts, self.writes, self.value_size
+            "{}: {} replicas on {}, {} clients x {} outstanding, {}% conflicts, {}% writes, {}-byte values",
+            self.protocol, self.replicas, self.target, self.clients, self.outstanding, self.conflicts, self.writes, self.value_size
         )?;
         writeln!(
             f,

@@ -167,12 +167,13 @@ fn quorums(args: &CliArgs, d: &Deployment) -> Result<QuorumSystem, String> {
     Ok(QuorumSystem::with_fast_quorums(n, fast))
 }
 
-fn replica_addresses(d: &Deployment) -> Result<Vec<SocketAddr>, String> {
+/// The replicas' addresses from the config (errors name file, line, alias).
+pub fn replica_addresses(d: &Deployment) -> Result<Vec<SocketAddr>, String> {
     d.replicas.iter().map(|r| address(&r.address).map_err(|e| format!("{}:{}: {}: {e}", d.file, r.line, r.alias))).collect()
 }
 
 /// The replicas' addresses for shard `s`: each port plus `s`.
-fn shard_addresses(base: &[SocketAddr], s: u16) -> Vec<SocketAddr> {
+pub fn shard_addresses(base: &[SocketAddr], s: u16) -> Vec<SocketAddr> {
     base.iter().map(|a| SocketAddr::new(a.ip(), a.port() + s)).collect()
 }
 

@@ -139,6 +139,12 @@ struct Logical<C> {
     next: u64,
     /// The command in flight: its shard and when it was sent.
     in_flight: (usize, Time),
+    /// Its id.
+    in_flight_id: CommandId,
+    /// Per shard, the next sequence number: each shard sees its own
+    /// gap-free numbering from 1, which replicas rely on to release
+    /// executed commands ([`protocols::gc`]).
+    shard_seq: Vec<u64>,
     /// The command in flight itself (for the read-back check).
     command: Command,
     /// With `verify`: the last acknowledged value of each key this client
@@ -198,6 +204,8 @@ where
                 .collect(),
             next: 1,
             in_flight: (0, Time::ZERO),
+            in_flight_id: CommandId::new(0, 0),
+            shard_seq: vec![1; shards],
             command: Command::Noop,
             acked: HashMap::new(),
             to_read: Vec::new(),
@@ -220,7 +228,10 @@ where
         c.command = command.clone();
         let shard = shard_of(&command, shards);
         let from = wire_id(c.id, shard);
-        c.protocol[shard].submit(CommandId::new(from, c.next), command, t, out);
+        let id = CommandId::new(from, c.shard_seq[shard]);
+        c.shard_seq[shard] += 1;
+        c.in_flight_id = id;
+        c.protocol[shard].submit(id, command, t, out);
         c.next += 1;
         c.in_flight = (shard, t);
         route(from, shard, out);
@@ -249,7 +260,7 @@ where
             let completion = c.protocol[shard].handle(r, msg, t, &mut out);
             route(to, shard, &mut out);
             let Some(done) = completion else { continue };
-            if done.id != CommandId::new(wire_id(c.id, c.in_flight.0), c.next - 1) {
+            if done.id != c.in_flight_id {
                 continue;
             }
             // Read-backs (with `verify`) are not part of the measured load.
