@@ -53,6 +53,28 @@ pub enum Message {
     Nack { instance: InstanceId, ballot: Ballot },
     /// A replica waiting on `instance` asks who knows it committed.
     Fetch { instance: InstanceId },
-    /// How many instances of each row the sender has heard of.
-    RowLengths { lengths: Vec<u64> },
+    /// How many instances of each row the sender has heard of, and below
+    /// which instance of each row it executed everything (for releasing
+    /// instances executed everywhere, [`crate::gc`]).
+    RowLengths { lengths: Vec<u64>, executed: Vec<u64> },
+}
+
+impl Message {
+    /// The instance a replica-to-replica message is about, if it is about one.
+    pub fn instance(&self) -> Option<InstanceId> {
+        match self {
+            Message::PreAccept { instance, .. }
+            | Message::PreAcceptOk { instance, .. }
+            | Message::Accept { instance, .. }
+            | Message::AcceptOk { instance, .. }
+            | Message::Commit { instance, .. }
+            | Message::Prepare { instance, .. }
+            | Message::PrepareOk { instance, .. }
+            | Message::TryPreAccept { instance, .. }
+            | Message::TryPreAcceptReply { instance, .. }
+            | Message::Nack { instance, .. }
+            | Message::Fetch { instance } => Some(*instance),
+            Message::Request { .. } | Message::Reply { .. } | Message::RowLengths { .. } => None,
+        }
+    }
 }

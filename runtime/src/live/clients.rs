@@ -2,7 +2,7 @@
 //! each logical client runs the protocol's client side, keeps one command in
 //! flight, and submits the next as soon as one completes.
 
-use super::link::{read_loop, write_loop, Delays};
+use super::link::{read_loop_paced, write_loop, Delays};
 use super::mailbox::Mailbox;
 use super::server::connect;
 use super::wire::{Envelope, Hello, Wire};
@@ -171,7 +171,8 @@ where
             glommio::spawn_local(write_loop::<P::Message, _>(writer, queue.clone(), spec.delays.to(&addr.ip().to_string()))).detach();
             let inbox = inbox.clone();
             glommio::spawn_local(async move {
-                if let Err(e) = read_loop::<P::Message, _>(reader, |env| inbox.push((s, r, env))).await {
+                let backlog = inbox.clone();
+                if let Err(e) = read_loop_paced::<P::Message, _>(reader, |env| inbox.push((s, r, env)), || backlog.len()).await {
                     tracing::warn!(replica = r, shard = s, "client link closed: {e}");
                 }
             })

@@ -99,10 +99,28 @@ pub async fn write_loop<M: Wire, W: AsyncWrite + Unpin>(mut stream: W, queue: Ma
 
 /// Reads frames from `stream` until it ends, handing every envelope to
 /// `deliver`. A clean end between frames is `Ok`; anything else says why.
-pub async fn read_loop<M: Wire, R: AsyncRead + Unpin>(mut stream: R, mut deliver: impl FnMut(Envelope<M>)) -> Result<(), LinkError> {
+pub async fn read_loop<M: Wire, R: AsyncRead + Unpin>(stream: R, deliver: impl FnMut(Envelope<M>)) -> Result<(), LinkError> {
+    read_loop_paced(stream, deliver, || 0).await
+}
+
+/// While the receiver has more than this many envelopes waiting, readers
+/// stop reading: TCP's flow control then slows the sender, instead of a
+/// replica that cannot keep up buffering without bound.
+pub const BACKLOG_LIMIT: usize = 65_536;
+
+/// [`read_loop`] that pauses while `backlog()` (the receiver's queue
+/// length) exceeds [`BACKLOG_LIMIT`].
+pub async fn read_loop_paced<M: Wire, R: AsyncRead + Unpin>(
+    mut stream: R,
+    mut deliver: impl FnMut(Envelope<M>),
+    backlog: impl Fn() -> usize,
+) -> Result<(), LinkError> {
     let mut reader = FrameReader::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
+        while backlog() > BACKLOG_LIMIT {
+            sleep(Duration::from_micros(200)).await;
+        }
         let n = stream.read(&mut buf).await?;
         if n == 0 {
             return Ok(reader.finish()?);

@@ -7,7 +7,7 @@
 //! writer sends whatever queued as one frame. Nothing is shared with other
 //! executors: a shard is a separate instance with its own connections.
 
-use super::link::{read_loop, write_loop, Delays};
+use super::link::{read_loop_paced, write_loop, Delays};
 use super::mailbox::Mailbox;
 use super::wire::{Envelope, Hello, Wire};
 use futures_lite::future;
@@ -39,9 +39,24 @@ pub struct ReplicaSpec {
 /// Reconnection backoff bounds.
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
-/// Envelopes kept for a peer that is unreachable; older ones are dropped
-/// (the protocols retransmit what matters).
+/// Envelopes kept for a peer that is unreachable, or too slow to take
+/// them (its readers pause, TCP pushes back); beyond this they are
+/// dropped, as a lossy network would (the protocols retransmit what
+/// matters and lagging replicas catch up), so memory stays bounded.
 const MAX_QUEUED_FOR_ABSENT_PEER: usize = 100_000;
+
+/// Queues `envelope` for a peer or client connection, dropping what is
+/// queued when the connection cannot keep up.
+fn push_bounded<M>(queue: &Mailbox<Envelope<M>>, envelope: Envelope<M>, dropped: &mut u64) {
+    if queue.len() >= MAX_QUEUED_FOR_ABSENT_PEER {
+        let lost = queue.drain().len() as u64;
+        if *dropped == 0 {
+            tracing::warn!(lost, "a connection cannot keep up: dropping its queued messages (the protocols retransmit)");
+        }
+        *dropped += lost;
+    }
+    queue.push(envelope);
+}
 
 /// Runs the replica until `stop` is set. Call inside a glommio executor.
 pub async fn run_replica<P: Protocol>(spec: ReplicaSpec, stop: Arc<AtomicBool>) -> std::io::Result<()>
@@ -72,6 +87,7 @@ where
     let start = Instant::now();
     let now = || Time(start.elapsed().as_nanos() as u64);
     let mut next_tick = now() + timing.tick;
+    let mut dropped = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let wait = next_tick.since(now());
         future::or(inbox.ready(), sleep(wait)).await;
@@ -88,17 +104,17 @@ where
             match action {
                 Action::Send { to: NodeId::Replica(r), msg } => {
                     if let Some(Some(q)) = peers.get(r) {
-                        q.push((id as u64, msg));
+                        push_bounded(q, (id as u64, msg), &mut dropped);
                     }
                 }
                 Action::Send { to: NodeId::Client(c), msg } => {
                     if let Some(q) = clients.borrow().get(&c) {
-                        q.push((c, msg));
+                        push_bounded(q, (c, msg), &mut dropped);
                     }
                 }
                 Action::Broadcast(msg) => {
                     for q in peers.iter().flatten() {
-                        q.push((id as u64, msg.clone()));
+                        push_bounded(q, (id as u64, msg.clone()), &mut dropped);
                     }
                 }
                 Action::Executed(_) => {}
@@ -167,7 +183,7 @@ async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId
     }
     match Hello::from_bytes(&hello) {
         Some(Hello::Replica(r)) => {
-            let result = read_loop::<M, _>(stream, |(_, msg)| inbox.push((NodeId::Replica(r as usize), msg))).await;
+            let result = read_loop_paced::<M, _>(stream, |(_, msg)| inbox.push((NodeId::Replica(r as usize), msg)), || inbox.len()).await;
             if let Err(e) = result {
                 tracing::warn!(%peer, replica = r, "closing replica connection: {e}");
             }
@@ -178,7 +194,8 @@ async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId
             let (reader, writer) = split(stream);
             let replies: Mailbox<Envelope<M>> = Mailbox::new();
             glommio::spawn_local(write_loop::<M, _>(writer, replies.clone(), delay)).detach();
-            let result = read_loop::<M, _>(reader, |(client, msg)| {
+            let backlog = inbox.clone();
+            let result = read_loop_paced::<M, _>(reader, |(client, msg)| {
                 // Answers go where the client spoke last (it may have reconnected).
                 let mut map = clients.borrow_mut();
                 if !map.get(&client).is_some_and(|q| q.same_as(&replies)) {
@@ -186,7 +203,7 @@ async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId
                 }
                 drop(map);
                 inbox.push((NodeId::Client(client), msg));
-            })
+            }, || backlog.len())
             .await;
             if let Err(e) = result {
                 tracing::warn!(%peer, "closing client connection: {e}");

@@ -132,6 +132,44 @@ pub struct EPaxosReplica {
     row_known: Vec<u64>,
     last_row_length: Time,
     recoveries: RecoveryCounts,
+    /// Per replica, per row: below which instance it executed everything.
+    floor_reports: Vec<Vec<u64>>,
+    /// Per row: instances below were executed everywhere and are forgotten.
+    released: Vec<u64>,
+}
+
+/// Releasing instances executed everywhere ([`crate::gc`]): replicas
+/// gossip their per-row execution floors with the row lengths; below the
+/// smallest floor of a row, every replica executed every instance, so all
+/// forget them (the dependency graph keeps only the number).
+impl EPaxosReplica {
+    fn on_floors(&mut self, from: ReplicaId, floors: &[u64]) {
+        let n = self.n();
+        if let Some(report) = self.floor_reports.get_mut(from) {
+            for (row, &floor) in floors.iter().enumerate().take(n) {
+                report[row] = report[row].max(floor);
+            }
+        }
+        for row in 0..n {
+            let stable = (0..n).map(|r| self.floor_reports[r][row]).min().unwrap_or(0).min(self.row_floor[row]);
+            if stable > self.released[row] {
+                let (from_slot, below) = (self.released[row], stable);
+                self.released[row] = stable;
+                self.graph.release_below(row as u64, below);
+                let range = InstanceId { leader: row, slot: from_slot }..InstanceId { leader: row, slot: below };
+                let gone: Vec<InstanceId> = self.instances.range(range).map(|(i, _)| *i).collect();
+                for instance in gone {
+                    self.instances.remove(&instance);
+                    self.undecided.remove(&instance);
+                }
+            }
+        }
+    }
+
+    /// Whether `instance` was executed everywhere and forgotten.
+    fn is_released(&self, instance: InstanceId) -> bool {
+        self.released.get(instance.leader).is_some_and(|&r| instance.slot < r)
+    }
 }
 
 impl ReplicaProtocol for EPaxosReplica {
@@ -157,6 +195,8 @@ impl ReplicaProtocol for EPaxosReplica {
             row_known: vec![0; n],
             last_row_length: Time::ZERO,
             recoveries: RecoveryCounts::default(),
+            floor_reports: vec![vec![0; n]; n],
+            released: vec![0; n],
         }
     }
 
@@ -165,6 +205,9 @@ impl ReplicaProtocol for EPaxosReplica {
             return self.on_request(id, command, now, out);
         }
         let NodeId::Replica(r) = from else { return };
+        if msg.instance().is_some_and(|i| self.is_released(i)) {
+            return; // executed everywhere and forgotten: a stale message
+        }
         match msg {
             Message::Request { .. } | Message::Reply { .. } => {}
             Message::PreAccept { instance, ballot, value, attrs } => self.on_pre_accept(r, instance, ballot, value, attrs, now, out),
@@ -178,14 +221,19 @@ impl ReplicaProtocol for EPaxosReplica {
             Message::TryPreAcceptReply { instance, ballot, outcome } => self.on_try_pre_accept_reply(r, instance, ballot, outcome, now, out),
             Message::Nack { instance, ballot } => self.on_nack(instance, ballot),
             Message::Fetch { instance } => self.on_fetch(r, instance, out),
-            Message::RowLengths { lengths } => self.on_row_lengths(&lengths, now),
+            Message::RowLengths { lengths, executed } => {
+                self.on_row_lengths(&lengths, now);
+                self.on_floors(r, &executed);
+            }
         }
     }
 
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
         if now.since(self.last_row_length) >= self.timing.heartbeat && self.row_known.iter().any(|l| *l > 0) {
             self.last_row_length = now;
-            out.broadcast(Message::RowLengths { lengths: self.row_known.clone() });
+            out.broadcast(Message::RowLengths { lengths: self.row_known.clone(), executed: self.row_floor.clone() });
+            let own = self.row_floor.clone();
+            self.on_floors(self.id, &own);
         }
         self.notice_missing_dependencies(now, out);
         let undecided: Vec<InstanceId> = self.undecided.iter().copied().collect();
@@ -206,8 +254,12 @@ impl ReplicaProtocol for EPaxosReplica {
         }).collect();
         let r = self.recoveries;
         format!(
-            "{} instances led, {} undecided here (e.g. {}), {} committed waiting to execute; recovery: committed {} accepted {} tried {} tried-then-accepted {} conflict-decided {} conflict-pending {} phase1 {}",
+            "{} instances led, {} held, {} done held, floors {:?}, released {:?}, {} undecided here (e.g. {}), {} committed waiting to execute; recovery: committed {} accepted {} tried {} tried-then-accepted {} conflict-decided {} conflict-pending {} phase1 {}",
             self.next_slot,
+            self.instances.len(),
+            self.graph.done_len(),
+            self.row_floor,
+            self.released,
             self.undecided.len(),
             stuck.join(", "),
             self.graph.pending_len(),
