@@ -12,7 +12,6 @@ pub use report::{Memory, SiteSummary, Summary};
 
 use clap::Parser;
 use glommio::LocalExecutorBuilder;
-use hdrhistogram::Histogram;
 use protocols::protocol::Protocol;
 use protocols::quorum::QuorumSystem;
 use protocols::{DeliberateBugs, ReplicaConfig, Timing};
@@ -374,25 +373,13 @@ where
     if let Some(f) = failure {
         return Err(f);
     }
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
-    let (mut fast, mut slow, mut single) = (0, 0, 0);
-    for r in &reports {
-        latency.add(&r.latency_us).map_err(|e| e.to_string())?;
-        fast += r.fast;
-        slow += r.slow;
-        single += r.single_path;
-    }
-    let mut summary = Summary::new(args, P::NAME, &latency, fast, slow, single);
+    let mut summary = Summary::merge(args, P::NAME, &reports)?;
     summary.pinned = cores.pins();
     summary.memory = memory;
     if matches!(emulation, Emulation::Sites(_)) {
         summary.per_site = reports.iter().zip(&reported_names).map(|(r, name)| SiteSummary::new(name, r)).collect();
     }
-    if !args.no_write {
-        let path = summary.write_json(&args.output)?;
-        return Ok(summary.with_written(path));
-    }
-    Ok(summary)
+    summary.write_unless(args)
 }
 
 /// A running deployment, from its config: the replicas' addresses per
@@ -478,24 +465,12 @@ where
         }
     }
     stop.store(true, Ordering::Relaxed);
-    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
-    let (mut fast, mut slow, mut single) = (0, 0, 0);
-    for r in &reports {
-        latency.add(&r.latency_us).map_err(|e| e.to_string())?;
-        fast += r.fast;
-        slow += r.slow;
-        single += r.single_path;
-    }
-    let mut summary = Summary::new(args, P::NAME, &latency, fast, slow, single);
+    let mut summary = Summary::merge(args, P::NAME, &reports)?;
     summary.replicas = n;
     summary.pinned = cores.pins();
     summary.memory = memory;
     summary.target = format!("the deployment of {}", config.display());
-    if !args.no_write {
-        let path = summary.write_json(&args.output)?;
-        return Ok(summary.with_written(path));
-    }
-    Ok(summary)
+    summary.write_unless(args)
 }
 
 fn bytes_of(size: usize) -> bytes::Bytes {

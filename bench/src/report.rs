@@ -145,6 +145,28 @@ impl Summary {
         }
     }
 
+    /// Merges the client hosts' measurements into one summary.
+    pub fn merge(args: &BenchArgs, protocol: &str, reports: &[ClientHostReport]) -> Result<Summary, String> {
+        let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
+        let (mut fast, mut slow, mut single) = (0, 0, 0);
+        for r in reports {
+            latency.add(&r.latency_us).map_err(|e| e.to_string())?;
+            fast += r.fast;
+            slow += r.slow;
+            single += r.single_path;
+        }
+        Ok(Summary::new(args, protocol, &latency, fast, slow, single))
+    }
+
+    /// Writes the JSON under `--output` unless `--no-write`.
+    pub fn write_unless(self, args: &BenchArgs) -> Result<Summary, String> {
+        if args.no_write {
+            return Ok(self);
+        }
+        let path = self.write_json(&args.output)?;
+        Ok(self.with_written(path))
+    }
+
     /// Writes the JSON into `dir`; returns the file's path.
     pub fn write_json(&self, dir: &Path) -> Result<PathBuf, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
