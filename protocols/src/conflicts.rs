@@ -15,7 +15,7 @@
 //! shard and one core, so it needs no locks.
 
 use crate::command::{Command, Key};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::hash::Hash;
 use std::ops::RangeInclusive;
 
@@ -49,7 +49,7 @@ pub struct ConflictTable<Id> {
 
 impl<Id> Default for ConflictTable<Id> {
     fn default() -> Self {
-        ConflictTable { keys: HashMap::new(), scans: Vec::new() }
+        ConflictTable { keys: HashMap::default(), scans: Vec::new() }
     }
 }
 

@@ -14,7 +14,8 @@
 
 use crate::command::Command;
 use crate::ids::CommandId;
-use std::collections::{BTreeSet, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeSet;
 use std::hash::Hash;
 use std::sync::Arc;
 
@@ -78,7 +79,7 @@ pub struct DependencyGraph<K = CommandId, V = Command> {
 
 impl<K, V> Default for DependencyGraph<K, V> {
     fn default() -> Self {
-        DependencyGraph { pending: HashMap::new(), done: HashMap::new(), waiting: HashMap::new() }
+        DependencyGraph { pending: HashMap::default(), done: HashMap::default(), waiting: HashMap::default() }
     }
 }
 
@@ -211,7 +212,7 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
             low: usize,
             on_stack: bool,
         }
-        let mut marks: HashMap<K, Mark> = HashMap::new();
+        let mut marks: HashMap<K, Mark> = HashMap::default();
         let mut stack: Vec<K> = Vec::new();
         let mut calls: Vec<(K, usize)> = Vec::new();
         let mut components: Vec<Vec<K>> = Vec::new();

@@ -10,7 +10,8 @@
 use crate::command::{Command, CommandResult};
 use crate::ids::{ClientId, CommandId};
 use crate::kv::KvStore;
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 
 /// How many results a replica keeps per client. A client never has more
 /// commands in flight than this, so anything older is answered already.

@@ -12,7 +12,8 @@ use crate::command::{Command, CommandResult, Key};
 use crate::ids::CommandId;
 use crate::session::StateMachine;
 use bytes::Bytes;
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 
 /// Writes and results of commands executed speculatively and not yet applied.
 #[derive(Clone, Debug, Default)]

@@ -36,7 +36,8 @@ use crate::quorum::{QuorumSystem, Votes};
 use crate::session::{Applied, StateMachine};
 use crate::speculation::Speculation;
 use crate::time::Time;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// At most this many ids go in one catch-up request.
 const FETCH_CHUNK: usize = 256;
@@ -134,15 +135,15 @@ impl ReplicaProtocol for SwiftReplica {
             cballot: initial,
             status: Status::Normal,
             election: Election::new(config.id, n, config.timing),
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             uncommitted: BTreeSet::new(),
-            votes: HashMap::new(),
+            votes: HashMap::default(),
             conflicts: ConflictTable::new(),
             graph: DependencyGraph::new(),
             state: StateMachine::new(),
             speculation: Speculation::new(),
-            replied: HashSet::new(),
-            notify: HashSet::new(),
+            replied: HashSet::default(),
+            notify: HashSet::default(),
             parked: Vec::new(),
             last_heartbeat: Time::ZERO,
             last_fetch: Time::ZERO,
@@ -151,8 +152,8 @@ impl ReplicaProtocol for SwiftReplica {
             last_sync: None,
             commit_order: VecDeque::new(),
             commit_base: 0,
-            prefix_reports: HashMap::new(),
-            released: HashMap::new(),
+            prefix_reports: HashMap::default(),
+            released: HashMap::default(),
             last_prefix_report: Time::ZERO,
             leader_cursor: 0,
             leader_committed: 0,
