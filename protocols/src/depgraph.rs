@@ -105,6 +105,11 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         self.done.get(&id.stream()).is_some_and(|s| id.position() < s.released)
     }
 
+    /// Below which position `stream` is released (0: nothing yet).
+    pub fn released_below(&self, stream: u64) -> u64 {
+        self.done.get(&stream).map_or(0, |s| s.released)
+    }
+
     /// Forgets, for `stream`, every done position below `below` (the
     /// caller knows everything there executed everywhere). Never moves back.
     pub fn release_below(&mut self, stream: u64, below: u64) {

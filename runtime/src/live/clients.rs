@@ -137,15 +137,13 @@ struct Logical<C> {
     /// shard's sessions see their own client.
     protocol: Vec<C>,
     next: u64,
-    /// The command in flight: its shard and when it was sent.
-    in_flight: (usize, Time),
-    /// Its id.
-    in_flight_id: CommandId,
+    /// The command in flight: its id and when it was sent.
+    in_flight: (CommandId, Time),
     /// Per shard, the next sequence number: each shard sees its own
     /// gap-free numbering from 1, which replicas rely on to release
     /// executed commands ([`protocols::gc`]).
     shard_seq: Vec<u64>,
-    /// The command in flight itself (for the read-back check).
+    /// The command in flight itself (kept only for the read-back check).
     command: Command,
     /// With `verify`: the last acknowledged value of each key this client
     /// alone writes; after the last command, the keys still to read back.
@@ -204,8 +202,7 @@ where
                 })
                 .collect(),
             next: 1,
-            in_flight: (0, Time::ZERO),
-            in_flight_id: CommandId::new(0, 0),
+            in_flight: (CommandId::new(0, 0), Time::ZERO),
             shard_seq: vec![1; shards],
             command: Command::Noop,
             acked: HashMap::new(),
@@ -226,15 +223,16 @@ where
             Some(key) if c.next > limit => Command::Get { key },
             _ => spec.workload.command(c.id, c.next),
         };
-        c.command = command.clone();
+        if spec.workload.verify {
+            c.command = command.clone();
+        }
         let shard = shard_of(&command, shards);
         let from = wire_id(c.id, shard);
         let id = CommandId::new(from, c.shard_seq[shard]);
         c.shard_seq[shard] += 1;
-        c.in_flight_id = id;
         c.protocol[shard].submit(id, command, t, out);
         c.next += 1;
-        c.in_flight = (shard, t);
+        c.in_flight = (id, t);
         route(from, shard, out);
     };
     for c in clients.iter_mut() {
@@ -261,7 +259,7 @@ where
             let completion = c.protocol[shard].handle(r, msg, t, &mut out);
             route(to, shard, &mut out);
             let Some(done) = completion else { continue };
-            if done.id != c.in_flight_id {
+            if done.id != c.in_flight.0 {
                 continue;
             }
             // Read-backs (with `verify`) are not part of the measured load.

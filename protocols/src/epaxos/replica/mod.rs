@@ -134,8 +134,6 @@ pub struct EPaxosReplica {
     recoveries: RecoveryCounts,
     /// Per replica, per row: below which instance it executed everything.
     floor_reports: Vec<Vec<u64>>,
-    /// Per row: instances below were executed everywhere and are forgotten.
-    released: Vec<u64>,
 }
 
 /// Releasing instances executed everywhere ([`crate::gc`]): replicas
@@ -152,9 +150,9 @@ impl EPaxosReplica {
         }
         for row in 0..n {
             let stable = (0..n).map(|r| self.floor_reports[r][row]).min().unwrap_or(0).min(self.row_floor[row]);
-            if stable > self.released[row] {
-                let (from_slot, below) = (self.released[row], stable);
-                self.released[row] = stable;
+            let from_slot = self.graph.released_below(row as u64);
+            if stable > from_slot {
+                let below = stable;
                 self.graph.release_below(row as u64, below);
                 let range = InstanceId { leader: row, slot: from_slot }..InstanceId { leader: row, slot: below };
                 let gone: Vec<InstanceId> = self.instances.range(range).map(|(i, _)| *i).collect();
@@ -166,10 +164,6 @@ impl EPaxosReplica {
         }
     }
 
-    /// Whether `instance` was executed everywhere and forgotten.
-    fn is_released(&self, instance: InstanceId) -> bool {
-        self.released.get(instance.leader).is_some_and(|&r| instance.slot < r)
-    }
 }
 
 impl ReplicaProtocol for EPaxosReplica {
@@ -196,7 +190,6 @@ impl ReplicaProtocol for EPaxosReplica {
             last_row_length: Time::ZERO,
             recoveries: RecoveryCounts::default(),
             floor_reports: vec![vec![0; n]; n],
-            released: vec![0; n],
         }
     }
 
@@ -205,7 +198,7 @@ impl ReplicaProtocol for EPaxosReplica {
             return self.on_request(id, command, now, out);
         }
         let NodeId::Replica(r) = from else { return };
-        if msg.instance().is_some_and(|i| self.is_released(i)) {
+        if msg.instance().is_some_and(|i| self.graph.is_released(i)) {
             return; // executed everywhere and forgotten: a stale message
         }
         match msg {
@@ -254,12 +247,11 @@ impl ReplicaProtocol for EPaxosReplica {
         }).collect();
         let r = self.recoveries;
         format!(
-            "{} instances led, {} held, {} done held, floors {:?}, released {:?}, {} undecided here (e.g. {}), {} committed waiting to execute; recovery: committed {} accepted {} tried {} tried-then-accepted {} conflict-decided {} conflict-pending {} phase1 {}",
+            "{} instances led, {} held, {} done held, floors {:?}, {} undecided here (e.g. {}), {} committed waiting to execute; recovery: committed {} accepted {} tried {} tried-then-accepted {} conflict-decided {} conflict-pending {} phase1 {}",
             self.next_slot,
             self.instances.len(),
             self.graph.done_len(),
             self.row_floor,
-            self.released,
             self.undecided.len(),
             stuck.join(", "),
             self.graph.pending_len(),

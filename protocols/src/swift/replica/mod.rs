@@ -112,8 +112,6 @@ pub struct SwiftReplica {
     commit_base: usize,
     /// The leader: each replica's executed prefixes, as last reported.
     prefix_reports: HashMap<ReplicaId, HashMap<ClientId, u64>>,
-    /// Per client, commands numbered below this are released here.
-    released: HashMap<ClientId, u64>,
     last_prefix_report: Time,
     /// How much of the current leader's `commit_order` this follower has
     /// read, and how much the leader's last heartbeat said it has.
@@ -153,7 +151,6 @@ impl ReplicaProtocol for SwiftReplica {
             commit_order: VecDeque::new(),
             commit_base: 0,
             prefix_reports: HashMap::default(),
-            released: HashMap::default(),
             last_prefix_report: Time::ZERO,
             leader_cursor: 0,
             leader_committed: 0,
@@ -252,9 +249,9 @@ impl ReplicaProtocol for SwiftReplica {
                 if now.since(self.last_heartbeat) >= self.timing.heartbeat {
                     self.last_heartbeat = now;
                     let release = if matches!(self.status, Status::Normal) { self.newly_stable() } else { Vec::new() };
-                    let committed = self.commit_base + self.commit_order.len();
-                    out.broadcast(Message::Heartbeat { ballot: self.ballot, committed, release: release.clone() });
                     self.release(&release);
+                    let committed = self.commit_base + self.commit_order.len();
+                    out.broadcast(Message::Heartbeat { ballot: self.ballot, committed, release });
                 }
                 self.retransmit_uncommitted(now, out);
             }

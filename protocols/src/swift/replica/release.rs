@@ -42,7 +42,7 @@ impl SwiftReplica {
                     None => stable = 0,
                 }
             }
-            if stable > self.released.get(&client).copied().unwrap_or(1) {
+            if stable > self.graph.released_below(client).max(1) {
                 moved.push((client, stable));
             }
         }
@@ -56,9 +56,7 @@ impl SwiftReplica {
         for &(client, below) in release {
             let own = self.state.executed_prefixes_of(client);
             let below = below.min(own);
-            let current = self.released.entry(client).or_insert(1);
-            if below > *current {
-                *current = below;
+            if below > self.graph.released_below(client).max(1) {
                 self.graph.release_below(client, below);
                 moved = true;
             }
@@ -66,9 +64,8 @@ impl SwiftReplica {
         if !moved {
             return;
         }
-        let released = &self.released;
-        let is_released = |id: &CommandId| released.get(&id.client).is_some_and(|b| id.seq < *b);
-        let gone: Vec<CommandId> = self.entries.iter().filter(|(id, e)| e.phase == Phase::Committed && is_released(id)).map(|(id, _)| *id).collect();
+        let graph = &self.graph;
+        let gone: Vec<CommandId> = self.entries.iter().filter(|(id, e)| e.phase == Phase::Committed && graph.is_released(**id)).map(|(id, _)| *id).collect();
         for id in gone {
             if let Some(entry) = self.entries.remove(&id) {
                 self.conflicts.remove(id, &entry.command);
@@ -78,7 +75,7 @@ impl SwiftReplica {
             self.replied.remove(&id);
             self.notify.remove(&id);
         }
-        while self.commit_order.front().is_some_and(|id| is_released(id)) {
+        while self.commit_order.front().is_some_and(|id| self.graph.is_released(*id)) {
             self.commit_order.pop_front();
             self.commit_base += 1;
         }
