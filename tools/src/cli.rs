@@ -12,7 +12,8 @@ use protocols::protocol::Protocol;
 use protocols::quorum::QuorumSystem;
 use protocols::{DeliberateBugs, ReplicaConfig, Timing};
 use net::LatencyTable;
-use runtime::live::clients::{run_clients, ClientHostSpec, Workload};
+use crate::client_logs::write::CloneLogs;
+use runtime::live::clients::{run_clients_observed, ClientHostSpec, Workload};
 use runtime::live::link::Delays;
 use runtime::live::server::{run_replica, ReplicaSpec};
 use runtime::live::wire::Wire;
@@ -48,9 +49,16 @@ pub struct CliArgs {
     /// `uniform RTT`): every message is held for its link's one-way delay.
     #[arg(long)]
     pub latency: Option<PathBuf>,
-    /// Write logs to this file instead of standard error.
+    /// Servers and the master: write diagnostics to this file instead of
+    /// standard error. Clients: write the original's latency logs, one file
+    /// per clone (`NAME`, `NAME1`, `NAME2`, …; `latency <ms>` per command,
+    /// `Slow Paths: <N>`, `Test took <duration>`).
     #[arg(long)]
     pub log: Option<PathBuf>,
+    /// Write diagnostics to this file instead of standard error (for
+    /// clients, whose `-log` holds the latency logs).
+    #[arg(long)]
+    pub diagnostics: Option<PathBuf>,
     /// Protocol instances per replica (servers and clients must agree):
     /// shard `s` of a replica listens on its port + `s`; keys hash to shards.
     #[arg(long, default_value_t = 1)]
@@ -127,7 +135,7 @@ pub fn run(args: &CliArgs) -> Result<String, String> {
     };
     match args.run.as_str() {
         "server" => dispatch(protocol, |p| p.server(args, &d)),
-        "client" => dispatch(protocol, |p| p.client(args, &d)),
+        "client" => dispatch(protocol, |p| p.client(args, &d, protocol)),
         "master" => master(&d),
         other => Err(format!("-run must be master, server or client, not `{other}`")),
     }
@@ -147,7 +155,7 @@ fn dispatch(protocol: ProtocolName, role: impl FnOnce(&dyn Role) -> Result<Strin
 
 trait Role {
     fn server(&self, args: &CliArgs, d: &Deployment) -> Result<String, String>;
-    fn client(&self, args: &CliArgs, d: &Deployment) -> Result<String, String>;
+    fn client(&self, args: &CliArgs, d: &Deployment, protocol: ProtocolName) -> Result<String, String>;
 }
 
 struct With<P>(std::marker::PhantomData<P>);
@@ -214,7 +222,7 @@ where
         Ok(format!("server {alias} stopped\n"))
     }
 
-    fn client(&self, args: &CliArgs, d: &Deployment) -> Result<String, String> {
+    fn client(&self, args: &CliArgs, d: &Deployment, protocol: ProtocolName) -> Result<String, String> {
         let alias = args.alias.as_deref().ok_or("-run client needs -alias")?;
         let index = d.clients.iter().position(|c| c.alias == alias).ok_or_else(|| format!("{}: `{alias}` is not a client in -- Clients --", d.file))?;
         let closest = d.proxy.get(alias).and_then(|s| d.replica_id(s)).unwrap_or(0);
@@ -244,19 +252,23 @@ where
             timing: timing(&table, d),
             closest: vec![closest % n; logical as usize],
             workload,
-            commands_per_client: Some(reqs.div_ceil(outstanding)),
+            commands_per_client: Some(commands_per_slot(clones + 1, outstanding, reqs)),
             warmup: Duration::ZERO,
             measure: run_time,
             delays: delays(&table, &d.clients[index].address),
             host: d.clients[index].address.split(':').next().and_then(|h| h.parse().ok()),
         };
         let (progress, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+        let mut logs = CloneLogs::new((clones + 1) as usize, outstanding as usize, protocol.has_slow_path(), args.log.as_deref())?;
         let handle = LocalExecutorBuilder::new(Placement::Unbound)
             .name(alias)
-            .spawn(move || async move { run_clients::<P>(spec, progress, stop).await })
+            .spawn(move || async move {
+                let report = run_clients_observed::<P>(spec, progress, stop, |done| logs.completed(done)).await;
+                report.map(|r| (r, logs.finish()))
+            })
             .map_err(|e| e.to_string())?;
-        let report = match handle.join() {
-            Ok(Ok(r)) => r,
+        let (report, totals) = match handle.join() {
+            Ok(Ok((r, totals))) => (r, totals.map_err(|e| format!("client {alias}: {e}"))?),
             Ok(Err(e)) => return Err(format!("client {alias}: {e}")),
             Err(e) => return Err(format!("client {alias}: {e:?}")),
         };
@@ -271,16 +283,31 @@ where
         let verified = if args.verify { format!("read back {} acknowledged writes: all present\n", report.verified) } else { String::new() };
         let l = &report.latency_us;
         let ms = |q: f64| l.value_at_quantile(q) as f64 / 1000.0;
+        let slow_paths = if protocol.has_slow_path() {
+            format!("slow paths: {} ({:.1}%)\n", totals.slow, 100.0 * totals.slow as f64 / (totals.completed.max(1)) as f64)
+        } else {
+            String::new()
+        };
         Ok(format!(
-            "client {alias}: {done} commands completed ({} clients x {outstanding} outstanding)\np50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms\n",
+            "client {alias}: {done} commands completed ({} clients x {outstanding} outstanding)\nthroughput: {:.0} ops/s over {:.3} s\np50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms\n",
             clones + 1,
+            totals.throughput(),
+            totals.elapsed.as_secs_f64(),
             ms(0.5),
             ms(0.9),
             ms(0.99),
             ms(0.999),
             l.max() as f64 / 1000.0
-        ) + &verified)
+        ) + &slow_paths
+            + &verified)
     }
+}
+
+/// How many commands each logical client runs so that each of `clones`
+/// clones, spread over `outstanding` logical clients, runs exactly `reqs`.
+fn commands_per_slot(clones: u64, outstanding: u64, reqs: u64) -> Vec<u64> {
+    let outstanding = outstanding.max(1);
+    (0..clones).flat_map(|_| (0..outstanding).map(move |slot| reqs / outstanding + u64::from(slot < reqs % outstanding))).collect()
 }
 
 /// The master holds the configuration: it answers every connection on
@@ -310,6 +337,13 @@ mod tests {
         assert_eq!(argv, ["swiftpaxos", "--run", "server", "--config", "x.conf", "--alias", "a"]);
         let args = CliArgs::try_parse_from(argv).unwrap();
         assert_eq!((args.run.as_str(), args.alias.as_deref()), ("server", Some("a")));
+    }
+
+    #[test]
+    fn each_clone_runs_exactly_reqs_over_its_window() {
+        assert_eq!(commands_per_slot(2, 3, 10), [4, 3, 3, 4, 3, 3]);
+        assert_eq!(commands_per_slot(1, 1, 7), [7]);
+        assert_eq!(commands_per_slot(1, 4, 2), [1, 1, 0, 0]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! them without spawning processes. Each binary in `src/bin` is a thin shell.
 
 pub mod cli;
+pub mod client_logs;
 pub mod deployment;
 pub mod evaluate;
 pub mod flint;

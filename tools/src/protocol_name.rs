@@ -32,6 +32,15 @@ impl ProtocolName {
     ];
 }
 
+impl ProtocolName {
+    /// Whether some commands finish on a slower path than others, so that
+    /// the share of slow paths means something (the original's client logs
+    /// `Slow Paths:` for these).
+    pub fn has_slow_path(self) -> bool {
+        matches!(self, ProtocolName::SwiftPaxos | ProtocolName::Curp | ProtocolName::FastPaxos | ProtocolName::EPaxos)
+    }
+}
+
 impl FromStr for ProtocolName {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

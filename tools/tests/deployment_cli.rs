@@ -59,8 +59,13 @@ fn start_servers(config: &Path, replicas: usize, protocol: &str) -> Processes {
 }
 
 fn run_client(config: &Path, protocol: &str, timeout: Duration) -> Output {
+    run_client_with(config, protocol, timeout, &[])
+}
+
+fn run_client_with(config: &Path, protocol: &str, timeout: Duration, extra: &[&str]) -> Output {
     let mut child = swiftpaxos()
         .args(["-run", "client", "-config", config.to_str().unwrap(), "-alias", "c1", "-protocol", protocol, "-verify"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -143,6 +148,49 @@ fn load_continues_after_a_follower_and_then_the_leader_are_killed() {
         // go to the shared key: 4 x 450.
         assert!(verified >= 1_500, "{protocol}: only {verified} keys read back\n{text}");
         assert!(took > Duration::from_millis(1500), "{protocol}: the run must outlast both kills (took {took:?}); raise reqs");
+        drop(servers);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[test]
+fn the_client_writes_the_originals_logs_and_the_parser_reads_them() {
+    // Three clones, each with a window of 2 outstanding commands and
+    // `reqs: 301` (odd, so the window's slots run different counts): each
+    // clone's file must hold exactly 301 `latency` lines and end with
+    // `Test took`; SwiftPaxos's also `Slow Paths:`, Paxos's none. The
+    // parser must then give the client's own percentiles.
+    for (protocol, base) in [("swiftpaxos", 140), ("paxos", 160)] {
+        let dir = temp_dir(&format!("logs-{protocol}"));
+        let logs = dir.join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let config = write_config(&dir, 3, port(base), "reqs: 301\nclones: 2\npipeline: true\npendings: 2\nwrites: 50\nconflicts: 20\ncommandSize: 100\n");
+        let servers = start_servers(&config, 3, protocol);
+        let base_name = logs.join("client");
+        let out = run_client_with(&config, protocol, Duration::from_secs(60), &["-log", base_name.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("client c1: 903 commands completed (3 clients x 2 outstanding)"), "{protocol}: {text}");
+        assert!(text.lines().any(|l| l.starts_with("throughput: ") && l.contains(" ops/s over ")), "{protocol}: {text}");
+        assert_eq!(text.contains("slow paths: "), protocol == "swiftpaxos", "{protocol}: {text}");
+        for name in ["client", "client1", "client2"] {
+            let file = std::fs::read_to_string(logs.join(name)).unwrap_or_else(|e| panic!("{protocol}: {name}: {e}"));
+            let messages: Vec<&str> = file.lines().map(|l| {
+                let (date, rest) = l.split_at(20);
+                assert!(date.as_bytes()[4] == b'/' && date.as_bytes()[13] == b':', "{protocol}: {name}: no Go timestamp in {l:?}");
+                rest
+            }).collect();
+            assert_eq!(messages.iter().filter(|m| m.starts_with("latency ")).count(), 301, "{protocol}: {name}");
+            assert!(messages.last().unwrap().starts_with("Test took "), "{protocol}: {name} ends with {:?}", messages.last());
+            assert_eq!(messages.iter().any(|m| m.starts_with("Slow Paths: ")), protocol == "swiftpaxos", "{protocol}: {name}");
+        }
+        assert!(!logs.join("client3").exists(), "one file per clone");
+        let parsed = Command::new(env!("CARGO_BIN_EXE_parse-client-logs")).arg(&logs).output().unwrap();
+        let report = String::from_utf8_lossy(&parsed.stdout).into_owned();
+        assert!(parsed.status.success(), "{report}{}", String::from_utf8_lossy(&parsed.stderr));
+        assert!(report.contains("files: 3\ncommands: 903\n"), "{report}");
+        let percentiles = |t: &str| t.lines().find(|l| l.starts_with("p50 ")).map(str::to_string);
+        assert_eq!(percentiles(&report), percentiles(&text), "parser:\n{report}\nclient:\n{text}");
         drop(servers);
         std::fs::remove_dir_all(&dir).ok();
     }

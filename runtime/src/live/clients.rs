@@ -89,9 +89,11 @@ pub struct ClientHostSpec {
     pub closest: Vec<ReplicaId>,
     /// The commands.
     pub workload: Workload,
-    /// Each logical client stops after this many commands (`None`: runs
-    /// until the measurement ends); the host ends when all have stopped.
-    pub commands_per_client: Option<u64>,
+    /// Per logical client (by index), how many commands it runs before it
+    /// stops (`None`: every client runs until the measurement ends); the
+    /// host ends when all have stopped. Lets a deployment's clone run
+    /// exactly its `reqs` over several outstanding slots.
+    pub commands_per_client: Option<Vec<u64>>,
     /// Completions in this first stretch are not measured.
     pub warmup: Duration,
     /// How long to measure after the warm-up.
@@ -130,9 +132,25 @@ pub struct ClientHostReport {
     pub lost: Vec<String>,
 }
 
+/// One measured command that completed, as a host hands it to its
+/// observer (the CLI writes the original's per-clone latency logs from these).
+#[derive(Clone, Copy, Debug)]
+pub struct Completed {
+    /// The logical client, by index in the host's range.
+    pub client: usize,
+    /// When the command was sent, from the host's start.
+    pub sent: Duration,
+    /// How long it took.
+    pub latency: Duration,
+    /// The path it took, for protocols with two.
+    pub fast_path: Option<bool>,
+}
+
 /// A logical client: one protocol client per shard, one command in flight.
 struct Logical<C> {
     id: u64,
+    /// How many commands it runs (`u64::MAX`: until the end).
+    limit: u64,
     /// Per shard; shard `s` speaks as client `id × shards + s`, so each
     /// shard's sessions see their own client.
     protocol: Vec<C>,
@@ -154,6 +172,20 @@ struct Logical<C> {
 /// Runs the clients until the warm-up and measurement are over; counts each
 /// completion in `progress`. Call inside a glommio executor.
 pub async fn run_clients<P: Protocol>(spec: ClientHostSpec, progress: Arc<AtomicU64>, stop: Arc<AtomicBool>) -> std::io::Result<ClientHostReport>
+where
+    P::Message: Wire,
+{
+    run_clients_observed::<P>(spec, progress, stop, |_| {}).await
+}
+
+/// [`run_clients`], handing every measured completion to `on_completion`
+/// as it happens (read-backs are not measured, and not handed over).
+pub async fn run_clients_observed<P: Protocol>(
+    spec: ClientHostSpec,
+    progress: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    mut on_completion: impl FnMut(Completed),
+) -> std::io::Result<ClientHostReport>
 where
     P::Message: Wire,
 {
@@ -190,6 +222,7 @@ where
         .enumerate()
         .map(|(i, id)| Logical {
             id,
+            limit: spec.commands_per_client.as_ref().map_or(u64::MAX, |limits| limits.get(i).copied().unwrap_or(0)),
             protocol: (0..shards)
                 .map(|s| {
                     P::Client::new(ClientConfig {
@@ -217,10 +250,9 @@ where
             }
         }
     };
-    let limit = spec.commands_per_client.unwrap_or(u64::MAX);
     let submit = |c: &mut Logical<P::Client>, t: Time, out: &mut Outbox<P::Message>| {
         let command = match c.to_read.pop() {
-            Some(key) if c.next > limit => Command::Get { key },
+            Some(key) if c.next > c.limit => Command::Get { key },
             _ => spec.workload.command(c.id, c.next),
         };
         if spec.workload.verify {
@@ -235,8 +267,10 @@ where
         c.in_flight = (id, t);
         route(from, shard, out);
     };
-    for c in clients.iter_mut() {
+    let mut running = 0;
+    for c in clients.iter_mut().filter(|c| c.limit > 0) {
         submit(c, now(), &mut out);
+        running += 1;
     }
 
     let mut report = ClientHostReport {
@@ -250,12 +284,12 @@ where
     let (warm_end, end) = (Time::ZERO + spec.warmup, Time::ZERO + spec.warmup + spec.measure);
     let mut next_tick = now() + spec.timing.tick;
     let mut done_since_report = 0u64;
-    let mut running = clients.len();
     while now() < end && !stop.load(Ordering::Relaxed) && running > 0 {
         future::or(inbox.ready(), sleep(next_tick.since(now()))).await;
         let t = now();
         for (shard, r, (to, msg)) in inbox.drain() {
-            let Some(c) = (to / shards as u64).checked_sub(first).and_then(|i| clients.get_mut(i as usize)) else { continue };
+            let Some(index) = (to / shards as u64).checked_sub(first).map(|i| i as usize) else { continue };
+            let Some(c) = clients.get_mut(index) else { continue };
             let completion = c.protocol[shard].handle(r, msg, t, &mut out);
             route(to, shard, &mut out);
             let Some(done) = completion else { continue };
@@ -263,9 +297,11 @@ where
                 continue;
             }
             // Read-backs (with `verify`) are not part of the measured load.
-            let measured = c.next - 1 <= limit;
+            let measured = c.next - 1 <= c.limit;
             if t >= warm_end && measured {
-                let _ = report.latency_us.record((t.since(c.in_flight.1).as_micros() as u64).max(1));
+                let latency = t.since(c.in_flight.1);
+                let _ = report.latency_us.record((latency.as_micros() as u64).max(1));
+                on_completion(Completed { client: index, sent: c.in_flight.1.since(Time::ZERO), latency, fast_path: done.fast_path });
                 match done.fast_path {
                     Some(true) => report.fast += 1,
                     Some(false) => report.slow += 1,
@@ -274,16 +310,16 @@ where
             }
             done_since_report += u64::from(measured);
             if spec.workload.verify {
-                check_read_back(c, &done.result, spec.workload.key, limit, &mut report);
+                check_read_back(c, &done.result, spec.workload.key, &mut report);
             }
-            if c.next > limit && c.to_read.is_empty() {
+            if c.next > c.limit && c.to_read.is_empty() {
                 running -= 1;
                 continue;
             }
             submit(c, t, &mut out);
         }
         if t >= next_tick {
-            for c in clients.iter_mut().filter(|c| c.next <= limit.saturating_add(1)) {
+            for c in clients.iter_mut().filter(|c| c.next <= c.limit.saturating_add(1)) {
                 for (s, protocol) in c.protocol.iter_mut().enumerate() {
                     protocol.tick(t, &mut out);
                     route(wire_id(c.id, s), s, &mut out);
@@ -305,7 +341,8 @@ where
 /// remember an acknowledged write to a key of its own; check a read-back
 /// against the remembered value; after the last command, list the keys to
 /// read back.
-fn check_read_back<C>(c: &mut Logical<C>, result: &protocols::CommandResult, shared_key: i64, limit: u64, report: &mut ClientHostReport) {
+fn check_read_back<C>(c: &mut Logical<C>, result: &protocols::CommandResult, shared_key: i64, report: &mut ClientHostReport) {
+    let limit = c.limit;
     let was_read_back = c.next > limit + 1;
     match (&c.command, result) {
         (Command::Put { key, value }, _) if *key != shared_key && !was_read_back => {

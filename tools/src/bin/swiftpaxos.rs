@@ -15,11 +15,13 @@ fn main() {
         }
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SWIFTPAXOS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    match &args.log {
+    // A client's -log names its latency logs; its diagnostics go to -diagnostics or stderr.
+    let diagnostics = args.diagnostics.as_ref().or(args.log.as_ref().filter(|_| args.run != "client"));
+    match diagnostics {
         Some(path) => match std::fs::File::create(path) {
             Ok(file) => tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::sync::Mutex::new(file)).with_ansi(false).init(),
             Err(e) => {
-                eprintln!("swiftpaxos: -log {}: {e}", path.display());
+                eprintln!("swiftpaxos: {}: {e}", path.display());
                 std::process::exit(2);
             }
         },
