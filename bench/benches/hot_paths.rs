@@ -95,7 +95,7 @@ fn fast_path(c: &mut Criterion) {
                                 }
                             }
                         }
-                        Action::Executed(_) => {}
+                        Action::Executed(_) | Action::Persist(_) => {}
                     }
                 }
             };

@@ -22,8 +22,13 @@ pub struct N2PaxosReplica(PaxosReplica);
 impl ReplicaProtocol for N2PaxosReplica {
     type Message = Message;
 
+    const DURABLE: bool = <PaxosReplica as ReplicaProtocol>::DURABLE;
+
     fn new(config: ReplicaConfig) -> Self {
         N2PaxosReplica(PaxosReplica::with_learning(config, true))
+    }
+    fn restore(&mut self, record: Message, out: &mut Outbox<Message>) {
+        self.0.restore(record, out)
     }
     fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
         self.0.handle(from, msg, now, out)

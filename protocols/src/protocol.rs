@@ -6,6 +6,15 @@
 //! [`ReplicaProtocol::flush`] when it has drained its inbox; then it carries out
 //! the [`Action`]s left in the [`Outbox`]. Protocols never block, sleep or read
 //! a clock, so a simulated run is reproducible from its seed.
+//!
+//! Crash and restart: a protocol says what must survive a crash with
+//! [`Action::Persist`] (a record is a message to its own future self: the
+//! promise it made, the value it accepted, the decision it learnt). The host
+//! puts every record on stable storage before any message queued after it
+//! leaves — persist, then send, as `raft-rs`'s `Ready` orders them — and
+//! after a restart replays the synced records, oldest first, through
+//! [`ReplicaProtocol::restore`] on a fresh replica. Written once here and in
+//! the hosts; each protocol only says what to record and how to rebuild.
 
 use crate::command::{Command, CommandResult};
 use crate::ids::{ClientId, CommandId, NodeId, ReplicaId};
@@ -24,6 +33,10 @@ pub enum Action<M> {
     /// This replica applied `CommandId` to its state machine, for the first
     /// time. Hosts feed it to the agreement checker and to metrics.
     Executed(CommandId),
+    /// Put `record` on stable storage: no message queued after it may leave
+    /// before it is synced, since those messages may carry the promise or
+    /// vote it records. Replayed by [`ReplicaProtocol::restore`].
+    Persist(M),
 }
 
 /// The actions a protocol produced during one call, in order.
@@ -69,6 +82,12 @@ impl<M> Outbox<M> {
         self.actions.push(Action::Executed(id));
     }
 
+    /// Records `record` durably before any later message leaves (see
+    /// [`Action::Persist`]).
+    pub fn persist(&mut self, record: M) {
+        self.actions.push(Action::Persist(record));
+    }
+
     /// Takes every queued action, leaving the outbox empty.
     pub fn drain(&mut self) -> std::vec::Drain<'_, Action<M>> {
         self.actions.drain(..)
@@ -92,6 +111,7 @@ impl<M> Outbox<M> {
             Action::Send { to, msg } => Action::Send { to, msg: wrap(msg) },
             Action::Broadcast(msg) => Action::Broadcast(wrap(msg)),
             Action::Executed(id) => Action::Executed(id),
+            Action::Persist(record) => Action::Persist(wrap(record)),
         }));
     }
 }
@@ -136,6 +156,10 @@ pub struct DeliberateBugs {
     /// EPaxos: a replica executes each command as soon as it commits,
     /// ignoring its dependencies.
     pub epaxos_execute_on_commit: bool,
+    /// Host, not protocol: messages leave before the records queued ahead
+    /// of them are synced, so a crash can lose a promise or a vote that
+    /// others already counted (the simulator honours it with restarts).
+    pub send_before_sync: bool,
 }
 
 /// What a replica needs to know to start.
@@ -185,8 +209,22 @@ pub trait ReplicaProtocol {
     /// Every message the protocol exchanges, between replicas and with clients.
     type Message: Clone + Debug;
 
+    /// Whether the protocol records what must survive a crash
+    /// ([`Action::Persist`]) and rebuilds itself from it
+    /// ([`ReplicaProtocol::restore`]); hosts refuse to restart a replica
+    /// from its records when it does not, rather than let it come back
+    /// with amnesia.
+    const DURABLE: bool = false;
+
     /// A replica in its initial state.
     fn new(config: ReplicaConfig) -> Self;
+
+    /// Replays one record this replica persisted before it crashed, on a
+    /// replica fresh from [`ReplicaProtocol::new`], oldest record first and
+    /// before any other call. Re-executing decisions reports
+    /// [`Action::Executed`] again (the host learns what the rebuilt state
+    /// holds); messages queued here are dropped.
+    fn restore(&mut self, _record: Self::Message, _out: &mut Outbox<Self::Message>) {}
 
     /// Handles one message from `from`.
     fn handle(&mut self, from: NodeId, msg: Self::Message, now: Time, out: &mut Outbox<Self::Message>);

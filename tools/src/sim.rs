@@ -14,7 +14,8 @@ use protocols::paxos::Paxos;
 use protocols::swift::SwiftPaxos;
 use protocols::quorum::FastQuorums;
 use protocols::DeliberateBugs;
-use runtime::sim::{self, Placement, SimConfig, SimOutcome};
+use protocols::protocol::{Protocol, ReplicaProtocol};
+use runtime::sim::{self, Placement, Restarts, SimConfig, SimOutcome};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -85,6 +86,14 @@ pub struct SimArgs {
     /// Worker threads (default: the machine's cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Crashed replicas restart: `durable`, rebuilt from what they had synced
+    /// to their simulated disk (with --faults: 1..=f replicas crash and come
+    /// back, several times, and sometimes the whole cluster at once).
+    #[arg(long, value_parser = parse_restarts, requires = "faults", default_value = None)]
+    pub restarts: Option<Restarts>,
+    /// Test-only: messages leave before the records ahead of them are synced, to see the checkers catch it.
+    #[arg(long, hide = true)]
+    pub plant_send_before_sync: bool,
     /// Test-only: plant a bug in Multi-Paxos (a new leader skips phase 1) to see the checkers catch it.
     #[arg(long, hide = true)]
     pub plant_paxos_skip_phase1: bool,
@@ -165,8 +174,9 @@ pub fn base_config(args: &SimArgs) -> Result<SimConfig, String> {
         faults: args.faults,
         scripted: Vec::new(),
         fast_quorums: fast_quorums(args, &placement_aliases(args, replicas))?,
-        bugs: DeliberateBugs { paxos_skip_phase1: args.plant_paxos_skip_phase1, ..DeliberateBugs::default() },
+        bugs: DeliberateBugs { paxos_skip_phase1: args.plant_paxos_skip_phase1, send_before_sync: args.plant_send_before_sync, ..DeliberateBugs::default() },
         wait_closest: args.wait_closest,
+        restarts: args.restarts.unwrap_or_default(),
     })
 }
 
@@ -195,12 +205,31 @@ fn fast_quorums(args: &SimArgs, aliases: &[String]) -> Result<FastQuorums, Strin
 /// Runs one seed of `protocol`.
 pub fn run_one(protocol: ProtocolName, config: &SimConfig) -> Result<SimOutcome, String> {
     match protocol {
-        ProtocolName::Paxos => Ok(sim::run::<Paxos>(config)),
-        ProtocolName::SwiftPaxos => Ok(sim::run::<SwiftPaxos>(config)),
-        ProtocolName::N2Paxos => Ok(sim::run::<N2Paxos>(config)),
-        ProtocolName::Curp => Ok(sim::run::<Curp>(config)),
-        ProtocolName::FastPaxos => Ok(sim::run::<FastPaxos>(config)),
-        ProtocolName::EPaxos => Ok(sim::run::<EPaxos>(config)),
+        ProtocolName::Paxos => simulate::<Paxos>(config),
+        ProtocolName::SwiftPaxos => simulate::<SwiftPaxos>(config),
+        ProtocolName::N2Paxos => simulate::<N2Paxos>(config),
+        ProtocolName::Curp => simulate::<Curp>(config),
+        ProtocolName::FastPaxos => simulate::<FastPaxos>(config),
+        ProtocolName::EPaxos => simulate::<EPaxos>(config),
+    }
+}
+
+/// Runs `config` with `P`, refusing restarts from disk for a protocol
+/// that records nothing to restart from.
+fn simulate<P: Protocol>(config: &SimConfig) -> Result<SimOutcome, String> {
+    if config.restarts == Restarts::Durable && !<P::Replica as ReplicaProtocol>::DURABLE {
+        return Err(format!("--restarts durable: {} does not record what must survive a crash yet", P::NAME));
+    }
+    Ok(sim::run::<P>(config))
+}
+
+/// `--restarts`: `durable` (replicas come back with what they synced);
+/// `volatile` is refused until restarted replicas can re-learn their state.
+fn parse_restarts(text: &str) -> Result<Restarts, String> {
+    match text {
+        "durable" => Ok(Restarts::Durable),
+        "volatile" => Err("volatile restarts (a replica back without its disk) are not implemented yet: such a replica must re-learn its promises from the others before it votes".into()),
+        other => Err(format!("`{other}`: expected durable or volatile")),
     }
 }
 

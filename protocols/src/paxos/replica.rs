@@ -88,8 +88,32 @@ pub struct PaxosReplica {
 impl ReplicaProtocol for PaxosReplica {
     type Message = Message;
 
+    /// Records: the `Prepare` it promised, the `Accept` it accepted (its
+    /// own proposals included), the `Commit` it learnt.
+    const DURABLE: bool = true;
+
     fn new(config: ReplicaConfig) -> Self {
         Self::with_learning(config, false)
+    }
+
+    /// A promise raises the ballot; an accepted value goes back in the log;
+    /// a decision is committed and executed, rebuilding the state machine
+    /// and the session table in slot order. The replica comes back as a
+    /// follower: leading again takes a phase 1 in a higher ballot.
+    fn restore(&mut self, record: Message, out: &mut Outbox<Message>) {
+        self.role = Role::Follower;
+        match record {
+            Message::Prepare { ballot, .. } => self.ballot = self.ballot.max(ballot),
+            Message::Accept { ballot, slot, value } => {
+                self.ballot = self.ballot.max(ballot);
+                self.log.accept(slot, ballot, value);
+            }
+            Message::Commit { slot, value } => {
+                self.log.commit(slot, self.ballot, value);
+                self.execute(out);
+            }
+            _ => {}
+        }
     }
 
     fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
@@ -324,6 +348,8 @@ impl PaxosReplica {
         }
         let from_slot = self.log.execution_frontier();
         let best = self.log.entries_from(from_slot).map(|(slot, e)| (slot, promised(slot, e))).collect();
+        // The candidate's own promise counts: it must survive a crash.
+        out.persist(Message::Prepare { ballot: self.ballot, from_slot });
         let mut promises = Votes::new();
         promises.add(self.id);
         self.role = Role::Candidate(Candidacy { from_slot, promises, best, sent: now });
@@ -337,6 +363,7 @@ impl PaxosReplica {
         }
         self.observe_ballot(ballot, now);
         self.election.heard_leader(now);
+        out.persist(Message::Prepare { ballot, from_slot });
         let entries = self.log.entries_from(from_slot).map(|(slot, e)| promised(slot, e)).collect();
         out.send_replica(from, Message::Promise { ballot, entries });
     }
@@ -380,7 +407,7 @@ impl PaxosReplica {
             }
             match c.best.get(&slot) {
                 Some(e) if e.committed => {
-                    self.log.commit(slot, self.ballot, e.value.clone());
+                    self.commit(slot, e.value.clone(), out);
                     out.broadcast(Message::Commit { slot, value: e.value.clone() });
                 }
                 Some(e) => {
@@ -397,6 +424,8 @@ impl PaxosReplica {
     fn propose(&mut self, slot: Slot, value: Batch, now: Time, out: &mut Outbox<Message>) {
         let Role::Leader(l) = &mut self.role else { return };
         self.log.accept(slot, self.ballot, value.clone());
+        // The leader's own vote: recorded before its Accept leaves.
+        out.persist(Message::Accept { ballot: self.ballot, slot, value: value.clone() });
         let mut votes = Votes::new();
         votes.add(self.id);
         l.proposals.insert(slot, Proposal { value: value.clone(), votes, sent: now });
@@ -410,6 +439,9 @@ impl PaxosReplica {
         }
         self.observe_ballot(ballot, now);
         self.election.heard_leader(now);
+        if !self.log.is_committed(slot) {
+            out.persist(Message::Accept { ballot, slot, value: value.clone() });
+        }
         self.log.accept(slot, ballot, value);
         if self.all_to_all {
             out.broadcast(Message::Accepted { ballot, slot, executed: self.log.execution_frontier() });
@@ -438,7 +470,7 @@ impl PaxosReplica {
         }
         let Some(value) = self.log.get(slot).filter(|e| e.ballot == ballot).map(|e| e.value.clone()) else { return };
         self.learning.remove(&slot);
-        self.log.commit(slot, ballot, value);
+        self.commit(slot, value, out);
         self.execute(out);
     }
 
@@ -477,7 +509,7 @@ impl PaxosReplica {
             return;
         }
         let Some(p) = l.proposals.remove(&slot) else { return };
-        self.log.commit(slot, self.ballot, p.value.clone());
+        self.commit(slot, p.value.clone(), out);
         if !self.all_to_all {
             out.broadcast(Message::Commit { slot, value: p.value });
         }
@@ -488,8 +520,17 @@ impl PaxosReplica {
         if from == self.ballot.leader(self.n()) {
             self.election.heard_leader(now);
         }
-        self.log.commit(slot, self.ballot, value);
+        self.commit(slot, value, out);
         self.execute(out);
+    }
+
+    /// Learns that `value` is chosen at `slot` and records the decision, so
+    /// that a restart rebuilds the executed state even after the others
+    /// released the slot.
+    fn commit(&mut self, slot: Slot, value: Batch, out: &mut Outbox<Message>) {
+        if !self.log.is_forgotten(slot) && self.log.commit(slot, self.ballot, value.clone()) {
+            out.persist(Message::Commit { slot, value });
+        }
     }
 
     /// Applies committed slots in order. The leader answers clients, also

@@ -117,7 +117,9 @@ where
                         push_bounded(q, (id as u64, msg.clone()), &mut dropped);
                     }
                 }
-                Action::Executed(_) => {}
+                // Records are not written yet: the live replica runs in
+                // volatile mode (no write-ahead log), see ARCHITECTURE.md.
+                Action::Executed(_) | Action::Persist(_) => {}
             }
         }
     }

@@ -9,8 +9,12 @@ use std::time::Duration;
 /// A change to the simulated network or to a replica.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
-    /// The replica stops for good (crash-stop): it neither sends nor receives.
+    /// The replica stops (crash-stop unless a [`Fault::Restart`] follows):
+    /// it neither sends nor receives, and what it had not synced is lost.
     Crash(ReplicaId),
+    /// A crashed replica starts again, rebuilt from what it had synced
+    /// ([`protocols::protocol::ReplicaProtocol::restore`]).
+    Restart(ReplicaId),
     /// These replicas are cut off from every other node until [`Fault::Heal`].
     Partition(ReplicaSet),
     /// The partition ends.
@@ -43,7 +47,10 @@ impl FaultSchedule {
     /// the runs), one or two partitions of a random proper subset of the
     /// replicas lasting up to three leader timeouts, up to three delay
     /// spikes between two sites, and jitter that reorders messages across links.
-    pub fn draw(rng: &mut impl Rng, n: usize, sites: usize, max_delay: Duration, timing: &Timing, horizon: Duration) -> Self {
+    ///
+    /// With `restarts`, crashed replicas come back instead (see
+    /// [`FaultSchedule::draw_restarts`]).
+    pub fn draw(rng: &mut impl Rng, n: usize, sites: usize, max_delay: Duration, timing: &Timing, horizon: Duration, restarts: bool) -> Self {
         let mut events = Vec::new();
         let horizon_ns = horizon.as_nanos().max(1) as u64;
         let at = |rng: &mut dyn rand::RngCore, from: f64, to: f64| {
@@ -51,7 +58,10 @@ impl FaultSchedule {
         };
 
         let f = (n - 1) / 2;
-        if f > 0 {
+        let mut settled = Time::ZERO;
+        if restarts {
+            settled = Self::draw_restarts(rng, n, timing, horizon, &mut events);
+        } else if f > 0 {
             let crashes = rng.gen_range(1..=f);
             let mut victims: Vec<ReplicaId> = (0..n).collect();
             victims.shuffle(rng);
@@ -64,7 +74,6 @@ impl FaultSchedule {
             }
         }
 
-        let mut settled = Time::ZERO;
         let mut next_free = Time::ZERO;
         for _ in 0..rng.gen_range(1..=2) {
             let start = at(rng, 0.0, 1.0).max(next_free);
@@ -98,11 +107,52 @@ impl FaultSchedule {
         FaultSchedule { events, jitter: (max_delay / 10).max(Duration::from_micros(500)), settled_at: settled }
     }
 
+    /// Crash-restart episodes, one after another so that at most `f`
+    /// replicas are down at once: one to three episodes in which 1..=f
+    /// replicas (the initial leader, replica 0, among them in half the
+    /// episodes) crash together and each restarts after 0.3 to 4 leader
+    /// timeouts, so a replica may crash several times; and in one run in
+    /// four, last, the whole cluster loses power and comes back. Returns
+    /// when the last replica is back.
+    pub fn draw_restarts(rng: &mut impl Rng, n: usize, timing: &Timing, horizon: Duration, events: &mut Vec<(Time, Fault)>) -> Time {
+        let f = (n - 1) / 2;
+        let mut next_free = Time((horizon.as_nanos() as f64 * rng.gen_range(0.05..0.4)) as u64);
+        let down_for = |rng: &mut dyn rand::RngCore| timing.leader_timeout.mul_f64(0.3 + 3.7 * rng.gen::<f64>());
+        if f > 0 {
+            for _ in 0..rng.gen_range(1..=3) {
+                let mut victims: Vec<ReplicaId> = (0..n).collect();
+                victims.shuffle(rng);
+                if rng.gen_bool(0.5) {
+                    let leader = victims.iter().position(|&r| r == 0).expect("replica 0 exists");
+                    victims.swap(0, leader);
+                }
+                let start = next_free;
+                for &victim in &victims[..rng.gen_range(1..=f)] {
+                    let back = start + down_for(rng);
+                    events.push((start, Fault::Crash(victim)));
+                    events.push((back, Fault::Restart(victim)));
+                    next_free = next_free.max(back);
+                }
+                next_free = next_free + timing.leader_timeout.mul_f64(rng.gen_range(0.5..3.0));
+            }
+        }
+        if rng.gen_bool(0.25) {
+            let back = next_free + down_for(rng);
+            for r in 0..n {
+                events.push((next_free, Fault::Crash(r)));
+                events.push((back, Fault::Restart(r)));
+            }
+            next_free = back;
+        }
+        next_free
+    }
+
     /// Adds faults at fixed times; the run settles only after the last
     /// scripted heal or spike end.
     pub fn add(&mut self, scripted: &[(Time, Fault)]) {
         for (t, f) in scripted {
             if !matches!(f, Fault::Crash(_) | Fault::Partition(_) | Fault::SpikeStart { .. }) {
+                // Heals, spike ends and restarts: the run settles after them.
                 self.settled_at = self.settled_at.max(*t);
             }
             self.events.push((*t, f.clone()));
@@ -118,6 +168,7 @@ impl FaultSchedule {
                 let ms = t.as_nanos() as f64 / 1e6;
                 match f {
                     Fault::Crash(r) => format!("{ms:.1}ms crash replica {r}"),
+                    Fault::Restart(r) => format!("{ms:.1}ms restart replica {r}"),
                     Fault::Partition(g) => format!("{ms:.1}ms partition {g:?} from the rest"),
                     Fault::Heal => format!("{ms:.1}ms heal partition"),
                     Fault::SpikeStart { a, b, extra } => format!("{ms:.1}ms delay spike +{extra:?} between sites {a} and {b}"),

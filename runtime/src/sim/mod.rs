@@ -18,6 +18,11 @@ pub use placement::{Placement, PlacementError};
 pub use workload::CONFLICT_KEY;
 pub use world::run;
 
+/// How long a group sync of the simulated disk takes, at least and at most:
+/// drawn per sync, so that slow disks (a sync slower than a message) are
+/// part of every restart run.
+pub const SYNC_LATENCY: (Duration, Duration) = (Duration::from_micros(100), Duration::from_millis(15));
+
 use crate::check::{self, History, ReplicaLog};
 use protocols::quorum::FastQuorums;
 use protocols::{DeliberateBugs, Time};
@@ -54,6 +59,24 @@ pub struct SimConfig {
     pub bugs: DeliberateBugs,
     /// Clients also wait for their closest replica's answer (`waitClosest`).
     pub wait_closest: bool,
+    /// Whether crashed replicas come back, and with what.
+    pub restarts: Restarts,
+}
+
+/// What a crashed replica comes back with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Restarts {
+    /// Crash-stop: a crashed replica stays down (records are not modelled).
+    #[default]
+    Never,
+    /// Crash-restart from stable storage: each replica has a simulated disk;
+    /// a record becomes durable when its group sync completes (after a
+    /// drawn disk latency), messages queued after a record wait for that
+    /// sync, and a crash loses what was not synced. A restarted replica is
+    /// rebuilt from exactly what it had synced. The fault schedule crashes
+    /// and restarts replicas (at most f at once), and sometimes the whole
+    /// cluster at once.
+    Durable,
 }
 
 /// One completed command's latency as its client saw it.

@@ -1,7 +1,7 @@
 //! The event loop of a simulated run.
 
 use super::faults::{Fault, FaultSchedule};
-use super::{workload, Sample, SimConfig, SimOutcome};
+use super::{workload, Restarts, Sample, SimConfig, SimOutcome, SYNC_LATENCY};
 use crate::check::{History, Operation, ReplicaLog};
 use protocols::protocol::{Action, ClientConfig, ClientProtocol, Protocol, ReplicaProtocol};
 use protocols::quorum::{QuorumSystem, ReplicaSet};
@@ -18,8 +18,31 @@ const STUCK_AFTER: Duration = Duration::from_secs(300);
 
 enum Event<M> {
     Deliver { from: NodeId, to: NodeId, msg: M },
-    Tick(NodeId),
+    /// A node's timer, in the given life of a replica (0 for clients).
+    Tick(NodeId, u64),
     Fault(Fault),
+    /// A replica's group sync completes (ignored if it crashed since:
+    /// `incarnation` no longer matches).
+    Synced { replica: usize, incarnation: u64 },
+}
+
+/// A replica's simulated stable storage, with [`Restarts::Durable`].
+struct Disk<M> {
+    /// What survives a crash, oldest first.
+    synced: Vec<M>,
+    /// Written, not yet synced: lost in a crash.
+    unsynced: Vec<M>,
+    /// Messages queued after an unsynced record, in order: they leave when
+    /// the sync completes, or never if the replica crashes first.
+    held: Vec<(NodeId, M)>,
+    /// Whether a sync is under way.
+    syncing: bool,
+}
+
+impl<M> Default for Disk<M> {
+    fn default() -> Self {
+        Disk { synced: Vec::new(), unsynced: Vec::new(), held: Vec::new(), syncing: false }
+    }
 }
 
 struct Scheduled<M> {
@@ -66,6 +89,10 @@ struct World<P: Protocol> {
     replicas: Vec<P::Replica>,
     clients: Vec<ClientState<P::Client>>,
     crashed: Vec<bool>,
+    /// Per replica, how many times it crashed: events of an earlier life are ignored.
+    incarnation: Vec<u64>,
+    disks: Vec<Disk<P::Message>>,
+    quorums: QuorumSystem,
     partition: ReplicaSet,
     spikes: HashMap<(usize, usize), Duration>,
     jitter: Duration,
@@ -97,12 +124,15 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
     let per_client = config.commands / config.clients.max(1);
     let horizon = (max_delay * 4 * per_client.max(1) as u32).max(Duration::from_secs(1));
     let mut schedule = if config.faults {
-        FaultSchedule::draw(&mut rng, n, placement.matrix.len(), max_delay, &timing, horizon)
+        FaultSchedule::draw(&mut rng, n, placement.matrix.len(), max_delay, &timing, horizon, config.restarts != Restarts::Never)
     } else {
         FaultSchedule::none()
     };
     schedule.add(&config.scripted);
 
+    if config.restarts == Restarts::Durable {
+        assert!(P::Replica::DURABLE, "{} records nothing to restart from", P::NAME);
+    }
     let replicas = (0..n)
         .map(|id| P::Replica::new(ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: config.bugs }))
         .collect();
@@ -132,6 +162,9 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         replicas,
         clients,
         crashed: vec![false; n],
+        incarnation: vec![0; n],
+        disks: (0..n).map(|_| Disk::default()).collect(),
+        quorums,
         partition: ReplicaSet::EMPTY,
         spikes: HashMap::new(),
         jitter: schedule.jitter,
@@ -155,10 +188,10 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         }
     }
     for r in 0..n {
-        world.schedule(Time::ZERO + timing.tick, Event::Tick(NodeId::Replica(r)));
+        world.schedule(Time::ZERO + timing.tick, Event::Tick(NodeId::Replica(r), 0));
     }
     for c in 0..config.clients {
-        world.schedule(Time::ZERO + timing.tick, Event::Tick(NodeId::Client(c as u64)));
+        world.schedule(Time::ZERO + timing.tick, Event::Tick(NodeId::Client(c as u64), 0));
         world.submit_next(c);
     }
     let total: usize = world.history.ops.len() + world.clients.iter().map(|c| c.remaining).sum::<usize>();
@@ -281,8 +314,9 @@ impl<P: Protocol> World<P> {
                     }
                 }
             }
-            Event::Tick(node) => {
-                if self.is_down(node) {
+            Event::Tick(node, life) => {
+                let earlier_life = matches!(node, NodeId::Replica(r) if self.incarnation[r] != life);
+                if self.is_down(node) || earlier_life {
                     return;
                 }
                 let mut out = std::mem::take(&mut self.outbox);
@@ -302,10 +336,23 @@ impl<P: Protocol> World<P> {
                         self.carry_out_client(c as usize, out);
                     }
                 }
-                self.schedule(self.now + self.timing.tick, Event::Tick(node));
+                self.schedule(self.now + self.timing.tick, Event::Tick(node, life));
+            }
+            Event::Synced { replica, incarnation } => {
+                if incarnation == self.incarnation[replica] {
+                    self.synced(replica);
+                }
             }
             Event::Fault(fault) => match fault {
-                Fault::Crash(r) => self.crashed[r] = true,
+                Fault::Crash(r) => {
+                    self.crashed[r] = true;
+                    self.incarnation[r] += 1;
+                    let disk = &mut self.disks[r];
+                    disk.unsynced.clear();
+                    disk.held.clear();
+                    disk.syncing = false;
+                }
+                Fault::Restart(r) => self.restart(r),
                 Fault::Partition(group) => self.partition = group,
                 Fault::Heal => self.partition = ReplicaSet::EMPTY,
                 Fault::SpikeStart { a, b, extra } => {
@@ -319,22 +366,84 @@ impl<P: Protocol> World<P> {
     }
 
     fn carry_out_replica(&mut self, r: usize, mut out: Outbox<P::Message>) {
-        let me = NodeId::Replica(r);
+        let durable = self.config.restarts == Restarts::Durable;
         for action in out.drain() {
             match action {
-                Action::Send { to, msg } => self.send(me, to, msg),
+                Action::Send { to, msg } => self.send_after_sync(r, to, msg),
                 Action::Broadcast(msg) => {
                     for other in (0..self.config.replicas).filter(|&o| o != r) {
-                        self.send(me, NodeId::Replica(other), msg.clone());
+                        self.send_after_sync(r, NodeId::Replica(other), msg.clone());
                     }
                 }
                 Action::Executed(id) => {
                     self.logs[r].applied.push(id);
                     self.mix(id.client << 32 ^ id.seq);
                 }
+                Action::Persist(record) if durable => self.write(r, record),
+                Action::Persist(_) => {}
             }
         }
         self.outbox = out;
+    }
+
+    /// Writes a record to `r`'s disk and starts a group sync if none is
+    /// under way; the sync covers everything written before it completes.
+    fn write(&mut self, r: usize, record: P::Message) {
+        let disk = &mut self.disks[r];
+        disk.unsynced.push(record);
+        if !disk.syncing {
+            disk.syncing = true;
+            let (least, most) = SYNC_LATENCY;
+            let latency = Duration::from_nanos(self.rng.gen_range(least.as_nanos() as u64..=most.as_nanos() as u64));
+            let incarnation = self.incarnation[r];
+            self.schedule(self.now + latency, Event::Synced { replica: r, incarnation });
+        }
+    }
+
+    /// Sends now, or after the pending sync when a record was written
+    /// before this message (persist, then send). The planted bug
+    /// `send_before_sync` skips the wait.
+    fn send_after_sync(&mut self, r: usize, to: NodeId, msg: P::Message) {
+        let disk = &mut self.disks[r];
+        if (disk.unsynced.is_empty() && disk.held.is_empty()) || self.config.bugs.send_before_sync {
+            self.send(NodeId::Replica(r), to, msg);
+        } else {
+            disk.held.push((to, msg));
+        }
+    }
+
+    /// `r`'s sync completed: its records are durable and the messages
+    /// queued behind them leave.
+    fn synced(&mut self, r: usize) {
+        let disk = &mut self.disks[r];
+        disk.syncing = false;
+        let records = std::mem::take(&mut disk.unsynced);
+        disk.synced.extend(records);
+        for (to, msg) in std::mem::take(&mut disk.held) {
+            self.send(NodeId::Replica(r), to, msg);
+        }
+    }
+
+    /// Brings `r` back, rebuilt from its synced records; what it applied is
+    /// now what the replay re-executed.
+    fn restart(&mut self, r: usize) {
+        if !self.crashed[r] {
+            return;
+        }
+        self.crashed[r] = false;
+        let config = ReplicaConfig { id: r, quorums: self.quorums.clone(), timing: self.timing, bugs: self.config.bugs };
+        let mut replica = P::Replica::new(config);
+        let mut out = std::mem::take(&mut self.outbox);
+        let mut applied = Vec::new();
+        for record in self.disks[r].synced.iter().cloned() {
+            replica.restore(record, &mut out);
+            applied.extend(out.drain().filter_map(|a| if let Action::Executed(id) = a { Some(id) } else { None }));
+        }
+        self.outbox = out;
+        self.replicas[r] = replica;
+        self.logs[r].applied = applied;
+        let incarnation = self.incarnation[r];
+        self.schedule(self.now + self.timing.tick, Event::Tick(NodeId::Replica(r), incarnation));
     }
 
     fn carry_out_client(&mut self, c: usize, mut out: Outbox<P::Message>) {
@@ -347,7 +456,7 @@ impl<P: Protocol> World<P> {
                         self.send(me, NodeId::Replica(r), msg.clone());
                     }
                 }
-                Action::Executed(_) => {}
+                Action::Executed(_) | Action::Persist(_) => {}
             }
         }
         self.outbox = out;

@@ -2,7 +2,7 @@
 
 use protocols::quorum::FastQuorums;
 use protocols::DeliberateBugs;
-use runtime::sim::{Placement, SimConfig};
+use runtime::sim::{Placement, Restarts, SimConfig};
 use std::time::Duration;
 
 /// A run of `replicas` replicas and `clients` clients, all 10 ms apart, no faults.
@@ -21,6 +21,7 @@ pub fn uniform_10ms(replicas: usize, clients: usize, commands: usize, conflicts:
         fast_quorums: FastQuorums::ThreeQuarters,
         bugs: DeliberateBugs::default(),
         wait_closest: false,
+        restarts: Restarts::Never,
     }
 }
 

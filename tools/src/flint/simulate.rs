@@ -11,7 +11,7 @@ use crate::protocol_name::ProtocolName;
 use net::LatencyTable;
 use protocols::quorum::{FastQuorums, ReplicaSet};
 use protocols::DeliberateBugs;
-use runtime::sim::{Placement, SimConfig, SimOutcome};
+use runtime::sim::{Placement, Restarts, SimConfig, SimOutcome};
 use serde_json::{json, Value};
 use std::fmt::Write;
 
@@ -75,6 +75,7 @@ pub fn sim_config(table: &LatencyTable, sites: &Sites, plan: &Plan, conflicts: u
         fast_quorums,
         bugs: DeliberateBugs::default(),
         wait_closest: false,
+        restarts: Restarts::Never,
     })
 }
 
