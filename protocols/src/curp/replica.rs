@@ -47,6 +47,10 @@ struct Master {
     open_batch: HashSet<CommandId>,
     /// Commands that conflict with an unsynced one, in arrival order.
     blocked: Vec<(CommandId, Command)>,
+    /// Speculative answers, sent at the next flush: after the proposal of
+    /// their slot, so after the master's own vote is recorded (it counts
+    /// as one of the slow path's majority).
+    answers: Vec<(CommandId, Message)>,
 }
 
 impl Master {
@@ -58,6 +62,7 @@ impl Master {
             speculation: Speculation::new(),
             open_batch: HashSet::new(),
             blocked: Vec::new(),
+            answers: Vec::new(),
         }
     }
 }
@@ -78,6 +83,33 @@ pub struct CurpReplica {
 impl ReplicaProtocol for CurpReplica {
     type Message = Message;
 
+    /// Records: N2Paxos's (promises, accepted slots, decisions), and each
+    /// command the witness holds, as the `Request` it recorded.
+    const DURABLE: bool = true;
+
+    /// N2Paxos's records rebuild the log and the executed state; a witness
+    /// record goes back into the witness unless it executed since (synced
+    /// commands leave the witness, as they did before the crash). The
+    /// replica returns as a follower with no master state.
+    fn restore(&mut self, record: Message, out: &mut Outbox<Message>) {
+        match record {
+            Message::Paxos(paxos::Message::Request { id, command }) => {
+                if self.paxos.state().result_of(id).is_none() {
+                    self.witness.insert(id, command);
+                }
+            }
+            Message::Paxos(m) => self.paxos.restore(m, &mut self.scratch),
+            _ => {}
+        }
+        for action in self.scratch.drain() {
+            if let Action::Executed(id) = action {
+                self.witness.remove(id);
+                out.executed(id);
+            }
+        }
+        self.master = Master::new(self.paxos.ballot(), MasterPhase::Idle);
+    }
+
     fn new(config: ReplicaConfig) -> Self {
         let (id, quorums, timing) = (config.id, config.quorums.clone(), config.timing);
         let paxos = PaxosReplica::with_learning(config, true);
@@ -95,6 +127,8 @@ impl ReplicaProtocol for CurpReplica {
             Message::Paxos(paxos::Message::Accept { ballot, slot, value }) => {
                 let value_for_clients = value.clone();
                 self.paxos.handle(from, paxos::Message::Accept { ballot, slot, value }, now, &mut self.scratch);
+                // The vote's record goes out first: clients count `Ordered` as the vote.
+                self.after_paxos(now, out);
                 if self.paxos.accepted(slot).is_some_and(|(b, _)| b == ballot) {
                     tell_clients_ordered(ballot, &value_for_clients, out);
                 }
@@ -109,7 +143,7 @@ impl ReplicaProtocol for CurpReplica {
             }
             Message::WitnessReport { ballot, records } => {
                 if let NodeId::Replica(r) = from {
-                    self.on_witness_report(r, ballot, records, now, out);
+                    self.on_witness_report(r, ballot, records, now);
                 }
             }
             Message::Recorded { .. } | Message::SpecReply { .. } | Message::Ordered { .. } => {}
@@ -132,6 +166,9 @@ impl ReplicaProtocol for CurpReplica {
         self.paxos.flush(now, &mut self.scratch);
         self.master.open_batch.clear();
         self.after_paxos(now, out);
+        for (id, answer) in self.master.answers.drain(..) {
+            out.send_client(id.client, answer);
+        }
     }
 
     fn leader(&self) -> Option<ReplicaId> {
@@ -152,13 +189,18 @@ impl CurpReplica {
     /// A client's command: record it as a witness, and as master answer or hold it.
     fn on_request(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
         let synced = self.paxos.state().result_of(id).is_some();
+        let held_before = self.witness.contains(id);
         if !synced && self.witness.record_if_commutes(id, &command) {
+            if !held_before {
+                // The client counts this record toward durability: keep it first.
+                out.persist(Message::Paxos(paxos::Message::Request { id, command: command.clone() }));
+            }
             out.send_client(id.client, Message::Recorded { ballot: self.paxos.ballot(), id });
         }
         match &mut self.master.phase {
             MasterPhase::Idle => {}
             MasterPhase::Replaying(replay) => replay.held.push((id, command)),
-            MasterPhase::Serving => self.admit_or_block(id, command, now, out),
+            MasterPhase::Serving => self.admit_or_block(id, command, now),
         }
     }
 
@@ -169,7 +211,7 @@ impl CurpReplica {
     /// that one after it. It is answered speculatively when those commands
     /// were speculated too (their writes are in the overlay). Any other
     /// command waits until what it conflicts with has executed.
-    fn admit_or_block(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
+    fn admit_or_block(&mut self, id: CommandId, command: Command, now: Time) {
         let m = &mut self.master;
         if self.paxos.state().result_of(id).is_some() {
             // Executed already: the Paxos replica answers with the stored result.
@@ -179,7 +221,7 @@ impl CurpReplica {
             if m.speculation.contains(id) {
                 let result = m.speculation.execute(self.paxos.state(), id, &command);
                 let commutes = m.unsynced.conflicting(id, &command).is_empty();
-                out.send_client(id.client, Message::SpecReply { ballot: m.ballot, id, result, commutes });
+                m.answers.push((id, Message::SpecReply { ballot: m.ballot, id, result, commutes }));
             }
             return;
         }
@@ -193,7 +235,7 @@ impl CurpReplica {
         if conflicting.iter().all(|c| m.speculation.contains(*c)) {
             let result = m.speculation.execute(self.paxos.state(), id, &command);
             let commutes = conflicting.is_empty();
-            out.send_client(id.client, Message::SpecReply { ballot: m.ballot, id, result, commutes });
+            m.answers.push((id, Message::SpecReply { ballot: m.ballot, id, result, commutes }));
         }
         m.unsynced.insert(id, command.clone());
         m.open_batch.insert(id);
@@ -204,7 +246,7 @@ impl CurpReplica {
         }
     }
 
-    fn on_witness_report(&mut self, from: ReplicaId, ballot: Ballot, records: Vec<(CommandId, Command)>, now: Time, out: &mut Outbox<Message>) {
+    fn on_witness_report(&mut self, from: ReplicaId, ballot: Ballot, records: Vec<(CommandId, Command)>, now: Time) {
         let MasterPhase::Replaying(replay) = &mut self.master.phase else { return };
         if ballot != self.master.ballot || !replay.reports.add(from) {
             return;
@@ -213,7 +255,7 @@ impl CurpReplica {
             replay.witnessed.entry(id).or_insert((command, 0)).1 += 1;
         }
         if replay.reports.reached(self.quorums.majority()) {
-            self.finish_replay(now, out);
+            self.finish_replay(now);
         }
     }
 
@@ -222,7 +264,7 @@ impl CurpReplica {
     /// proposed again, after everything phase 1 recovered. Two conflicting
     /// commands cannot both reach that count (no witness holds both), so the
     /// replayed commands commute and their order does not matter.
-    fn finish_replay(&mut self, now: Time, out: &mut Outbox<Message>) {
+    fn finish_replay(&mut self, now: Time) {
         let MasterPhase::Replaying(replay) = std::mem::replace(&mut self.master.phase, MasterPhase::Serving) else { return };
         let n = self.quorums.n();
         let threshold = (self.quorums.three_quarters() + replay.reports.count()).saturating_sub(n).max(1);
@@ -241,7 +283,7 @@ impl CurpReplica {
         // The replayed commands get slots of their own, before anything new.
         self.paxos.flush(now, &mut self.scratch);
         for (id, command) in replay.held {
-            self.admit_or_block(id, command, now, out);
+            self.admit_or_block(id, command, now);
         }
     }
 
@@ -263,7 +305,7 @@ impl CurpReplica {
             self.follow_leadership(now, out);
             if !executed.is_empty() && matches!(self.master.phase, MasterPhase::Serving) {
                 for (id, command) in std::mem::take(&mut self.master.blocked) {
-                    self.admit_or_block(id, command, now, out);
+                    self.admit_or_block(id, command, now);
                 }
             }
             if self.scratch.is_empty() {
@@ -288,7 +330,7 @@ impl CurpReplica {
             self.master.phase = MasterPhase::Replaying(replay);
             out.broadcast(Message::WitnessQuery { ballot });
             if self.quorums.majority() == 1 {
-                self.finish_replay(now, out);
+                self.finish_replay(now);
             }
         }
     }
