@@ -68,6 +68,11 @@ pub enum Message {
     SyncRequest { ballot: Ballot },
     /// The receiver's ballot is stale.
     Nack { ballot: Ballot },
+    /// Never sent: a replica's vote on `entry` in `ballot` (its fast-path
+    /// dependencies, or the leader's once it accepted them), the record it
+    /// keeps on stable storage so that after a restart it reports the vote
+    /// to a new leader exactly as before the crash.
+    Voted { ballot: Ballot, entry: ReportedEntry },
 }
 
 /// One command in a [`Message::NewLeaderAck`].

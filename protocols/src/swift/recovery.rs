@@ -9,7 +9,9 @@
 //! 1. committed somewhere in `U`: keep its dependencies;
 //! 2. accepted somewhere in `U`: keep the leader's dependencies it accepted
 //!    (every acceptance in one ballot carries the same ones);
-//! 3. pre-accepted with the same dependencies `D` by enough of `U` that it
+//! 3. (only when the old leader's own report is not in `U`: the leader votes
+//!    on every path, so a command it never accepted did not commit)
+//!    pre-accepted with the same dependencies `D` by enough of `U` that it
 //!    may have committed on the fast path (three-quarters kind: at least
 //!    `|FQ| - n + |Q \ {leader}|` replicas, so two different `D` cannot both
 //!    qualify; fixed kind: every member of the fixed quorum in `U` but the old
@@ -96,15 +98,23 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
         .iter()
         .filter(|m| *m != old_leader && u.iter().any(|r| r.from == *m))
         .collect();
+    // The old leader votes in every path: when its own report is in `U`
+    // and rules 1-2 found nothing, it never accepted the command, which
+    // therefore cannot have committed. Rule 3's threshold (1 when the leader
+    // is in `Q`) would then pick one of several pre-accepted sets that need
+    // not order conflicting commands against each other: rule 4 instead.
+    let leader_reported = u.iter().any(|r| r.from == old_leader);
     for (id, views) in &known {
-        if decided.contains_key(id) {
+        if decided.contains_key(id) || leader_reported {
             continue;
         }
         let pre_accepted: Vec<(ReplicaId, &Deps)> =
             views.iter().filter(|(_, e)| e.phase == Phase::PreAccepted).map(|(r, e)| (*r, &e.deps)).collect();
         let candidate = match fast_threshold {
             Some(t) => {
-                let mut counts: HashMap<&Deps, usize> = HashMap::new();
+                // Ordered, so that every run decides alike when several sets
+                // reach a threshold of 1 (then none can have committed).
+                let mut counts: BTreeMap<&Deps, usize> = BTreeMap::new();
                 for (r, d) in &pre_accepted {
                     if *r != old_leader {
                         *counts.entry(*d).or_default() += 1;
@@ -297,6 +307,25 @@ mod tests {
         let r = recover(&q, &reports);
         assert_eq!(deps_of_decided(&r, 50), Vec::<u64>::new());
         assert_eq!(deps_of_decided(&r, 51), vec![50]);
+    }
+
+    #[test]
+    fn commands_the_reporting_old_leader_never_accepted_are_ordered_by_rule_four() {
+        // n = 5, Q = {0, 1, 4} with the old leader 0 (back after a restart)
+        // knowing neither command: neither can have committed. Replicas 1
+        // and 4 each pre-accepted one of two conflicting commands without
+        // the other; taking either set as is (rule 3's threshold is 1 here)
+        // would leave the pair unordered, and replicas would execute it in
+        // arrival order. Rule 4 orders them.
+        let q = QuorumSystem::new(5);
+        let reports = vec![
+            report(0, 0, vec![]),
+            report(1, 0, vec![entry(70, Phase::PreAccepted, &[])]),
+            report(4, 0, vec![entry(71, Phase::PreAccepted, &[])]),
+        ];
+        let r = recover(&q, &reports);
+        assert_eq!(deps_of_decided(&r, 70), vec![71]);
+        assert_eq!(deps_of_decided(&r, 71), vec![70]);
     }
 
     #[test]

@@ -15,6 +15,13 @@ impl SwiftReplica {
         for id in self.overdue(now, true) {
             let e = self.entries.get_mut(&id).expect("listed");
             e.touched = now;
+            // Its own vote counts again (a restart forgets the tallies).
+            let votes = self.votes.entry(id).or_default();
+            if votes.leader_deps.is_none() {
+                votes.leader_deps = Some(e.deps.clone());
+                votes.fast.add(self.id, e.deps.clone());
+                votes.slow.add(self.id);
+            }
             out.broadcast(Message::FastAck { ballot, id, deps: e.deps.clone(), command: Some(e.command.clone()) });
         }
     }

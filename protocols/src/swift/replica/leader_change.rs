@@ -26,6 +26,8 @@ impl SwiftReplica {
         self.leave_ballot();
         let own = Report { from: self.id, cballot: self.cballot, entries: self.report() };
         self.status = Status::Recovering { reports: vec![own], sent: now };
+        // Its own report counts toward the majority: the ballot is a promise.
+        out.persist(Message::NewLeader { ballot: self.ballot });
         out.broadcast(Message::NewLeader { ballot: self.ballot });
         self.finish_recovery_if_reported(now, out);
     }
@@ -69,6 +71,7 @@ impl SwiftReplica {
         self.status = Status::Joining;
         self.leave_ballot();
         self.election.heard_leader(now);
+        out.persist(Message::NewLeader { ballot });
         out.send_replica(from, Message::NewLeaderAck { ballot, cballot: self.cballot, entries: self.report() });
     }
 
@@ -99,6 +102,7 @@ impl SwiftReplica {
         }
         let recovered = recover(&self.quorums, reports);
         let sync = Message::Sync { ballot: self.ballot, decided: recovered.decided.clone(), voided: recovered.voided.clone() };
+        out.persist(sync.clone());
         out.broadcast(sync.clone());
         self.last_sync = Some(sync);
         self.apply_sync(self.ballot, recovered.decided, recovered.voided, now, out);
@@ -108,6 +112,54 @@ impl SwiftReplica {
     /// command is accepted with its dependencies and goes through the slow
     /// path again in this ballot; what was not recovered is proposed afresh.
     pub(super) fn apply_sync(&mut self, ballot: Ballot, decided: Vec<Decided>, voided: Vec<CommandId>, now: Time, out: &mut Outbox<Message>) {
+        if !self.is_leader_of(ballot) {
+            // The leader recorded its `Sync` before sending it.
+            out.persist(Message::Sync { ballot, decided: decided.clone(), voided: voided.clone() });
+        }
+        let retry = self.adopt_sync(ballot, decided, voided, now, out);
+
+        // Vote for every recovered command not committed yet: the leader's
+        // decision is its accept, the others answer with SlowAck.
+        let leader = self.leader_id();
+        let leading = self.is_leader();
+        let mut pending: Vec<(CommandId, Deps)> =
+            self.entries.iter().filter(|(_, e)| e.phase == Phase::Accepted).map(|(id, e)| (*id, e.deps.clone())).collect();
+        pending.sort_by_key(|(id, _)| *id);
+        for (id, deps) in pending {
+            let votes = self.votes.entry(id).or_default();
+            votes.leader_deps = Some(deps);
+            votes.slow.add(leader);
+            votes.slow.add(self.id);
+            if !leading {
+                out.broadcast(Message::SlowAck { ballot, id });
+            }
+            self.try_commit(id, out);
+        }
+        for (id, command) in retry {
+            // A parked retry of a command the Sync decided is already voted for above.
+            if !self.entries.contains_key(&id) && !self.graph.is_committed(id) && self.state.result_of(id).is_none() {
+                self.graph.revive(id);
+                self.pre_accept(id, command, now, out);
+            }
+        }
+    }
+
+    pub(super) fn is_leader_of(&self, ballot: Ballot) -> bool {
+        ballot.leader(self.n()) == self.id
+    }
+
+    /// The state half of [`Self::apply_sync`], also what a restart replays:
+    /// enters `ballot`, accepts the decided commands with their
+    /// dependencies, drops what was not recovered (returned, to be proposed
+    /// afresh) and executes what the voided commands held up.
+    pub(super) fn adopt_sync(
+        &mut self,
+        ballot: Ballot,
+        decided: Vec<Decided>,
+        voided: Vec<CommandId>,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) -> BTreeMap<CommandId, Command> {
         self.ballot = ballot;
         self.cballot = ballot;
         self.leader_cursor = 0;
@@ -146,31 +198,7 @@ impl SwiftReplica {
             let ready = self.graph.void(id);
             self.execute(ready, out);
         }
-
-        // Vote for every recovered command not committed yet: the leader's
-        // decision is its accept, the others answer with SlowAck.
-        let leader = self.leader_id();
-        let leading = self.is_leader();
-        let mut pending: Vec<(CommandId, Deps)> =
-            self.entries.iter().filter(|(_, e)| e.phase == Phase::Accepted).map(|(id, e)| (*id, e.deps.clone())).collect();
-        pending.sort_by_key(|(id, _)| *id);
-        for (id, deps) in pending {
-            let votes = self.votes.entry(id).or_default();
-            votes.leader_deps = Some(deps);
-            votes.slow.add(leader);
-            votes.slow.add(self.id);
-            if !leading {
-                out.broadcast(Message::SlowAck { ballot, id });
-            }
-            self.try_commit(id, out);
-        }
-        for (id, command) in retry {
-            // A parked retry of a command the Sync decided is already voted for above.
-            if !self.entries.contains_key(&id) && !self.graph.is_committed(id) && self.state.result_of(id).is_none() {
-                self.graph.revive(id);
-                self.pre_accept(id, command, now, out);
-            }
-        }
+        retry
     }
 
     /// After a leader change every replica's conflict table holds the known

@@ -122,6 +122,34 @@ pub struct SwiftReplica {
 impl ReplicaProtocol for SwiftReplica {
     type Message = Message;
 
+    /// Records: `NewLeader` for a ballot it joined and reported in, `Voted`
+    /// for each vote, `Sync` for the ballot it synced into, `Commit` for
+    /// each decision.
+    const DURABLE: bool = true;
+
+    /// Rebuilds entries, ballots, the conflict table and (re-executing the
+    /// decisions) the state machine, in the order they were recorded. Vote
+    /// tallies are not rebuilt: the leader retransmits what is uncommitted.
+    fn restore(&mut self, record: Message, out: &mut Outbox<Message>) {
+        match record {
+            Message::NewLeader { ballot } => self.ballot = self.ballot.max(ballot),
+            Message::Voted { ballot, entry } => {
+                self.ballot = self.ballot.max(ballot);
+                self.restore_vote(entry);
+            }
+            Message::Sync { ballot, decided, voided } => {
+                if self.is_leader_of(ballot) {
+                    // Followers that missed it will ask again.
+                    self.last_sync = Some(Message::Sync { ballot, decided: decided.clone(), voided: voided.clone() });
+                }
+                self.adopt_sync(ballot, decided, voided, Time::ZERO, out);
+            }
+            Message::Commit { id, command, deps } => self.commit(id, Some(command), deps, out),
+            _ => {}
+        }
+        self.status = if self.ballot == self.cballot { Status::Normal } else { Status::Joining };
+    }
+
     fn new(config: ReplicaConfig) -> Self {
         let n = config.quorums.n();
         let initial = config.quorums.initial_ballot();
@@ -220,7 +248,7 @@ impl ReplicaProtocol for SwiftReplica {
                 self.join_ballot(ballot);
                 self.saw_ballot(ballot, now, out);
             }
-            Message::Propose { .. } | Message::Reply { .. } | Message::Executed { .. } => {}
+            Message::Propose { .. } | Message::Reply { .. } | Message::Executed { .. } | Message::Voted { .. } => {}
         }
     }
 
@@ -245,7 +273,13 @@ impl ReplicaProtocol for SwiftReplica {
                     self.report_prefixes(now, out);
                 }
             }
-            Status::Joining | Status::Normal => {
+            Status::Joining => {
+                // Only a restart leaves a replica joining its own ballot: it
+                // crashed while recovering, before its `Sync` was recorded.
+                // Its reports are gone; it recovers again in a new ballot.
+                self.start_recovery(now, out);
+            }
+            Status::Normal => {
                 if now.since(self.last_heartbeat) >= self.timing.heartbeat {
                     self.last_heartbeat = now;
                     let release = if matches!(self.status, Status::Normal) { self.newly_stable() } else { Vec::new() };
@@ -287,6 +321,28 @@ impl ReplicaProtocol for SwiftReplica {
 impl SwiftReplica {
     fn n(&self) -> usize {
         self.quorums.n()
+    }
+
+    /// Records this replica's vote on `id` before the message carrying it
+    /// leaves.
+    fn record_vote(&self, id: CommandId, out: &mut Outbox<Message>) {
+        if let Some(e) = self.entries.get(&id) {
+            let entry = ReportedEntry { id, command: e.command.clone(), phase: e.phase, deps: e.deps.clone() };
+            out.persist(Message::Voted { ballot: self.ballot, entry });
+        }
+    }
+
+    /// A recorded vote back in the entries (and, if new, the conflict table).
+    fn restore_vote(&mut self, entry: ReportedEntry) {
+        let id = entry.id;
+        if self.graph.is_committed(id) || self.entries.get(&id).is_some_and(|e| e.phase == Phase::Committed) {
+            return;
+        }
+        if !self.entries.contains_key(&id) {
+            self.graph.revive(id);
+            self.conflicts.record(id, &entry.command);
+        }
+        self.put_entry(id, Entry { command: entry.command, phase: entry.phase, deps: entry.deps, touched: Time::ZERO });
     }
 
     /// Records `entry` for `id`, indexing it while it is not committed.

@@ -56,6 +56,7 @@ impl SwiftReplica {
         let ballot = self.ballot;
         let phase = if leading { Phase::Accepted } else { Phase::PreAccepted };
         self.put_entry(id, Entry { command: command.clone(), phase, deps: deps.clone(), touched: now });
+        self.record_vote(id, out);
         let votes = self.votes.entry(id).or_default();
         votes.fast.add(self.id, deps.clone());
         if leading {
@@ -158,6 +159,7 @@ impl SwiftReplica {
         entry.deps = leader_deps;
         entry.touched = now;
         let ballot = self.ballot;
+        self.record_vote(id, out);
         self.votes.entry(id).or_default().slow.add(self.id);
         out.broadcast(Message::SlowAck { ballot, id });
         out.send_client(id.client, Message::SlowAck { ballot, id });
@@ -211,6 +213,7 @@ impl SwiftReplica {
             (None, None) => return,
         };
         self.votes.remove(&id);
+        out.persist(Message::Commit { id, command: command.clone(), deps: deps.clone() });
         self.commit_order.push_back(id);
         let committed_deps: Vec<CommandId> = deps.iter().copied().filter(|d| self.graph.is_committed(*d)).collect();
         self.conflicts.cover(id, &command, &committed_deps);
