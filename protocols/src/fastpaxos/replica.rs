@@ -100,6 +100,36 @@ pub struct FastPaxosReplica {
 impl ReplicaProtocol for FastPaxosReplica {
     type Message = Message;
 
+    /// Records: `Elect` for a ballot it promised, `Prepare` for an
+    /// instance's classic round it promised, `Vote` for each vote, `Commit`
+    /// for each decision.
+    const DURABLE: bool = true;
+
+    /// Votes and promises go back to their instances (so the acceptor never
+    /// votes twice in a round), decisions rebuild the log and the executed
+    /// state. The replica comes back as a follower; fast rounds of a later
+    /// ballot than the first open again with its leader's heartbeat.
+    fn restore(&mut self, record: Message, out: &mut Outbox<Message>) {
+        self.role = Role::Follower;
+        match record {
+            Message::Elect { ballot, .. } if ballot > self.ballot => {
+                self.ballot = ballot;
+                self.open_from = None;
+            }
+            Message::Prepare { instance, round } if !self.log.is_committed(instance) => {
+                let state = self.instance(instance, Time::ZERO);
+                state.promised = state.promised.max(Some(round));
+            }
+            Message::Vote { instance, round, value, .. } if !self.log.is_committed(instance) => {
+                let state = self.instance(instance, Time::ZERO);
+                state.promised = state.promised.max(Some(round));
+                state.vote = Some((round, value));
+            }
+            Message::Commit { instance, value } => self.decide(instance, value, false, Time::ZERO, out),
+            _ => {}
+        }
+    }
+
     fn new(config: ReplicaConfig) -> Self {
         let ballot = config.quorums.initial_ballot();
         let n = config.quorums.n();
@@ -280,7 +310,9 @@ impl FastPaxosReplica {
     /// Phase 2b: votes, tells everyone, and counts its own vote.
     fn cast_vote(&mut self, instance: Instance, round: Round, value: Batch, now: Time, out: &mut Outbox<Message>) {
         self.instance(instance, now).vote = Some((round, value.clone()));
-        out.broadcast(Message::Vote { instance, round, value: value.clone(), executed: self.log.execution_frontier() });
+        let vote = Message::Vote { instance, round, value: value.clone(), executed: self.log.execution_frontier() };
+        out.persist(vote.clone());
+        out.broadcast(vote);
         self.on_vote(self.id, instance, round, value, now, out);
     }
 
@@ -336,6 +368,7 @@ impl FastPaxosReplica {
         if !self.log.commit(instance, self.ballot, value.clone()) {
             return;
         }
+        out.persist(Message::Commit { instance, value: value.clone() });
         self.instances.remove(&instance);
         if let Role::Leader { classic, .. } = &mut self.role {
             classic.remove(&instance);
@@ -443,6 +476,7 @@ impl FastPaxosReplica {
         let state = self.instance(instance, now);
         state.promised = Some(round);
         let vote = state.vote.clone();
+        out.persist(Message::Prepare { instance, round });
         self.reply(from, Message::Promise { instance, round, vote }, now, out);
     }
 
@@ -516,6 +550,8 @@ impl FastPaxosReplica {
         self.election.candidacy_started(now);
         let from = self.log.execution_frontier();
         self.role = Role::Candidate(Election1 { from, replied: Votes::new(), votes: BTreeMap::new(), decided: BTreeMap::new(), sent: now });
+        // Its own report counts toward the majority: the ballot is a promise.
+        out.persist(Message::Elect { ballot: self.ballot, from });
         out.broadcast(Message::Elect { ballot: self.ballot, from });
         let reports = self.reports_from(from);
         self.on_elected(self.id, self.ballot, reports, now, out);
@@ -542,6 +578,7 @@ impl FastPaxosReplica {
         }
         self.observe_ballot(ballot, now);
         self.election.heard_leader(now);
+        out.persist(Message::Elect { ballot, from: from_instance });
         out.send_replica(from, Message::Elected { ballot, reports: self.reports_from(from_instance) });
     }
 
