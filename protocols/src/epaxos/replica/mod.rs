@@ -169,6 +169,40 @@ impl EPaxosReplica {
 impl ReplicaProtocol for EPaxosReplica {
     type Message = Message;
 
+    /// Records: for an instance whose acceptor state changed before a
+    /// message that carries it (a pre-accept, accept or promise), the
+    /// `PrepareOk` it would answer a recoverer with (promised ballot and
+    /// report); `Commit` for each decision.
+    const DURABLE: bool = true;
+
+    /// Instances come back with their promised ballot and last vote, this
+    /// replica's own row resumes after the last instance it used, and
+    /// decisions rebuild the executed state. Coordination (retries,
+    /// recoveries in progress) starts afresh from `tick`.
+    fn restore(&mut self, record: Message, out: &mut Outbox<Message>) {
+        let (instance, decision) = match record {
+            Message::PrepareOk { instance, ballot, report } => {
+                if self.instances.get(&instance).is_some_and(|s| s.status == Status::Committed) {
+                    return;
+                }
+                if let Some(r) = report {
+                    self.hold(instance, r.status, r.vbal, r.value, r.attrs, r.unchanged, Time::ZERO);
+                }
+                let s = self.instance(instance, Time::ZERO);
+                s.bal = s.bal.max(ballot);
+                (instance, None)
+            }
+            Message::Commit { instance, value, attrs } => (instance, Some((value, attrs))),
+            _ => return,
+        };
+        if instance.leader == self.id {
+            self.next_slot = self.next_slot.max(instance.slot + 1);
+        }
+        if let Some((value, attrs)) = decision {
+            self.commit(instance, value, attrs, false, Time::ZERO, out);
+        }
+    }
+
     fn new(config: ReplicaConfig) -> Self {
         let n = config.quorums.n();
         EPaxosReplica {
@@ -285,6 +319,14 @@ impl EPaxosReplica {
         }
     }
 
+    /// Records `instance`'s acceptor state (promise and vote) before a
+    /// message that depends on it leaves.
+    fn record(&self, instance: InstanceId, out: &mut Outbox<Message>) {
+        if let Some(s) = self.instances.get(&instance) {
+            out.persist(Message::PrepareOk { instance, ballot: s.bal, report: s.report() });
+        }
+    }
+
     /// Records what a pre-accept or accept told us about `instance`.
     fn hold(&mut self, instance: InstanceId, status: Status, vbal: Ballot, value: Value, attrs: Attributes, unchanged: bool, now: Time) {
         self.conflicts.record(instance, command_of(&value), attrs.seq);
@@ -324,6 +366,7 @@ impl EPaxosReplica {
             return;
         }
         let vbal = self.instance(instance, now).vbal;
+        out.persist(Message::Commit { instance, value: value.clone(), attrs: attrs.clone() });
         self.hold(instance, Status::Committed, vbal, value.clone(), attrs.clone(), false, now);
         let s = self.instance(instance, now);
         s.fast = fast;

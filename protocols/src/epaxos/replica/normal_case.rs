@@ -51,6 +51,7 @@ impl EPaxosReplica {
             unchanged,
             sent: now,
         });
+        self.record(instance, out);
         out.broadcast(Message::PreAccept { instance, ballot, value, attrs });
         self.check_pre_accepts(instance, now, out);
     }
@@ -88,6 +89,7 @@ impl EPaxosReplica {
         let merged = attrs.merge(&local);
         let unchanged = ballot == instance.default_ballot() && merged == attrs;
         self.hold(instance, Status::PreAccepted, ballot, value, merged.clone(), unchanged, now);
+        self.record(instance, out);
         out.send_replica(from, Message::PreAcceptOk { instance, ballot, attrs: merged, unchanged });
     }
 
@@ -134,6 +136,7 @@ impl EPaxosReplica {
         let s = self.instance(instance, now);
         s.bal = ballot;
         s.coordinating = Some(Coordination::Accepting { ballot, votes, sent: now });
+        self.record(instance, out);
         out.broadcast(Message::Accept { instance, ballot, value, attrs });
         self.check_accepts(instance, now, out);
     }
@@ -143,6 +146,7 @@ impl EPaxosReplica {
             return;
         }
         self.hold(instance, Status::Accepted, ballot, value, attrs, false, now);
+        self.record(instance, out);
         out.send_replica(from, Message::AcceptOk { instance, ballot });
     }
 

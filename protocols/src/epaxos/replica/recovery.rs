@@ -139,6 +139,8 @@ impl EPaxosReplica {
         s.since = now;
         let own = s.report();
         s.coordinating = Some(Coordination::Preparing { ballot, replies: vec![(id, own)], sent: now });
+        // Its own promise counts toward the majority.
+        self.record(instance, out);
         out.broadcast(Message::Prepare { instance, ballot });
         self.check_prepare(instance, now, out);
     }
@@ -154,6 +156,7 @@ impl EPaxosReplica {
             s.coordinating = None;
         }
         let report = s.report();
+        self.record(instance, out);
         out.send_replica(from, Message::PrepareOk { instance, ballot, report });
     }
 
@@ -269,6 +272,7 @@ impl EPaxosReplica {
                 }
             },
         };
+        self.record(instance, out);
         self.send(from, Message::TryPreAcceptReply { instance, ballot, outcome }, now, out);
     }
 
