@@ -53,7 +53,7 @@ pub struct SimArgs {
     /// Percentage of the reads that are SCANs of four keys around the key (0-100).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub scans: u32,
-    /// Inject faults: crashes of up to f replicas (the leader included), healing partitions, delay spikes, jitter.
+    /// Inject faults: crashes of up to f replicas (the leader included; with --restarts they come back), healing partitions, delay spikes, jitter.
     #[arg(long)]
     pub faults: bool,
     /// Every pair of distinct nodes (clients included) this far apart one way, in Go syntax (default 10ms).
@@ -319,6 +319,9 @@ pub fn replay_command(args: &SimArgs, seed: u64) -> String {
     if args.faults {
         cmd += " --faults";
     }
+    if args.restarts == Some(Restarts::Durable) {
+        cmd += " --restarts durable";
+    }
     if let Some(path) = &args.latency {
         cmd += &format!(" --latency {}", path.display());
         if !args.replica_sites.is_empty() {
@@ -341,6 +344,9 @@ pub fn replay_command(args: &SimArgs, seed: u64) -> String {
     }
     if args.plant_paxos_skip_phase1 {
         cmd += " --plant-paxos-skip-phase1";
+    }
+    if args.plant_send_before_sync {
+        cmd += " --plant-send-before-sync";
     }
     cmd + &format!(" --seed {seed} --verbose")
 }

@@ -4,6 +4,8 @@
 pub mod agreement;
 pub mod history;
 pub mod linearizability;
+mod register;
+mod wgl;
 
 pub use agreement::{check_agreement, ReplicaLog};
 pub use history::{History, Operation};
