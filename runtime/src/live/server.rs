@@ -58,6 +58,25 @@ fn push_bounded<M>(queue: &Mailbox<Envelope<M>>, envelope: Envelope<M>, dropped:
     queue.push(envelope);
 }
 
+/// Listens on `address` at once, even when connections of an earlier
+/// server on it linger in TIME-WAIT: a restarted replica must come back on
+/// its own address. glommio's `TcpListener::bind` sets only SO_REUSEPORT,
+/// which does not cover sockets that were not opened with it (the original
+/// Go server's), so the socket is made here with SO_REUSEADDR as servers
+/// do. Call inside a glommio executor.
+pub fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(1024)?;
+    // SAFETY: the descriptor is a bound, listening TCP socket that nothing
+    // else owns: `into_raw_fd` gave up socket2's ownership of it.
+    Ok(unsafe { TcpListener::from_raw_fd(socket.into_raw_fd()) })
+}
+
 /// Runs the replica until `stop` is set. Call inside a glommio executor.
 pub async fn run_replica<P: Protocol>(spec: ReplicaSpec, stop: Arc<AtomicBool>) -> std::io::Result<()>
 where
@@ -65,7 +84,7 @@ where
 {
     let id = spec.config.id;
     let timing = spec.config.timing;
-    let listener = TcpListener::bind(spec.addresses[id])?;
+    let listener = listen(spec.addresses[id])?;
     let inbox: Mailbox<(NodeId, P::Message)> = Mailbox::new();
     let clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<P::Message>>>>> = Rc::default();
 
