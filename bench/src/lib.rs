@@ -99,6 +99,12 @@ pub struct BenchArgs {
     /// of its own), `on` (round-robin even when cores are fewer), `off`.
     #[arg(long, default_value = "auto", value_parser = str::parse::<Pinning>)]
     pub pin: Pinning,
+    /// Durable mode: each replica shard keeps a write-ahead log under this
+    /// directory (in a fresh subdirectory per run, removed at the end) and
+    /// syncs it (one `fdatasync` per batch) before its messages leave, to
+    /// measure what durability costs. Without it replicas write nothing.
+    #[arg(long)]
+    pub data_dir: Option<std::path::PathBuf>,
     /// Where the JSON result goes.
     #[arg(long, default_value = "results")]
     pub output: std::path::PathBuf,
@@ -265,6 +271,7 @@ where
     };
     let mut cores = CorePlan::new(args.pin, n * args.shards + client_hosts);
 
+    let run_dir = args.data_dir.as_ref().map(|d| d.join(format!("bench-{}-{}", P::NAME, std::process::id())));
     let mut replicas = Vec::new();
     for (s, addresses) in shards.iter().enumerate() {
         for id in 0..n {
@@ -272,6 +279,7 @@ where
                 config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default() },
                 addresses: addresses.clone(),
                 delays: replica_delays[id].clone(),
+                wal: run_dir.as_ref().map(|d| d.join(format!("r{id}.s{s}.wal"))),
             };
             let stop = stop.clone();
             let handle = LocalExecutorBuilder::new(cores.next_placement())
@@ -369,6 +377,10 @@ where
         if let Ok(Err(e)) = r.join() {
             failure.get_or_insert(format!("a replica failed: {e}"));
         }
+    }
+    if let Some(dir) = &run_dir {
+        // The run's logs are disposable: a benchmark starts from nothing.
+        let _ = std::fs::remove_dir_all(dir);
     }
     if let Some(f) = failure {
         return Err(f);

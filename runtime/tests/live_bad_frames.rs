@@ -100,6 +100,7 @@ fn bad_frames_close_their_connection_and_nothing_else() {
                 config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default() },
                 addresses: addresses.clone(),
                 delays: runtime::live::link::Delays::None,
+                wal: None,
             };
             let stop = stop.clone();
             LocalExecutorBuilder::new(Placement::Unbound).spawn(move || async move { run_replica::<Paxos>(spec, stop).await }).unwrap()

@@ -59,6 +59,12 @@ pub struct CliArgs {
     /// clients, whose `-log` holds the latency logs).
     #[arg(long)]
     pub diagnostics: Option<PathBuf>,
+    /// Servers: durable mode. Each shard keeps a write-ahead log in this
+    /// directory (`ALIAS.sSHARD.wal`), syncs it before the messages that
+    /// depend on it leave, and replays it when the server starts again.
+    /// Without it a server keeps nothing across a restart.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// Protocol instances per replica (servers and clients must agree):
     /// shard `s` of a replica listens on its port + `s`; keys hash to shards.
     #[arg(long, default_value_t = 1)]
@@ -203,6 +209,7 @@ where
                 config: ReplicaConfig { id, quorums: quorums(args, d)?, timing: timing(&table, d), bugs: DeliberateBugs::default() },
                 addresses: shard_addresses(&base, s),
                 delays: delays(&table, &d.replicas[id].address),
+                wal: args.data_dir.as_ref().map(|dir| dir.join(format!("{alias}.s{s}.wal"))),
             };
             tracing::info!(alias, id, shard = s, address = %spec.addresses[id], protocol = P::NAME, "server starting");
             let stop = stop.clone();

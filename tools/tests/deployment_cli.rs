@@ -2,88 +2,12 @@
 //! three roles from one config, a client workload to completion, replicas
 //! killed with SIGKILL mid-run, and config errors that name file, line and field.
 
+mod common;
+
+use common::*;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn swiftpaxos() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_swiftpaxos"))
-}
-
-/// Kills every process it holds when dropped, so a failing test leaves nothing behind.
-struct Processes(Vec<Child>);
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("swiftpaxos-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A config with `replicas` replicas on 127.0.0.(10+i):port and one client.
-fn write_config(dir: &Path, replicas: usize, port: u16, client_settings: &str) -> PathBuf {
-    let mut text = String::from("-- Replicas --\n");
-    for i in 0..replicas {
-        text += &format!("r{i} 127.0.0.{}:{port}\n", 10 + i);
-    }
-    text += &format!("\n-- Clients --\nc1 127.0.0.40\n\n-- Master --\nm 127.0.0.50\n\nmasterPort: {}\n\nprotocol: paxos\n", port + 1);
-    text += client_settings;
-    text += "\n-- Proxy --\nserver_alias r1\nc1\n---\n";
-    let path = dir.join("local.conf");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn start_servers(config: &Path, replicas: usize, protocol: &str) -> Processes {
-    Processes(
-        (0..replicas)
-            .map(|i| {
-                swiftpaxos()
-                    .args(["-run", "server", "-config", config.to_str().unwrap(), "-alias", &format!("r{i}"), "-protocol", protocol])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect(),
-    )
-}
-
-fn run_client(config: &Path, protocol: &str, timeout: Duration) -> Output {
-    run_client_with(config, protocol, timeout, &[])
-}
-
-fn run_client_with(config: &Path, protocol: &str, timeout: Duration, extra: &[&str]) -> Output {
-    let mut child = swiftpaxos()
-        .args(["-run", "client", "-config", config.to_str().unwrap(), "-alias", "c1", "-protocol", protocol, "-verify"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + timeout;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("client did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn port(offset: u16) -> u16 {
-    20_000 + (std::process::id() % 20_000) as u16 + offset
-}
 
 #[test]
 fn three_roles_from_one_config() {

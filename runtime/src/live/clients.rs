@@ -167,6 +167,8 @@ struct Logical<C> {
     /// alone writes; after the last command, the keys still to read back.
     acked: HashMap<i64, Bytes>,
     to_read: Vec<i64>,
+    /// Its last command (read-backs included) completed: nothing to retry.
+    finished: bool,
 }
 
 /// Runs the clients until the warm-up and measurement are over; counts each
@@ -195,18 +197,12 @@ where
     for (s, replicas) in spec.shards.iter().enumerate() {
         let mut shard_links = Vec::new();
         for (r, addr) in replicas.iter().enumerate() {
+            // The first connection must come up (a replica that never does is
+            // an error); later ones are made again whenever a replica restarts.
             let stream = connect_retrying(*addr, spec.host).await?;
-            let (reader, writer) = split(stream);
             let queue: Mailbox<Envelope<P::Message>> = Mailbox::new();
-            glommio::spawn_local(write_loop::<P::Message, _>(writer, queue.clone(), spec.delays.to(&addr.ip().to_string()))).detach();
-            let inbox = inbox.clone();
-            glommio::spawn_local(async move {
-                let backlog = inbox.clone();
-                if let Err(e) = read_loop_paced::<P::Message, _>(reader, |env| inbox.push((s, r, env)), || backlog.len()).await {
-                    tracing::warn!(replica = r, shard = s, "client link closed: {e}");
-                }
-            })
-            .detach();
+            let link = ClientLink { shard: s, replica: r, address: *addr, host: spec.host, delay: spec.delays.to(&addr.ip().to_string()) };
+            glommio::spawn_local(keep_link::<P::Message>(link, stream, queue.clone(), inbox.clone())).detach();
             shard_links.push(queue);
         }
         links.push(shard_links);
@@ -240,6 +236,7 @@ where
             command: Command::Noop,
             acked: HashMap::new(),
             to_read: Vec::new(),
+            finished: false,
         })
         .collect();
     let mut out: Outbox<P::Message> = Outbox::new();
@@ -313,13 +310,16 @@ where
                 check_read_back(c, &done.result, spec.workload.key, &mut report);
             }
             if c.next > c.limit && c.to_read.is_empty() {
+                c.finished = true;
                 running -= 1;
                 continue;
             }
             submit(c, t, &mut out);
         }
         if t >= next_tick {
-            for c in clients.iter_mut().filter(|c| c.next <= c.limit.saturating_add(1)) {
+            // Every client with a command in flight retries it, read-backs
+            // included (a replica that restarts may have lost one).
+            for c in clients.iter_mut().filter(|c| !c.finished && c.limit > 0) {
                 for (s, protocol) in c.protocol.iter_mut().enumerate() {
                     protocol.tick(t, &mut out);
                     route(wire_id(c.id, s), s, &mut out);
@@ -362,6 +362,49 @@ fn check_read_back<C>(c: &mut Logical<C>, result: &protocols::CommandResult, sha
     }
     if c.next == limit + 1 && !was_read_back {
         c.to_read = c.acked.keys().copied().collect();
+    }
+}
+
+/// One client host's link to one replica shard.
+struct ClientLink {
+    shard: usize,
+    replica: ReplicaId,
+    address: SocketAddr,
+    host: Option<std::net::Ipv4Addr>,
+    delay: Duration,
+}
+
+/// Carries `queue` to the replica and its answers to `inbox` over
+/// `stream`; when the connection ends (the replica crashed or restarted),
+/// connects again with backoff and carries on, until the host closes the
+/// queue. Messages queued while the replica is away wait (clients retry
+/// what matters), up to a bound.
+async fn keep_link<M: Wire>(link: ClientLink, mut stream: glommio::net::TcpStream, queue: Mailbox<Envelope<M>>, inbox: Mailbox<(usize, ReplicaId, Envelope<M>)>) {
+    const MAX_QUEUED_WHILE_AWAY: usize = 100_000;
+    let (s, r) = (link.shard, link.replica);
+    loop {
+        let (reader, writer) = split(stream);
+        let deliver = inbox.clone();
+        let backlog = inbox.clone();
+        let reading = read_loop_paced::<M, _>(reader, move |env| deliver.push((s, r, env)), move || backlog.len());
+        let writing = write_loop::<M, _>(writer, queue.clone(), link.delay);
+        if let Err(e) = future::or(reading, writing).await {
+            tracing::warn!(replica = r, shard = s, "client link closed: {e}");
+        }
+        let mut backoff = Duration::from_millis(5);
+        stream = loop {
+            if queue.is_closed() {
+                return;
+            }
+            if let Ok(fresh) = connect(link.address, Hello::Clients { host: link.host }).await {
+                break fresh;
+            }
+            if queue.len() > MAX_QUEUED_WHILE_AWAY {
+                queue.drain();
+            }
+            sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(200));
+        };
     }
 }
 

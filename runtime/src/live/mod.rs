@@ -10,4 +10,5 @@ pub mod cores;
 pub mod link;
 pub mod mailbox;
 pub mod server;
+pub mod wal;
 pub mod wire;

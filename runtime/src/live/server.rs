@@ -9,6 +9,7 @@
 
 use super::link::{read_loop_paced, write_loop, Delays};
 use super::mailbox::Mailbox;
+use super::wal::Wal;
 use super::wire::{Envelope, Hello, Wire};
 use futures_lite::future;
 use futures_lite::io::split;
@@ -34,6 +35,11 @@ pub struct ReplicaSpec {
     pub addresses: Vec<SocketAddr>,
     /// Emulated one-way delays from this replica (to peers and clients).
     pub delays: Delays,
+    /// Durable mode (`-data-dir`): this shard's write-ahead log. Records are
+    /// synced (one `fdatasync` per loop iteration) before the messages that
+    /// follow them leave, and a restarted replica replays them. `None`:
+    /// volatile mode, nothing is written.
+    pub wal: Option<std::path::PathBuf>,
 }
 
 /// Reconnection backoff bounds.
@@ -84,6 +90,24 @@ where
 {
     let id = spec.config.id;
     let timing = spec.config.timing;
+    let mut replica = P::Replica::new(spec.config.clone());
+    let mut wal = match &spec.wal {
+        None => None,
+        Some(path) => {
+            if !<P::Replica as ReplicaProtocol>::DURABLE {
+                return Err(std::io::Error::other(format!("{} does not record its state: it cannot run with a data directory", P::NAME)));
+            }
+            let (wal, recovered) = Wal::open::<P::Message>(path).await?;
+            let mut scratch = Outbox::new();
+            let replayed = recovered.records.len();
+            for record in recovered.records {
+                replica.restore(record, &mut scratch);
+                scratch.drain().for_each(drop);
+            }
+            tracing::info!(replica = id, path = %path.display(), replayed, dropped_bytes = recovered.dropped_bytes, "write-ahead log replayed");
+            Some(wal)
+        }
+    };
     let listener = listen(spec.addresses[id])?;
     let inbox: Mailbox<(NodeId, P::Message)> = Mailbox::new();
     let clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<P::Message>>>>> = Rc::default();
@@ -101,11 +125,13 @@ where
 
     glommio::spawn_local(accept_loop::<P::Message>(listener, inbox.clone(), clients.clone(), spec.delays.clone(), stop.clone())).detach();
 
-    let mut replica = P::Replica::new(spec.config.clone());
     let mut out: Outbox<P::Message> = Outbox::new();
+    let mut ready: Vec<Action<P::Message>> = Vec::new();
+    let mut records: Vec<P::Message> = Vec::new();
     let start = Instant::now();
     let now = || Time(start.elapsed().as_nanos() as u64);
     let mut next_tick = now() + timing.tick;
+    let mut next_state_log = Time::ZERO;
     let mut dropped = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let wait = next_tick.since(now());
@@ -117,9 +143,30 @@ where
         if t >= next_tick {
             replica.tick(t, &mut out);
             next_tick = t + timing.tick;
+            if t >= next_state_log {
+                tracing::debug!(replica = id, state = %replica.describe(), "replica state");
+                next_state_log = t + Duration::from_secs(1);
+            }
         }
         replica.flush(t, &mut out);
+        // Persist, then send: the iteration's records go out in one group
+        // sync before any of its messages.
+        ready.clear();
         for action in out.drain() {
+            match action {
+                Action::Persist(record) if wal.is_some() => records.push(record),
+                Action::Persist(_) | Action::Executed(_) => {}
+                other => ready.push(other),
+            }
+        }
+        if let Some(wal) = wal.as_mut().filter(|_| !records.is_empty()) {
+            wal.append(std::mem::take(&mut records))?;
+            if let Err(e) = wal.sync().await {
+                tracing::error!(replica = id, "write-ahead log: {e}; stopping rather than answer without it");
+                return Err(e);
+            }
+        }
+        for action in ready.drain(..) {
             match action {
                 Action::Send { to: NodeId::Replica(r), msg } => {
                     if let Some(Some(q)) = peers.get(r) {
@@ -136,8 +183,6 @@ where
                         push_bounded(q, (id as u64, msg.clone()), &mut dropped);
                     }
                 }
-                // Records are not written yet: the live replica runs in
-                // volatile mode (no write-ahead log), see ARCHITECTURE.md.
                 Action::Executed(_) | Action::Persist(_) => {}
             }
         }

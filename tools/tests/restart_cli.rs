@@ -1,0 +1,62 @@
+//! Durable mode with real processes: servers started with `-data-dir`
+//! are SIGKILLed and started again with the same command under load, one
+//! at a time (leader included) and then all at once, for every protocol.
+//! The client must finish and read back every write it saw acknowledged.
+//! Each of its 32 clients writes each of its keys at most once (1,000
+//! commands over 1,000 keys), so every acknowledged write is its key's last
+//! and must survive whatever happened after it was acknowledged.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+const PROTOCOLS: [&str; 6] = ["paxos", "swiftpaxos", "n2paxos", "curp", "fastpaxos", "epaxos"];
+
+#[test]
+fn rolling_restarts_and_a_power_loss_lose_no_acknowledged_write() {
+    for (i, protocol) in PROTOCOLS.into_iter().enumerate() {
+        let dir = temp_dir(&format!("restart-{protocol}"));
+        let data = dir.join("data");
+        let data_dir = data.to_str().unwrap().to_string();
+        let config = write_config(&dir, 3, port(300 + 20 * i as u16), "reqs: 1000\nclones: 31\nwrites: 50\nconflicts: 10\ncommandSize: 100\n");
+        let server = |alias: &str| start_server(&config, alias, protocol, &["-data-dir", &data_dir]);
+        let mut servers = Processes((0..3).map(|r| server(&format!("r{r}"))).collect());
+        let started = Instant::now();
+        let client = std::thread::spawn({
+            let config = config.clone();
+            move || {
+                let out = run_client(&config, protocol, Duration::from_secs(180));
+                (out, started.elapsed())
+            }
+        });
+        let pause = |ms| std::thread::sleep(Duration::from_millis(ms));
+        pause(500);
+        // One at a time, the initial leader (r0) in the middle.
+        for victim in [1, 0, 2] {
+            servers.0[victim].kill().unwrap();
+            servers.0[victim].wait().unwrap();
+            pause(300);
+            servers.0[victim] = server(&format!("r{victim}"));
+            pause(400);
+        }
+        // The whole cluster loses power and comes back.
+        for s in &mut servers.0 {
+            s.kill().unwrap();
+            s.wait().unwrap();
+        }
+        let all_down = started.elapsed();
+        pause(300);
+        for r in 0..3 {
+            servers.0[r] = server(&format!("r{r}"));
+        }
+        let (out, took) = client.join().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("client c1: 32000 commands completed"), "{protocol}: {text}");
+        assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
+        assert!(took > all_down, "{protocol}: the client finished ({took:?}) before the power loss ({all_down:?}); raise reqs");
+        drop(servers);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
