@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The crash-restart matrix of issue 11: every protocol, 3 and 5 replicas,
+# 2% and 50% conflicts, 300 faulty seeds with durable restarts. Prints a
+# Markdown table row per run (what results/restarts.md holds).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --profile ci --bin sim >&2
+echo "| protocol | replicas | conflicts | result | wall time |"
+echo "| --- | --- | --- | --- | --- |"
+for protocol in paxos swiftpaxos n2paxos curp fastpaxos epaxos; do
+  for replicas in 3 5; do
+    for conflicts in 2 50; do
+      start=$(date +%s)
+      result=$(./target/ci/sim --protocol "$protocol" --replicas "$replicas" --seeds 300 --faults --restarts durable --conflicts "$conflicts" | tail -n 1)
+      echo "| $protocol | $replicas | $conflicts% | $result | $(( $(date +%s) - start )) s |"
+    done
+  done
+done
