@@ -40,6 +40,42 @@ impl Delays {
 /// At most this many messages go into one frame.
 const MAX_FRAME_MESSAGES: usize = 4096;
 
+/// Appends `batch` to `out` as frames under the frame cap: at most
+/// [`MAX_FRAME_MESSAGES`] messages each, halved until they fit. A message
+/// that alone exceeds the cap cannot be sent; it is dropped with an error
+/// in the log (the protocol must split what grows with history), rather
+/// than failing the link, which would only meet it again after
+/// reconnecting.
+pub fn encode_within_cap<M: Wire>(batch: Vec<Envelope<M>>, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    let mut chunks: Vec<Vec<Envelope<M>>> = Vec::new();
+    let mut rest = batch;
+    while rest.len() > MAX_FRAME_MESSAGES {
+        let tail = rest.split_off(MAX_FRAME_MESSAGES);
+        chunks.push(rest);
+        rest = tail;
+    }
+    chunks.push(rest);
+    chunks.reverse();
+    while let Some(mut chunk) = chunks.pop() {
+        let mark = out.len();
+        match M::encode(&chunk, out) {
+            Ok(()) => {}
+            Err(FrameError::TooLarge(bytes)) => {
+                out.truncate(mark);
+                if chunk.len() == 1 {
+                    tracing::error!(bytes, "a message larger than a frame was dropped; it must be split before it is sent");
+                    continue;
+                }
+                let second = chunk.split_off(chunk.len() / 2);
+                chunks.push(second);
+                chunks.push(chunk);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Why a connection ended.
 #[derive(Debug, Error)]
 pub enum LinkError {
@@ -87,11 +123,7 @@ pub async fn write_loop<M: Wire, W: AsyncWrite + Unpin>(mut stream: W, queue: Ma
             continue;
         }
         buf.clear();
-        while !batch.is_empty() {
-            let rest = if batch.len() > MAX_FRAME_MESSAGES { batch.split_off(MAX_FRAME_MESSAGES) } else { Vec::new() };
-            M::encode(&batch, &mut buf)?;
-            batch = rest;
-        }
+        encode_within_cap(batch, &mut buf)?;
         stream.write_all(&buf).await?;
         stream.flush().await?;
     }
@@ -129,5 +161,53 @@ pub async fn read_loop_paced<M: Wire, R: AsyncRead + Unpin>(
         while let Some(batch) = M::decode(&mut reader)? {
             batch.into_iter().for_each(&mut deliver);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use protocols::ballot::Ballot;
+    use protocols::paxos::Message;
+    use protocols::{Command, CommandId};
+    use std::sync::Arc;
+
+    /// A Paxos `Accept` of `commands` PUTs of 1 KiB each.
+    fn accept(slot: u64, commands: u64) -> Envelope<Message> {
+        let value = Bytes::from(vec![b'v'; 1024]);
+        let batch = (0..commands).map(|i| (CommandId::new(i, slot), Command::Put { key: i as i64, value: value.clone() })).collect::<Vec<_>>();
+        (0, Message::Accept { ballot: Ballot(1), slot, value: Arc::from(batch) })
+    }
+
+    fn decode_all(bytes: &[u8]) -> (usize, Vec<Envelope<Message>>) {
+        let mut reader = FrameReader::new();
+        reader.push(bytes);
+        let (mut frames, mut messages) = (0, Vec::new());
+        while let Some(batch) = Message::decode(&mut reader).unwrap() {
+            frames += 1;
+            messages.extend(batch);
+        }
+        (frames, messages)
+    }
+
+    #[test]
+    fn a_batch_larger_than_a_frame_goes_out_as_several() {
+        // 80 slots of 256 KiB-sized batches: ~21 MB, over the 16 MiB cap.
+        let batch: Vec<_> = (0..80).map(|slot| accept(slot, 256)).collect();
+        let mut out = Vec::new();
+        encode_within_cap(batch.clone(), &mut out).unwrap();
+        let (frames, messages) = decode_all(&out);
+        assert!(frames >= 2, "{frames} frames");
+        assert_eq!(messages, batch, "every message, in order");
+    }
+
+    #[test]
+    fn a_message_larger_than_a_frame_is_dropped_alone() {
+        let batch = vec![accept(1, 4), accept(2, 18_000), accept(3, 4)];
+        let mut out = Vec::new();
+        encode_within_cap(batch.clone(), &mut out).unwrap();
+        let (_, messages) = decode_all(&out);
+        assert_eq!(messages, vec![batch[0].clone(), batch[2].clone()]);
     }
 }
