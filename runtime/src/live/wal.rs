@@ -35,8 +35,11 @@ pub struct Recovered<M> {
     pub dropped_bytes: u64,
 }
 
-/// Parses a log's bytes: the intact entries, and where they end.
-pub fn parse<M: Wire>(bytes: &[u8]) -> (Vec<M>, usize) {
+/// Parses a log's bytes: the intact entries, and where they end. An entry
+/// whose checksum holds but whose records do not decode is no torn tail:
+/// the log was written by another protocol (or version), and cutting it
+/// would destroy it, so that is an error.
+pub fn parse<M: Wire>(bytes: &[u8]) -> Result<(Vec<M>, usize), String> {
     let mut records = Vec::new();
     let mut at = 0;
     while bytes.len() - at >= 4 + HEADER_LEN {
@@ -53,11 +56,15 @@ pub fn parse<M: Wire>(bytes: &[u8]) -> (Vec<M>, usize) {
         reader.push(&bytes[frame_start..frame_end]);
         match M::decode(&mut reader) {
             Ok(Some(batch)) => records.extend(batch.into_iter().map(|(_, m)| m)),
-            _ => break,
+            Ok(None) | Err(_) => {
+                return Err(format!(
+                    "the entry at byte {at} is intact but holds no records of this protocol: was the log written by another protocol or version? (start with another -data-dir)"
+                ))
+            }
         }
         at = frame_end;
     }
-    (records, at)
+    Ok((records, at))
 }
 
 /// Appends `records` to `out` as entries.
@@ -94,7 +101,7 @@ impl Wal {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
         };
-        let (records, intact) = parse::<M>(&bytes);
+        let (records, intact) = parse::<M>(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
         let dropped_bytes = (bytes.len() - intact) as u64;
         let file = OpenOptions::new()
             .read(true)
@@ -153,30 +160,38 @@ mod tests {
         encode_entries(records(3), &mut log).unwrap();
         let first_entry = log.len();
         encode_entries(records(2), &mut log).unwrap();
-        let (all, end) = parse::<Message>(&log);
+        let (all, end) = parse::<Message>(&log).unwrap();
         assert_eq!((all.len(), end), (5, log.len()));
 
         // Torn: the last entry only half written.
         let torn = &log[..first_entry + (log.len() - first_entry) / 2];
-        let (kept, end) = parse::<Message>(torn);
+        let (kept, end) = parse::<Message>(torn).unwrap();
         assert_eq!((kept, end), (records(3), first_entry));
 
         // Corrupt: a flipped byte in the last entry's payload.
         let mut corrupt = log.clone();
         let last = corrupt.len() - 1;
         corrupt[last] ^= 0xff;
-        let (kept, end) = parse::<Message>(&corrupt);
+        let (kept, end) = parse::<Message>(&corrupt).unwrap();
         assert_eq!((kept.len(), end), (3, first_entry));
 
         // Garbage from the start: nothing.
-        assert_eq!(parse::<Message>(b"not a log at all, just bytes").1, 0);
+        assert_eq!(parse::<Message>(b"not a log at all, just bytes").unwrap().1, 0);
+    }
+
+    #[test]
+    fn another_protocols_log_is_refused_not_cut() {
+        let mut log = Vec::new();
+        encode_entries(records(3), &mut log).unwrap();
+        let err = parse::<protocols::swift::Message>(&log).unwrap_err();
+        assert!(err.contains("another protocol"), "{err}");
     }
 
     #[test]
     fn large_groups_split_into_several_entries() {
         let mut log = Vec::new();
         encode_entries(records(RECORDS_PER_ENTRY as u64 * 2 + 5), &mut log).unwrap();
-        let (all, end) = parse::<Message>(&log);
+        let (all, end) = parse::<Message>(&log).unwrap();
         assert_eq!((all.len(), end), (RECORDS_PER_ENTRY * 2 + 5, log.len()));
     }
 
