@@ -280,6 +280,7 @@ where
                 addresses: addresses.clone(),
                 delays: replica_delays[id].clone(),
                 wal: run_dir.as_ref().map(|d| d.join(format!("r{id}.s{s}.wal"))),
+                compact_log_after: runtime::live::server::COMPACT_LOG_AFTER,
             };
             let stop = stop.clone();
             let handle = LocalExecutorBuilder::new(cores.next_placement())

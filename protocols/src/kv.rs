@@ -42,6 +42,16 @@ impl KvStore {
         self.map.range(range).map(|(k, v)| (*k, v))
     }
 
+    /// Every key and its value, in key order (for snapshots).
+    pub fn iter(&self) -> impl Iterator<Item = (Key, &Bytes)> {
+        self.map.iter().map(|(k, v)| (*k, v))
+    }
+
+    /// Sets `key` to `value` directly (rebuilding from a snapshot).
+    pub fn insert(&mut self, key: Key, value: Bytes) {
+        self.map.insert(key, value);
+    }
+
     /// How many keys hold a value.
     pub fn len(&self) -> usize {
         self.map.len()

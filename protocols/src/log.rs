@@ -46,6 +46,25 @@ impl SlotLog {
         Self::default()
     }
 
+    /// A log rebuilt from a snapshot of the state after executing every
+    /// slot below `executed`; slots below `forgotten` are gone everywhere.
+    pub fn restarted_at(forgotten: Slot, executed: Slot) -> Self {
+        SlotLog { entries: BTreeMap::new(), executed, forgotten: forgotten.min(executed) }
+    }
+
+    /// Keeps an executed slot's value (from a snapshot) so that lagging
+    /// replicas can still catch up from it.
+    pub fn keep_executed(&mut self, slot: Slot, ballot: Ballot, value: Batch) {
+        if (self.forgotten..self.executed).contains(&slot) {
+            self.entries.insert(slot, Entry { ballot, value, committed: true });
+        }
+    }
+
+    /// Slots below this were executed everywhere and dropped.
+    pub fn forgotten(&self) -> Slot {
+        self.forgotten
+    }
+
     /// The first slot not yet executed; every slot below is committed and executed.
     pub fn execution_frontier(&self) -> Slot {
         self.executed

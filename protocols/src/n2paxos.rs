@@ -30,6 +30,9 @@ impl ReplicaProtocol for N2PaxosReplica {
     fn restore(&mut self, record: Message, out: &mut Outbox<Message>) {
         self.0.restore(record, out)
     }
+    fn snapshot(&self) -> Vec<Message> {
+        self.0.snapshot()
+    }
     fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
         self.0.handle(from, msg, now, out)
     }

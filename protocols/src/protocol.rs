@@ -226,6 +226,14 @@ pub trait ReplicaProtocol {
     /// holds); messages queued here are dropped.
     fn restore(&mut self, _record: Self::Message, _out: &mut Outbox<Self::Message>) {}
 
+    /// Records that rebuild this replica as it is now, to replace every
+    /// record it persisted so far (hosts compact their logs with it, right
+    /// after a sync, when nothing is unsynced). Empty when the protocol
+    /// cannot summarise itself: its log then keeps every record.
+    fn snapshot(&self) -> Vec<Self::Message> {
+        Vec::new()
+    }
+
     /// Handles one message from `from`.
     fn handle(&mut self, from: NodeId, msg: Self::Message, now: Time, out: &mut Outbox<Self::Message>);
 

@@ -7,7 +7,8 @@
 //! time and afterwards hands back the stored result, so a retry is answered
 //! without being applied twice.
 
-use crate::command::{Command, CommandResult};
+use crate::command::{Command, CommandResult, Key};
+use bytes::Bytes;
 use crate::ids::{ClientId, CommandId};
 use crate::kv::KvStore;
 use rustc_hash::FxHashMap as HashMap;
@@ -36,6 +37,32 @@ impl Applied {
             Applied::Forgotten => None,
         }
     }
+}
+
+/// A part of a state machine's image: some keys of the store and some
+/// client sessions. A snapshot is a sequence of these, each small enough
+/// for one frame, so it can be logged and sent however large the state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct StateChunk {
+    /// Keys and their values.
+    pub store: Vec<(Key, Bytes)>,
+    /// Client sessions, whole.
+    pub sessions: Vec<SessionImage>,
+}
+
+/// One client's session in a [`StateChunk`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct SessionImage {
+    /// The client.
+    pub client: ClientId,
+    /// Results below this sequence number are forgotten.
+    pub forgotten_below: u64,
+    /// Every command numbered below this executed.
+    pub executed_below: u64,
+    /// The remembered results.
+    pub results: Vec<(u64, CommandResult)>,
 }
 
 #[derive(Debug, Clone)]
@@ -107,9 +134,62 @@ impl StateMachine {
         self.sessions.get(&client).map_or(1, |s| s.executed_below)
     }
 
+    /// The state as chunks of roughly `max_bytes` each (at least one, so
+    /// that an empty state is still a snapshot): the store in key order,
+    /// then the sessions by client.
+    pub fn chunks(&self, max_bytes: usize) -> Vec<StateChunk> {
+        let mut chunks = vec![StateChunk::default()];
+        let mut size = 0;
+        let mut room = |chunks: &mut Vec<StateChunk>, bytes: usize| {
+            if size + bytes > max_bytes && size > 0 {
+                chunks.push(StateChunk::default());
+                size = 0;
+            }
+            size += bytes;
+        };
+        for (key, value) in self.store.iter() {
+            room(&mut chunks, 16 + value.len());
+            chunks.last_mut().expect("one at least").store.push((key, value.clone()));
+        }
+        let mut clients: Vec<&ClientId> = self.sessions.keys().collect();
+        clients.sort_unstable();
+        for client in clients {
+            let s = &self.sessions[client];
+            let results: Vec<(u64, CommandResult)> = s.results.iter().map(|(q, r)| (*q, r.clone())).collect();
+            room(&mut chunks, 32 + results.iter().map(|(_, r)| 16 + result_size(r)).sum::<usize>());
+            let image = SessionImage { client: *client, forgotten_below: s.forgotten_below, executed_below: s.executed_below, results };
+            chunks.last_mut().expect("one at least").sessions.push(image);
+        }
+        chunks
+    }
+
+    /// Adds one chunk of a snapshot to this state machine.
+    pub fn absorb(&mut self, chunk: StateChunk) {
+        for (key, value) in chunk.store {
+            self.store.insert(key, value);
+        }
+        for image in chunk.sessions {
+            let session = ClientSession {
+                results: image.results.into_iter().collect(),
+                forgotten_below: image.forgotten_below,
+                executed_below: image.executed_below,
+            };
+            self.sessions.insert(image.client, session);
+        }
+    }
+
     /// Read access to the store, for tests and inspection.
     pub fn store(&self) -> &KvStore {
         &self.store
+    }
+}
+
+/// Roughly how many bytes a result takes in a snapshot.
+fn result_size(result: &CommandResult) -> usize {
+    match result {
+        CommandResult::Done => 0,
+        CommandResult::Value(v) => v.as_ref().map_or(0, |v| v.len()),
+        CommandResult::Range(r) => r.iter().map(|(_, v)| 8 + v.len()).sum(),
     }
 }
 
@@ -117,6 +197,25 @@ impl StateMachine {
 mod tests {
     use super::*;
     use bytes::Bytes;
+
+    #[test]
+    fn a_state_rebuilt_from_its_chunks_answers_alike() {
+        let mut sm = StateMachine::new();
+        for i in 0..200u64 {
+            sm.apply(CommandId::new(i % 7, i / 7 + 1), &Command::Put { key: i as i64, value: Bytes::from(vec![b'x'; 100]) });
+        }
+        let chunks = sm.chunks(4096);
+        assert!(chunks.len() > 3, "{} chunks", chunks.len());
+        let mut rebuilt = StateMachine::new();
+        for chunk in chunks {
+            rebuilt.absorb(chunk);
+        }
+        assert_eq!(rebuilt.executed_prefixes(), sm.executed_prefixes());
+        assert_eq!(rebuilt.store().iter().collect::<Vec<_>>(), sm.store().iter().collect::<Vec<_>>());
+        // A retry is still answered from the session, not applied again.
+        assert_eq!(rebuilt.apply(CommandId::new(3, 2), &Command::Noop), Applied::Duplicate(CommandResult::Done));
+        assert_eq!(StateMachine::new().chunks(4096).len(), 1, "an empty state is one empty chunk");
+    }
 
     #[test]
     fn a_command_is_applied_once_and_its_result_remembered() {

@@ -101,6 +101,7 @@ fn bad_frames_close_their_connection_and_nothing_else() {
                 addresses: addresses.clone(),
                 delays: runtime::live::link::Delays::None,
                 wal: None,
+                compact_log_after: runtime::live::server::COMPACT_LOG_AFTER,
             };
             let stop = stop.clone();
             LocalExecutorBuilder::new(Placement::Unbound).spawn(move || async move { run_replica::<Paxos>(spec, stop).await }).unwrap()

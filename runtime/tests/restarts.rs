@@ -7,7 +7,7 @@ mod common;
 use common::{is_safety_violation, uniform_10ms};
 use protocols::n2paxos::N2Paxos;
 use protocols::paxos::Paxos;
-use protocols::protocol::Protocol;
+use protocols::protocol::{Protocol, ReplicaProtocol};
 use protocols::{DeliberateBugs, Time};
 use runtime::sim::{run, Fault, Restarts, SimConfig};
 
@@ -28,12 +28,21 @@ fn rolling_restarts_then_power_loss(replicas: usize) -> SimConfig {
     SimConfig { scripted, restarts: Restarts::Durable, ..uniform_10ms(replicas, 20, 3000, 20, 11) }
 }
 
+/// A replica's configuration, to ask a protocol whether it can snapshot.
+fn config_of(replicas: usize) -> protocols::ReplicaConfig {
+    let quorums = protocols::quorum::QuorumSystem::new(replicas);
+    protocols::ReplicaConfig { id: 0, quorums, timing: protocols::Timing::for_max_delay(std::time::Duration::from_millis(10)), bugs: DeliberateBugs::default() }
+}
+
 fn restarted_replicas_rebuild_and_apply_everything<P: Protocol>() {
     for replicas in [3, 5] {
         let outcome = run::<P>(&rolling_restarts_then_power_loss(replicas));
         assert_eq!(outcome.violations(), Vec::<String>::new(), "{} with {replicas} replicas", P::NAME);
         assert!(outcome.quiescent, "{}: the run must drain, so every replica is compared", P::NAME);
         assert!(outcome.end > Time::from_millis(2000), "{}: the run must outlast the power loss", P::NAME);
+        if !P::Replica::snapshot(&P::Replica::new(config_of(replicas))).is_empty() {
+            assert!(outcome.restored_from_snapshot > 0, "{}: some restart must start from a compacted snapshot", P::NAME);
+        }
         for (r, log) in outcome.replicas.iter().enumerate() {
             assert!(!log.crashed, "replica {r} is back");
             // Rebuilt from its records, then caught up: every command once.
@@ -50,6 +59,11 @@ fn paxos_replicas_restart_from_their_records() {
 #[test]
 fn n2paxos_replicas_restart_from_their_records() {
     restarted_replicas_rebuild_and_apply_everything::<N2Paxos>();
+}
+
+#[test]
+fn curp_replicas_restart_from_their_records() {
+    restarted_replicas_rebuild_and_apply_everything::<protocols::curp::Curp>();
 }
 
 #[test]

@@ -65,6 +65,11 @@ pub struct CliArgs {
     /// Without it a server keeps nothing across a restart.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Servers with -data-dir: compact a shard's log into a snapshot once it
+    /// holds this many bytes (Multi-Paxos, N2Paxos and CURP; the other
+    /// protocols keep their whole log).
+    #[arg(long, default_value_t = runtime::live::server::COMPACT_LOG_AFTER)]
+    pub compact_log_after: u64,
     /// Protocol instances per replica (servers and clients must agree):
     /// shard `s` of a replica listens on its port + `s`; keys hash to shards.
     #[arg(long, default_value_t = 1)]
@@ -210,6 +215,7 @@ where
                 addresses: shard_addresses(&base, s),
                 delays: delays(&table, &d.replicas[id].address),
                 wal: args.data_dir.as_ref().map(|dir| dir.join(format!("{alias}.s{s}.wal"))),
+                compact_log_after: args.compact_log_after,
             };
             tracing::info!(alias, id, shard = s, address = %spec.addresses[id], protocol = P::NAME, "server starting");
             let stop = stop.clone();

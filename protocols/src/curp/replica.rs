@@ -110,6 +110,13 @@ impl ReplicaProtocol for CurpReplica {
         self.master = Master::new(self.paxos.ballot(), MasterPhase::Idle);
     }
 
+    /// N2Paxos's snapshot, then what the witness holds.
+    fn snapshot(&self) -> Vec<Message> {
+        let mut records: Vec<Message> = self.paxos.snapshot().into_iter().map(Message::Paxos).collect();
+        records.extend(self.witness.snapshot().into_iter().map(|(id, command)| Message::Paxos(paxos::Message::Request { id, command })));
+        records
+    }
+
     fn new(config: ReplicaConfig) -> Self {
         let (id, quorums, timing) = (config.id, config.quorums.clone(), config.timing);
         let paxos = PaxosReplica::with_learning(config, true);

@@ -4,6 +4,7 @@ use crate::ballot::Ballot;
 use crate::command::{Command, CommandResult};
 use crate::ids::CommandId;
 use crate::log::{Batch, Slot};
+use crate::session::StateChunk;
 
 /// Every message of Multi-Paxos.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +42,11 @@ pub enum Message {
     CatchUp { from_slot: Slot },
     /// The receiver's ballot is stale: the sender has promised `ballot`.
     Nack { ballot: Ballot },
+    /// Never sent: one part of a replica's snapshot of itself, the record
+    /// that replaces its log when the log is compacted: its promise, the
+    /// state after executing every slot below `executed`, and (with the
+    /// `Commit`s that follow it) the slots from `stable` kept for catch-up.
+    Snapshot { ballot: Ballot, stable: Slot, executed: Slot, state: StateChunk },
 }
 
 /// One log entry reported in a [`Message::Promise`].

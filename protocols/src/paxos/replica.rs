@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 /// At most this many commands go into one slot.
 pub const MAX_BATCH: usize = 256;
+/// Bytes of state per snapshot record, well under a frame.
+const SNAPSHOT_CHUNK: usize = 1 << 20;
 /// At most this many decisions answer one catch-up request.
 const CATCH_UP_CHUNK: usize = 512;
 
@@ -108,12 +110,36 @@ impl ReplicaProtocol for PaxosReplica {
                 self.ballot = self.ballot.max(ballot);
                 self.log.accept(slot, ballot, value);
             }
+            Message::Commit { slot, value } if slot < self.log.execution_frontier() => self.log.keep_executed(slot, self.ballot, value),
             Message::Commit { slot, value } => {
                 self.log.commit(slot, self.ballot, value);
                 self.execute(out);
             }
+            Message::Snapshot { ballot, stable, executed, state } => {
+                self.ballot = self.ballot.max(ballot);
+                if executed > self.log.execution_frontier() {
+                    self.log = SlotLog::restarted_at(stable, executed);
+                    self.state = StateMachine::new();
+                }
+                self.state.absorb(state);
+            }
             _ => {}
         }
+    }
+
+    /// The executed state in chunks, then every slot still held: executed
+    /// ones from the stable frontier (others may still catch up from
+    /// them) and decided ones as `Commit`, accepted ones as `Accept` in
+    /// the ballot that accepted them.
+    fn snapshot(&self) -> Vec<Message> {
+        let (stable, executed) = (self.log.forgotten(), self.log.execution_frontier());
+        let mut records: Vec<Message> =
+            self.state.chunks(SNAPSHOT_CHUNK).into_iter().map(|state| Message::Snapshot { ballot: self.ballot, stable, executed, state }).collect();
+        for (slot, e) in self.log.entries_from(stable) {
+            let value = e.value.clone();
+            records.push(if e.committed { Message::Commit { slot, value } } else { Message::Accept { ballot: e.ballot, slot, value } });
+        }
+        records
     }
 
     fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
@@ -145,6 +171,7 @@ impl ReplicaProtocol for PaxosReplica {
                 self.on_catch_up(r, from_slot, out)
             }
             Message::Nack { ballot } => self.observe_ballot(ballot, now),
+            Message::Snapshot { .. } => {}
             Message::PreVote { ballot } => self.on_pre_vote(r, ballot, now, out),
             Message::PreVoteGranted { ballot } => self.on_pre_vote_granted(r, ballot, now, out),
         }

@@ -40,7 +40,15 @@ pub struct ReplicaSpec {
     /// follow them leave, and a restarted replica replays them. `None`:
     /// volatile mode, nothing is written.
     pub wal: Option<std::path::PathBuf>,
+    /// Once the log holds this many bytes (and at least twice what the last
+    /// compaction left), it is replaced by the replica's snapshot of itself
+    /// ([`protocols::protocol::ReplicaProtocol::snapshot`]), for the
+    /// protocols that can take one.
+    pub compact_log_after: u64,
 }
+
+/// The default for [`ReplicaSpec::compact_log_after`].
+pub const COMPACT_LOG_AFTER: u64 = 64 << 20;
 
 /// Reconnection backoff bounds.
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
@@ -132,6 +140,7 @@ where
     let now = || Time(start.elapsed().as_nanos() as u64);
     let mut next_tick = now() + timing.tick;
     let mut next_state_log = Time::ZERO;
+    let mut compact_at = spec.compact_log_after.max(wal.as_ref().map_or(0, |w| 2 * w.len()));
     let mut dropped = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let wait = next_tick.since(now());
@@ -164,6 +173,19 @@ where
             if let Err(e) = wal.sync().await {
                 tracing::error!(replica = id, "write-ahead log: {e}; stopping rather than answer without it");
                 return Err(e);
+            }
+            // Everything done so far is synced: a snapshot may replace it.
+            if wal.len() >= compact_at {
+                let snapshot = replica.snapshot();
+                if !snapshot.is_empty() {
+                    let before = wal.len();
+                    if let Err(e) = wal.compact(snapshot).await {
+                        tracing::error!(replica = id, "write-ahead log: {e}; stopping");
+                        return Err(e);
+                    }
+                    tracing::info!(replica = id, before, after = wal.len(), "write-ahead log compacted");
+                }
+                compact_at = spec.compact_log_after.max(2 * wal.len());
             }
         }
         for action in ready.drain(..) {

@@ -129,6 +129,45 @@ impl Wal {
         !self.pending.is_empty()
     }
 
+    /// Bytes in the log file.
+    pub fn len(&self) -> u64 {
+        self.end
+    }
+
+    /// Whether the log file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.end == 0
+    }
+
+    /// Replaces the whole log with `records` (the replica's snapshot of
+    /// itself, taken right after a sync): written to a temporary file,
+    /// synced, renamed over the log and the directory synced, so a crash at
+    /// any point leaves either the old log or the new one whole.
+    pub async fn compact<M: Wire>(&mut self, records: Vec<M>) -> io::Result<()> {
+        let fail = |what: &str, e: &dyn std::fmt::Display| io::Error::other(format!("{}: {what}: {e}", self.path.display()));
+        let mut bytes = Vec::new();
+        encode_entries(records, &mut bytes)?;
+        let temporary = self.path.with_extension("wal.compacting");
+        let file = OpenOptions::new().write(true).create(true).truncate(true).buffered_open(&temporary).await.map_err(|e| fail("compacting", &e))?;
+        let mut at = 0;
+        while at < bytes.len() {
+            let written = file.write_at(bytes[at..].to_vec(), at as u64).await.map_err(|e| fail("compacting", &e))?;
+            if written == 0 {
+                return Err(fail("compacting", &"wrote nothing"));
+            }
+            at += written;
+        }
+        file.fdatasync().await.map_err(|e| fail("compacting", &e))?;
+        file.close().await.map_err(|e| fail("compacting", &e))?;
+        std::fs::rename(&temporary, &self.path).map_err(|e| fail("renaming the compacted log", &e))?;
+        if let Some(dir) = self.path.parent() {
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| fail("syncing its directory", &e))?;
+        }
+        self.file = OpenOptions::new().read(true).write(true).buffered_open(&self.path).await.map_err(|e| fail("reopening", &e))?;
+        self.end = bytes.len() as u64;
+        Ok(())
+    }
+
     /// Writes what was appended and makes it durable with one `fdatasync`.
     pub async fn sync(&mut self) -> io::Result<()> {
         let mut bytes = std::mem::take(&mut self.pending);
@@ -217,6 +256,23 @@ mod tests {
             .unwrap();
         assert_eq!(found.records, records(4));
         assert_eq!(found.dropped_bytes, 3);
+
+        // Compaction replaces the log whole; appends go on after it.
+        let p = path.clone();
+        let after = glommio::LocalExecutorBuilder::default()
+            .spawn(move || async move {
+                let (mut wal, _) = Wal::open::<Message>(&p).await.unwrap();
+                wal.compact(records(2)).await.unwrap();
+                wal.append(records(1)).unwrap();
+                wal.sync().await.unwrap();
+                Wal::open::<Message>(&p).await.unwrap().1
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let mut expected = records(2);
+        expected.extend(records(1));
+        assert_eq!((after.records, after.dropped_bytes), (expected, 0));
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
 }

@@ -116,6 +116,9 @@ pub struct SimOutcome {
     pub faults: Vec<String>,
     /// Each replica's own description of its state at the end.
     pub replica_states: Vec<String>,
+    /// With durable restarts: how many restarts began from a snapshot the
+    /// replica's records had been compacted into.
+    pub restored_from_snapshot: u64,
 }
 
 impl SimOutcome {

@@ -37,13 +37,21 @@ struct Disk<M> {
     held: Vec<(NodeId, M)>,
     /// Whether a sync is under way.
     syncing: bool,
+    /// What the replica had applied when its records were last compacted
+    /// into a snapshot: the snapshot's state holds exactly these.
+    applied_at_snapshot: Vec<CommandId>,
 }
 
 impl<M> Default for Disk<M> {
     fn default() -> Self {
-        Disk { synced: Vec::new(), unsynced: Vec::new(), held: Vec::new(), syncing: false }
+        Disk { synced: Vec::new(), unsynced: Vec::new(), held: Vec::new(), syncing: false, applied_at_snapshot: Vec::new() }
     }
 }
+
+/// A replica's synced records are compacted into its snapshot once they
+/// number more than this (a few times per run, so restarts replay
+/// snapshots as often as plain logs).
+const COMPACT_AFTER_RECORDS: usize = 400;
 
 struct Scheduled<M> {
     at: Time,
@@ -107,6 +115,8 @@ struct World<P: Protocol> {
     messages: u64,
     events: u64,
     hash: u64,
+    /// Restarts that began from a compacted snapshot.
+    restored_from_snapshot: u64,
 }
 
 /// Runs `config` with protocol `P` and returns what happened; check it with
@@ -178,6 +188,7 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         messages: 0,
         events: 0,
         hash: 0xcbf2_9ce4_8422_2325,
+        restored_from_snapshot: 0,
     };
     for (t, fault) in &schedule.events {
         if *t == Time::ZERO {
@@ -228,6 +239,7 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         trace_hash: world.hash,
         end: world.now,
         faults: schedule.describe(),
+        restored_from_snapshot: world.restored_from_snapshot,
     }
 }
 
@@ -419,7 +431,16 @@ impl<P: Protocol> World<P> {
         disk.syncing = false;
         let records = std::mem::take(&mut disk.unsynced);
         disk.synced.extend(records);
-        for (to, msg) in std::mem::take(&mut disk.held) {
+        if disk.synced.len() > COMPACT_AFTER_RECORDS {
+            // Everything the replica did is synced now: its snapshot may
+            // replace its records, as the live host compacts its log.
+            let snapshot = self.replicas[r].snapshot();
+            if !snapshot.is_empty() {
+                disk.synced = snapshot;
+                disk.applied_at_snapshot = self.logs[r].applied.clone();
+            }
+        }
+        for (to, msg) in std::mem::take(&mut self.disks[r].held) {
             self.send(NodeId::Replica(r), to, msg);
         }
     }
@@ -434,7 +455,8 @@ impl<P: Protocol> World<P> {
         let config = ReplicaConfig { id: r, quorums: self.quorums.clone(), timing: self.timing, bugs: self.config.bugs };
         let mut replica = P::Replica::new(config);
         let mut out = std::mem::take(&mut self.outbox);
-        let mut applied = Vec::new();
+        let mut applied = self.disks[r].applied_at_snapshot.clone();
+        self.restored_from_snapshot += u64::from(!applied.is_empty());
         for record in self.disks[r].synced.iter().cloned() {
             replica.restore(record, &mut out);
             applied.extend(out.drain().filter_map(|a| if let Action::Executed(id) = a { Some(id) } else { None }));
