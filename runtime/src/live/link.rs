@@ -2,7 +2,7 @@
 //! frames, and a reader that turns frames back into envelopes.
 
 use super::mailbox::Mailbox;
-use super::wire::{Envelope, Wire};
+use super::wire::{encode_within_cap, Envelope, Wire};
 use futures_lite::{future, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::timer::sleep;
 use net::frame::{FrameError, FrameReader};
@@ -40,38 +40,15 @@ impl Delays {
 /// At most this many messages go into one frame.
 const MAX_FRAME_MESSAGES: usize = 4096;
 
-/// Appends `batch` to `out` as frames under the frame cap: at most
-/// [`MAX_FRAME_MESSAGES`] messages each, halved until they fit. A message
-/// that alone exceeds the cap cannot be sent; it is dropped with an error
-/// in the log (the protocol must split what grows with history), rather
-/// than failing the link, which would only meet it again after
-/// reconnecting.
-pub fn encode_within_cap<M: Wire>(batch: Vec<Envelope<M>>, out: &mut Vec<u8>) -> Result<(), FrameError> {
-    let mut chunks: Vec<Vec<Envelope<M>>> = Vec::new();
-    let mut rest = batch;
-    while rest.len() > MAX_FRAME_MESSAGES {
-        let tail = rest.split_off(MAX_FRAME_MESSAGES);
-        chunks.push(rest);
-        rest = tail;
-    }
-    chunks.push(rest);
-    chunks.reverse();
-    while let Some(mut chunk) = chunks.pop() {
-        let mark = out.len();
-        match M::encode(&chunk, out) {
-            Ok(()) => {}
-            Err(FrameError::TooLarge(bytes)) => {
-                out.truncate(mark);
-                if chunk.len() == 1 {
-                    tracing::error!(bytes, "a message larger than a frame was dropped; it must be split before it is sent");
-                    continue;
-                }
-                let second = chunk.split_off(chunk.len() / 2);
-                chunks.push(second);
-                chunks.push(chunk);
-            }
-            Err(e) => return Err(e),
-        }
+/// Appends `batch` to `out` as frames under the frame cap
+/// ([`encode_within_cap`]). A message that alone exceeds the cap cannot be
+/// sent; it is dropped with an error in the log (the protocol must split
+/// what grows with history), rather than failing the link, which would
+/// only meet it again after reconnecting.
+pub fn encode_frames<M: Wire>(batch: Vec<Envelope<M>>, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    let oversized = encode_within_cap(batch, MAX_FRAME_MESSAGES, out, M::encode)?;
+    if !oversized.is_empty() {
+        tracing::error!(dropped = oversized.len(), "messages larger than a frame were dropped; they must be split before they are sent");
     }
     Ok(())
 }
@@ -123,7 +100,7 @@ pub async fn write_loop<M: Wire, W: AsyncWrite + Unpin>(mut stream: W, queue: Ma
             continue;
         }
         buf.clear();
-        encode_within_cap(batch, &mut buf)?;
+        encode_frames(batch, &mut buf)?;
         stream.write_all(&buf).await?;
         stream.flush().await?;
     }
@@ -196,7 +173,7 @@ mod tests {
         // 80 slots of 256 KiB-sized batches: ~21 MB, over the 16 MiB cap.
         let batch: Vec<_> = (0..80).map(|slot| accept(slot, 256)).collect();
         let mut out = Vec::new();
-        encode_within_cap(batch.clone(), &mut out).unwrap();
+        encode_frames(batch.clone(), &mut out).unwrap();
         let (frames, messages) = decode_all(&out);
         assert!(frames >= 2, "{frames} frames");
         assert_eq!(messages, batch, "every message, in order");
@@ -206,7 +183,7 @@ mod tests {
     fn a_message_larger_than_a_frame_is_dropped_alone() {
         let batch = vec![accept(1, 4), accept(2, 18_000), accept(3, 4)];
         let mut out = Vec::new();
-        encode_within_cap(batch.clone(), &mut out).unwrap();
+        encode_frames(batch.clone(), &mut out).unwrap();
         let (_, messages) = decode_all(&out);
         assert_eq!(messages, vec![batch[0].clone(), batch[2].clone()]);
     }

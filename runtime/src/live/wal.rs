@@ -16,7 +16,7 @@
 //! File I/O goes through glommio's `BufferedFile` (io_uring, the executor
 //! that runs the replica); see ARCHITECTURE.md for why not a DMA file.
 
-use super::wire::{Envelope, Wire};
+use super::wire::{encode_within_cap, Envelope, Wire};
 use glommio::io::{BufferedFile, OpenOptions};
 use net::frame::{FrameReader, HEADER_LEN};
 use std::io;
@@ -68,15 +68,22 @@ pub fn parse<M: Wire>(bytes: &[u8]) -> Result<(Vec<M>, usize), String> {
 }
 
 /// Appends `records` to `out` as entries.
+/// Appends `records` to `out` as entries, each under the frame cap. A
+/// record that alone exceeds it is refused: what must be durable cannot be
+/// dropped (protocols keep their records smaller, snapshots in chunks).
 pub fn encode_entries<M: Wire>(records: Vec<M>, out: &mut Vec<u8>) -> io::Result<()> {
-    let mut records = records.into_iter().peekable();
-    while records.peek().is_some() {
-        let batch: Vec<Envelope<M>> = records.by_ref().take(RECORDS_PER_ENTRY).map(|m| (0, m)).collect();
+    let batch: Vec<Envelope<M>> = records.into_iter().map(|m| (0, m)).collect();
+    let entry = |batch: &Vec<Envelope<M>>, out: &mut Vec<u8>| {
         let crc_at = out.len();
         out.extend_from_slice(&[0; 4]);
-        M::encode(&batch, out).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("a write-ahead log entry: {e}")))?;
+        M::encode(batch, out)?;
         let crc = crc32fast::hash(&out[crc_at + 4..]);
         out[crc_at..crc_at + 4].copy_from_slice(&crc.to_le_bytes());
+        Ok(())
+    };
+    let oversized = encode_within_cap(batch, RECORDS_PER_ENTRY, out, entry).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("a write-ahead log entry: {e}")))?;
+    if !oversized.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "a write-ahead log record larger than a frame".to_string()));
     }
     Ok(())
 }
@@ -224,6 +231,21 @@ mod tests {
         encode_entries(records(3), &mut log).unwrap();
         let err = parse::<protocols::swift::Message>(&log).unwrap_err();
         assert!(err.contains("another protocol"), "{err}");
+    }
+
+    #[test]
+    fn records_too_large_together_split_by_size() {
+        // 40 Paxos commits of 256 one-KiB commands: ~10 MB per 40, so the
+        // 1,024-record groups would not fit a frame.
+        let value = bytes::Bytes::from(vec![b'v'; 1024]);
+        let commit = |slot: u64| Message::Commit {
+            slot,
+            value: (0..256u64).map(|i| (protocols::CommandId::new(i, slot), protocols::Command::Put { key: i as i64, value: value.clone() })).collect::<Vec<_>>().into(),
+        };
+        let records: Vec<Message> = (0..100).map(commit).collect();
+        let mut log = Vec::new();
+        encode_entries(records.clone(), &mut log).unwrap();
+        assert_eq!(parse::<Message>(&log).unwrap(), (records, log.len()));
     }
 
     #[test]

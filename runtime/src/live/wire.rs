@@ -40,6 +40,48 @@ where
     }
 }
 
+/// Appends `batch` to `out` as frames that each fit the frame cap, through
+/// `frame` (which appends one frame, or fails with the encoder's error):
+/// groups of at most `max_messages`, halved while a group's frame would be
+/// too large. Returns the messages that alone exceed the cap, for the
+/// caller to drop or refuse.
+#[allow(clippy::ptr_arg)] // frames archive a Vec
+pub fn encode_within_cap<M>(
+    batch: Vec<Envelope<M>>,
+    max_messages: usize,
+    out: &mut Vec<u8>,
+    mut frame: impl FnMut(&Vec<Envelope<M>>, &mut Vec<u8>) -> Result<(), FrameError>,
+) -> Result<Vec<Envelope<M>>, FrameError> {
+    let mut groups: Vec<Vec<Envelope<M>>> = Vec::new();
+    let mut rest = batch;
+    while rest.len() > max_messages {
+        let tail = rest.split_off(max_messages);
+        groups.push(rest);
+        rest = tail;
+    }
+    groups.push(rest);
+    groups.reverse();
+    let mut oversized = Vec::new();
+    while let Some(mut group) = groups.pop() {
+        let mark = out.len();
+        match frame(&group, out) {
+            Ok(()) => {}
+            Err(FrameError::TooLarge(_)) => {
+                out.truncate(mark);
+                if group.len() == 1 {
+                    oversized.extend(group);
+                    continue;
+                }
+                let second = group.split_off(group.len() / 2);
+                groups.push(second);
+                groups.push(group);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(oversized)
+}
+
 /// The first bytes a dialer sends: who it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hello {
