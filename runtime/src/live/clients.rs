@@ -4,7 +4,7 @@
 
 use super::link::{read_loop_paced, write_loop, Delays};
 use super::mailbox::Mailbox;
-use super::server::connect;
+use super::server::{connect, reconnect};
 use super::wire::{Envelope, Hello, Wire};
 use bytes::Bytes;
 use futures_lite::future;
@@ -379,11 +379,11 @@ struct ClientLink {
 /// connects again with backoff and carries on, until the host closes the
 /// queue. Messages queued while the replica is away wait (clients retry
 /// what matters), up to a bound.
-async fn keep_link<M: Wire>(link: ClientLink, mut stream: glommio::net::TcpStream, queue: Mailbox<Envelope<M>>, inbox: Mailbox<(usize, ReplicaId, Envelope<M>)>) {
-    const MAX_QUEUED_WHILE_AWAY: usize = 100_000;
+async fn keep_link<M: Wire>(link: ClientLink, stream: glommio::net::TcpStream, queue: Mailbox<Envelope<M>>, inbox: Mailbox<(usize, ReplicaId, Envelope<M>)>) {
     let (s, r) = (link.shard, link.replica);
-    loop {
-        let (reader, writer) = split(stream);
+    let mut stream = Some(stream);
+    while let Some(connected) = stream {
+        let (reader, writer) = split(connected);
         let deliver = inbox.clone();
         let backlog = inbox.clone();
         let reading = read_loop_paced::<M, _>(reader, move |env| deliver.push((s, r, env)), move || backlog.len());
@@ -391,20 +391,7 @@ async fn keep_link<M: Wire>(link: ClientLink, mut stream: glommio::net::TcpStrea
         if let Err(e) = future::or(reading, writing).await {
             tracing::warn!(replica = r, shard = s, "client link closed: {e}");
         }
-        let mut backoff = Duration::from_millis(5);
-        stream = loop {
-            if queue.is_closed() {
-                return;
-            }
-            if let Ok(fresh) = connect(link.address, Hello::Clients { host: link.host }).await {
-                break fresh;
-            }
-            if queue.len() > MAX_QUEUED_WHILE_AWAY {
-                queue.drain();
-            }
-            sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_millis(200));
-        };
+        stream = reconnect(link.address, Hello::Clients { host: link.host }, &queue, &|| false).await;
     }
 }
 

@@ -158,17 +158,23 @@ where
             }
         }
         replica.flush(t, &mut out);
+        let Some(wal) = wal.as_mut() else {
+            // Volatile: nothing to write, every message leaves at once.
+            for action in out.drain() {
+                route(action, id, &peers, &clients, &mut dropped);
+            }
+            continue;
+        };
         // Persist, then send: the iteration's records go out in one group
         // sync before any of its messages.
-        ready.clear();
         for action in out.drain() {
             match action {
-                Action::Persist(record) if wal.is_some() => records.push(record),
-                Action::Persist(_) | Action::Executed(_) => {}
-                other => ready.push(other),
+                Action::Persist(record) => records.push(record),
+                Action::Executed(_) => {}
+                message => ready.push(message),
             }
         }
-        if let Some(wal) = wal.as_mut().filter(|_| !records.is_empty()) {
+        if !records.is_empty() {
             wal.append(std::mem::take(&mut records))?;
             if let Err(e) = wal.sync().await {
                 tracing::error!(replica = id, "write-ahead log: {e}; stopping rather than answer without it");
@@ -189,24 +195,7 @@ where
             }
         }
         for action in ready.drain(..) {
-            match action {
-                Action::Send { to: NodeId::Replica(r), msg } => {
-                    if let Some(Some(q)) = peers.get(r) {
-                        push_bounded(q, (id as u64, msg), &mut dropped);
-                    }
-                }
-                Action::Send { to: NodeId::Client(c), msg } => {
-                    if let Some(q) = clients.borrow().get(&c) {
-                        push_bounded(q, (c, msg), &mut dropped);
-                    }
-                }
-                Action::Broadcast(msg) => {
-                    for q in peers.iter().flatten() {
-                        push_bounded(q, (id as u64, msg.clone()), &mut dropped);
-                    }
-                }
-                Action::Executed(_) | Action::Persist(_) => {}
-            }
+            route(action, id, &peers, &clients, &mut dropped);
         }
     }
     for q in peers.iter().flatten() {
@@ -215,27 +204,63 @@ where
     Ok(())
 }
 
+/// Hands one action's message to the link it goes out on.
+fn route<M: Clone>(
+    action: Action<M>,
+    id: ReplicaId,
+    peers: &[Option<Mailbox<Envelope<M>>>],
+    clients: &RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>,
+    dropped: &mut u64,
+) {
+    match action {
+        Action::Send { to: NodeId::Replica(r), msg } => {
+            if let Some(Some(q)) = peers.get(r) {
+                push_bounded(q, (id as u64, msg), dropped);
+            }
+        }
+        Action::Send { to: NodeId::Client(c), msg } => {
+            if let Some(q) = clients.borrow().get(&c) {
+                push_bounded(q, (c, msg), dropped);
+            }
+        }
+        Action::Broadcast(msg) => {
+            for q in peers.iter().flatten() {
+                push_bounded(q, (id as u64, msg.clone()), dropped);
+            }
+        }
+        Action::Executed(_) | Action::Persist(_) => {}
+    }
+}
+
 /// Keeps a connection to peer `to` for this replica's outgoing messages,
 /// reconnecting with backoff when it drops.
 async fn dial_peer<M: Wire>(me: ReplicaId, to: SocketAddr, queue: Mailbox<Envelope<M>>, delay: Duration, stop: Arc<AtomicBool>) {
-    let mut backoff = BACKOFF_MIN;
-    while !stop.load(Ordering::Relaxed) && !queue.is_closed() {
-        match connect(to, Hello::Replica(me as u64)).await {
-            Ok(stream) => {
-                backoff = BACKOFF_MIN;
-                if let Err(e) = write_loop(stream, queue.clone(), delay).await {
-                    tracing::warn!(peer = %to, "link to peer lost: {e}");
-                }
-            }
-            Err(_) => {
-                if queue.len() > MAX_QUEUED_FOR_ABSENT_PEER {
-                    queue.drain();
-                }
-                sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-            }
+    let stopped = || stop.load(Ordering::Relaxed);
+    while let Some(stream) = reconnect(to, Hello::Replica(me as u64), &queue, &stopped).await {
+        if let Err(e) = write_loop(stream, queue.clone(), delay).await {
+            tracing::warn!(peer = %to, "link to peer lost: {e}");
         }
     }
+}
+
+/// Connects to `to` for the messages in `queue`, retrying with backoff
+/// while it is away (a crashed or restarting replica) and dropping what
+/// queues past a bound meanwhile, as a lossy network would. `None` once
+/// the queue is closed or `stopped()` says so. Replica and client links
+/// both come back through it.
+pub(super) async fn reconnect<M>(to: SocketAddr, hello: Hello, queue: &Mailbox<Envelope<M>>, stopped: &dyn Fn() -> bool) -> Option<TcpStream> {
+    let mut backoff = BACKOFF_MIN;
+    while !stopped() && !queue.is_closed() {
+        if let Ok(stream) = connect(to, hello).await {
+            return Some(stream);
+        }
+        if queue.len() > MAX_QUEUED_FOR_ABSENT_PEER {
+            queue.drain();
+        }
+        sleep(backoff).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+    None
 }
 
 /// Connects to `to` and introduces this end.
