@@ -48,12 +48,7 @@ impl LatencyTable {
                 }
                 [a, b, rtt] => {
                     let rtt = parse_go_duration(rtt).map_err(bad)?;
-                    for name in [a, b] {
-                        if !table.names.iter().any(|n| n == name) {
-                            table.names.push(name.to_string());
-                        }
-                    }
-                    table.rtt.insert((a.to_string(), b.to_string()), rtt);
+                    table.insert_round_trip(a, b, rtt);
                 }
                 _ => return Err(bad(format!("expected `SITE SITE RTT` or `uniform RTT`, found `{content}`"))),
             }
@@ -62,6 +57,17 @@ impl LatencyTable {
             return Err(LatencyError::Empty);
         }
         Ok(table)
+    }
+
+    /// Adds (or replaces) the round trip from `a` to `b`, for tables built
+    /// from other formats than the text file (a CSV matrix, a model).
+    pub fn insert_round_trip(&mut self, a: &str, b: &str, rtt: Duration) {
+        for name in [a, b] {
+            if !self.names.iter().any(|n| n == name) {
+                self.names.push(name.to_string());
+            }
+        }
+        self.rtt.insert((a.to_string(), b.to_string()), rtt);
     }
 
     /// A table where every pair of distinct sites is `one_way` apart.

@@ -5,6 +5,7 @@
 
 use super::choose::Plan;
 use super::sites::Sites;
+use super::Estimates;
 use net::LatencyTable;
 use std::fmt::Write;
 use std::path::Path;
@@ -19,14 +20,18 @@ pub fn client_address(c: usize) -> String {
     format!("127.0.1.{}", c + 1)
 }
 
-/// Writes `deployment.conf`, `latency.conf` and one quorum file per
+/// Writes `deployment.conf`, `latency.conf`, one quorum file per
 /// leader-based plan (`quorum.conf` is the first of them: SwiftPaxos's when
-/// every protocol was estimated). Returns the files' names.
-pub fn write(dir: &Path, table: &LatencyTable, sites: &Sites, plans: &[Plan]) -> Result<Vec<String>, String> {
+/// every protocol was estimated) and `estimates.txt`, the report (Accord's
+/// figures included: it has no deployment here, so that is where it
+/// applies). Returns the files' names.
+pub fn write(dir: &Path, table: &LatencyTable, sites: &Sites, estimates: &Estimates, report: &str) -> Result<Vec<String>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let plans = &estimates.plans;
     let mut files = vec![
         ("deployment.conf".to_string(), deployment(sites, plans)),
         ("latency.conf".to_string(), latency(table, sites)),
+        ("estimates.txt".to_string(), report.to_string()),
     ];
     for plan in plans.iter().filter(|p| p.leader.is_some()) {
         let text = quorum(sites, plan);

@@ -8,6 +8,7 @@
 //! smallest arrival. A replica's own vote arrives at no cost.
 
 use super::sites::{kth_smallest, Sites};
+use crate::protocol_name::ProtocolName;
 use protocols::quorum::QuorumSystem;
 
 /// One client's expected latency in milliseconds.
@@ -24,6 +25,20 @@ impl Estimate {
     /// What a client sees without conflicts: the fast path where there is one.
     pub fn expected(&self) -> f64 {
         self.fast.unwrap_or(self.slow)
+    }
+}
+
+/// The message flow a protocol's figures assume, in a line: our own
+/// implementation's, which can differ from the original Flint's model
+/// (N2Paxos and CURP there answer only from the closest replica).
+pub fn flow(p: ProtocolName) -> &'static str {
+    match p {
+        ProtocolName::Paxos => "ours: client to leader, Accept/Accepted with a majority, leader answers (4 delays)",
+        ProtocolName::N2Paxos => "ours: acceptors send Accepted to every replica; the client's closest replica answers once it learns, or the leader first",
+        ProtocolName::Curp => "ours, over our N2Paxos: fast = the master's SpecReply and 3n/4+1 witnesses' Recorded; slow = SpecReply and a majority of Ordered",
+        ProtocolName::SwiftPaxos => "ours: fast = a round trip to each member of the fixed fast quorum; slow = the leader's Reply and a majority of SlowAcks, sent on the leader's FastAck",
+        ProtocolName::FastPaxos => "ours: proposals to all, votes to all, the closest replica decides on ceil(3n/4) votes; collisions recovered uncoordinated",
+        ProtocolName::EPaxos => "ours: the closest replica leads; fast = PreAccept to a fast quorum; slow = then Accept to a majority",
     }
 }
 
@@ -196,13 +211,13 @@ mod tests {
 
     #[test]
     fn the_best_leader_is_chosen() {
-        use super::super::choose::{best_plan, Objective};
+        use super::super::choose::{best_plan, Criteria, LeaderRule, Objective};
         use crate::protocol_name::ProtocolName;
         // Paxos: L = A 70, B 84, C 14 + 70 + 14 = 98.
-        let plan = best_plan(ProtocolName::Paxos, &example(), Objective::Average);
+        let plan = best_plan(ProtocolName::Paxos, &example(), Criteria::default());
         assert_eq!((plan.leader, plan.estimates[0].slow), (Some(A), 70.0));
         // SwiftPaxos: {A, B} led by A gives 24, the best of every pair.
-        let plan = best_plan(ProtocolName::SwiftPaxos, &example(), Objective::Worst);
+        let plan = best_plan(ProtocolName::SwiftPaxos, &example(), Criteria { rule: LeaderRule::FastPath, minimize: Objective::Worst });
         assert_eq!((plan.leader, plan.fast_quorum.clone(), plan.estimates[0].fast), (Some(A), Some(vec![0, 1]), Some(24.0)));
     }
 }

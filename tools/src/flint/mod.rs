@@ -1,46 +1,58 @@
 //! `flint`: given replica and client regions and a region latency table,
 //! estimates each protocol's latency per client, choosing the leader (and
-//! SwiftPaxos's fixed fast quorum) that serves the clients best — as the
-//! original tool does — and can check its estimates against the simulator
-//! running the real protocol code (`--simulate`).
+//! SwiftPaxos's fixed fast quorum) that serves the clients best, and can
+//! check its estimates against the simulator running the real protocol code
+//! (`--simulate`). With no placement given it opens an interactive view
+//! (`--tui`).
 
+pub mod accord;
 pub mod choose;
 pub mod export;
 pub mod formulas;
+pub mod regions;
 pub mod report;
 pub mod simulate;
 pub mod sites;
+pub mod table;
+pub mod tui;
 
 use crate::protocol_name::ProtocolName;
-use choose::{Objective, Plan};
+use choose::{Criteria, LeaderRule, Objective, Plan};
 use clap::Parser;
+use formulas::Estimate;
 use net::LatencyTable;
 use sites::Sites;
 use std::path::PathBuf;
 
 /// The command line of `flint`.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "flint", about = "Estimate each protocol's latency per client site from a region latency table, choosing the best leader and fast quorum.")]
+#[command(
+    name = "flint",
+    about = "Estimate each protocol's latency per client site from a region latency table, choosing the best leader and fast quorum. With no --replicas and --clients, opens the interactive view."
+)]
 pub struct FlintArgs {
-    /// Region latency table: lines `REGION REGION RTT` (round trips, Go duration syntax), as shared/reference/aws-latency-table.txt.
+    /// Region latency table: lines `REGION REGION RTT` (round trips, Go duration syntax), as shared/reference/aws-latency-table.txt, or CSV (a matrix with a header row of regions, or `REGION,REGION,RTT` rows). Without it, a bundled model of AWS regions (great-circle distance).
     #[arg(long)]
-    pub table: PathBuf,
+    pub table: Option<PathBuf>,
     /// Replica regions, comma-separated (at most 16).
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_delimiter = ',')]
     pub replicas: Vec<String>,
     /// Client regions, comma-separated.
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_delimiter = ',')]
     pub clients: Vec<String>,
-    /// A protocol (swiftpaxos|swift, paxos, n2paxos, curp, fastpaxos, epaxos; any case) or `all`.
+    /// A protocol (swiftpaxos|swift, paxos, n2paxos, curp, fastpaxos, epaxos, accord; any case) or `all`.
     #[arg(long, default_value = "all")]
     pub protocol: String,
-    /// How to choose the leader: the lowest mean latency over clients, or the lowest latency of the worst-served client.
+    /// Which path decides the leader (and fast quorum): the slow path, ties settled by the fast path (the original Flint's rule, robust when commands conflict), or the fast path, ties settled by the slow path.
+    #[arg(long, value_enum, default_value = "slow-path")]
+    pub leader_rule: LeaderRule,
+    /// How clients are combined when choosing: their mean, or the worst-served client.
     #[arg(long, value_enum, default_value = "average")]
     pub minimize: Objective,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
-    /// Write the chosen placement's deployment config (with its `-- Proxy --` section), latency file and quorum file into this directory.
+    /// Write the chosen placement's deployment config (with its `-- Proxy --` section), latency file, quorum files and the estimates into this directory.
     #[arg(long)]
     pub export: Option<PathBuf>,
     /// Also run the simulator on the same placement and compare its median per client site with the estimate.
@@ -55,48 +67,86 @@ pub struct FlintArgs {
     /// With --simulate: the seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Open the interactive view (the default when neither --replicas nor --clients is given); --replicas and --clients preselect regions.
+    #[arg(long)]
+    pub tui: bool,
+}
+
+impl FlintArgs {
+    /// How the leader is chosen.
+    pub fn criteria(&self) -> Criteria {
+        Criteria { rule: self.leader_rule, minimize: self.minimize }
+    }
+
+    /// Whether `flint` should open the interactive view.
+    pub fn wants_tui(&self) -> bool {
+        self.tui || (self.replicas.is_empty() && self.clients.is_empty())
+    }
+}
+
+/// What `--protocol` asks to estimate: some of our protocols, and Accord.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selection {
+    /// Our protocols, in the order reports list them.
+    pub protocols: Vec<ProtocolName>,
+    /// Whether the Accord estimate (not implemented here) is included.
+    pub accord: bool,
 }
 
 /// The protocols `--protocol` names.
-pub fn protocols(arg: &str) -> Result<Vec<ProtocolName>, String> {
+pub fn selection(arg: &str) -> Result<Selection, String> {
     if arg.eq_ignore_ascii_case("all") {
-        Ok(ProtocolName::ALL.to_vec())
+        Ok(Selection { protocols: ProtocolName::ALL.to_vec(), accord: true })
+    } else if arg.eq_ignore_ascii_case("accord") {
+        Ok(Selection { protocols: Vec::new(), accord: true })
     } else {
-        Ok(vec![arg.parse()?])
+        Ok(Selection { protocols: vec![arg.parse()?], accord: false })
     }
 }
 
-/// Reads the table and resolves the regions.
-pub fn load(args: &FlintArgs) -> Result<(LatencyTable, Sites), String> {
-    let shown = args.table.display();
-    let text = std::fs::read_to_string(&args.table).map_err(|e| format!("{shown}: {e}"))?;
-    let table = LatencyTable::parse(&text).map_err(|e| format!("{shown}: {e}"))?;
-    if table.is_uniform() {
-        return Err(format!("{shown}: a region table names regions; a `uniform` line alone gives Flint nothing to choose from"));
+/// Resolves the regions against the table.
+pub fn resolve(table: &LatencyTable, replicas: &[String], clients: &[String]) -> Result<Sites, String> {
+    if replicas.len() > 16 {
+        return Err(format!("--replicas names {} regions; Flint tries every quorum, so at most 16", replicas.len()));
     }
-    if args.replicas.len() > 16 {
-        return Err(format!("--replicas names {} regions; Flint tries every quorum, so at most 16", args.replicas.len()));
-    }
-    let sites = Sites::from_table(&table, &args.replicas, &args.clients).map_err(|e| format!("{shown}: {e}"))?;
-    Ok((table, sites))
+    Sites::from_table(table, replicas, clients)
 }
 
-/// Runs `flint` and returns what it prints.
+/// Every estimate of one placement.
+#[derive(Clone, Debug)]
+pub struct Estimates {
+    /// One plan per selected protocol of ours.
+    pub plans: Vec<Plan>,
+    /// Accord's per-client estimates, when selected.
+    pub accord: Option<Vec<Estimate>>,
+}
+
+/// Estimates `selection` on `sites`.
+pub fn estimate(sites: &Sites, selection: &Selection, criteria: Criteria) -> Estimates {
+    Estimates {
+        plans: selection.protocols.iter().map(|&p| choose::best_plan(p, sites, criteria)).collect(),
+        accord: selection.accord.then(|| (0..sites.clients.len()).map(|c| accord::estimate(sites, c)).collect()),
+    }
+}
+
+/// Runs `flint` without the interactive view and returns what it prints.
 pub fn run(args: &FlintArgs) -> Result<String, String> {
-    let protocols = protocols(&args.protocol)?;
-    let (table, sites) = load(args)?;
-    let plans: Vec<Plan> = protocols.iter().map(|&p| choose::best_plan(p, &sites, args.minimize)).collect();
+    let selection = selection(&args.protocol)?;
+    let loaded = table::load(args.table.as_deref())?;
+    let sites = resolve(&loaded.table, &args.replicas, &args.clients)?;
+    let estimates = estimate(&sites, &selection, args.criteria());
     let comparisons = if args.simulate {
-        plans.iter().map(|plan| simulate::compare(&table, &sites, plan, args)).collect::<Result<Vec<_>, _>>()?
+        estimates.plans.iter().map(|plan| simulate::compare(&loaded.table, &sites, plan, args)).collect::<Result<Vec<_>, _>>()?
     } else {
         Vec::new()
     };
+    let text = report::text(&sites, &estimates, args.criteria(), &loaded.source);
     let written = match &args.export {
-        Some(dir) => export::write(dir, &table, &sites, &plans)?,
+        Some(dir) => export::write(dir, &loaded.table, &sites, &estimates, &text)?,
         None => Vec::new(),
     };
     if args.json {
-        let mut value = report::json(args, &sites, &plans);
+        let mut value = report::json(&sites, &estimates, args.criteria(), &loaded.source);
         if args.simulate {
             value["simulation"] = simulate::json(&sites, &comparisons);
         }
@@ -105,7 +155,7 @@ pub fn run(args: &FlintArgs) -> Result<String, String> {
         }
         return serde_json::to_string_pretty(&value).map(|s| s + "\n").map_err(|e| e.to_string());
     }
-    let mut output = report::text(&sites, &plans);
+    let mut output = text;
     if args.simulate {
         output += &simulate::text(&sites, &comparisons);
     }
