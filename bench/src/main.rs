@@ -1,6 +1,7 @@
-//! `bench`: starts a local cluster on loopback and drives it with
-//! closed-loop clients, then prints throughput and tail latency and writes
-//! the same as JSON under `results/`.
+//! `bench`: starts a local cluster on loopback (or connects to a running
+//! deployment) and drives it, closed or open loop, then prints throughput,
+//! tail latency and what each fault did, and writes the same as JSON (and
+//! CSV and PNG) under `--output`.
 
 use bench::{run, BenchArgs};
 
@@ -21,8 +22,19 @@ fn main() {
             std::process::exit(2);
         }
     };
-    match run(&args) {
-        Ok(summary) => print!("{summary}"),
+    let mut first = true;
+    let result = run(&args, |summary| {
+        if !std::mem::take(&mut first) {
+            println!();
+        }
+        print!("{summary}");
+    });
+    match result {
+        Ok(outcome) => {
+            for file in &outcome.sweep_files {
+                println!("sweep: {}", file.display());
+            }
+        }
         Err(e) => {
             eprintln!("bench: {e}");
             std::process::exit(2);

@@ -1,8 +1,11 @@
 //! What `bench` prints and writes.
 
+use crate::faults::{self, FaultReport};
+use crate::timeline::{self, TimelinePoint};
 use crate::BenchArgs;
 use hdrhistogram::Histogram;
 use runtime::live::clients::ClientHostReport;
+use runtime::live::timeline::Timeline;
 use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -79,14 +82,27 @@ pub struct Summary {
     pub protocol: String,
     /// Replicas.
     pub replicas: usize,
-    /// Closed-loop clients.
+    /// Clients (closed loop), or the pool carrying the open loop's commands.
     pub clients: usize,
     /// Commands in flight per client.
     pub outstanding: usize,
-    /// Conflict percentage.
+    /// Open loop: the rate asked for (`--rate`), ops/s.
+    pub rate_ops: Option<f64>,
+    /// Open loop: how starts were spaced.
+    pub arrivals: Option<String>,
+    /// Open loop: commands whose intended start fell in the measurement,
+    /// per second.
+    pub offered_ops: Option<f64>,
+    /// Open loop: commands due by the end that had not completed.
+    pub pending_at_end: Option<u64>,
+    /// Conflict percentage (with the shared key).
     pub conflicts: u32,
-    /// Write percentage.
+    /// Where keys came from, in words.
+    pub keys: String,
+    /// Write percentage (of the commands that are not SCANs).
     pub writes: u32,
+    /// SCAN percentage.
+    pub scans: u32,
     /// Value size in bytes.
     pub value_size: usize,
     /// Warm-up seconds.
@@ -110,9 +126,25 @@ pub struct Summary {
     /// Per client site, when a region table placed them (`--latency` with sites).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub per_site: Vec<SiteSummary>,
+    /// Throughput and latency per 100 ms of the measurement.
+    pub timeline: Vec<TimelinePoint>,
+    /// What each `--fault` did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultReport>,
     /// Where the JSON went, if written.
     #[serde(skip)]
     pub written: Option<PathBuf>,
+    /// Where the timeline PNG went, if drawn.
+    #[serde(skip)]
+    pub plotted: Option<PathBuf>,
+}
+
+/// The key model in words, for the summary.
+fn keys_text(args: &BenchArgs) -> String {
+    match args.keys.as_str() {
+        "shared" => format!("shared key {}%", args.conflicts),
+        other => format!("{other} over {} keys", args.keyspace),
+    }
 }
 
 impl Summary {
@@ -128,8 +160,14 @@ impl Summary {
             replicas: args.replicas,
             clients: args.clients,
             outstanding: args.outstanding,
+            rate_ops: args.rate,
+            arrivals: args.rate.map(|_| format!("{:?}", args.arrivals).to_lowercase()),
+            offered_ops: None,
+            pending_at_end: None,
             conflicts: args.conflicts,
+            keys: keys_text(args),
             writes: args.writes,
+            scans: args.scans,
             value_size: args.value_size,
             warmup_s: args.warmup.as_secs_f64(),
             duration_s: args.duration.as_secs_f64(),
@@ -138,6 +176,9 @@ impl Summary {
             latency_ms: percentiles(latency_us),
             fast_path_share: (fast + slow > 0).then(|| fast as f64 / (fast + slow) as f64),
             written: None,
+            plotted: None,
+            timeline: Vec::new(),
+            faults: Vec::new(),
             pinned: false,
             memory: None,
             target: "loopback".into(),
@@ -148,14 +189,48 @@ impl Summary {
     /// Merges the client hosts' measurements into one summary.
     pub fn merge(args: &BenchArgs, protocol: &str, reports: &[ClientHostReport]) -> Result<Summary, String> {
         let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("valid bounds");
-        let (mut fast, mut slow, mut single) = (0, 0, 0);
+        let (mut fast, mut slow, mut single, mut offered, mut pending) = (0, 0, 0, 0, 0);
+        let mut merged = Timeline::new(args.duration);
         for r in reports {
             latency.add(&r.latency_us).map_err(|e| e.to_string())?;
             fast += r.fast;
             slow += r.slow;
             single += r.single_path;
+            offered += r.offered;
+            pending += r.pending_at_end;
+            merged.merge(&r.timeline);
         }
-        Ok(Summary::new(args, protocol, &latency, fast, slow, single))
+        let mut summary = Summary::new(args, protocol, &latency, fast, slow, single);
+        if args.rate.is_some() {
+            summary.offered_ops = Some(offered as f64 / args.duration.as_secs_f64().max(1e-9));
+            summary.pending_at_end = Some(pending);
+        }
+        summary.timeline = timeline::points(&merged);
+        summary.faults = faults::analyse(&args.fault, &merged);
+        Ok(summary)
+    }
+
+    /// A name for this run's files: protocol, load, time.
+    pub fn stem(&self) -> String {
+        let load = match self.rate_ops {
+            Some(rate) => format!("{}c-{rate:.0}ops", self.clients),
+            None => format!("{}c", self.clients),
+        };
+        format!("bench-{}-{load}-{}", self.protocol, self.finished_at_unix)
+    }
+
+    /// Draws the timeline under `dir`; returns the PNG's path.
+    pub fn plot_timeline(&mut self, dir: &Path) -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let path = dir.join(format!("{}-timeline.png", self.stem()));
+        let load = match self.rate_ops {
+            Some(rate) => format!("open loop {rate:.0} ops/s"),
+            None => format!("{} clients", self.clients),
+        };
+        let caption = format!("{}: {load}, {} replicas, {}", self.protocol, self.replicas, self.keys);
+        timeline::write_png(&path, &caption, &self.timeline, &self.faults)?;
+        self.plotted = Some(path);
+        Ok(())
     }
 
     /// Writes the JSON under `--output` unless `--no-write`.
@@ -170,7 +245,7 @@ impl Summary {
     /// Writes the JSON into `dir`; returns the file's path.
     pub fn write_json(&self, dir: &Path) -> Result<PathBuf, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let path = dir.join(format!("bench-{}-{}c-{}.json", self.protocol, self.clients, self.finished_at_unix));
+        let path = dir.join(format!("{}.json", self.stem()));
         let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
         std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(path)
@@ -195,10 +270,15 @@ fn git_commit() -> String {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let load = match self.rate_ops {
+            Some(_) => format!("open loop over a pool of {} clients", self.clients),
+            None => format!("{} clients x {} outstanding", self.clients, self.outstanding),
+        };
+        let scans = if self.scans > 0 { format!(", {}% scans", self.scans) } else { String::new() };
         writeln!(
             f,
-            "{}: {} replicas on {}, {} clients x {} outstanding, {}% conflicts, {}% writes, {}-byte values",
-            self.protocol, self.replicas, self.target, self.clients, self.outstanding, self.conflicts, self.writes, self.value_size
+            "{}: {} replicas on {}, {load}, {}, {}% writes{scans}, {}-byte values",
+            self.protocol, self.replicas, self.target, self.keys, self.writes, self.value_size
         )?;
         writeln!(
             f,
@@ -208,7 +288,13 @@ impl fmt::Display for Summary {
             self.completed,
             if self.pinned { "pinned to cores" } else { "not pinned" }
         )?;
+        if let (Some(offered), Some(arrivals)) = (self.offered_ops, &self.arrivals) {
+            writeln!(f, "offered: {offered:.0} ops/s ({arrivals} arrivals at {:.0} ops/s)", self.rate_ops.unwrap_or(0.0))?;
+        }
         writeln!(f, "throughput: {:.0} ops/s", self.throughput_ops)?;
+        if let Some(pending) = self.pending_at_end {
+            writeln!(f, "pending at the end: {pending} commands (started or due, not completed)")?;
+        }
         let l = &self.latency_ms;
         writeln!(f, "p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms", l.p50, l.p90, l.p99, l.p999, l.max)?;
         match self.fast_path_share {
@@ -227,8 +313,23 @@ impl fmt::Display for Summary {
                 writeln!(f, "{:<16} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>10}", s.site, s.completed, l.p50, l.p90, l.p99, fast)?;
             }
         }
+        for fault in &self.faults {
+            writeln!(f, "fault: {}", fault.fault)?;
+            match fault.silent_from_s {
+                Some(from) => writeln!(f, "  no command completed for: {:.0} ms (from {from:.2} s)", fault.silent_ms)?,
+                None => writeln!(f, "  no command completed for: 0 ms (commands kept completing)")?,
+            }
+            match fault.recovered_in_ms {
+                Some(ms) => writeln!(f, "  recovered in: {ms:.0} ms (throughput back to 90% of {:.0} ops/s)", fault.before_ops)?,
+                None if fault.before_ops <= 0.0 => writeln!(f, "  recovered in: unknown (no throughput before the fault to compare with)")?,
+                None => writeln!(f, "  recovered in: not within the run (90% of {:.0} ops/s)", fault.before_ops)?,
+            }
+        }
         if let Some(p) = &self.written {
             writeln!(f, "written: {}", p.display())?;
+        }
+        if let Some(p) = &self.plotted {
+            writeln!(f, "timeline: {}", p.display())?;
         }
         Ok(())
     }

@@ -114,32 +114,3 @@ fn a_region_table_places_every_site_at_its_own_delay() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown region `Q`"), "{}", String::from_utf8_lossy(&out.stderr));
 }
-
-#[test]
-fn connect_drives_a_running_deployment() {
-    // Three servers of a deployment config, run in this test process (they
-    // end with it), then bench --connect against them.
-    let dir = std::env::temp_dir().join(format!("bench-connect-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let port = 30_000 + (std::process::id() % 20_000) as u16;
-    let config = dir.join("deployment.conf");
-    let text = format!(
-        "-- Replicas --\nr0 127.0.0.31:{port}\nr1 127.0.0.32:{port}\nr2 127.0.0.33:{port}\n-- Clients --\nc1 127.0.0.34\n\nprotocol: paxos\n"
-    );
-    std::fs::write(&config, text).expect("write");
-    for alias in ["r0", "r1", "r2"] {
-        let argv = ["swiftpaxos", "--run", "server", "--config", &config.display().to_string(), "--alias", alias].map(String::from);
-        let args = <tools::cli::CliArgs as clap::Parser>::try_parse_from(argv).expect("server flags parse");
-        std::thread::spawn(move || tools::cli::run(&args));
-    }
-    let out = bench(&["--connect", &config.display().to_string(), "--protocol", "paxos", "--clients", "8", "--duration", "1s", "--warmup", "300ms", "--no-write", "--quiet"]);
-    let text = stdout(&out);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.starts_with(&format!("paxos: 3 replicas on the deployment of {}", config.display())), "{text}");
-    let throughput: f64 = text.lines().find_map(|l| l.strip_prefix("throughput: ")?.strip_suffix(" ops/s")?.parse().ok()).unwrap_or(0.0);
-    assert!(throughput > 0.0, "{text}");
-    // The deployment runs Paxos: asking for another protocol is refused.
-    let out = bench(&["--connect", &config.display().to_string(), "--protocol", "swift", "--no-write", "--quiet"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the deployment runs paxos; pass --protocol paxos"), "{}", String::from_utf8_lossy(&out.stderr));
-    let _ = std::fs::remove_dir_all(&dir);
-}

@@ -3,7 +3,12 @@
 //! * [`sim`]: a deterministic discrete-event simulator that runs any
 //!   protocol's real code over a latency matrix, with seeded faults.
 //! * [`check`]: linearizability, agreement and liveness checks over a history.
+//! * [`deployment`] and [`protocol_name`]: what every front end (the CLI,
+//!   `bench`, `sim`) reads from its user: the original's deployment config
+//!   and the protocols by name, with the one place a name becomes a type.
 
 pub mod check;
+pub mod deployment;
 pub mod live;
+pub mod protocol_name;
 pub mod sim;

@@ -102,6 +102,7 @@ fn bad_frames_close_their_connection_and_nothing_else() {
                 delays: runtime::live::link::Delays::None,
                 wal: None,
                 compact_log_after: runtime::live::server::COMPACT_LOG_AFTER,
+                stall: None,
             };
             let stop = stop.clone();
             LocalExecutorBuilder::new(Placement::Unbound).spawn(move || async move { run_replica::<Paxos>(spec, stop).await }).unwrap()

@@ -4,8 +4,8 @@
 //! --` entry names, `-run master` serves the replica list. Flags take one
 //! dash or two (`-config` or `--config`).
 
-use crate::deployment::{self, Deployment};
-use crate::protocol_name::ProtocolName;
+use crate::deployment::{self, replica_addresses, shard_addresses, Deployment};
+use crate::protocol_name::{ProtocolName, WithProtocol};
 use clap::Parser;
 use glommio::{LocalExecutorBuilder, Placement};
 use protocols::protocol::Protocol;
@@ -13,18 +13,14 @@ use protocols::quorum::QuorumSystem;
 use protocols::{DeliberateBugs, ReplicaConfig, Timing};
 use net::LatencyTable;
 use crate::client_logs::write::CloneLogs;
-use runtime::live::clients::{run_clients_observed, ClientHostSpec, Workload};
+use runtime::live::clients::{run_clients_observed, ClientHostSpec, Load, Workload};
 use runtime::live::link::Delays;
 use runtime::live::server::{run_replica, ReplicaSpec};
 use runtime::live::wire::Wire;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The port the original uses when an address has none.
-pub const DEFAULT_PORT: u16 = 7070;
 
 /// The command line.
 #[derive(Parser, Debug, Clone)]
@@ -96,11 +92,6 @@ pub fn normalize_flags(args: impl IntoIterator<Item = String>) -> Vec<String> {
         .collect()
 }
 
-/// An address from the config: `ip` (port 7070) or `ip:port`.
-pub fn address(text: &str) -> Result<SocketAddr, String> {
-    let with_port = if text.contains(':') { text.to_string() } else { format!("{text}:{DEFAULT_PORT}") };
-    with_port.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| format!("`{text}` is not an address"))
-}
 
 /// The latency file, if any.
 fn latency(args: &CliArgs) -> Result<Option<LatencyTable>, String> {
@@ -153,15 +144,18 @@ pub fn run(args: &CliArgs) -> Result<String, String> {
 }
 
 /// Picks the protocol type for a role.
-fn dispatch(protocol: ProtocolName, role: impl FnOnce(&dyn Role) -> Result<String, String>) -> Result<String, String> {
-    match protocol {
-        ProtocolName::Paxos => role(&With::<protocols::paxos::Paxos>::default()),
-        ProtocolName::SwiftPaxos => role(&With::<protocols::swift::SwiftPaxos>::default()),
-        ProtocolName::N2Paxos => role(&With::<protocols::n2paxos::N2Paxos>::default()),
-        ProtocolName::Curp => role(&With::<protocols::curp::Curp>::default()),
-        ProtocolName::FastPaxos => role(&With::<protocols::fastpaxos::FastPaxos>::default()),
-        ProtocolName::EPaxos => role(&With::<protocols::epaxos::EPaxos>::default()),
+fn dispatch<F: FnOnce(&dyn Role) -> Result<String, String>>(protocol: ProtocolName, role: F) -> Result<String, String> {
+    struct Pick<F>(F);
+    impl<F: FnOnce(&dyn Role) -> Result<String, String>> WithProtocol for Pick<F> {
+        type Output = Result<String, String>;
+        fn run<P: Protocol>(self) -> Self::Output
+        where
+            P::Message: Wire,
+        {
+            (self.0)(&With::<P>::default())
+        }
     }
+    protocol.dispatch(Pick(role))
 }
 
 trait Role {
@@ -186,15 +180,6 @@ fn quorums(args: &CliArgs, d: &Deployment) -> Result<QuorumSystem, String> {
     Ok(QuorumSystem::with_fast_quorums(n, fast))
 }
 
-/// The replicas' addresses from the config (errors name file, line, alias).
-pub fn replica_addresses(d: &Deployment) -> Result<Vec<SocketAddr>, String> {
-    d.replicas.iter().map(|r| address(&r.address).map_err(|e| format!("{}:{}: {}: {e}", d.file, r.line, r.alias))).collect()
-}
-
-/// The replicas' addresses for shard `s`: each port plus `s`.
-pub fn shard_addresses(base: &[SocketAddr], s: u16) -> Vec<SocketAddr> {
-    base.iter().map(|a| SocketAddr::new(a.ip(), a.port() + s)).collect()
-}
 
 impl<P: Protocol> Role for With<P>
 where
@@ -216,6 +201,7 @@ where
                 delays: delays(&table, &d.replicas[id].address),
                 wal: args.data_dir.as_ref().map(|dir| dir.join(format!("{alias}.s{s}.wal"))),
                 compact_log_after: args.compact_log_after,
+                stall: None,
             };
             tracing::info!(alias, id, shard = s, address = %spec.addresses[id], protocol = P::NAME, "server starting");
             let stop = stop.clone();
@@ -246,11 +232,13 @@ where
         let pendings = d.number(a, "pendings", 1).map_err(|e| e.to_string())?;
         let outstanding = if pipeline { pendings.max(1) } else { 1 };
         let workload = Workload {
-            conflicts: d.percent(a, "conflicts", 0).map_err(|e| e.to_string())?,
-            writes: d.percent(a, "writes", 100).map_err(|e| e.to_string())?,
             key: d.number(a, "key", 42).map_err(|e| e.to_string())? as i64,
-            value: bytes::Bytes::from(vec![b'v'; d.number(a, "commandSize", 100).map_err(|e| e.to_string())? as usize]),
             verify: args.verify,
+            ..Workload::original(
+                d.percent(a, "conflicts", 0).map_err(|e| e.to_string())?,
+                d.percent(a, "writes", 100).map_err(|e| e.to_string())?,
+                bytes::Bytes::from(vec![b'v'; d.number(a, "commandSize", 100).map_err(|e| e.to_string())? as usize]),
+            )
         };
         let run_time = d.duration(a, "runTime").map_err(|e| e.to_string())?.unwrap_or(Duration::from_secs(3600));
         let logical = (clones + 1) * outstanding;
@@ -270,6 +258,7 @@ where
             measure: run_time,
             delays: delays(&table, &d.clients[index].address),
             host: d.clients[index].address.split(':').next().and_then(|h| h.parse().ok()),
+            load: Load::Closed,
         };
         let (progress, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
         let mut logs = CloneLogs::new((clones + 1) as usize, outstanding as usize, protocol.has_slow_path(), args.log.as_deref())?;
@@ -357,12 +346,5 @@ mod tests {
         assert_eq!(commands_per_slot(2, 3, 10), [4, 3, 3, 4, 3, 3]);
         assert_eq!(commands_per_slot(1, 1, 7), [7]);
         assert_eq!(commands_per_slot(1, 4, 2), [1, 1, 0, 0]);
-    }
-
-    #[test]
-    fn addresses_default_to_the_original_port() {
-        assert_eq!(address("127.0.0.3").unwrap(), "127.0.0.3:7070".parse::<SocketAddr>().unwrap());
-        assert_eq!(address("127.0.0.1:9000").unwrap(), "127.0.0.1:9000".parse::<SocketAddr>().unwrap());
-        assert!(address("not an address").is_err());
     }
 }

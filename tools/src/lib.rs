@@ -3,8 +3,10 @@
 
 pub mod cli;
 pub mod client_logs;
-pub mod deployment;
 pub mod evaluate;
 pub mod flint;
-pub mod protocol_name;
 pub mod sim;
+
+/// The deployment config and protocol names live in `runtime`, one floor
+/// down, where `bench` uses them too; re-exported under their old paths.
+pub use runtime::{deployment, protocol_name};

@@ -1,20 +1,15 @@
 //! `sim`: runs a protocol in the deterministic simulator over many seeds and
 //! checks every run (linearizability, agreement, liveness).
 
-use crate::protocol_name::ProtocolName;
+use crate::protocol_name::{ProtocolName, WithProtocol};
 use clap::Parser;
 use hdrhistogram::Histogram;
 use net::duration::parse_go_duration;
 use net::LatencyTable;
-use protocols::curp::Curp;
-use protocols::epaxos::EPaxos;
-use protocols::fastpaxos::FastPaxos;
-use protocols::n2paxos::N2Paxos;
-use protocols::paxos::Paxos;
-use protocols::swift::SwiftPaxos;
 use protocols::quorum::FastQuorums;
 use protocols::DeliberateBugs;
 use protocols::protocol::{Protocol, ReplicaProtocol};
+use runtime::live::wire::Wire;
 use runtime::sim::{self, Placement, Restarts, SimConfig, SimOutcome};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -204,23 +199,24 @@ fn fast_quorums(args: &SimArgs, aliases: &[String]) -> Result<FastQuorums, Strin
 
 /// Runs one seed of `protocol`.
 pub fn run_one(protocol: ProtocolName, config: &SimConfig) -> Result<SimOutcome, String> {
-    match protocol {
-        ProtocolName::Paxos => simulate::<Paxos>(config),
-        ProtocolName::SwiftPaxos => simulate::<SwiftPaxos>(config),
-        ProtocolName::N2Paxos => simulate::<N2Paxos>(config),
-        ProtocolName::Curp => simulate::<Curp>(config),
-        ProtocolName::FastPaxos => simulate::<FastPaxos>(config),
-        ProtocolName::EPaxos => simulate::<EPaxos>(config),
-    }
+    protocol.dispatch(Simulate(config))
 }
 
-/// Runs `config` with `P`, refusing restarts from disk for a protocol
-/// that records nothing to restart from.
-fn simulate<P: Protocol>(config: &SimConfig) -> Result<SimOutcome, String> {
-    if config.restarts == Restarts::Durable && !<P::Replica as ReplicaProtocol>::DURABLE {
-        return Err(format!("--restarts durable: {} does not record what must survive a crash yet", P::NAME));
+/// One seed with `P`, refusing restarts from disk for a protocol that
+/// records nothing to restart from.
+struct Simulate<'a>(&'a SimConfig);
+
+impl WithProtocol for Simulate<'_> {
+    type Output = Result<SimOutcome, String>;
+    fn run<P: Protocol>(self) -> Self::Output
+    where
+        P::Message: Wire,
+    {
+        if self.0.restarts == Restarts::Durable && !<P::Replica as ReplicaProtocol>::DURABLE {
+            return Err(format!("--restarts durable: {} does not record what must survive a crash yet", P::NAME));
+        }
+        Ok(sim::run::<P>(self.0))
     }
-    Ok(sim::run::<P>(config))
 }
 
 /// `--restarts`: `durable` (replicas come back with what they synced);

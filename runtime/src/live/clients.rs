@@ -1,6 +1,8 @@
-//! A host of closed-loop logical clients, the load generator of `bench`:
-//! each logical client runs the protocol's client side, keeps one command in
-//! flight, and submits the next as soon as one completes.
+//! A host of logical clients, the load generator of `bench` and of the
+//! CLI's client: each logical client runs the protocol's client side and
+//! keeps one command in flight. Closed loop, it submits the next as soon
+//! as one completes; open loop ([`Load::Open`]), commands start on a clock
+//! and wait for an idle client.
 
 use super::link::{read_loop_paced, write_loop, Delays};
 use super::mailbox::Mailbox;
@@ -20,58 +22,28 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The key conflicting commands share (the original's `key: 42`).
-pub const CONFLICT_KEY: i64 = 42;
+pub use super::workload::{exact_share, Arrivals, Keys, Workload, CONFLICT_KEY};
+use super::timeline::Timeline;
+use super::workload::ArrivalClock;
+use std::collections::VecDeque;
 
-/// What the clients send: exact shares, not probabilities, so that
-/// `conflicts: 2` means 2 in every 100 commands of each client.
-#[derive(Clone, Debug)]
-pub struct Workload {
-    /// Percentage of commands on [`CONFLICT_KEY`].
-    pub conflicts: u32,
-    /// Percentage of commands that are PUTs (the rest GETs).
-    pub writes: u32,
-    /// The key conflicting commands share (the original's `key`).
-    pub key: i64,
-    /// Bytes per PUT value.
-    pub value: Bytes,
-    /// Read back, after its last command, every key a client wrote and
-    /// check it holds the client's last acknowledged write. PUT values are
-    /// then unique (client and command number at the front), so a read
-    /// tells which write it saw.
-    pub verify: bool,
-}
-
-/// Whether the `i`-th event hits a `pct`% share: exactly `pct` in every
-/// 100 consecutive `i`, spread evenly.
-pub fn exact_share(i: u64, pct: u32) -> bool {
-    let p = u64::from(pct.min(100));
-    (i + 1) * p / 100 != i * p / 100
-}
-
-impl Workload {
-    /// The `i`-th command of `client`.
-    pub fn command(&self, client: u64, i: u64) -> Command {
-        let key = if exact_share(i, self.conflicts) { self.key } else { 1_000_000 + (client as i64) * 1_000_000 + (i % 1000) as i64 };
-        if exact_share(i.wrapping_add(client), self.writes) {
-            let value = if self.verify { self.unique_value(client, i) } else { self.value.clone() };
-            Command::Put { key, value }
-        } else {
-            Command::Get { key }
-        }
-    }
-}
-
-impl Workload {
-    /// `c<client>i<i>`, then the configured value, cut to its size (never
-    /// shorter than the tag).
-    fn unique_value(&self, client: u64, i: u64) -> Bytes {
-        let mut v = format!("c{client}i{i}:").into_bytes();
-        let size = self.value.len().max(v.len());
-        v.extend_from_slice(&self.value);
-        v.truncate(size);
-        Bytes::from(v)
-    }
+/// How a host paces its commands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Load {
+    /// Each logical client sends its next command as soon as one completes.
+    Closed,
+    /// Commands start at `rate` per second (this host's share) whatever is
+    /// outstanding, each on an idle logical client or, when none is idle,
+    /// as soon as one is; latency counts from the intended start, so a
+    /// stall shows in the percentiles (no coordinated omission).
+    Open {
+        /// Commands per second this host starts.
+        rate: f64,
+        /// How starts are spaced.
+        arrivals: Arrivals,
+        /// Seeds the Poisson gaps.
+        seed: u64,
+    },
 }
 
 /// What one client host runs.
@@ -103,6 +75,8 @@ pub struct ClientHostSpec {
     /// The address these clients stand for in the latency table, told to
     /// replicas in the greeting (`None`: the socket's own address).
     pub host: Option<std::net::Ipv4Addr>,
+    /// Closed or open loop.
+    pub load: Load,
 }
 
 /// The shard that owns `key`: every replica routes a key the same way.
@@ -130,6 +104,13 @@ pub struct ClientHostReport {
     pub verified: u64,
     /// With `Workload::verify`: keys that did not, described.
     pub lost: Vec<String>,
+    /// Completions and latencies over the measurement, slot by slot.
+    pub timeline: Timeline,
+    /// Open loop: commands whose intended start fell in the measurement.
+    pub offered: u64,
+    /// Open loop: commands due by the end that had not completed (waiting
+    /// for an idle client, or in flight).
+    pub pending_at_end: u64,
 }
 
 /// One measured command that completed, as a host hands it to its
@@ -169,6 +150,8 @@ struct Logical<C> {
     to_read: Vec<i64>,
     /// Its last command (read-backs included) completed: nothing to retry.
     finished: bool,
+    /// A command of its own is in flight.
+    busy: bool,
 }
 
 /// Runs the clients until the warm-up and measurement are over; counts each
@@ -237,6 +220,7 @@ where
             acked: HashMap::new(),
             to_read: Vec::new(),
             finished: false,
+            busy: false,
         })
         .collect();
     let mut out: Outbox<P::Message> = Outbox::new();
@@ -247,7 +231,9 @@ where
             }
         }
     };
-    let submit = |c: &mut Logical<P::Client>, t: Time, out: &mut Outbox<P::Message>| {
+    // `intended` is when the command should have started (open loop: its
+    // arrival; closed loop: now), from which its latency counts.
+    let submit = |c: &mut Logical<P::Client>, intended: Time, t: Time, out: &mut Outbox<P::Message>| {
         let command = match c.to_read.pop() {
             Some(key) if c.next > c.limit => Command::Get { key },
             _ => spec.workload.command(c.id, c.next),
@@ -261,13 +247,26 @@ where
         c.shard_seq[shard] += 1;
         c.protocol[shard].submit(id, command, t, out);
         c.next += 1;
-        c.in_flight = (id, t);
+        c.in_flight = (id, intended);
+        c.busy = true;
         route(from, shard, out);
     };
     let mut running = 0;
-    for c in clients.iter_mut().filter(|c| c.limit > 0) {
-        submit(c, now(), &mut out);
+    let mut idle: Vec<usize> = Vec::new();
+    let mut backlog: VecDeque<Time> = VecDeque::new();
+    let mut clock = match spec.load {
+        Load::Closed => None,
+        Load::Open { rate, arrivals, seed } => Some(ArrivalClock::new(arrivals, rate, seed)),
+    };
+    let mut next_arrival = now();
+    for (i, c) in clients.iter_mut().enumerate().filter(|(_, c)| c.limit > 0) {
         running += 1;
+        if clock.is_some() {
+            idle.push(i);
+        } else {
+            let t = now();
+            submit(c, t, t, &mut out);
+        }
     }
 
     let mut report = ClientHostReport {
@@ -277,13 +276,31 @@ where
         single_path: 0,
         verified: 0,
         lost: Vec::new(),
+        timeline: Timeline::new(spec.measure),
+        offered: 0,
+        pending_at_end: 0,
     };
     let (warm_end, end) = (Time::ZERO + spec.warmup, Time::ZERO + spec.warmup + spec.measure);
     let mut next_tick = now() + spec.timing.tick;
     let mut done_since_report = 0u64;
     while now() < end && !stop.load(Ordering::Relaxed) && running > 0 {
-        future::or(inbox.ready(), sleep(next_tick.since(now()))).await;
+        let wake = if clock.is_some() { next_tick.min(next_arrival) } else { next_tick };
+        future::or(inbox.ready(), sleep(wake.since(now()))).await;
         let t = now();
+        if let Some(clock) = clock.as_mut() {
+            // Open loop: every start due by now joins the backlog, and idle
+            // clients take them in order.
+            while next_arrival <= t && next_arrival < end {
+                backlog.push_back(next_arrival);
+                report.offered += u64::from(next_arrival >= warm_end);
+                next_arrival = next_arrival + Duration::from_nanos(clock.next_gap_ns().max(1));
+            }
+            while !backlog.is_empty() {
+                let Some(i) = idle.pop() else { break };
+                let Some(intended) = backlog.pop_front() else { break };
+                submit(&mut clients[i], intended, t, &mut out);
+            }
+        }
         for (shard, r, (to, msg)) in inbox.drain() {
             let Some(index) = (to / shards as u64).checked_sub(first).map(|i| i as usize) else { continue };
             let Some(c) = clients.get_mut(index) else { continue };
@@ -295,9 +312,11 @@ where
             }
             // Read-backs (with `verify`) are not part of the measured load.
             let measured = c.next - 1 <= c.limit;
+            c.busy = false;
             if t >= warm_end && measured {
                 let latency = t.since(c.in_flight.1);
                 let _ = report.latency_us.record((latency.as_micros() as u64).max(1));
+                report.timeline.record(t.since(warm_end), latency);
                 on_completion(Completed { client: index, sent: c.in_flight.1.since(Time::ZERO), latency, fast_path: done.fast_path });
                 match done.fast_path {
                     Some(true) => report.fast += 1,
@@ -314,7 +333,13 @@ where
                 running -= 1;
                 continue;
             }
-            submit(c, t, &mut out);
+            if clock.is_none() {
+                submit(c, t, t, &mut out);
+            } else if let Some(intended) = backlog.pop_front() {
+                submit(c, intended, t, &mut out);
+            } else {
+                idle.push(index);
+            }
         }
         if t >= next_tick {
             // Every client with a command in flight retries it, read-backs
@@ -331,6 +356,9 @@ where
         }
     }
     progress.fetch_add(done_since_report, Ordering::Relaxed);
+    if clock.is_some() {
+        report.pending_at_end = backlog.len() as u64 + clients.iter().filter(|c| c.busy).count() as u64;
+    }
     for q in links.iter().flatten() {
         q.close();
     }
@@ -423,15 +451,5 @@ mod tests {
         }
         assert!(hits.iter().all(|h| *h > 800), "{hits:?}");
         assert_eq!(shard_of(&Command::Get { key: 42 }, 1), 0);
-    }
-
-    #[test]
-    fn shares_are_exact_in_every_hundred() {
-        for pct in [0, 2, 5, 50, 100] {
-            for window in 0..5u64 {
-                let hits = (window * 100..(window + 1) * 100).filter(|&i| exact_share(i, pct)).count();
-                assert_eq!(hits, pct as usize, "{pct}% in window {window}");
-            }
-        }
     }
 }

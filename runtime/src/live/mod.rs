@@ -2,7 +2,9 @@
 //! executors (io_uring) and real TCP connections.
 //!
 //! - [`server`]: one replica (one shard of it) per executor.
-//! - [`clients`]: a host of closed-loop logical clients, for `bench`.
+//! - [`clients`]: a host of logical clients (closed or open loop), with
+//!   [`workload`] (keys, operations, arrival times) and [`timeline`]
+//!   (what completed when).
 //! - [`link`], [`wire`], [`mailbox`]: framing, envelopes, in-executor queues.
 
 pub mod clients;
@@ -10,5 +12,7 @@ pub mod cores;
 pub mod link;
 pub mod mailbox;
 pub mod server;
+pub mod timeline;
 pub mod wal;
 pub mod wire;
+pub mod workload;

@@ -45,6 +45,29 @@ pub struct ReplicaSpec {
     /// ([`protocols::protocol::ReplicaProtocol::snapshot`]), for the
     /// protocols that can take one.
     pub compact_log_after: u64,
+    /// A harness's handle to freeze this replica for a while (`bench
+    /// --fault stall:…`): a garbage-collection pause, a stalled disk.
+    pub stall: Option<Arc<StallSwitch>>,
+}
+
+/// Freezes a running replica: the next time its loop comes round, its
+/// whole executor sleeps for the requested time, so nothing is read,
+/// handled or sent meanwhile, as when a process is paused.
+#[derive(Debug, Default)]
+pub struct StallSwitch {
+    requested_us: std::sync::atomic::AtomicU64,
+}
+
+impl StallSwitch {
+    /// Asks the replica to stall for `pause`.
+    pub fn stall_for(&self, pause: Duration) {
+        self.requested_us.store(pause.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    fn take(&self) -> Option<Duration> {
+        let us = self.requested_us.swap(0, Ordering::Relaxed);
+        (us > 0).then(|| Duration::from_micros(us))
+    }
 }
 
 /// The default for [`ReplicaSpec::compact_log_after`].
@@ -145,6 +168,11 @@ where
     while !stop.load(Ordering::Relaxed) {
         let wait = next_tick.since(now());
         future::or(inbox.ready(), sleep(wait)).await;
+        if let Some(pause) = spec.stall.as_ref().and_then(|s| s.take()) {
+            tracing::info!(replica = id, ?pause, "stalling on request");
+            // Blocks the executor on purpose: its links freeze too.
+            std::thread::sleep(pause);
+        }
         let t = now();
         for (from, msg) in inbox.drain() {
             replica.handle(from, msg, t, &mut out);

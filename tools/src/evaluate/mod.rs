@@ -5,7 +5,6 @@
 //! plus Flint's estimates beside the simulated medians. Writes CSV and PNG
 //! under `results/geo/`.
 
-pub mod plots;
 
 use crate::deployment;
 use crate::flint::choose::{plan_with, Plan};
@@ -15,7 +14,7 @@ use crate::flint::sites::Sites;
 use crate::protocol_name::ProtocolName;
 use clap::Parser;
 use net::LatencyTable;
-use plots::{Panel, Series};
+use bench::plots::{self, Panel, Series};
 use protocols::quorum::FastQuorums;
 use runtime::sim::SimConfig;
 use std::fmt::Write;
@@ -260,6 +259,7 @@ pub fn run(args: &EvaluateArgs) -> Result<String, String> {
             x_names: Some(args.conflicts.iter().map(|c| c.to_string()).collect()),
             x_max: None,
             legend: plots::SeriesLabelPosition::LowerLeft,
+            markers: Vec::new(),
         })
         .collect();
     for (v, variant) in VARIANTS.iter().enumerate() {
@@ -320,6 +320,7 @@ pub fn run(args: &EvaluateArgs) -> Result<String, String> {
         x_names: None,
         x_max: None,
         legend: plots::SeriesLabelPosition::LowerRight,
+        markers: Vec::new(),
     };
     let mut largest_p99: f64 = 0.0;
     for (v, variant) in VARIANTS.iter().enumerate() {

@@ -8,7 +8,28 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
+
+/// The port of a config address that names none (the original's).
+pub const DEFAULT_PORT: u16 = 7070;
+
+/// An address from the config: `ip` (port 7070) or `ip:port`.
+pub fn address(text: &str) -> Result<SocketAddr, String> {
+    let with_port = if text.contains(':') { text.to_string() } else { format!("{text}:{DEFAULT_PORT}") };
+    with_port.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| format!("`{text}` is not an address"))
+}
+
+/// The replicas' addresses from the config (errors name file, line, alias).
+pub fn replica_addresses(d: &Deployment) -> Result<Vec<SocketAddr>, String> {
+    d.replicas.iter().map(|r| address(&r.address).map_err(|e| format!("{}:{}: {}: {e}", d.file, r.line, r.alias))).collect()
+}
+
+/// The replicas' addresses for shard `s`: each port plus `s` (a replica
+/// runs one protocol instance per shard, each on its own port).
+pub fn shard_addresses(base: &[SocketAddr], s: u16) -> Vec<SocketAddr> {
+    base.iter().map(|a| SocketAddr::new(a.ip(), a.port() + s)).collect()
+}
 
 /// A config error: where, which field, what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,5 +300,12 @@ mod tests {
         assert_eq!(d.replicas[0].address, "127.0.0.1:7000");
         let e = parse("-- Replicas --\na 1\n-- Nope --\n", "x.conf").unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (3, "section"));
+    }
+
+    #[test]
+    fn addresses_default_to_the_original_port() {
+        assert_eq!(address("127.0.0.3").unwrap(), "127.0.0.3:7070".parse::<std::net::SocketAddr>().unwrap());
+        assert_eq!(address("127.0.0.1:9000").unwrap(), "127.0.0.1:9000".parse::<std::net::SocketAddr>().unwrap());
+        assert!(address("not an address").is_err());
     }
 }

@@ -1,6 +1,7 @@
-//! The evaluation's figures: drawn with plotters as SVG, rasterised to PNG
-//! with resvg and an embedded DejaVu font, so no system font or C library
-//! is needed on the machine that regenerates them.
+//! Line charts for `bench` (throughput–latency curves, timelines) and the
+//! geo evaluation: drawn with plotters as SVG, rasterised to PNG with resvg
+//! and an embedded DejaVu font, so no system font or C library is needed
+//! on the machine that draws them.
 
 use plotters::prelude::*;
 pub use plotters::prelude::SeriesLabelPosition;
@@ -33,6 +34,8 @@ pub struct Panel {
     pub x_max: Option<f64>,
     /// Where the legend goes.
     pub legend: SeriesLabelPosition,
+    /// Vertical lines at these x values (a fault's time on a timeline).
+    pub markers: Vec<f64>,
 }
 
 const COLORS: [RGBColor; 8] = [
@@ -99,6 +102,9 @@ fn draw_svg(caption: &str, panels: &[Panel], (w, h): (u32, u32)) -> Result<Strin
                 .draw()?;
             if let Some(y) = panel.reference {
                 chart.draw_series(LineSeries::new(vec![(x0, y), (x1, y)], BLACK.mix(0.4).stroke_width(1)))?;
+            }
+            for &x in &panel.markers {
+                chart.draw_series(LineSeries::new(vec![(x, y0), (x, y1)], RED.mix(0.6).stroke_width(1)))?;
             }
             for (i, series) in panel.series.iter().enumerate() {
                 let color = COLORS[i % COLORS.len()];

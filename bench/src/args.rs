@@ -1,0 +1,209 @@
+//! `bench`'s command line and what its values mean.
+
+use crate::faults::Fault;
+use crate::sweep::Sweep;
+use clap::Parser;
+use runtime::live::cores::Pinning;
+use runtime::live::workload::Arrivals;
+use runtime::protocol_name::ProtocolName;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `bench`'s command line.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "bench",
+    about = "Benchmark protocols on a local cluster (loopback) or a running deployment: closed or open loop, sweeps, timelines, faults during the run"
+)]
+pub struct BenchArgs {
+    /// Protocols: one name (swiftpaxos|swift, paxos, n2paxos, curp, fastpaxos, epaxos; any case), a comma-separated list, or `all`. Each is measured in turn.
+    #[arg(long, default_value = "swiftpaxos")]
+    pub protocol: String,
+    /// Closed loop: clients, each keeping --outstanding commands in flight. Open loop (--rate): the pool of clients that carry the commands, one each at a time.
+    #[arg(long, default_value_t = 512)]
+    pub clients: usize,
+    /// Commands each client keeps in flight (closed loop).
+    #[arg(long, default_value_t = 1)]
+    pub outstanding: usize,
+    /// Open loop: start commands at this rate (ops/s; `20000`, `20k`, `1.5m`) whatever is outstanding, and count latency from each command's intended start.
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Open loop: how starts are spaced.
+    #[arg(long, default_value = "poisson", value_parser = str::parse::<Arrivals>)]
+    pub arrivals: Arrivals,
+    /// Measure every point of `clients=1,8,64` or `rate=10k,50k` for every protocol, and write a CSV (and with --plot a PNG) under --output.
+    #[arg(long, value_parser = str::parse::<Sweep>)]
+    pub sweep: Option<Sweep>,
+    /// Also draw PNGs under --output: each run's timeline, and the sweep's throughput–latency curve.
+    #[arg(long)]
+    pub plot: bool,
+    /// Faults during the run, comma-separated, times from the start of the measurement: `kill-leader@3s`, `kill:r2@3s`, `restart:r2@6s` (needs --data-dir), `stall:r0@1s+200ms` (freeze a replica for 200 ms). The leader is r0, which leads the first ballot.
+    #[arg(long, value_delimiter = ',', value_parser = str::parse::<Fault>)]
+    pub fault: Vec<Fault>,
+    /// Replicas in the local cluster.
+    #[arg(long, default_value_t = 3)]
+    pub replicas: usize,
+    /// With --keys shared: percentage of commands on the shared key (exact: 2 means 2 in every 100).
+    #[arg(long, default_value_t = 2)]
+    pub conflicts: u32,
+    /// Percentage of PUTs among the commands that are not SCANs (exact); the rest are GETs.
+    #[arg(long, default_value_t = 50)]
+    pub writes: u32,
+    /// Percentage of commands that are SCANs (exact); needs --shards 1.
+    #[arg(long, default_value_t = 0)]
+    pub scans: u32,
+    /// Keys a SCAN reads after its first.
+    #[arg(long, default_value_t = 10)]
+    pub scan_length: u64,
+    /// Where keys come from: `shared` (the original's: --conflicts on one shared key, the rest on keys of each client's own), `uniform` or `zipf:S` (e.g. zipf:0.99) over --keyspace keys all clients share.
+    #[arg(long, default_value = "shared")]
+    pub keys: String,
+    /// With --keys uniform|zipf: how many keys.
+    #[arg(long, default_value_t = 100_000)]
+    pub keyspace: u64,
+    /// Bytes per PUT value.
+    #[arg(long, default_value_t = 100)]
+    pub value_size: usize,
+    /// How long to measure (Go syntax: 10s, 1m).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// How long to run before measuring.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Seeds the open loop's Poisson arrivals.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Client executors (threads) the logical clients are spread over.
+    #[arg(long, default_value_t = 1)]
+    pub client_threads: usize,
+    /// Shards per replica: independent protocol instances, one executor
+    /// each; keys hash to shards, and shard i talks only to shard i.
+    #[arg(long, default_value_t = 1)]
+    pub shards: usize,
+    /// Emulated one-way delay on every link (Go syntax: 10ms).
+    #[arg(long, value_parser = parse_duration)]
+    pub delay: Option<Duration>,
+    /// A latency file: one `uniform RTT` line (every link gets half of it
+    /// one way), or a region table (`REGION REGION RTT` lines, as
+    /// shared/reference/aws-latency-table.txt) with --replica-sites and
+    /// --client-sites: each replica and each client site then gets its own
+    /// loopback address and the table's delays, and the summary adds a line
+    /// per client site.
+    #[arg(long)]
+    pub latency: Option<PathBuf>,
+    /// With a region table: the replicas' regions, comma-separated, replica
+    /// 0 (the first leader) first. Default: the table's first N regions.
+    #[arg(long, value_delimiter = ',')]
+    pub replica_sites: Vec<String>,
+    /// With a region table: the client sites, comma-separated; the clients
+    /// are spread evenly over them, each site's on its own client executor.
+    /// Default: every region of the table.
+    #[arg(long, value_delimiter = ',')]
+    pub client_sites: Vec<String>,
+    /// Benchmark a running deployment instead: its config in the original's
+    /// format (as `swiftpaxos -run server` reads it). bench then starts no
+    /// replica and connects its clients to the config's replicas (shard s on
+    /// each port + s, with `--shards S`); `--replicas`, the latency options
+    /// and --fault do not apply. The protocol must be the deployment's.
+    #[arg(long)]
+    pub connect: Option<PathBuf>,
+    /// With --connect: the servers' quorum file (`-quorum`), so that
+    /// SwiftPaxos clients count the same fast quorums.
+    #[arg(long)]
+    pub quorum: Option<PathBuf>,
+    /// Pin executors to cores: `auto` (only when every executor gets a core
+    /// of its own), `on` (round-robin even when cores are fewer), `off`.
+    #[arg(long, default_value = "auto", value_parser = str::parse::<Pinning>)]
+    pub pin: Pinning,
+    /// Durable mode: each replica shard keeps a write-ahead log under this
+    /// directory (in a fresh subdirectory per run, removed at the end) and
+    /// syncs it (one `fdatasync` per batch) before its messages leave, to
+    /// measure what durability costs; replicas restarted by --fault replay
+    /// it. Without it replicas write nothing.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Where the JSON results (and CSV, PNG) go.
+    #[arg(long, default_value = "results")]
+    pub output: PathBuf,
+    /// Do not write the JSON result.
+    #[arg(long)]
+    pub no_write: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    net::duration::parse_go_duration(s)
+}
+
+/// A rate: a number of ops/s, with an optional `k` or `m` multiplier.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let (number, factor) = match t.strip_suffix('k') {
+        Some(n) => (n, 1e3),
+        None => match t.strip_suffix('m') {
+            Some(n) => (n, 1e6),
+            None => (t.as_str(), 1.0),
+        },
+    };
+    match number.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * factor),
+        _ => Err(format!("`{s}` is not a rate (ops/s: 20000, 20k, 1.5m)")),
+    }
+}
+
+impl BenchArgs {
+    /// The protocols `--protocol` names.
+    pub fn protocols(&self) -> Result<Vec<ProtocolName>, String> {
+        ProtocolName::parse_list(&self.protocol)
+    }
+
+    /// Checks what clap cannot: ranges, and options that exclude each other.
+    pub fn validate(&self) -> Result<(), String> {
+        self.protocols()?;
+        if !(1..=64).contains(&self.shards) {
+            return Err(format!("--shards must be between 1 and 64, not {}", self.shards));
+        }
+        if self.connect.is_none() && self.quorum.is_some() {
+            return Err("--quorum goes with --connect (a local cluster uses the default quorums)".into());
+        }
+        if !(1..=64).contains(&self.replicas) {
+            return Err(format!("--replicas must be between 1 and 64, not {}", self.replicas));
+        }
+        if self.clients == 0 || self.outstanding == 0 || self.client_threads == 0 {
+            return Err("--clients, --outstanding and --client-threads must be at least 1".into());
+        }
+        if self.conflicts > 100 || self.writes > 100 || self.scans > 100 {
+            return Err("--conflicts, --writes and --scans are percentages (0 to 100)".into());
+        }
+        if self.scans > 0 && self.shards > 1 {
+            return Err("--scans needs --shards 1 (a SCAN's range would cross shards)".into());
+        }
+        runtime::live::workload::Keys::parse(&self.keys, self.keyspace).map_err(|e| format!("--keys: {e}"))?;
+        if self.rate.is_some() && self.outstanding != 1 {
+            return Err("--outstanding is for the closed loop; with --rate the clients are a pool, one command each".into());
+        }
+        if let Some(sweep) = &self.sweep {
+            sweep.check(self)?;
+        }
+        if !self.fault.is_empty() && self.connect.is_some() {
+            return Err("--fault acts on the local cluster; with --connect bench starts no replica".into());
+        }
+        crate::faults::check(&self.fault, self)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_take_multipliers() {
+        assert_eq!(parse_rate("20000"), Ok(20_000.0));
+        assert_eq!(parse_rate("20k"), Ok(20_000.0));
+        assert_eq!(parse_rate("1.5M"), Ok(1_500_000.0));
+        assert!(parse_rate("fast").is_err() && parse_rate("-3").is_err() && parse_rate("0").is_err());
+    }
+}
