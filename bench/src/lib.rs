@@ -123,7 +123,8 @@ struct PlannedHost {
 
 impl PlannedHost {
     /// Its spec, with its share of the open loop's rate.
-    fn spec(self, args: &BenchArgs, shards: &[Vec<SocketAddr>], quorums: &QuorumSystem, timing: protocols::Timing, workload: &Workload, h: usize) -> (ClientHostSpec, String) {
+    #[allow(clippy::too_many_arguments)]
+    fn spec(self, args: &BenchArgs, shards: &[Vec<SocketAddr>], quorums: &QuorumSystem, timing: protocols::Timing, workload: &Workload, h: usize, epoch: Instant) -> (ClientHostSpec, String) {
         let logical = (args.clients * args.outstanding) as f64;
         let load = match args.rate {
             None => Load::Closed,
@@ -142,6 +143,7 @@ impl PlannedHost {
             delays: self.delays,
             host: self.host,
             load,
+            epoch: Some(epoch),
         };
         (spec, self.name)
     }
@@ -232,7 +234,8 @@ where
     let mut cluster = LocalCluster::<P>::start(args, &emulation, cores)?;
     let workload = workload(args)?;
     let (shards, quorums, timing) = (cluster.shards.clone(), cluster.quorums.clone(), cluster.timing);
-    let specs = planned.into_iter().enumerate().map(|(h, p)| p.spec(args, &shards, &quorums, timing, &workload, h)).collect();
+    let epoch = Instant::now();
+    let specs = planned.into_iter().enumerate().map(|(h, p)| p.spec(args, &shards, &quorums, timing, &workload, h, epoch)).collect();
     let (progress, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
     let hosts = match spawn_hosts::<P>(specs, cluster.cores(), &progress, &stop) {
         Ok(hosts) => hosts,
@@ -242,7 +245,7 @@ where
         }
     };
     let host_count = hosts.len();
-    let (memory, fault_failure) = drive(args, &progress, host_count, Some(&mut cluster));
+    let (memory, fault_failure) = drive(args, epoch, &progress, host_count, Some(&mut cluster));
     let (reports, mut failure) = join_hosts(hosts, "");
     stop.store(true, Ordering::Relaxed);
     let pinned = cluster.cores().pins();
@@ -306,19 +309,20 @@ where
     // deployment does not collide with this one's sessions.
     let base = 10_000_000 + u64::from(std::process::id() % 1000) * 1_000_000;
     let workload = workload(args)?;
+    let epoch = Instant::now();
     let specs = (0..args.client_threads)
         .map(|h| ((h * per_host) as u64, ((h + 1) * per_host).min(logical) as u64))
         .take_while(|(first, last)| first < last)
         .enumerate()
         .map(|(h, (first, last))| {
             let planned = PlannedHost { clients: base + first..base + last, closest: (first..last).map(|c| c as usize % n).collect(), delays: Delays::None, host: None, name: format!("clients-{h}") };
-            planned.spec(args, &shards, &quorums, cluster::loopback_timing(), &workload, h)
+            planned.spec(args, &shards, &quorums, cluster::loopback_timing(), &workload, h, epoch)
         })
         .collect::<Vec<_>>();
     let mut cores = CorePlan::new(args.pin, specs.len());
     let (progress, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
     let hosts = spawn_hosts::<P>(specs, &mut cores, &progress, &stop)?;
-    let (memory, _) = drive(args, &progress, hosts.len(), None);
+    let (memory, _) = drive(args, epoch, &progress, hosts.len(), None);
     let (reports, failure) = join_hosts(hosts, " (is the deployment running?)");
     stop.store(true, Ordering::Relaxed);
     if let Some(f) = failure {
@@ -340,12 +344,12 @@ fn resident_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Until the client hosts are done: draws a progress bar (warm-up, then
+/// Until the client hosts are done (their clocks start at `epoch`): draws a progress bar (warm-up, then
 /// measurement, with the live rate), inflicts the faults when they are
 /// due, and samples resident memory 10 s into the measurement and at its
 /// end (replicas and clients share this process). Returns the memory
 /// samples and the first fault that could not be carried out.
-fn drive(args: &BenchArgs, progress: &AtomicU64, hosts: usize, mut cluster: Option<&mut dyn FaultTarget>) -> (Option<Memory>, Option<String>) {
+fn drive(args: &BenchArgs, epoch: Instant, progress: &AtomicU64, hosts: usize, mut cluster: Option<&mut dyn FaultTarget>) -> (Option<Memory>, Option<String>) {
     let total = args.warmup + args.duration;
     let bar = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total.as_millis() as u64) };
     bar.set_style(
@@ -356,7 +360,7 @@ fn drive(args: &BenchArgs, progress: &AtomicU64, hosts: usize, mut cluster: Opti
     let mut pending: Vec<Fault> = args.fault.clone();
     pending.sort_by_key(|f| std::cmp::Reverse(f.at));
     let mut failure = None;
-    let start = Instant::now();
+    let start = epoch;
     let (mut last_count, mut last_at, mut last_bar) = (0u64, start, start);
     let mut at_10s = None;
     while start.elapsed() < total + Duration::from_millis(200) && hosts > 0 {

@@ -86,13 +86,13 @@ pub struct Summary {
     pub clients: usize,
     /// Commands in flight per client.
     pub outstanding: usize,
-    /// Open loop: the rate asked for (`--rate`), ops/s.
-    pub rate_ops: Option<f64>,
     /// Open loop: how starts were spaced.
     pub arrivals: Option<String>,
-    /// Open loop: commands whose intended start fell in the measurement,
-    /// per second.
+    /// Open loop: the load offered, ops/s (the rate asked for).
     pub offered_ops: Option<f64>,
+    /// Open loop: the starts the arrival process drew in the measurement,
+    /// per second (Poisson arrivals wander around the rate).
+    pub drawn_ops: Option<f64>,
     /// Open loop: commands due by the end that had not completed.
     pub pending_at_end: Option<u64>,
     /// Conflict percentage (with the shared key).
@@ -160,9 +160,9 @@ impl Summary {
             replicas: args.replicas,
             clients: args.clients,
             outstanding: args.outstanding,
-            rate_ops: args.rate,
             arrivals: args.rate.map(|_| format!("{:?}", args.arrivals).to_lowercase()),
-            offered_ops: None,
+            offered_ops: args.rate,
+            drawn_ops: None,
             pending_at_end: None,
             conflicts: args.conflicts,
             keys: keys_text(args),
@@ -202,7 +202,7 @@ impl Summary {
         }
         let mut summary = Summary::new(args, protocol, &latency, fast, slow, single);
         if args.rate.is_some() {
-            summary.offered_ops = Some(offered as f64 / args.duration.as_secs_f64().max(1e-9));
+            summary.drawn_ops = Some(offered as f64 / args.duration.as_secs_f64().max(1e-9));
             summary.pending_at_end = Some(pending);
         }
         summary.timeline = timeline::points(&merged);
@@ -212,7 +212,7 @@ impl Summary {
 
     /// A name for this run's files: protocol, load, time.
     pub fn stem(&self) -> String {
-        let load = match self.rate_ops {
+        let load = match self.offered_ops {
             Some(rate) => format!("{}c-{rate:.0}ops", self.clients),
             None => format!("{}c", self.clients),
         };
@@ -223,7 +223,7 @@ impl Summary {
     pub fn plot_timeline(&mut self, dir: &Path) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let path = dir.join(format!("{}-timeline.png", self.stem()));
-        let load = match self.rate_ops {
+        let load = match self.offered_ops {
             Some(rate) => format!("open loop {rate:.0} ops/s"),
             None => format!("{} clients", self.clients),
         };
@@ -270,7 +270,7 @@ fn git_commit() -> String {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let load = match self.rate_ops {
+        let load = match self.offered_ops {
             Some(_) => format!("open loop over a pool of {} clients", self.clients),
             None => format!("{} clients x {} outstanding", self.clients, self.outstanding),
         };
@@ -289,7 +289,7 @@ impl fmt::Display for Summary {
             if self.pinned { "pinned to cores" } else { "not pinned" }
         )?;
         if let (Some(offered), Some(arrivals)) = (self.offered_ops, &self.arrivals) {
-            writeln!(f, "offered: {offered:.0} ops/s ({arrivals} arrivals at {:.0} ops/s)", self.rate_ops.unwrap_or(0.0))?;
+            writeln!(f, "offered: {offered:.0} ops/s ({arrivals} arrivals, {:.0} ops/s drawn)", self.drawn_ops.unwrap_or(0.0))?;
         }
         writeln!(f, "throughput: {:.0} ops/s", self.throughput_ops)?;
         if let Some(pending) = self.pending_at_end {

@@ -73,7 +73,7 @@ pub fn write_csv(dir: &Path, stem: &str, summaries: &[Summary]) -> Result<PathBu
     let shown = path.display().to_string();
     let mut w = csv::Writer::from_path(&path).map_err(|e| format!("{shown}: {e}"))?;
     let header = [
-        "protocol", "clients", "outstanding", "rate_ops", "offered_ops", "throughput_ops", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
+        "protocol", "clients", "outstanding", "offered_ops", "drawn_ops", "throughput_ops", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
         "fast_path_share", "pending_at_end",
     ];
     w.write_record(header).map_err(|e| format!("{shown}: {e}"))?;
@@ -84,8 +84,8 @@ pub fn write_csv(dir: &Path, stem: &str, summaries: &[Summary]) -> Result<PathBu
             s.protocol.clone(),
             s.clients.to_string(),
             s.outstanding.to_string(),
-            opt(s.rate_ops),
             opt(s.offered_ops),
+            opt(s.drawn_ops),
             format!("{:.1}", s.throughput_ops),
             format!("{:.3}", l.p50),
             format!("{:.3}", l.p90),
@@ -129,7 +129,7 @@ pub fn write_png(dir: &Path, stem: &str, summaries: &[Summary]) -> Result<PathBu
         markers: Vec::new(),
     };
     let first = &summaries[0];
-    let caption = format!("Throughput–latency, {} replicas, {}% conflicts ({})", first.replicas, first.conflicts, first.keys);
+    let caption = format!("Throughput–latency, {} replicas, {}", first.replicas, first.keys);
     plots::write_png(&path, &caption, &[panel("p50", |s| s.latency_ms.p50), panel("p99", |s| s.latency_ms.p99)], (640, 480))?;
     Ok(path)
 }

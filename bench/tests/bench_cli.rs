@@ -2,8 +2,14 @@
 //! cluster, the summary lines the issue names, and clear errors.
 
 use std::process::{Command, Output};
+use std::sync::Mutex;
+
+/// One bench at a time: each one loads the machine's cores, and the
+/// assertions on rates and percentiles assume the run has them.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn bench(args: &[&str]) -> Output {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     Command::new(env!("CARGO_BIN_EXE_bench")).args(args).output().expect("bench runs")
 }
 
@@ -113,4 +119,129 @@ fn a_region_table_places_every_site_at_its_own_delay() {
     let out = bench(&["--protocol", "paxos", "--latency", &table.display().to_string(), "--replica-sites", "A,B,Q", "--no-write", "--quiet"]);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown region `Q`"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn line_value(text: &str, prefix: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(prefix)?.split_whitespace().next()?.parse().ok())
+}
+
+fn p99(text: &str) -> f64 {
+    text.lines().find_map(|l| l.split("p99 ").nth(1)?.split_whitespace().next()?.parse().ok()).unwrap_or_else(|| panic!("no p99 in:\n{text}"))
+}
+
+#[test]
+fn the_open_loop_offers_its_rate_and_reaches_it() {
+    let out = bench(&["--protocol", "paxos", "--rate", "20000", "--duration", "3s", "--warmup", "1s", "--no-write", "--quiet"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("\noffered: 20000 ops/s (poisson arrivals"), "{text}");
+    let throughput = line_value(&text, "throughput: ").unwrap_or(0.0);
+    assert!((18_000.0..=22_000.0).contains(&throughput), "achieved {throughput}, not within 10% of 20000:\n{text}");
+    assert!(text.contains("pending at the end: "), "{text}");
+}
+
+/// r0 (the Multi-Paxos leader) freezes for 200 ms one second into the
+/// measurement. Open loop at 2,000 ops/s over 2 s, the ~400 commands due
+/// meanwhile wait up to 200 ms, from their intended start: 50 ms × 2,000 =
+/// 100 of the ~4,000 commands wait 150 ms or more, so p99 is at least 150
+/// ms. Closed loop, only the 64 commands in flight wait; the clients send
+/// nothing meanwhile, so the stall is 64 of ~100,000 commands: p99 hides it.
+#[test]
+fn a_stall_shows_in_the_open_loop_and_hides_in_the_closed_loop() {
+    let common = ["--protocol", "paxos", "--clients", "64", "--duration", "2s", "--warmup", "500ms", "--fault", "stall:r0@1s+200ms", "--no-write", "--quiet"];
+    let open = bench(&[&common[..], &["--rate", "2000"]].concat());
+    let open_text = stdout(&open);
+    assert!(open.status.success(), "{open_text}\n{}", String::from_utf8_lossy(&open.stderr));
+    assert!(p99(&open_text) >= 150.0, "open loop:\n{open_text}");
+    assert!(open_text.contains("fault: stall r0 for 200 ms at 1.000 s"), "{open_text}");
+    let closed = bench(&common);
+    let closed_text = stdout(&closed);
+    assert!(closed.status.success(), "{closed_text}\n{}", String::from_utf8_lossy(&closed.stderr));
+    assert!(p99(&closed_text) < 50.0, "closed loop:\n{closed_text}");
+    // The stall itself is seen by both: nothing completes for most of it.
+    for text in [&open_text, &closed_text] {
+        let silent = line_value(text, "  no command completed for: ").unwrap_or(0.0);
+        assert!(silent >= 100.0, "{text}");
+    }
+}
+
+#[test]
+fn a_sweep_writes_its_csv_and_curve() {
+    let dir = std::env::temp_dir().join(format!("bench-sweep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = bench(&[
+        "--protocol", "paxos,swift", "--sweep", "clients=1,32,256", "--plot", "--output", &dir.display().to_string(), "--duration", "1s", "--warmup",
+        "300ms", "--quiet",
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let csv = std::fs::read_to_string(dir.join("sweep-clients-paxos-swiftpaxos.csv")).expect("the sweep's CSV");
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 7, "a header and 2 × 3 points:\n{csv}");
+    assert!(rows[1].starts_with("paxos,1,") && rows[6].starts_with("swiftpaxos,256,"), "{csv}");
+    let png = std::fs::read(dir.join("sweep-clients-paxos-swiftpaxos.png")).expect("the sweep's PNG");
+    assert!(png.starts_with(b"\x89PNG"));
+    // Every run also drew its timeline and wrote its JSON, timeline included.
+    let files: Vec<String> = std::fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    assert_eq!(files.iter().filter(|f| f.ends_with("-timeline.png")).count(), 6, "{files:?}");
+    let json = files.iter().find(|f| f.ends_with(".json")).map(|f| std::fs::read_to_string(dir.join(f)).unwrap_or_default()).unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(json["timeline"].as_array().map(Vec::len), Some(10), "1 s in 100 ms buckets");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn killing_the_leader_shows_the_dip_and_the_recovery() {
+    let dir = std::env::temp_dir().join(format!("bench-fault-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = bench(&[
+        "--protocol", "swift", "--clients", "64", "--fault", "kill-leader@1s", "--duration", "4s", "--warmup", "500ms", "--plot", "--output",
+        &dir.display().to_string(), "--quiet",
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("fault: kill r0 (the first leader) at 1.000 s"), "{text}");
+    // A new leader needs the old one's timeout (550 ms here) and recovery.
+    let silent = line_value(&text, "  no command completed for: ").unwrap_or(0.0);
+    assert!(silent >= 300.0, "{text}");
+    assert!(line_value(&text, "  recovered in: ").is_some(), "{text}");
+    let plotted = text.lines().find_map(|l| l.strip_prefix("timeline: ")).unwrap_or_default();
+    assert!(std::fs::read(plotted).is_ok_and(|png| png.starts_with(b"\x89PNG")), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_replica_restarts_from_its_log_during_the_run() {
+    let dir = std::env::temp_dir().join(format!("bench-restart-{}", std::process::id()));
+    let out = bench(&[
+        "--protocol", "paxos", "--clients", "32", "--fault", "kill:r1@500ms,restart:r1@1s,kill-leader@1500ms", "--data-dir", &dir.display().to_string(),
+        "--duration", "5s", "--warmup", "300ms", "--no-write", "--quiet",
+    ]);
+    let text = stdout(&out);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    // With r1 back, killing the leader leaves a majority (r1, r2): the run
+    // recovers. Had r1 not come back, nothing could complete after 1.5 s.
+    let reports: Vec<&str> = text.lines().filter(|l| l.starts_with("fault: ")).collect();
+    assert_eq!(reports.len(), 3, "{text}");
+    // Commands complete again before the run ends (3.5 s after the kill).
+    let last = text.rsplit("fault: kill r0").next().unwrap_or_default();
+    let silent = line_value(last, "  no command completed for: ").unwrap_or(f64::INFINITY);
+    assert!(silent < 3000.0, "{text}");
+}
+
+#[test]
+fn skewed_keys_and_scans_run() {
+    let out = bench(&[
+        "--protocol", "paxos", "--keys", "zipf:0.99", "--keyspace", "1000", "--scans", "5", "--clients", "16", "--duration", "1s", "--warmup", "200ms",
+        "--no-write", "--quiet",
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("zipf:0.99 over 1000 keys, 50% writes, 5% scans"), "{text}");
+    assert!(line_value(&text, "throughput: ").unwrap_or(0.0) > 0.0, "{text}");
+    let out = bench(&["--keys", "normal", "--no-write", "--quiet"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown key distribution `normal`"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bench(&["--fault", "restart:r1@1s", "--no-write", "--quiet"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not down"), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -259,6 +259,7 @@ where
             delays: delays(&table, &d.clients[index].address),
             host: d.clients[index].address.split(':').next().and_then(|h| h.parse().ok()),
             load: Load::Closed,
+            epoch: None,
         };
         let (progress, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
         let mut logs = CloneLogs::new((clones + 1) as usize, outstanding as usize, protocol.has_slow_path(), args.log.as_deref())?;

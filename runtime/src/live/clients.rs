@@ -77,6 +77,10 @@ pub struct ClientHostSpec {
     pub host: Option<std::net::Ipv4Addr>,
     /// Closed or open loop.
     pub load: Load,
+    /// When the host's clock starts (warm-up, measurement, timeline): a
+    /// harness that acts at given times (`bench --fault`) shares it with
+    /// its hosts. `None`: once the host has connected.
+    pub epoch: Option<Instant>,
 }
 
 /// The shard that owns `key`: every replica routes a key the same way.
@@ -191,7 +195,7 @@ where
         links.push(shard_links);
     }
 
-    let start = Instant::now();
+    let start = spec.epoch.unwrap_or_else(Instant::now);
     let now = || Time(start.elapsed().as_nanos() as u64);
     let first = spec.clients.start;
     let wire_id = |id: u64, shard: usize| id * shards as u64 + shard as u64;

@@ -114,15 +114,44 @@ pub fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
     Ok(unsafe { TcpListener::from_raw_fd(socket.into_raw_fd()) })
 }
 
+/// The tasks a replica spawned (links, listener, connections), so that
+/// they end with it: glommio leaves detached tasks, and the sockets they
+/// hold, behind when an executor's main future returns, so a replica
+/// stopped inside a process that goes on (a `bench` fault) would keep its
+/// listener and connections open. Dropping a task cancels it.
+#[derive(Clone, Default)]
+struct Tasks(Rc<RefCell<Vec<(Rc<std::cell::Cell<bool>>, glommio::Task<()>)>>>);
+
+impl Tasks {
+    /// Spawns `future` as one of the replica's tasks, forgetting those
+    /// that have finished.
+    fn spawn(&self, future: impl std::future::Future<Output = ()> + 'static) {
+        let done = Rc::new(std::cell::Cell::new(false));
+        let flag = done.clone();
+        let task = glommio::spawn_local(async move {
+            future.await;
+            flag.set(true);
+        });
+        let mut tasks = self.0.borrow_mut();
+        tasks.retain(|(done, _)| !done.get());
+        tasks.push((done, task));
+    }
+
+    /// Cancels every task still running.
+    fn cancel_all(&self) {
+        let tasks = std::mem::take(&mut *self.0.borrow_mut());
+        drop(tasks);
+    }
+}
+
 /// Runs the replica until `stop` is set. Call inside a glommio executor.
 pub async fn run_replica<P: Protocol>(spec: ReplicaSpec, stop: Arc<AtomicBool>) -> std::io::Result<()>
 where
     P::Message: Wire,
 {
     let id = spec.config.id;
-    let timing = spec.config.timing;
     let mut replica = P::Replica::new(spec.config.clone());
-    let mut wal = match &spec.wal {
+    let wal = match &spec.wal {
         None => None,
         Some(path) => {
             if !<P::Replica as ReplicaProtocol>::DURABLE {
@@ -143,18 +172,43 @@ where
     let inbox: Mailbox<(NodeId, P::Message)> = Mailbox::new();
     let clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<P::Message>>>>> = Rc::default();
 
+    let tasks = Tasks::default();
     let peers: Vec<Option<Mailbox<Envelope<P::Message>>>> = (0..spec.addresses.len())
         .map(|r| {
             (r != id).then(|| {
                 let queue = Mailbox::new();
                 let delay = spec.delays.to(&spec.addresses[r].ip().to_string());
-                glommio::spawn_local(dial_peer::<P::Message>(id, spec.addresses[r], queue.clone(), delay, stop.clone())).detach();
+                tasks.spawn(dial_peer::<P::Message>(id, spec.addresses[r], queue.clone(), delay, stop.clone()));
                 queue
             })
         })
         .collect();
 
-    glommio::spawn_local(accept_loop::<P::Message>(listener, inbox.clone(), clients.clone(), spec.delays.clone(), stop.clone())).detach();
+    tasks.spawn(accept_loop::<P::Message>(listener, inbox.clone(), clients.clone(), spec.delays.clone(), stop.clone(), tasks.clone()));
+    let result = serve::<P>(&spec, &mut replica, wal, &inbox, &peers, &clients, &stop).await;
+    for q in peers.iter().flatten() {
+        q.close();
+    }
+    tasks.cancel_all();
+    result
+}
+
+/// The replica's loop: input, tick, flush, persist, send, until `stop`.
+#[allow(clippy::too_many_arguments)]
+async fn serve<P: Protocol>(
+    spec: &ReplicaSpec,
+    replica: &mut P::Replica,
+    mut wal: Option<Wal>,
+    inbox: &Mailbox<(NodeId, P::Message)>,
+    peers: &[Option<Mailbox<Envelope<P::Message>>>],
+    clients: &RefCell<HashMap<ClientId, Mailbox<Envelope<P::Message>>>>,
+    stop: &AtomicBool,
+) -> std::io::Result<()>
+where
+    P::Message: Wire,
+{
+    let id = spec.config.id;
+    let timing = spec.config.timing;
 
     let mut out: Outbox<P::Message> = Outbox::new();
     let mut ready: Vec<Action<P::Message>> = Vec::new();
@@ -189,7 +243,7 @@ where
         let Some(wal) = wal.as_mut() else {
             // Volatile: nothing to write, every message leaves at once.
             for action in out.drain() {
-                route(action, id, &peers, &clients, &mut dropped);
+                route(action, id, peers, clients, &mut dropped);
             }
             continue;
         };
@@ -223,11 +277,8 @@ where
             }
         }
         for action in ready.drain(..) {
-            route(action, id, &peers, &clients, &mut dropped);
+            route(action, id, peers, clients, &mut dropped);
         }
-    }
-    for q in peers.iter().flatten() {
-        q.close();
     }
     Ok(())
 }
@@ -306,17 +357,18 @@ async fn accept_loop<M: Wire>(
     clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>>,
     delays: Delays,
     stop: Arc<AtomicBool>,
+    tasks: Tasks,
 ) {
     while !stop.load(Ordering::Relaxed) {
         let Ok(stream) = listener.accept().await else { continue };
         let _ = stream.set_nodelay(true);
-        glommio::spawn_local(serve_connection(stream, inbox.clone(), clients.clone(), delays.clone())).detach();
+        tasks.spawn(serve_connection(stream, inbox.clone(), clients.clone(), delays.clone(), tasks.clone()));
     }
 }
 
 /// One inbound connection: a peer replica (read only: we dial it for
 /// sending) or a client host (both ways, its clients multiplexed).
-async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId, M)>, clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>>, delays: Delays) {
+async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId, M)>, clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>>, delays: Delays, tasks: Tasks) {
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let mut hello = [0u8; 9];
     if let Err(e) = stream.read_exact(&mut hello).await {
@@ -334,7 +386,10 @@ async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId
             let delay = host.map_or(Duration::ZERO, |h| delays.to(&h));
             let (reader, writer) = split(stream);
             let replies: Mailbox<Envelope<M>> = Mailbox::new();
-            glommio::spawn_local(write_loop::<M, _>(writer, replies.clone(), delay)).detach();
+            let writing = write_loop::<M, _>(writer, replies.clone(), delay);
+            tasks.spawn(async move {
+                let _ = writing.await;
+            });
             let backlog = inbox.clone();
             let result = read_loop_paced::<M, _>(reader, |(client, msg)| {
                 // Answers go where the client spoke last (it may have reconnected).
