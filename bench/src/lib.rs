@@ -376,7 +376,10 @@ fn drive(args: &BenchArgs, epoch: Instant, progress: &AtomicU64, hosts: usize, m
                 let done = match fault.kind {
                     FaultKind::Kill => target.kill(fault.replica),
                     FaultKind::Restart => target.restart(fault.replica),
-                    FaultKind::Stall(pause) => Ok(target.stall(fault.replica, pause)),
+                    FaultKind::Stall(pause) => {
+                        target.stall(fault.replica, pause);
+                        Ok(())
+                    }
                 };
                 match done {
                     Ok(()) => bar.println(format!("fault: {fault}")),

@@ -101,8 +101,9 @@ pub fn write_csv(dir: &Path, stem: &str, summaries: &[Summary]) -> Result<PathBu
     Ok(path)
 }
 
-/// Draws the throughput–latency curves: p50 and p99 against achieved
-/// throughput, one line per protocol; returns the PNG's path.
+/// Draws the throughput–latency curves: p50 and p99 (log scale) against
+/// achieved throughput, one line per protocol, points joined in the
+/// sweep's order; returns the PNG's path.
 pub fn write_png(dir: &Path, stem: &str, summaries: &[Summary]) -> Result<PathBuf, String> {
     let path = dir.join(format!("{stem}.png"));
     let mut protocols: Vec<&str> = summaries.iter().map(|s| s.protocol.as_str()).collect();
@@ -111,14 +112,26 @@ pub fn write_png(dir: &Path, stem: &str, summaries: &[Summary]) -> Result<PathBu
         protocols
             .iter()
             .map(|p| {
-                let mut points: Vec<(f64, f64)> = summaries.iter().filter(|s| s.protocol == *p).map(|s| (s.throughput_ops / 1e3, pick(s))).collect();
-                points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                // In the sweep's order (growing load): past saturation
+                // throughput may fall back, and the curve shows it.
+                let points = summaries.iter().filter(|s| s.protocol == *p).map(|s| (s.throughput_ops / 1e3, pick(s))).collect();
                 Series { label: p.to_string(), points }
             })
             .collect()
     };
+    // An overloaded open-loop point queues for seconds; cut the axis at
+    // five times the worst latency of the points that kept up.
+    let kept_up = |s: &&Summary| s.offered_ops.map_or(true, |offered| s.throughput_ops >= 0.9 * offered);
+    let cut = |pick: fn(&Summary) -> f64| {
+        let overloaded = summaries.iter().any(|s| !kept_up(&s));
+        let worst = summaries.iter().filter(kept_up).map(pick).fold(0.0, f64::max);
+        (overloaded && worst > 0.0).then_some(5.0 * worst)
+    };
     let panel = |title: &str, pick: fn(&Summary) -> f64| Panel {
-        title: title.into(),
+        title: match cut(pick) {
+            Some(at) => format!("{title} (cut at {at:.1} ms)"),
+            None => title.into(),
+        },
         x_label: "throughput (kops/s)".into(),
         y_label: "latency (ms)".into(),
         series: curve(pick),
@@ -127,6 +140,8 @@ pub fn write_png(dir: &Path, stem: &str, summaries: &[Summary]) -> Result<PathBu
         x_max: None,
         legend: SeriesLabelPosition::UpperLeft,
         markers: Vec::new(),
+        y_max: cut(pick),
+        log_y: true,
     };
     let first = &summaries[0];
     let caption = format!("Throughput–latency, {} replicas, {}", first.replicas, first.keys);

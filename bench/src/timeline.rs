@@ -59,6 +59,8 @@ pub fn write_png(path: &Path, caption: &str, points: &[TimelinePoint], faults: &
         x_max: None,
         legend: SeriesLabelPosition::UpperRight,
         markers: markers.clone(),
+        y_max: None,
+        log_y: false,
     };
     let throughput = panel("throughput per 100 ms", "kops/s", vec![series("throughput", |p| Some(p.throughput_ops / 1e3))]);
     let latency = panel("latency per 100 ms", "ms", vec![series("p50", |p| p.p50_ms), series("p99", |p| p.p99_ms)]);

@@ -120,7 +120,13 @@ pub fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
 /// stopped inside a process that goes on (a `bench` fault) would keep its
 /// listener and connections open. Dropping a task cancels it.
 #[derive(Clone, Default)]
-struct Tasks(Rc<RefCell<Vec<(Rc<std::cell::Cell<bool>>, glommio::Task<()>)>>>);
+struct Tasks(Rc<RefCell<Vec<Spawned>>>);
+
+/// A spawned task and whether it has finished.
+type Spawned = (Rc<std::cell::Cell<bool>>, glommio::Task<()>);
+
+/// Where a replica's answers to each client go.
+type ClientQueues<M> = Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>>;
 
 impl Tasks {
     /// Spawns `future` as one of the replica's tasks, forgetting those
@@ -170,7 +176,7 @@ where
     };
     let listener = listen(spec.addresses[id])?;
     let inbox: Mailbox<(NodeId, P::Message)> = Mailbox::new();
-    let clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<P::Message>>>>> = Rc::default();
+    let clients: ClientQueues<P::Message> = Rc::default();
 
     let tasks = Tasks::default();
     let peers: Vec<Option<Mailbox<Envelope<P::Message>>>> = (0..spec.addresses.len())

@@ -260,6 +260,8 @@ pub fn run(args: &EvaluateArgs) -> Result<String, String> {
             x_max: None,
             legend: plots::SeriesLabelPosition::LowerLeft,
             markers: Vec::new(),
+            y_max: None,
+        log_y: false,
         })
         .collect();
     for (v, variant) in VARIANTS.iter().enumerate() {
@@ -321,6 +323,8 @@ pub fn run(args: &EvaluateArgs) -> Result<String, String> {
         x_max: None,
         legend: plots::SeriesLabelPosition::LowerRight,
         markers: Vec::new(),
+        y_max: None,
+        log_y: false,
     };
     let mut largest_p99: f64 = 0.0;
     for (v, variant) in VARIANTS.iter().enumerate() {
