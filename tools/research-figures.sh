@@ -13,15 +13,15 @@ mkdir -p "$out/curves" "$out/timelines" "$out/runs"
 : > "$out/commands.txt"
 run() { echo "bench $*" | tee -a "$out/commands.txt"; "$bench" "$@"; }
 run --protocol all --sweep clients=1,8,32,128,512 --duration 4s --warmup 1s --plot --output "$out/runs" --quiet
-run --protocol all --sweep rate=10k,25k,50k,100k,200k,300k --clients 1024 --duration 4s --warmup 1s --plot --output "$out/runs" --quiet
+run --protocol all --sweep rate=10k,25k,50k,100k,150k,200k --clients 1024 --duration 4s --warmup 1s --plot --output "$out/runs" --quiet
 mv "$out"/runs/sweep-* "$out/curves/"
+# The sweeps' per-run timelines are not kept; their JSON is.
+rm -f "$out"/runs/*-timeline.png
 for p in swiftpaxos paxos n2paxos curp fastpaxos epaxos; do
-  run --protocol "$p" --fault kill-leader@3s --duration 8s --warmup 2s --plot --output "$out/runs" --quiet | tee "$out/timelines/$p-kill-leader.txt"
+  scratch=$(mktemp -d)
+  run --protocol "$p" --fault kill-leader@3s --duration 8s --warmup 2s --plot --output "$scratch" --quiet | tee "$out/timelines/$p-kill-leader.txt"
   # Stable names for the figure and its data.
-  for f in "$out"/runs/bench-"$p"-512c-*; do
-    case "$f" in
-      *-timeline.png) mv "$f" "$out/timelines/$p-kill-leader.png" ;;
-      *.json) mv "$f" "$out/timelines/$p-kill-leader.json" ;;
-    esac
-  done
+  mv "$scratch"/*-timeline.png "$out/timelines/$p-kill-leader.png"
+  mv "$scratch"/*.json "$out/timelines/$p-kill-leader.json"
+  rm -rf "$scratch"
 done

@@ -199,18 +199,22 @@ where
     }
 
     /// Stops every replica and waits for them; removes the run's logs.
-    pub fn stop(mut self) -> Result<(), String> {
-        let mut failure = None;
+    /// Returns warnings (a replica that would not stop in time).
+    pub fn stop(mut self) -> Result<Vec<String>, String> {
+        let (mut failure, mut warnings) = (None, Vec::new());
         for instance in self.instances.iter_mut().flatten() {
-            if let Err(e) = halt(instance) {
-                failure.get_or_insert(e);
+            match halt(instance) {
+                Ok(warning) => warnings.extend(warning),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
         }
         if let Some(dir) = &self.run_dir {
             // The run's logs are disposable: a benchmark starts from nothing.
             let _ = std::fs::remove_dir_all(dir);
         }
-        failure.map_or(Ok(()), Err)
+        failure.map_or(Ok(warnings), Err)
     }
 }
 
@@ -228,13 +232,30 @@ where
     Ok(())
 }
 
-/// Stops an instance and waits for its executor to end.
-fn halt(instance: &mut Instance) -> Result<(), String> {
+/// How long a stopped replica may take to finish what it is doing.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Stops an instance and waits for its executor to end, for at most
+/// [`STOP_GRACE`]: a replica deep in one long step (EPaxos executing a huge
+/// dependency graph after an overload) only checks its stop flag between
+/// steps, and a benchmark must not hang on it. One that overstays is left
+/// running and reported.
+fn halt(instance: &mut Instance) -> Result<Option<String>, String> {
     instance.stop.store(true, Ordering::Relaxed);
-    match instance.handle.take().map(JoinHandle::join) {
-        None | Some(Ok(Ok(()))) => Ok(()),
-        Some(Ok(Err(e))) => Err(format!("{} failed: {e}", instance.name)),
-        Some(Err(_)) => Err(format!("{} panicked", instance.name)),
+    let Some(handle) = instance.handle.take() else { return Ok(None) };
+    let (done, joined) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(handle.join());
+    });
+    match joined.recv_timeout(STOP_GRACE) {
+        Ok(Ok(Ok(()))) => Ok(None),
+        Ok(Ok(Err(e))) => Err(format!("{} failed: {e}", instance.name)),
+        Ok(Err(_)) => Err(format!("{} panicked", instance.name)),
+        Err(_) => Ok(Some(format!(
+            "{} did not stop within {} s of being told to (busy in one long step); it is left running, so measurements after this one in the same process share the machine with it",
+            instance.name,
+            STOP_GRACE.as_secs()
+        ))),
     }
 }
 
@@ -256,7 +277,9 @@ where
     fn kill(&mut self, r: usize) -> Result<(), String> {
         for instance in &mut self.instances[r] {
             // A killed replica's own failure is the point, not an error.
-            let _ = halt(instance);
+            if let Ok(Some(warning)) = halt(instance) {
+                tracing::warn!("{warning}");
+            }
         }
         Ok(())
     }

@@ -249,9 +249,13 @@ where
     let (reports, mut failure) = join_hosts(hosts, "");
     stop.store(true, Ordering::Relaxed);
     let pinned = cluster.cores().pins();
-    if let Err(e) = cluster.stop() {
-        failure.get_or_insert(e);
-    }
+    let warnings = match cluster.stop() {
+        Ok(warnings) => warnings,
+        Err(e) => {
+            failure.get_or_insert(e);
+            Vec::new()
+        }
+    };
     if let Some(f) = fault_failure.or(failure) {
         return Err(f);
     }
@@ -260,6 +264,7 @@ where
     let mut summary = Summary::merge(args, P::NAME, &reports)?;
     summary.pinned = pinned;
     summary.memory = memory;
+    summary.warnings = warnings;
     if matches!(emulation, Emulation::Sites(_)) {
         summary.per_site = reports.iter().zip(&names).map(|(r, name)| SiteSummary::new(name, r)).collect();
     }

@@ -131,6 +131,10 @@ pub struct Summary {
     /// What each `--fault` did.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultReport>,
+    /// What went wrong around the measurement without spoiling it (a
+    /// replica that would not stop in time).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Where the JSON went, if written.
     #[serde(skip)]
     pub written: Option<PathBuf>,
@@ -179,6 +183,7 @@ impl Summary {
             plotted: None,
             timeline: Vec::new(),
             faults: Vec::new(),
+            warnings: Vec::new(),
             pinned: false,
             memory: None,
             target: "loopback".into(),
@@ -324,6 +329,9 @@ impl fmt::Display for Summary {
                 None if fault.before_ops <= 0.0 => writeln!(f, "  recovered in: unknown (no throughput before the fault to compare with)")?,
                 None => writeln!(f, "  recovered in: not within the run (90% of {:.0} ops/s)", fault.before_ops)?,
             }
+        }
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
         }
         if let Some(p) = &self.written {
             writeln!(f, "written: {}", p.display())?;
