@@ -19,7 +19,8 @@ mv "$out"/runs/sweep-* "$out/curves/"
 rm -f "$out"/runs/*-timeline.png
 for p in swiftpaxos paxos n2paxos curp fastpaxos epaxos; do
   scratch=$(mktemp -d)
-  run --protocol "$p" --fault kill-leader@3s --duration 8s --warmup 2s --plot --output "$scratch" --quiet | tee "$out/timelines/$p-kill-leader.txt"
+  echo "bench --protocol $p --fault kill-leader@3s --duration 8s --warmup 2s --plot --output SCRATCH --quiet   # then renamed to timelines/P-kill-leader.{png,json,txt}" >> "$out/commands.txt"
+  "$bench" --protocol "$p" --fault kill-leader@3s --duration 8s --warmup 2s --plot --output "$scratch" --quiet | tee "$out/timelines/$p-kill-leader.txt"
   # Stable names for the figure and its data.
   mv "$scratch"/*-timeline.png "$out/timelines/$p-kill-leader.png"
   mv "$scratch"/*.json "$out/timelines/$p-kill-leader.json"
