@@ -115,6 +115,9 @@ pub struct BenchArgs {
     /// of its own), `on` (round-robin even when cores are fewer), `off`.
     #[arg(long, default_value = "auto", value_parser = str::parse::<Pinning>)]
     pub pin: Pinning,
+    /// How an idle executor waits: spin this long (Go syntax: 50us) before parking; 0 parks at once (the default: on a machine with fewer cores than executors, spinning takes the core from a busy neighbour).
+    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    pub spin: Duration,
     /// Durable mode: each replica shard keeps a write-ahead log under this
     /// directory (in a fresh subdirectory per run, removed at the end) and
     /// syncs it (one `fdatasync` per batch) before its messages leave, to

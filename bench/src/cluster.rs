@@ -4,7 +4,6 @@
 //! (a replica killed, restarted from its log, or frozen).
 
 use crate::BenchArgs;
-use glommio::LocalExecutorBuilder;
 use protocols::protocol::Protocol;
 use protocols::quorum::QuorumSystem;
 use protocols::{DeliberateBugs, ReplicaConfig, Timing};
@@ -224,8 +223,8 @@ where
     P::Message: Wire,
 {
     let (spec, stop) = (instance.spec.clone(), instance.stop.clone());
-    let handle = LocalExecutorBuilder::new(cores.next_placement())
-        .name(&instance.name)
+    let handle = cores
+        .next_executor(&instance.name)
         .spawn(move || async move { run_replica::<P>(spec, stop).await })
         .map_err(|e| format!("cannot start {}: {e}", instance.name))?;
     instance.handle = Some(handle);

@@ -22,7 +22,6 @@ pub use report::{Memory, SiteSummary, Summary};
 
 use cluster::{Emulation, FaultTarget, LocalCluster};
 use faults::{Fault, FaultKind};
-use glommio::LocalExecutorBuilder;
 use protocols::protocol::Protocol;
 use protocols::quorum::QuorumSystem;
 use runtime::live::clients::{run_clients, ClientHostReport, ClientHostSpec, Load};
@@ -201,8 +200,8 @@ where
     let mut hosts = Vec::new();
     for (h, (spec, name)) in specs.into_iter().enumerate() {
         let (progress, stop) = (progress.clone(), stop.clone());
-        let handle = LocalExecutorBuilder::new(cores.next_placement())
-            .name(&format!("clients-{h}"))
+        let handle = cores
+            .next_executor(&format!("clients-{h}"))
             .spawn(move || async move { run_clients::<P>(spec, progress, stop).await })
             .map_err(|e| format!("cannot start client host {name}: {e}"))?;
         hosts.push((handle, name));
@@ -230,7 +229,7 @@ where
 {
     let emulation = Emulation::from_args(args)?;
     let planned = plan_hosts(args, &emulation, args.replicas);
-    let cores = CorePlan::new(args.pin, args.replicas * args.shards + planned.len());
+    let cores = CorePlan::new(args.pin, args.replicas * args.shards + planned.len()).with_spin(args.spin);
     let mut cluster = LocalCluster::<P>::start(args, &emulation, cores)?;
     let workload = workload(args)?;
     let (shards, quorums, timing) = (cluster.shards.clone(), cluster.quorums.clone(), cluster.timing);
@@ -324,7 +323,7 @@ where
             planned.spec(args, &shards, &quorums, cluster::loopback_timing(), &workload, h, epoch)
         })
         .collect::<Vec<_>>();
-    let mut cores = CorePlan::new(args.pin, specs.len());
+    let mut cores = CorePlan::new(args.pin, specs.len()).with_spin(args.spin);
     let (progress, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
     let hosts = spawn_hosts::<P>(specs, &mut cores, &progress, &stop)?;
     let (memory, _) = drive(args, epoch, &progress, hosts.len(), None);

@@ -70,6 +70,10 @@ pub struct CliArgs {
     /// shard `s` of a replica listens on its port + `s`; keys hash to shards.
     #[arg(long, default_value_t = 1)]
     pub shards: u16,
+    /// Servers: an idle shard executor spins this long (Go syntax: 50us)
+    /// before it parks; 0 parks at once (see `bench --spin`).
+    #[arg(long, default_value = "0", value_parser = net::duration::parse_go_duration)]
+    pub spin: Duration,
     /// Client: after the workload, read back every key this client alone
     /// wrote and check it holds the last acknowledged write (PUT values are
     /// made unique for this); any loss is printed and makes the exit code 1.
@@ -193,7 +197,7 @@ where
         let stop = Arc::new(AtomicBool::new(false));
         let mut handles = Vec::new();
         // One executor per shard, each on a core of its own when there are enough.
-        let mut cores = runtime::live::cores::CorePlan::new(runtime::live::cores::Pinning::Auto, usize::from(args.shards.max(1)));
+        let mut cores = runtime::live::cores::CorePlan::new(runtime::live::cores::Pinning::Auto, usize::from(args.shards.max(1))).with_spin(args.spin);
         for s in 0..args.shards.max(1) {
             let spec = ReplicaSpec {
                 config: ReplicaConfig { id, quorums: quorums(args, d)?, timing: timing(&table, d), bugs: DeliberateBugs::default() },
@@ -205,8 +209,8 @@ where
             };
             tracing::info!(alias, id, shard = s, address = %spec.addresses[id], protocol = P::NAME, "server starting");
             let stop = stop.clone();
-            let handle = LocalExecutorBuilder::new(cores.next_placement())
-                .name(&format!("{alias}-{s}"))
+            let handle = cores
+                .next_executor(&format!("{alias}-{s}"))
                 .spawn(move || async move { run_replica::<P>(spec, stop).await })
                 .map_err(|e| e.to_string())?;
             handles.push(handle);
