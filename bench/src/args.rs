@@ -78,7 +78,9 @@ pub struct BenchArgs {
     pub client_threads: usize,
     /// Shards per replica: independent protocol instances, one executor
     /// each; keys hash to shards, and shard i talks only to shard i.
-    #[arg(long, default_value_t = 1)]
+    /// `auto`: as many as the machine's cores allow, one core per replica
+    /// shard (cores / replicas, at least 1), so the main job uses every core.
+    #[arg(long, default_value = "auto", value_parser = parse_shards)]
     pub shards: usize,
     /// Emulated one-way delay on every link (Go syntax: 10ms).
     #[arg(long, value_parser = parse_duration)]
@@ -140,6 +142,17 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     net::duration::parse_go_duration(s)
 }
 
+/// A shard count, or `auto` (kept as 0 until [`BenchArgs::resolved`]).
+fn parse_shards(s: &str) -> Result<usize, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(0);
+    }
+    match s.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a shard count (1 to 64, or auto)")),
+    }
+}
+
 /// A rate: a number of ops/s, with an optional `k` or `m` multiplier.
 pub fn parse_rate(s: &str) -> Result<f64, String> {
     let t = s.trim().to_ascii_lowercase();
@@ -157,6 +170,18 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 impl BenchArgs {
+    /// The arguments with `--shards auto` made a number: this machine's
+    /// cores over the replicas (at least 1; 1 with SCANs, whose ranges
+    /// would cross shards).
+    pub fn resolved(&self) -> BenchArgs {
+        let mut args = self.clone();
+        if args.shards == 0 {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            args.shards = if args.scans > 0 { 1 } else { (cores / args.replicas.max(1)).clamp(1, 64) };
+        }
+        args
+    }
+
     /// The protocols `--protocol` names.
     pub fn protocols(&self) -> Result<Vec<ProtocolName>, String> {
         ProtocolName::parse_list(&self.protocol)
@@ -165,7 +190,7 @@ impl BenchArgs {
     /// Checks what clap cannot: ranges, and options that exclude each other.
     pub fn validate(&self) -> Result<(), String> {
         self.protocols()?;
-        if !(1..=64).contains(&self.shards) {
+        if self.shards > 64 {
             return Err(format!("--shards must be between 1 and 64, not {}", self.shards));
         }
         if self.connect.is_none() && self.quorum.is_some() {
@@ -208,5 +233,17 @@ mod tests {
         assert_eq!(parse_rate("20k"), Ok(20_000.0));
         assert_eq!(parse_rate("1.5M"), Ok(1_500_000.0));
         assert!(parse_rate("fast").is_err() && parse_rate("-3").is_err() && parse_rate("0").is_err());
+    }
+
+    #[test]
+    fn auto_shards_give_each_replica_shard_a_core() {
+        let parse = |extra: &[&str]| BenchArgs::try_parse_from([&["bench"], extra].concat()).expect("arguments parse").resolved();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(parse(&[]).shards, (cores / 3).max(1));
+        assert_eq!(parse(&["--replicas", "1"]).shards, cores.min(64));
+        assert_eq!(parse(&["--shards", "2"]).shards, 2);
+        assert_eq!(parse(&["--replicas", "1", "--scans", "5"]).shards, 1);
+        assert!(BenchArgs::try_parse_from(["bench", "--shards", "0"]).is_err());
+        assert!(BenchArgs::try_parse_from(["bench", "--shards", "many"]).is_err());
     }
 }

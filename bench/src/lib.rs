@@ -48,6 +48,7 @@ pub struct Outcome {
 /// Runs the benchmarks `args` describes, handing each summary to
 /// `on_summary` as soon as it is measured (a sweep takes a while).
 pub fn run(args: &BenchArgs, mut on_summary: impl FnMut(&Summary)) -> Result<Outcome, String> {
+    let args = &args.resolved();
     args.validate()?;
     let points = match &args.sweep {
         Some(sweep) => sweep.points(args),

@@ -82,6 +82,8 @@ pub struct Summary {
     pub protocol: String,
     /// Replicas.
     pub replicas: usize,
+    /// Shards per replica (protocol instances, one executor each).
+    pub shards: usize,
     /// Clients (closed loop), or the pool carrying the open loop's commands.
     pub clients: usize,
     /// Commands in flight per client.
@@ -162,6 +164,7 @@ impl Summary {
             finished_at_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             protocol: protocol.to_string(),
             replicas: args.replicas,
+            shards: args.shards,
             clients: args.clients,
             outstanding: args.outstanding,
             arrivals: args.rate.map(|_| format!("{:?}", args.arrivals).to_lowercase()),
@@ -280,9 +283,10 @@ impl fmt::Display for Summary {
             None => format!("{} clients x {} outstanding", self.clients, self.outstanding),
         };
         let scans = if self.scans > 0 { format!(", {}% scans", self.scans) } else { String::new() };
+        let shards = if self.shards > 1 { format!(" x {} shards", self.shards) } else { String::new() };
         writeln!(
             f,
-            "{}: {} replicas on {}, {load}, {}, {}% writes{scans}, {}-byte values",
+            "{}: {} replicas{shards} on {}, {load}, {}, {}% writes{scans}, {}-byte values",
             self.protocol, self.replicas, self.target, self.keys, self.writes, self.value_size
         )?;
         writeln!(
