@@ -18,7 +18,7 @@ pub mod sweep;
 pub mod timeline;
 
 pub use args::BenchArgs;
-pub use report::{Memory, SiteSummary, Summary};
+pub use report::{table, Memory, SiteSummary, Summary};
 
 use cluster::{Emulation, FaultTarget, LocalCluster};
 use faults::{Fault, FaultKind};

@@ -31,6 +31,9 @@ fn main() {
     });
     match result {
         Ok(outcome) => {
+            if outcome.summaries.len() > 1 {
+                println!("\n{}", bench::table(&outcome.summaries));
+            }
             for file in &outcome.sweep_files {
                 println!("sweep: {}", file.display());
             }

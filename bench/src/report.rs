@@ -346,3 +346,21 @@ impl fmt::Display for Summary {
         Ok(())
     }
 }
+
+/// One line per summary, as a Markdown table: what `bench --protocol all`
+/// ends with, to compare protocols measured in the same run.
+pub fn table(summaries: &[Summary]) -> String {
+    let mut out = String::from("| protocol | clients | offered ops/s | throughput ops/s | p50 ms | p99 ms | p99.9 ms | fast path | RSS MiB (10 s → end) |\n");
+    out += "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    for s in summaries {
+        let l = &s.latency_ms;
+        let offered = s.offered_ops.map_or("closed loop".to_string(), |o| format!("{o:.0}"));
+        let fast = s.fast_path_share.map_or("-".to_string(), |f| format!("{:.1}%", 100.0 * f));
+        let rss = s.memory.as_ref().map_or("-".to_string(), |m| format!("{:.0} → {:.0}", m.rss_mib_at_10s, m.rss_mib_at_end));
+        out += &format!(
+            "| {} | {} | {offered} | {:.0} | {:.2} | {:.2} | {:.2} | {fast} | {rss} |\n",
+            s.protocol, s.clients, s.throughput_ops, l.p50, l.p99, l.p999
+        );
+    }
+    out
+}
