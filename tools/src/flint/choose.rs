@@ -108,7 +108,9 @@ fn hundredths(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-fn mean(values: impl Iterator<Item = f64>) -> f64 {
+/// The mean of `values` (0 for none): what the reports and the view show
+/// per protocol.
+pub fn mean(values: impl Iterator<Item = f64>) -> f64 {
     let (sum, count) = values.fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
     if count == 0 { 0.0 } else { sum / count as f64 }
 }

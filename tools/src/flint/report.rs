@@ -1,7 +1,7 @@
 //! Flint's output: a table per protocol for people, JSON for machines.
 //! Each block says which message flow its figures assume.
 
-use super::choose::{Criteria, LeaderRule, Objective, Plan};
+use super::choose::{mean, Criteria, LeaderRule, Objective, Plan};
 use super::formulas::{self, Estimate};
 use super::sites::Sites;
 use super::Estimates;
@@ -68,13 +68,12 @@ fn client_rows(out: &mut String, sites: &Sites, estimates: &[Estimate]) {
         let _ = writeln!(out, "  {:<width$}  {:>9}  {:>9.1}", sites.clients[c], ms(e.fast), e.slow);
     }
     let fast: Option<Vec<f64>> = estimates.iter().map(|e| e.fast).collect();
-    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let _ = writeln!(
         out,
         "  {:<width$}  {:>9}  {:>9.1}",
         "average",
-        ms(fast.map(mean)),
-        mean(estimates.iter().map(|e| e.slow).collect())
+        ms(fast.map(|f| mean(f.into_iter()))),
+        mean(estimates.iter().map(|e| e.slow))
     );
 }
 

@@ -8,7 +8,7 @@
 //! real terminal. Everything fits 80×24, the smallest terminal one meets
 //! over ssh; larger terminals show more regions and clients.
 
-use super::choose::{Criteria, LeaderRule, Objective};
+use super::choose::{mean, Criteria, LeaderRule, Objective};
 use super::report::{display_name, ACCORD_NOTE};
 use super::table::LoadedTable;
 use super::{estimate, export, report, resolve, Estimates, FlintArgs, Selection};
@@ -271,11 +271,6 @@ fn protocol_row(i: usize) -> (&'static str, Option<ProtocolName>) {
 
 fn ms(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.1}"))
-}
-
-fn mean(values: impl Iterator<Item = f64>) -> f64 {
-    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-    sum / n.max(1) as f64
 }
 
 type Estimated = Result<(super::sites::Sites, Estimates), String>;
