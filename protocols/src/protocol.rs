@@ -43,11 +43,15 @@ pub enum Action<M> {
 #[derive(Debug)]
 pub struct Outbox<M> {
     actions: Vec<Action<M>>,
+    /// Whether the host stores [`Action::Persist`] records. A host without
+    /// stable storage says no, so protocols skip building them (a vote's
+    /// record copies the command and its dependencies).
+    keeps_records: bool,
 }
 
 impl<M> Default for Outbox<M> {
     fn default() -> Self {
-        Outbox { actions: Vec::new() }
+        Outbox { actions: Vec::new(), keeps_records: true }
     }
 }
 
@@ -55,6 +59,17 @@ impl<M> Outbox<M> {
     /// An empty outbox; hosts keep one and reuse it.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty outbox for a host that stores nothing (volatile mode):
+    /// [`Outbox::persist`] and [`Outbox::persist_with`] queue nothing.
+    pub fn without_records() -> Self {
+        Outbox { actions: Vec::new(), keeps_records: false }
+    }
+
+    /// Whether records are wanted (see [`Outbox::without_records`]).
+    pub fn keeps_records(&self) -> bool {
+        self.keeps_records
     }
 
     /// Queues `msg` for `to`.
@@ -85,7 +100,17 @@ impl<M> Outbox<M> {
     /// Records `record` durably before any later message leaves (see
     /// [`Action::Persist`]).
     pub fn persist(&mut self, record: M) {
-        self.actions.push(Action::Persist(record));
+        if self.keeps_records {
+            self.actions.push(Action::Persist(record));
+        }
+    }
+
+    /// [`Outbox::persist`] for a record that costs something to build: `build`
+    /// runs only when the host keeps records.
+    pub fn persist_with(&mut self, build: impl FnOnce() -> M) {
+        if self.keeps_records {
+            self.actions.push(Action::Persist(build()));
+        }
     }
 
     /// Takes every queued action, leaving the outbox empty.
@@ -107,11 +132,12 @@ impl<M> Outbox<M> {
     /// one, wrapping its messages with `wrap`; lets a protocol built on
     /// another (CURP on N2Paxos) reuse it whole.
     pub fn absorb<N>(&mut self, inner: &mut Outbox<N>, mut wrap: impl FnMut(N) -> M) {
-        self.actions.extend(inner.drain().map(|a| match a {
-            Action::Send { to, msg } => Action::Send { to, msg: wrap(msg) },
-            Action::Broadcast(msg) => Action::Broadcast(wrap(msg)),
-            Action::Executed(id) => Action::Executed(id),
-            Action::Persist(record) => Action::Persist(wrap(record)),
+        let keeps_records = self.keeps_records;
+        self.actions.extend(inner.drain().filter_map(|a| match a {
+            Action::Send { to, msg } => Some(Action::Send { to, msg: wrap(msg) }),
+            Action::Broadcast(msg) => Some(Action::Broadcast(wrap(msg))),
+            Action::Executed(id) => Some(Action::Executed(id)),
+            Action::Persist(record) => keeps_records.then(|| Action::Persist(wrap(record))),
         }));
     }
 }

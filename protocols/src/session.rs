@@ -12,11 +12,19 @@ use bytes::Bytes;
 use crate::ids::{ClientId, CommandId};
 use crate::kv::KvStore;
 use rustc_hash::FxHashMap as HashMap;
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
-/// How many results a replica keeps per client. A client never has more
-/// commands in flight than this, so anything older is answered already.
-pub const SESSION_WINDOW: usize = 1024;
+/// How many commands a client has in flight at most: one. Every host's
+/// logical client waits for a command's answer before it sends the next,
+/// and numbers its commands 1, 2, 3… without gaps (per shard). So once a
+/// replica executed command `s`, the client finished everything before
+/// `s + 1 - CLIENT_WINDOW` and will never retry it: its result can go.
+pub const CLIENT_WINDOW: u64 = 1;
+
+/// The most results a replica holds for one client, however it numbers its
+/// commands: a client that breaks the contract above (gaps, several in
+/// flight) loses its oldest results past this, not the replica its memory.
+pub const SESSION_LIMIT: usize = 1024;
 
 /// The outcome of [`StateMachine::apply`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,9 +73,14 @@ pub struct SessionImage {
     pub results: Vec<(u64, CommandResult)>,
 }
 
+/// One client's session: the results it may still ask for.
 #[derive(Debug, Clone)]
 struct ClientSession {
-    results: BTreeMap<u64, CommandResult>,
+    /// Results by sequence number, ascending: usually one or two (the
+    /// client's command in flight, and one that executed out of order).
+    results: VecDeque<(u64, CommandResult)>,
+    /// Every command numbered below this executed here and its result is
+    /// gone; a retry of one is [`Applied::Forgotten`].
     forgotten_below: u64,
     /// Every command of the client numbered below this executed here
     /// (sequence numbers start at 1).
@@ -76,7 +89,42 @@ struct ClientSession {
 
 impl Default for ClientSession {
     fn default() -> Self {
-        ClientSession { results: BTreeMap::new(), forgotten_below: 0, executed_below: 1 }
+        ClientSession { results: VecDeque::new(), forgotten_below: 0, executed_below: 1 }
+    }
+}
+
+impl ClientSession {
+    fn result(&self, seq: u64) -> Option<&CommandResult> {
+        // Newest first: a retry asks for the latest command.
+        self.results.iter().rev().find(|(s, _)| *s == seq).map(|(_, r)| r)
+    }
+
+    fn executed(&self, seq: u64) -> bool {
+        seq < self.executed_below || seq < self.forgotten_below || self.result(seq).is_some()
+    }
+
+    fn insert(&mut self, seq: u64, result: CommandResult) {
+        let at = self.results.iter().rposition(|(s, _)| *s < seq).map_or(0, |i| i + 1);
+        self.results.insert(at, (seq, result));
+        while self.results.iter().any(|(s, _)| *s == self.executed_below) {
+            self.executed_below += 1;
+        }
+        // Forget what the client finished: below its window, and executed here.
+        let newest = self.results.back().map_or(0, |(s, _)| *s);
+        let finished_below = (newest + 1).saturating_sub(CLIENT_WINDOW);
+        self.forget_below(finished_below.min(self.executed_below));
+        while self.results.len() > SESSION_LIMIT {
+            if let Some((oldest, _)) = self.results.pop_front() {
+                self.forgotten_below = self.forgotten_below.max(oldest + 1);
+            }
+        }
+    }
+
+    fn forget_below(&mut self, below: u64) {
+        self.forgotten_below = self.forgotten_below.max(below);
+        while self.results.front().is_some_and(|(s, _)| *s < self.forgotten_below) {
+            self.results.pop_front();
+        }
     }
 }
 
@@ -99,25 +147,25 @@ impl StateMachine {
         if id.seq < session.forgotten_below {
             return Applied::Forgotten;
         }
-        if let Some(result) = session.results.get(&id.seq) {
+        if let Some(result) = session.result(id.seq) {
             return Applied::Duplicate(result.clone());
         }
         let result = self.store.execute(command);
-        session.results.insert(id.seq, result.clone());
-        while session.results.contains_key(&session.executed_below) {
-            session.executed_below += 1;
-        }
-        if session.results.len() > SESSION_WINDOW {
-            if let Some((oldest, _)) = session.results.pop_first() {
-                session.forgotten_below = oldest + 1;
-            }
-        }
+        session.insert(id.seq, result.clone());
         Applied::Fresh(result)
     }
 
-    /// Whether `id` was executed here and its result is still known.
+    /// Whether `id` was executed here and its result is still known (the
+    /// client may still ask for it).
     pub fn result_of(&self, id: CommandId) -> Option<&CommandResult> {
-        self.sessions.get(&id.client)?.results.get(&id.seq)
+        self.sessions.get(&id.client)?.result(id.seq)
+    }
+
+    /// Whether `id` was executed here, whether or not its result is still
+    /// held: what "was this applied?" must ask, since results of finished
+    /// commands are dropped at once.
+    pub fn has_executed(&self, id: CommandId) -> bool {
+        self.sessions.get(&id.client).is_some_and(|s| s.executed(id.seq))
     }
 
     /// Per client, the number below which all its commands executed here:
@@ -212,8 +260,11 @@ mod tests {
         }
         assert_eq!(rebuilt.executed_prefixes(), sm.executed_prefixes());
         assert_eq!(rebuilt.store().iter().collect::<Vec<_>>(), sm.store().iter().collect::<Vec<_>>());
-        // A retry is still answered from the session, not applied again.
-        assert_eq!(rebuilt.apply(CommandId::new(3, 2), &Command::Noop), Applied::Duplicate(CommandResult::Done));
+        // A retry of a client's latest command is still answered from the
+        // session, not applied again; older ones are known executed.
+        let latest = (0..200u64).filter(|i| i % 7 == 3).map(|i| i / 7 + 1).max().expect("client 3 ran");
+        assert_eq!(rebuilt.apply(CommandId::new(3, latest), &Command::Noop), Applied::Duplicate(CommandResult::Done));
+        assert_eq!(rebuilt.apply(CommandId::new(3, 2), &Command::Noop), Applied::Forgotten);
         assert_eq!(StateMachine::new().chunks(4096).len(), 1, "an empty state is one empty chunk");
     }
 
@@ -243,12 +294,38 @@ mod tests {
     }
 
     #[test]
-    fn old_results_are_forgotten_but_never_re_executed() {
+    fn finished_results_are_forgotten_but_never_re_executed() {
         let mut sm = StateMachine::new();
-        for seq in 1..=(SESSION_WINDOW as u64 + 10) {
+        for seq in 1..=10 {
             sm.apply(CommandId::new(9, seq), &Command::Noop);
         }
         assert_eq!(sm.apply(CommandId::new(9, 1), &Command::Noop), Applied::Forgotten);
-        assert!(sm.result_of(CommandId::new(9, SESSION_WINDOW as u64 + 10)).is_some());
+        assert!(sm.has_executed(CommandId::new(9, 1)));
+        assert!(sm.result_of(CommandId::new(9, 10)).is_some(), "the latest command may still be retried");
+        assert_eq!(sm.sessions[&9].results.len(), 1, "one result held per client");
+    }
+
+    #[test]
+    fn a_result_stays_while_an_earlier_command_has_not_executed_here() {
+        // The client finished 1 elsewhere (fast path) and sent 2, which
+        // executed here first: 1 must still execute here, once.
+        let mut sm = StateMachine::new();
+        let put = |v: &'static str| Command::Put { key: 1, value: Bytes::from_static(v.as_bytes()) };
+        assert!(matches!(sm.apply(CommandId::new(5, 2), &put("b")), Applied::Fresh(_)));
+        assert!(!sm.has_executed(CommandId::new(5, 1)));
+        assert!(matches!(sm.apply(CommandId::new(5, 1), &put("a")), Applied::Fresh(_)));
+        assert_eq!(sm.executed_prefixes(), vec![(5, 3)]);
+        assert_eq!(sm.apply(CommandId::new(5, 1), &put("a")), Applied::Forgotten);
+        assert_eq!(sm.apply(CommandId::new(5, 2), &put("b")), Applied::Duplicate(CommandResult::Done));
+    }
+
+    #[test]
+    fn a_client_that_breaks_the_contract_is_held_to_the_limit() {
+        let mut sm = StateMachine::new();
+        // Every other number: the executed prefix never moves past 2.
+        for seq in (2..=(2 * SESSION_LIMIT as u64 + 40)).step_by(2) {
+            sm.apply(CommandId::new(7, seq), &Command::Noop);
+        }
+        assert!(sm.sessions[&7].results.len() <= SESSION_LIMIT);
     }
 }

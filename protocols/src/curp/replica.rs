@@ -94,7 +94,7 @@ impl ReplicaProtocol for CurpReplica {
     fn restore(&mut self, record: Message, out: &mut Outbox<Message>) {
         match record {
             Message::Paxos(paxos::Message::Request { id, command }) => {
-                if self.paxos.state().result_of(id).is_none() {
+                if !self.paxos.state().has_executed(id) {
                     self.witness.insert(id, command);
                 }
             }
@@ -195,12 +195,12 @@ impl ReplicaProtocol for CurpReplica {
 impl CurpReplica {
     /// A client's command: record it as a witness, and as master answer or hold it.
     fn on_request(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
-        let synced = self.paxos.state().result_of(id).is_some();
+        let synced = self.paxos.state().has_executed(id);
         let held_before = self.witness.contains(id);
         if !synced && self.witness.record_if_commutes(id, &command) {
             if !held_before {
                 // The client counts this record toward durability: keep it first.
-                out.persist(Message::Paxos(paxos::Message::Request { id, command: command.clone() }));
+                out.persist_with(|| Message::Paxos(paxos::Message::Request { id, command: command.clone() }));
             }
             out.send_client(id.client, Message::Recorded { ballot: self.paxos.ballot(), id });
         }
@@ -220,7 +220,7 @@ impl CurpReplica {
     /// command waits until what it conflicts with has executed.
     fn admit_or_block(&mut self, id: CommandId, command: Command, now: Time) {
         let m = &mut self.master;
-        if self.paxos.state().result_of(id).is_some() {
+        if self.paxos.state().has_executed(id) {
             // Executed already: the Paxos replica answers with the stored result.
             return self.paxos.handle(NodeId::Client(id.client), paxos::Message::Request { id, command }, now, &mut self.scratch);
         }
@@ -276,12 +276,12 @@ impl CurpReplica {
         let n = self.quorums.n();
         let threshold = (self.quorums.three_quarters() + replay.reports.count()).saturating_sub(n).max(1);
         let state = self.paxos.state();
-        let recovered: Vec<_> = self.paxos.unexecuted().filter(|(id, _)| state.result_of(*id).is_none()).map(|(id, c)| (id, c.clone())).collect();
+        let recovered: Vec<_> = self.paxos.unexecuted().filter(|(id, _)| !state.has_executed(*id)).map(|(id, c)| (id, c.clone())).collect();
         for (id, command) in recovered {
             self.master.unsynced.insert(id, command);
         }
         for (id, (command, count)) in replay.witnessed {
-            if count < threshold || self.master.unsynced.contains(id) || self.paxos.state().result_of(id).is_some() {
+            if count < threshold || self.master.unsynced.contains(id) || self.paxos.state().has_executed(id) {
                 continue;
             }
             self.master.unsynced.insert(id, command.clone());

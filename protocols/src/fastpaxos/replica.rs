@@ -267,6 +267,9 @@ impl FastPaxosReplica {
             }
             return;
         }
+        if self.state.has_executed(id) {
+            return; // finished long ago: its client has the answer and its result is gone
+        }
         if reply {
             self.reply_to.insert(id);
         }
@@ -368,7 +371,7 @@ impl FastPaxosReplica {
         if !self.log.commit(instance, self.ballot, value.clone()) {
             return;
         }
-        out.persist(Message::Commit { instance, value: value.clone() });
+        out.persist_with(|| Message::Commit { instance, value: value.clone() });
         self.instances.remove(&instance);
         if let Role::Leader { classic, .. } = &mut self.role {
             classic.remove(&instance);

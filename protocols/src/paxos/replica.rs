@@ -320,6 +320,9 @@ impl PaxosReplica {
         if let Some(result) = self.state.result_of(id) {
             return out.send_client(id.client, Message::Reply { id, result: result.clone() });
         }
+        if self.state.has_executed(id) {
+            return; // finished long ago: its client has the answer and its result is gone
+        }
         match self.role {
             Role::Leader(_) | Role::Candidate(_) => {
                 if self.in_progress.insert(id) {
@@ -452,7 +455,7 @@ impl PaxosReplica {
         let Role::Leader(l) = &mut self.role else { return };
         self.log.accept(slot, self.ballot, value.clone());
         // The leader's own vote: recorded before its Accept leaves.
-        out.persist(Message::Accept { ballot: self.ballot, slot, value: value.clone() });
+        out.persist_with(|| Message::Accept { ballot: self.ballot, slot, value: value.clone() });
         let mut votes = Votes::new();
         votes.add(self.id);
         l.proposals.insert(slot, Proposal { value: value.clone(), votes, sent: now });
@@ -467,7 +470,7 @@ impl PaxosReplica {
         self.observe_ballot(ballot, now);
         self.election.heard_leader(now);
         if !self.log.is_committed(slot) {
-            out.persist(Message::Accept { ballot, slot, value: value.clone() });
+            out.persist_with(|| Message::Accept { ballot, slot, value: value.clone() });
         }
         self.log.accept(slot, ballot, value);
         if self.all_to_all {

@@ -216,7 +216,8 @@ where
     let id = spec.config.id;
     let timing = spec.config.timing;
 
-    let mut out: Outbox<P::Message> = Outbox::new();
+    // Without a log, records would be built only to be dropped.
+    let mut out: Outbox<P::Message> = if wal.is_some() { Outbox::new() } else { Outbox::without_records() };
     let mut ready: Vec<Action<P::Message>> = Vec::new();
     let mut records: Vec<P::Message> = Vec::new();
     let start = Instant::now();

@@ -323,7 +323,7 @@ impl EPaxosReplica {
     /// message that depends on it leaves.
     fn record(&self, instance: InstanceId, out: &mut Outbox<Message>) {
         if let Some(s) = self.instances.get(&instance) {
-            out.persist(Message::PrepareOk { instance, ballot: s.bal, report: s.report() });
+            out.persist_with(|| Message::PrepareOk { instance, ballot: s.bal, report: s.report() });
         }
     }
 
@@ -366,7 +366,7 @@ impl EPaxosReplica {
             return;
         }
         let vbal = self.instance(instance, now).vbal;
-        out.persist(Message::Commit { instance, value: value.clone(), attrs: attrs.clone() });
+        out.persist_with(|| Message::Commit { instance, value: value.clone(), attrs: attrs.clone() });
         self.hold(instance, Status::Committed, vbal, value.clone(), attrs.clone(), false, now);
         let s = self.instance(instance, now);
         s.fast = fast;

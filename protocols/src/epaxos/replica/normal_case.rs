@@ -19,6 +19,9 @@ impl EPaxosReplica {
         if let Some(result) = self.state.result_of(id) {
             return out.send_client(id.client, Message::Reply { id, result: result.clone(), fast: false });
         }
+        if self.state.has_executed(id) {
+            return; // finished long ago: its client has the answer and its result is gone
+        }
         self.reply_to.insert(id);
         if self.leading.contains_key(&id) {
             return;

@@ -137,7 +137,7 @@ impl SwiftReplica {
         }
         for (id, command) in retry {
             // A parked retry of a command the Sync decided is already voted for above.
-            if !self.entries.contains_key(&id) && !self.graph.is_committed(id) && self.state.result_of(id).is_none() {
+            if !self.entries.contains_key(&id) && !self.graph.is_committed(id) && !self.state.has_executed(id) {
                 self.graph.revive(id);
                 self.pre_accept(id, command, now, out);
             }

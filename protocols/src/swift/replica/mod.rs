@@ -326,6 +326,9 @@ impl SwiftReplica {
     /// Records this replica's vote on `id` before the message carrying it
     /// leaves.
     fn record_vote(&self, id: CommandId, out: &mut Outbox<Message>) {
+        if !out.keeps_records() {
+            return;
+        }
         if let Some(e) = self.entries.get(&id) {
             let entry = ReportedEntry { id, command: e.command.clone(), phase: e.phase, deps: e.deps.clone() };
             out.persist(Message::Voted { ballot: self.ballot, entry });

@@ -10,7 +10,7 @@ impl SwiftReplica {
         if let Some(result) = self.state.result_of(id) {
             return out.send_client(id.client, Message::Executed { id, result: result.clone() });
         }
-        if self.graph.is_released(id) {
+        if self.graph.is_released(id) || self.state.has_executed(id) {
             return; // executed everywhere long ago; its result is forgotten
         }
         if !matches!(self.status, Status::Normal) {
@@ -81,7 +81,7 @@ impl SwiftReplica {
     pub(super) fn leader_answer(&mut self, id: CommandId, command: &Command, deps: Deps) -> Message {
         let ballot = self.ballot;
         let speculable =
-            deps.iter().all(|d| self.speculation.contains(*d) || self.state.result_of(*d).is_some() || self.graph.is_done(*d));
+            deps.iter().all(|d| self.speculation.contains(*d) || self.state.has_executed(*d) || self.graph.is_done(*d));
         if speculable {
             let result = self.speculation.execute(&self.state, id, command);
             self.replied.insert(id);
@@ -213,7 +213,7 @@ impl SwiftReplica {
             (None, None) => return,
         };
         self.votes.remove(&id);
-        out.persist(Message::Commit { id, command: command.clone(), deps: deps.clone() });
+        out.persist_with(|| Message::Commit { id, command: command.clone(), deps: deps.clone() });
         self.commit_order.push_back(id);
         let committed_deps: Vec<CommandId> = deps.iter().copied().filter(|d| self.graph.is_committed(*d)).collect();
         self.conflicts.cover(id, &command, &committed_deps);
