@@ -16,18 +16,23 @@
 
 use crate::command::{Command, Key};
 use rustc_hash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 use std::hash::Hash;
 use std::ops::RangeInclusive;
 
+/// Most keys hold one command at a time (each client writes keys of its
+/// own): inline, so recording one allocates nothing beyond the map's slot.
+type Held<Id> = SmallVec<[Id; 1]>;
+
 #[derive(Debug, Clone)]
 struct KeyEntry<Id> {
-    writes: Vec<Id>,
-    reads: Vec<Id>,
+    writes: Held<Id>,
+    reads: Held<Id>,
 }
 
 impl<Id> Default for KeyEntry<Id> {
     fn default() -> Self {
-        KeyEntry { writes: Vec::new(), reads: Vec::new() }
+        KeyEntry { writes: SmallVec::new(), reads: SmallVec::new() }
     }
 }
 
@@ -53,7 +58,7 @@ impl<Id> Default for ConflictTable<Id> {
     }
 }
 
-impl<Id: Copy + Eq + Hash> ConflictTable<Id> {
+impl<Id: Copy + Eq + Hash + Ord> ConflictTable<Id> {
     /// An empty table.
     pub fn new() -> Self {
         Self::default()
@@ -61,14 +66,11 @@ impl<Id: Copy + Eq + Hash> ConflictTable<Id> {
 
     /// Every held command `command` conflicts with, without duplicates, in
     /// the order recorded: writes of its keys for a read; writes, reads and
-    /// covering scans for a write.
+    /// covering scans for a write. (No id is held twice: a command is
+    /// recorded on its one key as a write or a read, or once as a scan.)
     pub fn dependencies(&self, command: &Command) -> Vec<Id> {
         let mut deps = Vec::new();
-        let mut push = |id: Id| {
-            if !deps.contains(&id) {
-                deps.push(id);
-            }
-        };
+        let mut push = |id: Id| deps.push(id);
         match command {
             Command::Put { key, .. } => {
                 if let Some(entry) = self.keys.get(key) {
@@ -116,15 +118,28 @@ impl<Id: Copy + Eq + Hash> ConflictTable<Id> {
     }
 
     /// `id`, a command on `command`'s keys, committed with dependencies
-    /// `deps`: if it writes, the commands of its key it names directly are
-    /// reached through it from now on, and leave the table. Pass only
-    /// dependencies that are themselves committed: recovery can make two
-    /// writes depend on each other, and each must not cover the other away.
+    /// `deps`: if it writes, the commands of its key it names
+    /// directly are reached through it from now on, and leave the table.
+    /// Pass only dependencies that are themselves committed: recovery can
+    /// make two writes depend on each other, and each must not cover the
+    /// other away.
     pub fn cover(&mut self, id: Id, command: &Command, deps: &[Id]) {
         let Command::Put { key, .. } = command else { return };
+        if deps.is_empty() {
+            return;
+        }
+        // Sorted as `deps_of` builds them; a set from elsewhere is sorted here.
+        let sorted: std::borrow::Cow<'_, [Id]> = if deps.windows(2).all(|w| w[0] <= w[1]) {
+            deps.into()
+        } else {
+            let mut v = deps.to_vec();
+            v.sort_unstable();
+            v.into()
+        };
+        let deps = &*sorted;
         if let Some(entry) = self.keys.get_mut(key) {
-            entry.writes.retain(|w| *w == id || !deps.contains(w));
-            entry.reads.retain(|r| !deps.contains(r));
+            entry.writes.retain(|w| *w == id || deps.binary_search(w).is_err());
+            entry.reads.retain(|r| deps.binary_search(r).is_err());
         }
         // A SCAN spans other keys too: a write to one of them does not order
         // it before later writes to the others, so it stays. (SCANs therefore
@@ -136,8 +151,12 @@ impl<Id: Copy + Eq + Hash> ConflictTable<Id> {
         match command {
             Command::Put { key, .. } | Command::Get { key } => {
                 if let Some(entry) = self.keys.get_mut(key) {
-                    entry.writes.retain(|w| *w != id);
-                    entry.reads.retain(|r| *r != id);
+                    // Oldest first, and the oldest go first: found early.
+                    if let Some(at) = entry.writes.iter().position(|w| *w == id) {
+                        entry.writes.remove(at);
+                    } else if let Some(at) = entry.reads.iter().position(|r| *r == id) {
+                        entry.reads.remove(at);
+                    }
                     if entry.is_empty() {
                         self.keys.remove(key);
                     }

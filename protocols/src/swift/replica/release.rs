@@ -52,20 +52,21 @@ impl SwiftReplica {
     /// Forgets every command below the given prefixes (executed here and
     /// everywhere): entries, votes, conflict records, commit-order slots.
     pub(super) fn release(&mut self, release: &[(ClientId, u64)]) {
-        let mut moved = false;
+        // The newly released ids, client by client: found by id, without
+        // looking at the entries that stay.
+        let mut gone: Vec<CommandId> = Vec::new();
         for &(client, below) in release {
             let own = self.state.executed_prefixes_of(client);
             let below = below.min(own);
-            if below > self.graph.released_below(client).max(1) {
+            let from = self.graph.released_below(client).max(1);
+            if below > from {
                 self.graph.release_below(client, below);
-                moved = true;
+                gone.extend((from..below).map(|seq| CommandId::new(client, seq)));
             }
         }
-        if !moved {
+        if gone.is_empty() {
             return;
         }
-        let graph = &self.graph;
-        let gone: Vec<CommandId> = self.entries.iter().filter(|(id, e)| e.phase == Phase::Committed && graph.is_released(**id)).map(|(id, _)| *id).collect();
         for id in gone {
             if let Some(entry) = self.entries.remove(&id) {
                 self.conflicts.remove(id, &entry.command);
