@@ -50,7 +50,7 @@ fn every_protocols_messages_survive_a_frame() {
     ]);
     round_trip(vec![
         protocols::swift::Message::Propose { id, command: put(1), reply_on_execution: true },
-        protocols::swift::Message::Reply { ballot: Ballot(2), id, deps: Arc::from(vec![CommandId::new(1, 1)]), result: CommandResult::Value(None) },
+        protocols::swift::Message::Reply { ballot: Ballot(2), id, deps: protocols::depgraph::deps_of([CommandId::new(1, 1)], id), result: CommandResult::Value(None) },
     ]);
     round_trip(vec![
         protocols::curp::Message::Paxos(protocols::paxos::Message::Commit { slot: 1, value: batch.clone() }),

@@ -16,8 +16,8 @@ use crate::command::Command;
 use crate::ids::CommandId;
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeSet;
+use smallvec::SmallVec;
 use std::hash::Hash;
-use std::sync::Arc;
 
 /// Ids that come in numbered streams (a client's commands, a replica's row
 /// of instances), so that "everything of this stream below n is done" can
@@ -46,22 +46,27 @@ struct DoneStream {
     done: BTreeSet<u64>,
 }
 
+/// A list of dependencies, inline up to two: most commands have none or
+/// one, so building, copying and sending one allocates nothing (a shared
+/// `Arc` cost an allocation each, and rkyv's pointer sharing on the wire).
+pub type DepList<K> = SmallVec<[K; 2]>;
+
 /// A command's dependencies: sorted, without duplicates, so that two replicas'
 /// sets compare equal exactly when they hold the same commands.
-pub type Deps = Arc<[CommandId]>;
+pub type Deps = DepList<CommandId>;
 
 /// Builds [`Deps`] from any collection of ids, leaving out `own`.
 pub fn deps_of(ids: impl IntoIterator<Item = CommandId>, own: CommandId) -> Deps {
-    let mut v: Vec<CommandId> = ids.into_iter().filter(|d| *d != own).collect();
+    let mut v: Deps = ids.into_iter().filter(|d| *d != own).collect();
     v.sort_unstable();
     v.dedup();
-    Arc::from(v)
+    v
 }
 
 #[derive(Clone, Debug)]
 struct Node<K, V> {
     value: V,
-    deps: Arc<[K]>,
+    deps: DepList<K>,
     priority: u64,
 }
 
@@ -161,19 +166,19 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
     }
 
     /// The committed dependencies of `id`, while it waits to execute.
-    pub fn pending_deps(&self, id: K) -> Option<&Arc<[K]>> {
+    pub fn pending_deps(&self, id: K) -> Option<&DepList<K>> {
         self.pending.get(&id).map(|n| &n.deps)
     }
 
     /// Records that `id` committed with `deps`; returns every command that
     /// became executable, in execution order (priority 0: id order in cycles).
-    pub fn commit(&mut self, id: K, value: V, deps: Arc<[K]>) -> Vec<(K, V)> {
+    pub fn commit(&mut self, id: K, value: V, deps: DepList<K>) -> Vec<(K, V)> {
         self.commit_with_priority(id, value, deps, 0)
     }
 
     /// [`DependencyGraph::commit`] for a node that executes, inside a cycle,
     /// after the members with a lower `priority` (EPaxos's sequence number).
-    pub fn commit_with_priority(&mut self, id: K, value: V, deps: Arc<[K]>, priority: u64) -> Vec<(K, V)> {
+    pub fn commit_with_priority(&mut self, id: K, value: V, deps: DepList<K>, priority: u64) -> Vec<(K, V)> {
         if self.is_committed(id) {
             return Vec::new();
         }

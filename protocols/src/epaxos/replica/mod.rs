@@ -22,7 +22,6 @@ use crate::quorum::{QuorumSystem, ReplicaSet, Votes};
 use crate::session::{Applied, StateMachine};
 use crate::time::Time;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
 
 /// What this replica is doing as the coordinator of an instance.
 #[derive(Debug)]
@@ -376,12 +375,12 @@ impl EPaxosReplica {
             // Planted bug: no waiting for dependencies.
             return self.apply(vec![(instance, value)], out);
         }
-        let mut deps = Vec::new();
+        let mut deps = crate::depgraph::DepList::new();
         for (row, top) in attrs.deps.iter().enumerate() {
             let Some(top) = *top else { continue };
             deps.extend((self.row_floor[row]..=top).map(|slot| InstanceId { leader: row, slot }).filter(|d| *d != instance));
         }
-        let executable = self.graph.commit_with_priority(instance, value, Arc::from(deps), attrs.seq);
+        let executable = self.graph.commit_with_priority(instance, value, deps, attrs.seq);
         self.apply(executable, out);
     }
 
