@@ -40,10 +40,35 @@ fn frames(c: &mut Criterion) {
     let mut wire = Vec::new();
     encode(&batch, &mut wire).unwrap();
     g.bench_function("decode 64 Accepts", |b| {
+        // One reader for the run, as a connection keeps one.
+        let mut reader = FrameReader::new();
         b.iter(|| {
-            let mut reader = FrameReader::new();
             reader.push(black_box(&wire));
             reader.next_frame::<(u64, protocols::paxos::Message)>().unwrap().unwrap()
+        })
+    });
+    // The main job's traffic: SwiftPaxos fast-path votes, one per command.
+    let acks: Vec<(u64, protocols::swift::Message)> = (0..64)
+        .map(|i| {
+            let id = CommandId::new(i, 1);
+            let deps = protocols::depgraph::deps_of([CommandId::new(i + 1, 1)], id);
+            (0, protocols::swift::Message::FastAck { ballot: Ballot(1), id, deps, command: None })
+        })
+        .collect();
+    g.bench_function("encode 64 SwiftPaxos FastAcks", |b| {
+        let mut out = Vec::new();
+        b.iter(|| {
+            out.clear();
+            encode(black_box(&acks), &mut out).unwrap();
+        })
+    });
+    let mut wire = Vec::new();
+    encode(&acks, &mut wire).unwrap();
+    g.bench_function("decode 64 SwiftPaxos FastAcks", |b| {
+        let mut reader = FrameReader::new();
+        b.iter(|| {
+            reader.push(black_box(&wire));
+            reader.next_frame::<(u64, protocols::swift::Message)>().unwrap().unwrap()
         })
     });
     g.finish();

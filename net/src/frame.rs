@@ -15,6 +15,7 @@ use rkyv::api::high::{HighDeserializer, HighSerializer, HighValidator};
 use rkyv::bytecheck::CheckBytes;
 use rkyv::rancor::Error as RkyvError;
 use rkyv::ser::allocator::ArenaHandle;
+use rkyv::ser::{Positional, Writer};
 use rkyv::util::AlignedVec;
 use rkyv::{Archive, Deserialize, Serialize};
 use thiserror::Error;
@@ -88,22 +89,53 @@ impl Header {
     }
 }
 
-/// Appends one frame holding `messages` to `out`.
+/// The archive's bytes go straight into the connection's buffer, after the
+/// frame's header; positions count from the payload's first byte, so rkyv
+/// aligns the layout for the receiver, which validates the payload at the
+/// start of an aligned buffer.
+pub struct PayloadWriter<'a> {
+    out: &'a mut Vec<u8>,
+    start: usize,
+}
+
+impl Positional for PayloadWriter<'_> {
+    fn pos(&self) -> usize {
+        self.out.len() - self.start
+    }
+}
+
+impl<E> Writer<E> for PayloadWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), E> {
+        self.out.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Appends one frame holding `messages` to `out`, archiving them in place
+/// (no intermediate buffer). On error `out` is as it was.
 #[allow(clippy::ptr_arg)] // rkyv archives a Vec, not a slice
 pub fn encode<M>(messages: &Vec<M>, out: &mut Vec<u8>) -> Result<(), FrameError>
 where
-    Vec<M>: for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, RkyvError>>,
+    Vec<M>: for<'a, 'b> Serialize<HighSerializer<PayloadWriter<'b>, ArenaHandle<'a>, RkyvError>>,
 {
-    let payload = rkyv::to_bytes::<RkyvError>(messages).map_err(|e| FrameError::Malformed(e.to_string()))?;
-    if payload.len() > MAX_PAYLOAD {
-        return Err(FrameError::TooLarge(payload.len()));
+    let mark = out.len();
+    out.extend_from_slice(&[0; HEADER_LEN]);
+    let start = out.len();
+    if let Err(e) = rkyv::api::high::to_bytes_in::<_, RkyvError>(messages, PayloadWriter { out: &mut *out, start }) {
+        out.truncate(mark);
+        return Err(FrameError::Malformed(e.to_string()));
     }
-    out.extend_from_slice(&MAGIC);
-    out.push(VERSION);
-    out.push(0);
-    out.extend_from_slice(&(messages.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&payload);
+    let payload_len = out.len() - start;
+    if payload_len > MAX_PAYLOAD {
+        out.truncate(mark);
+        return Err(FrameError::TooLarge(payload_len));
+    }
+    let header = &mut out[mark..start];
+    header[0..2].copy_from_slice(&MAGIC);
+    header[2] = VERSION;
+    header[3] = 0;
+    header[4..8].copy_from_slice(&(messages.len() as u32).to_le_bytes());
+    header[8..12].copy_from_slice(&(payload_len as u32).to_le_bytes());
     Ok(())
 }
 
@@ -114,9 +146,18 @@ where
     Vec<M>: Archive,
     <Vec<M> as Archive>::Archived: for<'a> CheckBytes<HighValidator<'a, RkyvError>> + Deserialize<Vec<M>, HighDeserializer<RkyvError>>,
 {
-    let mut aligned: AlignedVec = AlignedVec::with_capacity(payload.len());
+    decode_with(header, payload, &mut AlignedVec::new())
+}
+
+/// [`decode`] through a caller's aligned buffer, reused frame after frame.
+fn decode_with<M>(header: Header, payload: &[u8], aligned: &mut AlignedVec) -> Result<Vec<M>, FrameError>
+where
+    Vec<M>: Archive,
+    <Vec<M> as Archive>::Archived: for<'a> CheckBytes<HighValidator<'a, RkyvError>> + Deserialize<Vec<M>, HighDeserializer<RkyvError>>,
+{
+    aligned.clear();
     aligned.extend_from_slice(payload);
-    let messages = rkyv::from_bytes::<Vec<M>, RkyvError>(&aligned).map_err(|e| FrameError::Malformed(e.to_string()))?;
+    let messages = rkyv::from_bytes::<Vec<M>, RkyvError>(aligned).map_err(|e| FrameError::Malformed(e.to_string()))?;
     if messages.len() != header.messages as usize {
         return Err(FrameError::CountMismatch { announced: header.messages, found: messages.len() });
     }
@@ -128,8 +169,12 @@ where
 /// misbehaving peer.
 #[derive(Debug, Default)]
 pub struct FrameReader {
+    /// Bytes read; those before `start` are consumed.
     buf: Vec<u8>,
+    start: usize,
     header: Option<Header>,
+    /// Where a payload is copied to be validated (aligned), reused.
+    aligned: AlignedVec,
 }
 
 impl FrameReader {
@@ -140,6 +185,12 @@ impl FrameReader {
 
     /// Appends bytes read from the connection.
     pub fn push(&mut self, bytes: &[u8]) {
+        // Consumed bytes are dropped here, once per read, rather than
+        // shifting the rest of the buffer after every frame.
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(bytes);
     }
 
@@ -153,28 +204,29 @@ impl FrameReader {
         let header = match self.header {
             Some(h) => h,
             None => {
-                let Some(bytes) = self.buf.get(..HEADER_LEN) else { return Ok(None) };
+                let Some(bytes) = self.buf.get(self.start..self.start + HEADER_LEN) else { return Ok(None) };
                 let h = Header::parse(bytes.try_into().expect("HEADER_LEN bytes"))?;
                 self.header = Some(h);
                 h
             }
         };
-        let end = HEADER_LEN + header.payload_len;
+        let end = self.start + HEADER_LEN + header.payload_len;
         if self.buf.len() < end {
             return Ok(None);
         }
-        let messages = decode(header, &self.buf[HEADER_LEN..end])?;
-        self.buf.drain(..end);
+        let messages = decode_with(header, &self.buf[self.start + HEADER_LEN..end], &mut self.aligned)?;
+        self.start = end;
         self.header = None;
         Ok(Some(messages))
     }
 
     /// The connection closed: an error if it ended inside a frame.
     pub fn finish(&self) -> Result<(), FrameError> {
-        if self.buf.is_empty() {
+        let left = self.buf.len() - self.start;
+        if left == 0 {
             return Ok(());
         }
         let expected = self.header.map_or(HEADER_LEN, |h| HEADER_LEN + h.payload_len);
-        Err(FrameError::Truncated { expected, got: self.buf.len() })
+        Err(FrameError::Truncated { expected, got: left })
     }
 }

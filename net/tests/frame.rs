@@ -17,7 +17,7 @@ fn put(k: i64) -> Command {
 fn round_trip<M>(messages: Vec<M>)
 where
     M: PartialEq + std::fmt::Debug,
-    Vec<M>: for<'a> rkyv::Serialize<rkyv::api::high::HighSerializer<rkyv::util::AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, rkyv::rancor::Error>>,
+    Vec<M>: for<'a, 'b> rkyv::Serialize<rkyv::api::high::HighSerializer<net::frame::PayloadWriter<'b>, rkyv::ser::allocator::ArenaHandle<'a>, rkyv::rancor::Error>>,
     Vec<M>: rkyv::Archive,
     <Vec<M> as rkyv::Archive>::Archived: for<'a> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'a, rkyv::rancor::Error>>
         + rkyv::Deserialize<Vec<M>, rkyv::api::high::HighDeserializer<rkyv::rancor::Error>>,

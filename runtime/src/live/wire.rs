@@ -3,12 +3,11 @@
 //! that sent the message; towards it, the client it is for. Between
 //! replicas it is the sending replica.
 
-use net::frame::{self, FrameError, FrameReader};
+use net::frame::{self, FrameError, FrameReader, PayloadWriter};
 use rkyv::api::high::{HighDeserializer, HighSerializer, HighValidator};
 use rkyv::bytecheck::CheckBytes;
 use rkyv::rancor::Error as RkyvError;
 use rkyv::ser::allocator::ArenaHandle;
-use rkyv::util::AlignedVec;
 use rkyv::{Archive, Deserialize, Serialize};
 
 /// A message with the node it is from or for.
@@ -26,7 +25,7 @@ pub trait Wire: Sized + Clone + std::fmt::Debug + 'static {
 impl<M> Wire for M
 where
     M: Sized + Clone + std::fmt::Debug + 'static,
-    Vec<Envelope<M>>: for<'a> Serialize<HighSerializer<AlignedVec, ArenaHandle<'a>, RkyvError>> + Archive,
+    Vec<Envelope<M>>: for<'a, 'b> Serialize<HighSerializer<PayloadWriter<'b>, ArenaHandle<'a>, RkyvError>> + Archive,
     <Vec<Envelope<M>> as Archive>::Archived:
         for<'a> CheckBytes<HighValidator<'a, RkyvError>> + Deserialize<Vec<Envelope<M>>, HighDeserializer<RkyvError>>,
 {
