@@ -11,16 +11,23 @@ impl SwiftReplica {
         if !matches!(self.status, Status::Normal) {
             return;
         }
+        // Looked for a few times per retry interval, not at every tick.
+        if now.since(self.last_retransmit) < self.timing.retry / 4 {
+            return;
+        }
+        self.last_retransmit = now;
         let ballot = self.ballot;
+        let me = self.id;
         for id in self.overdue(now, true) {
-            let e = self.entries.get_mut(&id).expect("listed");
+            let Some(record) = self.records.get_mut(&id) else { continue };
+            let Some(e) = record.entry.as_mut() else { continue };
             e.touched = now;
             // Its own vote counts again (a restart forgets the tallies).
-            let votes = self.votes.entry(id).or_default();
+            let votes = &mut record.votes;
             if votes.leader_deps.is_none() {
                 votes.leader_deps = Some(e.deps.clone());
-                votes.fast.add(self.id, e.deps.clone());
-                votes.slow.add(self.id);
+                votes.fast.add(me, e.deps.clone());
+                votes.slow.add(me);
             }
             out.broadcast(Message::FastAck { ballot, id, deps: e.deps.clone(), command: Some(e.command.clone()) });
         }
@@ -44,7 +51,7 @@ impl SwiftReplica {
 
     pub(super) fn on_fetch(&mut self, from: ReplicaId, ids: Vec<CommandId>, out: &mut Outbox<Message>) {
         for id in ids {
-            if let Some(e) = self.entries.get(&id).filter(|e| e.phase == Phase::Committed) {
+            if let Some(e) = self.entry(id).filter(|e| e.phase == Phase::Committed) {
                 out.send_replica(from, Message::Commit { id, command: e.command.clone(), deps: e.deps.clone() });
             }
         }
@@ -76,7 +83,7 @@ impl SwiftReplica {
             .commit_order
             .range(from - self.commit_base..)
             .take(FETCH_CHUNK)
-            .filter_map(|id| self.entries.get(id).map(|e| Decided { id: *id, command: e.command.clone(), deps: e.deps.clone() }))
+            .filter_map(|id| self.entry(*id).map(|e| Decided { id: *id, command: e.command.clone(), deps: e.deps.clone() }))
             .collect();
         out.send_replica(to, Message::CatchUpReply { ballot, from, commits });
     }

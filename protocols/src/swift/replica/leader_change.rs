@@ -45,15 +45,17 @@ impl SwiftReplica {
 
     /// Stops acting in the old ballot: votes, optimistic results and answers go.
     pub(super) fn leave_ballot(&mut self) {
-        self.votes.clear();
+        self.records.retain(|_, record| {
+            record.votes = BallotVotes::default();
+            record.replied = false;
+            record.entry.is_some() || record.notify
+        });
         self.speculation.clear();
-        self.replied.clear();
     }
 
     pub(super) fn report(&self) -> Vec<ReportedEntry> {
         let mut entries: Vec<ReportedEntry> = self
-            .entries
-            .iter()
+            .entries()
             .map(|(id, e)| ReportedEntry { id: *id, command: e.command.clone(), phase: e.phase, deps: e.deps.clone() })
             .collect();
         entries.sort_by_key(|e| e.id);
@@ -123,13 +125,14 @@ impl SwiftReplica {
         let leader = self.leader_id();
         let leading = self.is_leader();
         let mut pending: Vec<(CommandId, Deps)> =
-            self.entries.iter().filter(|(_, e)| e.phase == Phase::Accepted).map(|(id, e)| (*id, e.deps.clone())).collect();
+            self.entries().filter(|(_, e)| e.phase == Phase::Accepted).map(|(id, e)| (*id, e.deps.clone())).collect();
         pending.sort_by_key(|(id, _)| *id);
         for (id, deps) in pending {
-            let votes = self.votes.entry(id).or_default();
+            let me = self.id;
+            let votes = self.votes_mut(id);
             votes.leader_deps = Some(deps);
             votes.slow.add(leader);
-            votes.slow.add(self.id);
+            votes.slow.add(me);
             if !leading {
                 out.broadcast(Message::SlowAck { ballot, id });
             }
@@ -137,7 +140,7 @@ impl SwiftReplica {
         }
         for (id, command) in retry {
             // A parked retry of a command the Sync decided is already voted for above.
-            if !self.entries.contains_key(&id) && !self.graph.is_committed(id) && !self.state.has_executed(id) {
+            if self.entry(id).is_none() && !self.graph.is_committed(id) && !self.state.has_executed(id) {
                 self.graph.revive(id);
                 self.pre_accept(id, command, now, out);
             }
@@ -170,14 +173,14 @@ impl SwiftReplica {
         let recovered: HashSet<CommandId> = decided.iter().map(|d| d.id).collect();
         let mut retry: BTreeMap<CommandId, Command> = self.parked.drain(..).collect();
         let dropped: Vec<CommandId> =
-            self.entries.iter().filter(|(id, e)| e.phase != Phase::Committed && !recovered.contains(id)).map(|(id, _)| *id).collect();
+            self.entries().filter(|(id, e)| e.phase != Phase::Committed && !recovered.contains(id)).map(|(id, _)| *id).collect();
         for id in dropped {
-            if let Some(e) = self.entries.remove(&id) {
+            if let Some(e) = self.records.get_mut(&id).and_then(|r| r.entry.take()) {
                 retry.insert(id, e.command);
             }
         }
         for d in &decided {
-            match self.entries.get_mut(&d.id) {
+            match self.entry_mut(d.id) {
                 Some(e) if e.phase == Phase::Committed => {}
                 Some(e) => {
                     e.phase = Phase::Accepted;
@@ -206,12 +209,12 @@ impl SwiftReplica {
     /// recovered one of each key, and all tables agree (the fast path works).
     pub(super) fn rebuild_conflicts(&mut self) {
         let mut known: Vec<(CommandId, Command, Deps)> =
-            self.entries.iter().map(|(id, e)| (*id, e.command.clone(), e.deps.clone())).collect();
+            self.entries().map(|(id, e)| (*id, e.command.clone(), e.deps.clone())).collect();
         known.sort_by_key(|(id, _, _)| *id);
         let mut table = ConflictTable::new();
         let by_id: HashMap<CommandId, &Command> = known.iter().map(|(id, c, _)| (*id, c)).collect();
         let committed: HashMap<CommandId, &Deps> =
-            self.entries.iter().filter(|(_, e)| e.phase == Phase::Committed).map(|(id, e)| (*id, &e.deps)).collect();
+            self.entries().filter(|(_, e)| e.phase == Phase::Committed).map(|(id, e)| (*id, &e.deps)).collect();
         for id in execution_order(&known) {
             table.record(id, by_id[&id]);
             if let Some(deps) = committed.get(&id) {

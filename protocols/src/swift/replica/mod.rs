@@ -37,7 +37,7 @@ use crate::session::{Applied, StateMachine};
 use crate::speculation::Speculation;
 use crate::time::Time;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// At most this many ids go in one catch-up request.
 const FETCH_CHUNK: usize = 256;
@@ -61,6 +61,26 @@ struct BallotVotes {
     slow: Votes,
 }
 
+/// Everything this replica holds for one command, found with one lookup:
+/// the normal case touches a command a dozen times (its proposal, four
+/// votes, the commit, execution, release), and separate maps for the
+/// entry, the tallies and the flags cost a lookup each.
+#[derive(Clone, Debug, Default)]
+struct Record {
+    /// The command and this replica's phase for it; `None` while only
+    /// votes (or a client's request to be notified) arrived.
+    entry: Option<Entry>,
+    /// The votes seen in the current ballot.
+    votes: BallotVotes,
+    /// The leader answered it optimistically in this ballot; others get
+    /// their result when it executes.
+    replied: bool,
+    /// Its client asked this replica (its closest) for the result once executed.
+    notify: bool,
+    /// Listed in `uncommitted`.
+    listed: bool,
+}
+
 #[derive(Debug)]
 enum Status {
     Normal,
@@ -81,22 +101,17 @@ pub struct SwiftReplica {
     cballot: Ballot,
     status: Status,
     election: Election,
-    entries: HashMap<CommandId, Entry>,
-    /// Entries that may not be committed yet: what the periodic
-    /// retransmission and fetch look at, instead of every entry ever seen.
-    /// Committed ones leave it lazily, at the next scan.
-    uncommitted: BTreeSet<CommandId>,
-    votes: HashMap<CommandId, BallotVotes>,
+    records: HashMap<CommandId, Record>,
+    /// Entries that may not be committed yet, in the order they arrived:
+    /// what the periodic retransmission and fetch look at, instead of every
+    /// entry ever seen. Committed ones leave it lazily, at the next scan.
+    uncommitted: Vec<CommandId>,
+    /// When the leader last looked for accepted commands to retransmit.
+    last_retransmit: Time,
     conflicts: ConflictTable<CommandId>,
     graph: DependencyGraph,
     state: StateMachine,
     speculation: Speculation,
-    /// Commands the leader answered optimistically in this ballot; others get
-    /// their result when they execute.
-    replied: HashSet<CommandId>,
-    /// Commands whose client asked this replica (its closest) for the result
-    /// once executed.
-    notify: HashSet<CommandId>,
     /// Proposals that arrived while joining a ballot.
     parked: Vec<(CommandId, Command)>,
     last_heartbeat: Time,
@@ -161,15 +176,13 @@ impl ReplicaProtocol for SwiftReplica {
             cballot: initial,
             status: Status::Normal,
             election: Election::new(config.id, n, config.timing),
-            entries: HashMap::default(),
-            uncommitted: BTreeSet::new(),
-            votes: HashMap::default(),
+            records: HashMap::default(),
+            uncommitted: Vec::new(),
+            last_retransmit: Time::ZERO,
             conflicts: ConflictTable::new(),
             graph: DependencyGraph::new(),
             state: StateMachine::new(),
             speculation: Speculation::new(),
-            replied: HashSet::default(),
-            notify: HashSet::default(),
             parked: Vec::new(),
             last_heartbeat: Time::ZERO,
             last_fetch: Time::ZERO,
@@ -188,7 +201,7 @@ impl ReplicaProtocol for SwiftReplica {
     fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
         if let Message::Propose { id, command, reply_on_execution } = msg {
             if reply_on_execution {
-                self.notify.insert(id);
+                self.records.entry(id).or_default().notify = true;
             }
             return self.on_propose(id, command, now, out);
         }
@@ -302,13 +315,13 @@ impl ReplicaProtocol for SwiftReplica {
             Status::Joining => "joining",
             Status::Recovering { .. } => "recovering",
         };
-        let uncommitted = self.entries.values().filter(|e| e.phase != Phase::Committed).count();
+        let uncommitted = self.entries().filter(|(_, e)| e.phase != Phase::Committed).count();
         let missing = self.graph.missing();
         format!(
             "{status} ballot {} cballot {}, {} known, {uncommitted} uncommitted, {} committed waiting, {} done held, missing {:?}, read {} of the leader's {} commits",
             self.ballot,
             self.cballot,
-            self.entries.len(),
+            self.entries().count(),
             self.graph.pending_len(),
             self.graph.done_len(),
             &missing[..missing.len().min(5)],
@@ -329,7 +342,7 @@ impl SwiftReplica {
         if !out.keeps_records() {
             return;
         }
-        if let Some(e) = self.entries.get(&id) {
+        if let Some(e) = self.entry(id) {
             let entry = ReportedEntry { id, command: e.command.clone(), phase: e.phase, deps: e.deps.clone() };
             out.persist(Message::Voted { ballot: self.ballot, entry });
         }
@@ -338,10 +351,10 @@ impl SwiftReplica {
     /// A recorded vote back in the entries (and, if new, the conflict table).
     fn restore_vote(&mut self, entry: ReportedEntry) {
         let id = entry.id;
-        if self.graph.is_committed(id) || self.entries.get(&id).is_some_and(|e| e.phase == Phase::Committed) {
+        if self.graph.is_committed(id) || self.entry(id).is_some_and(|e| e.phase == Phase::Committed) {
             return;
         }
-        if !self.entries.contains_key(&id) {
+        if self.entry(id).is_none() {
             self.graph.revive(id);
             self.conflicts.record(id, &entry.command);
         }
@@ -350,10 +363,31 @@ impl SwiftReplica {
 
     /// Records `entry` for `id`, indexing it while it is not committed.
     fn put_entry(&mut self, id: CommandId, entry: Entry) {
-        if entry.phase != Phase::Committed {
-            self.uncommitted.insert(id);
+        let record = self.records.entry(id).or_default();
+        if entry.phase != Phase::Committed && !record.listed {
+            record.listed = true;
+            self.uncommitted.push(id);
         }
-        self.entries.insert(id, entry);
+        record.entry = Some(entry);
+    }
+
+    /// What this replica knows of `id`.
+    fn entry(&self, id: CommandId) -> Option<&Entry> {
+        self.records.get(&id).and_then(|r| r.entry.as_ref())
+    }
+
+    fn entry_mut(&mut self, id: CommandId) -> Option<&mut Entry> {
+        self.records.get_mut(&id).and_then(|r| r.entry.as_mut())
+    }
+
+    /// Every command this replica knows, in no particular order.
+    fn entries(&self) -> impl Iterator<Item = (&CommandId, &Entry)> {
+        self.records.iter().filter_map(|(id, r)| r.entry.as_ref().map(|e| (id, e)))
+    }
+
+    /// The votes for `id` in this ballot, created if none came yet.
+    fn votes_mut(&mut self, id: CommandId) -> &mut BallotVotes {
+        &mut self.records.entry(id).or_default().votes
     }
 
     /// The indexed entries still not committed, in id order, that were last
@@ -362,16 +396,26 @@ impl SwiftReplica {
     /// forgotten ones from the index on the way.
     fn overdue(&mut self, now: Time, accepted_only: bool) -> Vec<CommandId> {
         let retry = self.timing.retry;
-        let entries = &self.entries;
-        self.uncommitted.retain(|id| entries.get(id).is_some_and(|e| e.phase != Phase::Committed));
-        self.uncommitted
-            .iter()
-            .filter(|id| {
-                let e = &self.entries[*id];
-                (!accepted_only || e.phase == Phase::Accepted) && now.since(e.touched) >= retry
-            })
-            .copied()
-            .collect()
+        let records = &mut self.records;
+        let mut due = Vec::new();
+        self.uncommitted.retain(|id| {
+            let Some(record) = records.get_mut(id) else { return false };
+            match &record.entry {
+                Some(e) if e.phase != Phase::Committed => {
+                    if (!accepted_only || e.phase == Phase::Accepted) && now.since(e.touched) >= retry {
+                        due.push(*id);
+                    }
+                    true
+                }
+                _ => {
+                    record.listed = false;
+                    false
+                }
+            }
+        });
+        due.sort_unstable();
+        due.dedup();
+        due
     }
 
     fn leader_id(&self) -> ReplicaId {

@@ -16,7 +16,7 @@ impl SwiftReplica {
         if !matches!(self.status, Status::Normal) {
             return self.parked.push((id, command));
         }
-        if let Some(entry) = self.entries.get(&id) {
+        if let Some(entry) = self.entry(id) {
             return self.resend_votes(id, entry.phase, entry.deps.clone(), now, out);
         }
         self.graph.revive(id);
@@ -27,7 +27,7 @@ impl SwiftReplica {
     pub(super) fn resend_votes(&mut self, id: CommandId, phase: Phase, deps: Deps, now: Time, out: &mut Outbox<Message>) {
         let ballot = self.ballot;
         if self.is_leader() && phase != Phase::Committed {
-            let command = self.entries[&id].command.clone();
+            let Some(command) = self.entry(id).map(|e| e.command.clone()) else { return };
             let answer = self.leader_answer(id, &command, deps);
             return out.send_client(id.client, answer);
         }
@@ -57,11 +57,12 @@ impl SwiftReplica {
         let phase = if leading { Phase::Accepted } else { Phase::PreAccepted };
         self.put_entry(id, Entry { command: command.clone(), phase, deps: deps.clone(), touched: now });
         self.record_vote(id, out);
-        let votes = self.votes.entry(id).or_default();
-        votes.fast.add(self.id, deps.clone());
+        let me = self.id;
+        let votes = self.votes_mut(id);
+        votes.fast.add(me, deps.clone());
         if leading {
             votes.leader_deps = Some(deps.clone());
-            votes.slow.add(self.id);
+            votes.slow.add(me);
             let answer = self.leader_answer(id, &command, deps.clone());
             out.broadcast(Message::FastAck { ballot, id, deps, command: Some(command) });
             out.send_client(id.client, answer);
@@ -84,7 +85,7 @@ impl SwiftReplica {
             deps.iter().all(|d| self.speculation.contains(*d) || self.state.has_executed(*d) || self.graph.is_done(*d));
         if speculable {
             let result = self.speculation.execute(&self.state, id, command);
-            self.replied.insert(id);
+            self.records.entry(id).or_default().replied = true;
             Message::Reply { ballot, id, deps, result }
         } else {
             Message::FastAck { ballot, id, deps, command: None }
@@ -115,12 +116,12 @@ impl SwiftReplica {
         if self.answer_if_committed(id, from_leader, out) {
             return;
         }
-        let votes = self.votes.entry(id).or_default();
-        votes.fast.add(from, deps.clone());
+        let record = self.records.entry(id).or_default();
+        record.votes.fast.add(from, deps.clone());
         if from_leader {
-            votes.leader_deps = Some(deps);
-            votes.slow.add(from);
-            if !self.entries.contains_key(&id) && !self.graph.is_committed(id) {
+            record.votes.leader_deps = Some(deps);
+            record.votes.slow.add(from);
+            if record.entry.is_none() && !self.graph.is_committed(id) {
                 if let Some(command) = command {
                     // The client's proposal has not arrived (or never will):
                     // accept from the leader's copy, with no fast vote of our own.
@@ -137,7 +138,7 @@ impl SwiftReplica {
     /// Votes for a command this replica already knows committed need no
     /// counting; a leader still retransmitting it gets our slow-path vote.
     pub(super) fn answer_if_committed(&mut self, id: CommandId, from_leader: bool, out: &mut Outbox<Message>) -> bool {
-        let committed = self.entries.get(&id).is_some_and(|e| e.phase == Phase::Committed);
+        let committed = self.entry(id).is_some_and(|e| e.phase == Phase::Committed);
         if committed && from_leader {
             out.send_replica(self.leader_id(), Message::SlowAck { ballot: self.ballot, id });
         }
@@ -150,17 +151,19 @@ impl SwiftReplica {
         if self.is_leader() {
             return;
         }
-        let Some(leader_deps) = self.votes.get(&id).and_then(|v| v.leader_deps.clone()) else { return };
-        let Some(entry) = self.entries.get_mut(&id) else { return };
+        let me = self.id;
+        let Some(record) = self.records.get_mut(&id) else { return };
+        let Some(leader_deps) = record.votes.leader_deps.clone() else { return };
+        let Some(entry) = record.entry.as_mut() else { return };
         if entry.phase == Phase::Committed {
             return;
         }
         entry.phase = Phase::Accepted;
         entry.deps = leader_deps;
         entry.touched = now;
+        record.votes.slow.add(me);
         let ballot = self.ballot;
         self.record_vote(id, out);
-        self.votes.entry(id).or_default().slow.add(self.id);
         out.broadcast(Message::SlowAck { ballot, id });
         out.send_client(id.client, Message::SlowAck { ballot, id });
         self.try_commit(id, out);
@@ -176,18 +179,22 @@ impl SwiftReplica {
         if self.answer_if_committed(id, false, out) {
             return;
         }
-        self.votes.entry(id).or_default().slow.add(from);
+        self.votes_mut(id).slow.add(from);
         self.try_commit(id, out);
     }
 
     /// Commits on the fast path (a fast quorum voted the leader's
     /// dependencies) or the slow path (a majority with the leader accepted them).
     pub(super) fn try_commit(&mut self, id: CommandId, out: &mut Outbox<Message>) {
-        let Some(votes) = self.votes.get(&id) else { return };
-        let Some(deps) = votes.leader_deps.clone() else { return };
-        let fast = self.quorums.is_fast_quorum(self.ballot, votes.fast.agreeing_with(&deps));
-        let slow = self.quorums.is_slow_quorum(self.ballot, votes.slow.voters());
-        if (fast || slow) && self.entries.get(&id).is_some_and(|e| e.phase != Phase::Committed) {
+        let Some(record) = self.records.get(&id) else { return };
+        let Some(deps) = record.votes.leader_deps.as_ref() else { return };
+        if !record.entry.as_ref().is_some_and(|e| e.phase != Phase::Committed) {
+            return;
+        }
+        let fast = self.quorums.is_fast_quorum(self.ballot, record.votes.fast.agreeing_with(deps));
+        let slow = self.quorums.is_slow_quorum(self.ballot, record.votes.slow.voters());
+        if fast || slow {
+            let deps = deps.clone();
             self.commit(id, None, deps, out);
         }
     }
@@ -195,10 +202,10 @@ impl SwiftReplica {
     /// Records that `id` committed with `deps` and executes what became
     /// executable. The leader answers clients it has not answered yet.
     pub(super) fn commit(&mut self, id: CommandId, command: Option<Command>, deps: Deps, out: &mut Outbox<Message>) {
-        if self.graph.is_committed(id) && !self.entries.get(&id).is_some_and(|e| e.phase != Phase::Committed) {
+        if self.graph.is_committed(id) && !self.entry(id).is_some_and(|e| e.phase != Phase::Committed) {
             return;
         }
-        let command = match (self.entries.get_mut(&id), command) {
+        let command = match (self.entry_mut(id), command) {
             (Some(e), _) => {
                 e.phase = Phase::Committed;
                 e.deps = deps.clone();
@@ -212,7 +219,9 @@ impl SwiftReplica {
             }
             (None, None) => return,
         };
-        self.votes.remove(&id);
+        if let Some(record) = self.records.get_mut(&id) {
+            record.votes = BallotVotes::default();
+        }
         out.persist_with(|| Message::Commit { id, command: command.clone(), deps: deps.clone() });
         self.commit_order.push_back(id);
         let committed_deps: Vec<CommandId> = deps.iter().copied().filter(|d| self.graph.is_committed(*d)).collect();
@@ -229,8 +238,11 @@ impl SwiftReplica {
             if let Applied::Fresh(_) = applied {
                 out.executed(id);
             }
-            let answered = leading && self.replied.remove(&id);
-            let asked = self.notify.remove(&id);
+            let (replied, asked) = match self.records.get_mut(&id) {
+                Some(r) => (std::mem::take(&mut r.replied), std::mem::take(&mut r.notify)),
+                None => (false, false),
+            };
+            let answered = leading && replied;
             if (leading || asked) && !answered {
                 if let Some(result) = applied.result() {
                     out.send_client(id.client, Message::Executed { id, result: result.clone() });

@@ -68,13 +68,9 @@ impl SwiftReplica {
             return;
         }
         for id in gone {
-            if let Some(entry) = self.entries.remove(&id) {
+            if let Some(entry) = self.records.remove(&id).and_then(|r| r.entry) {
                 self.conflicts.remove(id, &entry.command);
             }
-            self.votes.remove(&id);
-            self.uncommitted.remove(&id);
-            self.replied.remove(&id);
-            self.notify.remove(&id);
         }
         while self.commit_order.front().is_some_and(|id| self.graph.is_released(*id)) {
             self.commit_order.pop_front();
