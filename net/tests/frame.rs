@@ -51,6 +51,14 @@ fn every_protocols_messages_survive_a_frame() {
     round_trip(vec![
         protocols::swift::Message::Propose { id, command: put(1), reply_on_execution: true },
         protocols::swift::Message::Reply { ballot: Ballot(2), id, deps: protocols::depgraph::deps_of([CommandId::new(1, 1)], id), result: CommandResult::Value(None) },
+        protocols::swift::Message::FastAcks {
+            ballot: Ballot(2),
+            acks: vec![
+                protocols::swift::FastVote { id, deps: protocols::depgraph::deps_of([CommandId::new(1, 1)], id), command: Some(put(1)) },
+                protocols::swift::FastVote { id: CommandId::new(3, 4), deps: protocols::depgraph::deps_of((1..9).map(|s| CommandId::new(1, s)), id), command: None },
+            ],
+        },
+        protocols::swift::Message::SlowAcks { ballot: Ballot(2), ids: vec![id, CommandId::new(3, 4)] },
     ]);
     round_trip(vec![
         protocols::curp::Message::Paxos(protocols::paxos::Message::Commit { slot: 1, value: batch.clone() }),

@@ -29,11 +29,18 @@ pub enum Message {
     /// replica and to the client. The leader's carries the command, so that
     /// replicas which missed the client's proposal can still accept.
     FastAck { ballot: Ballot, id: CommandId, deps: Deps, command: Option<Command> },
+    /// One replica's `FastAck`s of one flush, to every other replica: one
+    /// message per flush instead of one per command, as Multi-Paxos batches
+    /// `Accept`s (at most [`MAX_VOTES`] each).
+    FastAcks { ballot: Ballot, acks: Vec<FastVote> },
     /// Leader → client: its fast ack with the result of executing optimistically.
     Reply { ballot: Ballot, id: CommandId, deps: Deps, result: CommandResult },
     /// A replica accepted the leader's dependencies for `id` (slow-path
     /// vote), to every replica and to the client.
     SlowAck { ballot: Ballot, id: CommandId },
+    /// One replica's `SlowAck`s of one flush, to every other replica (at
+    /// most [`MAX_VOTES`] each).
+    SlowAcks { ballot: Ballot, ids: Vec<CommandId> },
     /// A replica executed `id`: the result is final. Answers retries of
     /// finished commands and commands recovered by a new leader.
     Executed { id: CommandId, result: CommandResult },
@@ -73,6 +80,22 @@ pub enum Message {
     /// keeps on stable storage so that after a restart it reports the vote
     /// to a new leader exactly as before the crash.
     Voted { ballot: Ballot, entry: ReportedEntry },
+}
+
+/// The most votes in one [`Message::FastAcks`] or [`Message::SlowAcks`], so
+/// that a message stays far below the frame cap however busy a flush.
+pub const MAX_VOTES: usize = 1024;
+
+/// One fast-path vote in a [`Message::FastAcks`]: the fields of a `FastAck`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct FastVote {
+    /// The command's id.
+    pub id: CommandId,
+    /// The voter's dependencies for it.
+    pub deps: Deps,
+    /// The command, in the leader's votes (see `FastAck`).
+    pub command: Option<Command>,
 }
 
 /// One command in a [`Message::NewLeaderAck`].

@@ -17,7 +17,7 @@ pub mod recovery;
 pub mod replica;
 
 pub use client::SwiftClient;
-pub use messages::Message;
+pub use messages::{FastVote, Message};
 pub use replica::SwiftReplica;
 
 use crate::protocol::Protocol;

@@ -134,7 +134,7 @@ impl SwiftReplica {
             votes.slow.add(leader);
             votes.slow.add(me);
             if !leading {
-                out.broadcast(Message::SlowAck { ballot, id });
+                self.slow_votes.push((ballot, id));
             }
             self.try_commit(id, out);
         }

@@ -22,7 +22,7 @@ mod leader_change;
 mod normal_case;
 mod release;
 
-use super::messages::{Decided, Message, Phase, ReportedEntry};
+use super::messages::{Decided, FastVote, Message, Phase, ReportedEntry, MAX_VOTES};
 use super::recovery::{execution_order, recover, Report};
 use crate::ballot::Ballot;
 use crate::client::ReplyCollector;
@@ -108,6 +108,9 @@ pub struct SwiftReplica {
     uncommitted: Vec<CommandId>,
     /// When the leader last looked for accepted commands to retransmit.
     last_retransmit: Time,
+    /// Votes for every other replica, sent together at the next flush.
+    fast_votes: Vec<(Ballot, FastVote)>,
+    slow_votes: Vec<(Ballot, CommandId)>,
     conflicts: ConflictTable<CommandId>,
     graph: DependencyGraph,
     state: StateMachine,
@@ -163,6 +166,9 @@ impl ReplicaProtocol for SwiftReplica {
             _ => {}
         }
         self.status = if self.ballot == self.cballot { Status::Normal } else { Status::Joining };
+        // Messages queued while restoring are dropped.
+        self.fast_votes.clear();
+        self.slow_votes.clear();
     }
 
     fn new(config: ReplicaConfig) -> Self {
@@ -179,6 +185,8 @@ impl ReplicaProtocol for SwiftReplica {
             records: HashMap::default(),
             uncommitted: Vec::new(),
             last_retransmit: Time::ZERO,
+            fast_votes: Vec::new(),
+            slow_votes: Vec::new(),
             conflicts: ConflictTable::new(),
             graph: DependencyGraph::new(),
             state: StateMachine::new(),
@@ -213,7 +221,21 @@ impl ReplicaProtocol for SwiftReplica {
         }
         match msg {
             Message::FastAck { ballot, id, deps, command } => self.on_fast_ack(r, ballot, id, deps, command, now, out),
+            Message::FastAcks { ballot, acks } => {
+                for FastVote { id, deps, command } in acks {
+                    if !self.graph.is_released(id) {
+                        self.on_fast_ack(r, ballot, id, deps, command, now, out);
+                    }
+                }
+            }
             Message::SlowAck { ballot, id } => self.on_slow_ack(r, ballot, id, now, out),
+            Message::SlowAcks { ballot, ids } => {
+                for id in ids {
+                    if !self.graph.is_released(id) {
+                        self.on_slow_ack(r, ballot, id, now, out);
+                    }
+                }
+            }
             Message::Commit { id, command, deps } => self.commit(id, Some(command), deps, out),
             Message::Fetch { ids } => self.on_fetch(r, ids, out),
             Message::Heartbeat { ballot, committed, release } => {
@@ -302,6 +324,30 @@ impl ReplicaProtocol for SwiftReplica {
                 }
                 self.retransmit_uncommitted(now, out);
             }
+        }
+    }
+
+    /// Sends the votes gathered since the last flush, one message per kind
+    /// (and ballot) for every other replica; nothing waits when idle, since
+    /// the host flushes as soon as its inbox is empty.
+    fn flush(&mut self, _now: Time, out: &mut Outbox<Message>) {
+        let mut fast = std::mem::take(&mut self.fast_votes).into_iter().peekable();
+        while let Some((ballot, first)) = fast.next() {
+            let mut acks = vec![first];
+            while acks.len() < MAX_VOTES {
+                let Some((_, vote)) = fast.next_if(|(b, _)| *b == ballot) else { break };
+                acks.push(vote);
+            }
+            out.broadcast(Message::FastAcks { ballot, acks });
+        }
+        let mut slow = std::mem::take(&mut self.slow_votes).into_iter().peekable();
+        while let Some((ballot, first)) = slow.next() {
+            let mut ids = vec![first];
+            while ids.len() < MAX_VOTES {
+                let Some((_, id)) = slow.next_if(|(b, _)| *b == ballot) else { break };
+                ids.push(id);
+            }
+            out.broadcast(Message::SlowAcks { ballot, ids });
         }
     }
 
