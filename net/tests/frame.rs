@@ -67,8 +67,14 @@ fn every_protocols_messages_survive_a_frame() {
     round_trip(vec![protocols::fastpaxos::Message::Vote { instance: 8, round: Round::new(Ballot(1), Step::Recovery), value: batch.clone(), executed: 3 }]);
     let attrs = Attributes { seq: 4, deps: Arc::from(vec![Some(3), None, Some(0)]) };
     round_trip(vec![
-        protocols::epaxos::Message::PreAccept { instance: InstanceId { leader: 2, slot: 9 }, ballot: Ballot(2), value: Some((id, put(5))), attrs },
+        protocols::epaxos::Message::PreAccept { instance: InstanceId { leader: 2, slot: 9 }, ballot: Ballot(2), value: Some((id, put(5))), attrs: attrs.clone() },
         protocols::epaxos::Message::Fetch { instance: InstanceId { leader: 0, slot: 0 } },
+        protocols::epaxos::Message::Batch {
+            steps: vec![
+                protocols::epaxos::messages::Step::PreAcceptOk { instance: InstanceId { leader: 1, slot: 3 }, ballot: Ballot(2), attrs: attrs.clone(), unchanged: true },
+                protocols::epaxos::messages::Step::Commit { instance: InstanceId { leader: 2, slot: 9 }, value: Some((id, put(5))), attrs },
+            ],
+        },
     ]);
 }
 

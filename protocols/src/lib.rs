@@ -10,6 +10,7 @@
 //! [conflict table](conflicts) and [client-side bookkeeping](client).
 
 pub mod ballot;
+pub mod batching;
 pub mod client;
 pub mod command;
 pub mod conflicts;

@@ -53,10 +53,46 @@ pub enum Message {
     Nack { instance: InstanceId, ballot: Ballot },
     /// A replica waiting on `instance` asks who knows it committed.
     Fetch { instance: InstanceId },
+    /// The normal case's messages of many instances, gathered by one flush
+    /// for one destination (at most [`MAX_STEPS`]): one message where
+    /// there would be one per instance.
+    Batch { steps: Vec<Step> },
     /// How many instances of each row the sender has heard of, and below
     /// which instance of each row it executed everything (for releasing
     /// instances executed everywhere, [`crate::gc`]).
     RowLengths { lengths: Vec<u64>, executed: Vec<u64> },
+}
+
+/// The most steps in one [`Message::Batch`], far below the frame cap.
+pub const MAX_STEPS: usize = 1024;
+
+/// A normal-case message inside a [`Message::Batch`]: the fields of the
+/// message of the same name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub enum Step {
+    /// See [`Message::PreAccept`].
+    PreAccept { instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes },
+    /// See [`Message::PreAcceptOk`].
+    PreAcceptOk { instance: InstanceId, ballot: Ballot, attrs: Attributes, unchanged: bool },
+    /// See [`Message::Accept`].
+    Accept { instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes },
+    /// See [`Message::AcceptOk`].
+    AcceptOk { instance: InstanceId, ballot: Ballot },
+    /// See [`Message::Commit`].
+    Commit { instance: InstanceId, value: Value, attrs: Attributes },
+}
+
+impl From<Step> for Message {
+    fn from(step: Step) -> Message {
+        match step {
+            Step::PreAccept { instance, ballot, value, attrs } => Message::PreAccept { instance, ballot, value, attrs },
+            Step::PreAcceptOk { instance, ballot, attrs, unchanged } => Message::PreAcceptOk { instance, ballot, attrs, unchanged },
+            Step::Accept { instance, ballot, value, attrs } => Message::Accept { instance, ballot, value, attrs },
+            Step::AcceptOk { instance, ballot } => Message::AcceptOk { instance, ballot },
+            Step::Commit { instance, value, attrs } => Message::Commit { instance, value, attrs },
+        }
+    }
 }
 
 impl Message {
@@ -74,7 +110,7 @@ impl Message {
             | Message::TryPreAcceptReply { instance, .. }
             | Message::Nack { instance, .. }
             | Message::Fetch { instance } => Some(*instance),
-            Message::Request { .. } | Message::Reply { .. } | Message::RowLengths { .. } => None,
+            Message::Request { .. } | Message::Reply { .. } | Message::RowLengths { .. } | Message::Batch { .. } => None,
         }
     }
 }

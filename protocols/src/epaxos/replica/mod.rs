@@ -13,7 +13,8 @@ mod recovery;
 
 use super::attributes::ConflictMap;
 use super::instance::{command_of, Attributes, InstanceId, Report, Status, Value};
-use super::messages::Message;
+use super::messages::{Message, Step, MAX_STEPS};
+use crate::batching::HeldVotes;
 use crate::ballot::Ballot;
 use crate::depgraph::DependencyGraph;
 use crate::ids::{CommandId, NodeId, ReplicaId};
@@ -133,6 +134,8 @@ pub struct EPaxosReplica {
     recoveries: RecoveryCounts,
     /// Per replica, per row: below which instance it executed everything.
     floor_reports: Vec<Vec<u64>>,
+    /// Normal-case messages for the next flush, one `Batch` per destination.
+    steps: HeldVotes<Step>,
 }
 
 /// Releasing instances executed everywhere ([`crate::gc`]): replicas
@@ -200,6 +203,8 @@ impl ReplicaProtocol for EPaxosReplica {
         if let Some((value, attrs)) = decision {
             self.commit(instance, value, attrs, false, Time::ZERO, out);
         }
+        // Messages queued while restoring are dropped.
+        self.steps.clear();
     }
 
     fn new(config: ReplicaConfig) -> Self {
@@ -223,6 +228,7 @@ impl ReplicaProtocol for EPaxosReplica {
             last_row_length: Time::ZERO,
             recoveries: RecoveryCounts::default(),
             floor_reports: vec![vec![0; n]; n],
+            steps: HeldVotes::new(),
         }
     }
 
@@ -236,6 +242,11 @@ impl ReplicaProtocol for EPaxosReplica {
         }
         match msg {
             Message::Request { .. } | Message::Reply { .. } => {}
+            Message::Batch { steps } => {
+                for step in steps {
+                    self.handle(from, step.into(), now, out);
+                }
+            }
             Message::PreAccept { instance, ballot, value, attrs } => self.on_pre_accept(r, instance, ballot, value, attrs, now, out),
             Message::PreAcceptOk { instance, ballot, attrs, unchanged } => self.on_pre_accept_ok(r, instance, ballot, attrs, unchanged, now, out),
             Message::Accept { instance, ballot, value, attrs } => self.on_accept(r, instance, ballot, value, attrs, now, out),
@@ -266,6 +277,16 @@ impl ReplicaProtocol for EPaxosReplica {
         for instance in undecided {
             self.tick_instance(instance, now, out);
         }
+    }
+
+    /// Sends the normal-case messages gathered since the last flush, one
+    /// `Batch` per destination (a lone message goes as itself); the host
+    /// flushes whenever its inbox is empty, so nothing waits when idle.
+    fn flush(&mut self, _now: Time, out: &mut Outbox<Message>) {
+        self.steps.flush(out, MAX_STEPS, |_| (), |(), mut steps| match steps.len() {
+            1 => steps.pop().expect("one step").into(),
+            _ => Message::Batch { steps },
+        });
     }
 
     fn leader(&self) -> Option<ReplicaId> {

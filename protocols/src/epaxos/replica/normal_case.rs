@@ -7,7 +7,7 @@ use super::{Coordination, EPaxosReplica};
 use crate::ballot::Ballot;
 use crate::command::Command;
 use crate::epaxos::instance::{command_of, Attributes, InstanceId, Status, Value};
-use crate::epaxos::messages::Message;
+use crate::epaxos::messages::{Message, Step};
 use crate::ids::{CommandId, ReplicaId};
 use crate::protocol::Outbox;
 use crate::quorum::Votes;
@@ -55,7 +55,7 @@ impl EPaxosReplica {
             sent: now,
         });
         self.record(instance, out);
-        out.broadcast(Message::PreAccept { instance, ballot, value, attrs });
+        self.steps.broadcast(Step::PreAccept { instance, ballot, value, attrs });
         self.check_pre_accepts(instance, now, out);
     }
 
@@ -85,7 +85,7 @@ impl EPaxosReplica {
             // A retransmission: the same answer again.
             if let Some(held) = s.attrs.clone() {
                 let unchanged = s.unchanged;
-                return out.send_replica(from, Message::PreAcceptOk { instance, ballot, attrs: held, unchanged });
+                return self.steps.send(from, Step::PreAcceptOk { instance, ballot, attrs: held, unchanged });
             }
         }
         let local = self.conflicts.attributes(command_of(&value));
@@ -93,7 +93,7 @@ impl EPaxosReplica {
         let unchanged = ballot == instance.default_ballot() && merged == attrs;
         self.hold(instance, Status::PreAccepted, ballot, value, merged.clone(), unchanged, now);
         self.record(instance, out);
-        out.send_replica(from, Message::PreAcceptOk { instance, ballot, attrs: merged, unchanged });
+        self.steps.send(from, Step::PreAcceptOk { instance, ballot, attrs: merged, unchanged });
     }
 
     pub(super) fn on_pre_accept_ok(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, attrs: Attributes, unchanged: bool, now: Time, out: &mut Outbox<Message>) {
@@ -140,7 +140,7 @@ impl EPaxosReplica {
         s.bal = ballot;
         s.coordinating = Some(Coordination::Accepting { ballot, votes, sent: now });
         self.record(instance, out);
-        out.broadcast(Message::Accept { instance, ballot, value, attrs });
+        self.steps.broadcast(Step::Accept { instance, ballot, value, attrs });
         self.check_accepts(instance, now, out);
     }
 
@@ -150,7 +150,7 @@ impl EPaxosReplica {
         }
         self.hold(instance, Status::Accepted, ballot, value, attrs, false, now);
         self.record(instance, out);
-        out.send_replica(from, Message::AcceptOk { instance, ballot });
+        self.steps.send(from, Step::AcceptOk { instance, ballot });
     }
 
     pub(super) fn on_accept_ok(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, now: Time, out: &mut Outbox<Message>) {
@@ -174,7 +174,7 @@ impl EPaxosReplica {
 
     /// Commits here and tells everyone.
     pub(super) fn send_all_commit(&mut self, instance: InstanceId, value: Value, attrs: Attributes, fast: bool, now: Time, out: &mut Outbox<Message>) {
-        out.broadcast(Message::Commit { instance, value: value.clone(), attrs: attrs.clone() });
+        self.steps.broadcast(Step::Commit { instance, value: value.clone(), attrs: attrs.clone() });
         self.commit(instance, value, attrs, fast, now, out);
     }
 }

@@ -134,7 +134,7 @@ impl SwiftReplica {
             votes.slow.add(leader);
             votes.slow.add(me);
             if !leading {
-                self.slow_votes.push((ballot, id));
+                self.slow_votes.broadcast((ballot, id));
             }
             self.try_commit(id, out);
         }

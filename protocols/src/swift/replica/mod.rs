@@ -25,6 +25,7 @@ mod release;
 use super::messages::{Decided, FastVote, Message, Phase, ReportedEntry, MAX_VOTES};
 use super::recovery::{execution_order, recover, Report};
 use crate::ballot::Ballot;
+use crate::batching::HeldVotes;
 use crate::client::ReplyCollector;
 use crate::command::Command;
 use crate::conflicts::ConflictTable;
@@ -109,8 +110,8 @@ pub struct SwiftReplica {
     /// When the leader last looked for accepted commands to retransmit.
     last_retransmit: Time,
     /// Votes for every other replica, sent together at the next flush.
-    fast_votes: Vec<(Ballot, FastVote)>,
-    slow_votes: Vec<(Ballot, CommandId)>,
+    fast_votes: HeldVotes<(Ballot, FastVote)>,
+    slow_votes: HeldVotes<(Ballot, CommandId)>,
     conflicts: ConflictTable<CommandId>,
     graph: DependencyGraph,
     state: StateMachine,
@@ -185,8 +186,8 @@ impl ReplicaProtocol for SwiftReplica {
             records: HashMap::default(),
             uncommitted: Vec::new(),
             last_retransmit: Time::ZERO,
-            fast_votes: Vec::new(),
-            slow_votes: Vec::new(),
+            fast_votes: HeldVotes::new(),
+            slow_votes: HeldVotes::new(),
             conflicts: ConflictTable::new(),
             graph: DependencyGraph::new(),
             state: StateMachine::new(),
@@ -331,24 +332,8 @@ impl ReplicaProtocol for SwiftReplica {
     /// (and ballot) for every other replica; nothing waits when idle, since
     /// the host flushes as soon as its inbox is empty.
     fn flush(&mut self, _now: Time, out: &mut Outbox<Message>) {
-        let mut fast = std::mem::take(&mut self.fast_votes).into_iter().peekable();
-        while let Some((ballot, first)) = fast.next() {
-            let mut acks = vec![first];
-            while acks.len() < MAX_VOTES {
-                let Some((_, vote)) = fast.next_if(|(b, _)| *b == ballot) else { break };
-                acks.push(vote);
-            }
-            out.broadcast(Message::FastAcks { ballot, acks });
-        }
-        let mut slow = std::mem::take(&mut self.slow_votes).into_iter().peekable();
-        while let Some((ballot, first)) = slow.next() {
-            let mut ids = vec![first];
-            while ids.len() < MAX_VOTES {
-                let Some((_, id)) = slow.next_if(|(b, _)| *b == ballot) else { break };
-                ids.push(id);
-            }
-            out.broadcast(Message::SlowAcks { ballot, ids });
-        }
+        self.fast_votes.flush(out, MAX_VOTES, |(b, _)| *b, |ballot, votes| Message::FastAcks { ballot, acks: votes.into_iter().map(|(_, v)| v).collect() });
+        self.slow_votes.flush(out, MAX_VOTES, |(b, _)| *b, |ballot, votes| Message::SlowAcks { ballot, ids: votes.into_iter().map(|(_, id)| id).collect() });
     }
 
     fn leader(&self) -> Option<ReplicaId> {

@@ -64,11 +64,11 @@ impl SwiftReplica {
             votes.leader_deps = Some(deps.clone());
             votes.slow.add(me);
             let answer = self.leader_answer(id, &command, deps.clone());
-            self.fast_votes.push((ballot, FastVote { id, deps, command: Some(command) }));
+            self.fast_votes.broadcast((ballot, FastVote { id, deps, command: Some(command) }));
             out.send_client(id.client, answer);
             self.try_commit(id, out);
         } else {
-            self.fast_votes.push((ballot, FastVote { id, deps: deps.clone(), command: None }));
+            self.fast_votes.broadcast((ballot, FastVote { id, deps: deps.clone(), command: None }));
             out.send_client(id.client, Message::FastAck { ballot, id, deps, command: None });
             self.accept_if_leader_spoke(id, now, out);
         }
@@ -164,7 +164,7 @@ impl SwiftReplica {
         record.votes.slow.add(me);
         let ballot = self.ballot;
         self.record_vote(id, out);
-        self.slow_votes.push((ballot, id));
+        self.slow_votes.broadcast((ballot, id));
         out.send_client(id.client, Message::SlowAck { ballot, id });
         self.try_commit(id, out);
     }
