@@ -12,21 +12,26 @@
 
 use super::instance::{Attributes, InstanceId};
 use crate::command::{Command, Key};
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap as HashMap;
+use smallvec::{smallvec, SmallVec};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
+/// Per replica row, the highest instance seen: inline for up to five
+/// replicas, so a key's entry is one allocation-free slot of the map.
+type Row = SmallVec<[Option<u64>; 5]>;
+
 #[derive(Clone, Debug)]
 struct Rows {
-    writes: Vec<Option<u64>>,
-    reads: Vec<Option<u64>>,
+    writes: Row,
+    reads: Row,
     write_seq: u64,
     read_seq: u64,
 }
 
 impl Rows {
     fn new(n: usize) -> Self {
-        Rows { writes: vec![None; n], reads: vec![None; n], write_seq: 0, read_seq: 0 }
+        Rows { writes: smallvec![None; n], reads: smallvec![None; n], write_seq: 0, read_seq: 0 }
     }
 }
 
@@ -34,7 +39,7 @@ impl Rows {
 #[derive(Clone, Debug)]
 pub struct ConflictMap {
     n: usize,
-    keys: BTreeMap<Key, Rows>,
+    keys: HashMap<Key, Rows>,
     /// SCANs, which read keys nobody may have written yet.
     scans: Vec<(RangeInclusive<Key>, InstanceId, u64)>,
 }
@@ -42,7 +47,7 @@ pub struct ConflictMap {
 impl ConflictMap {
     /// An empty map for `n` replicas.
     pub fn new(n: usize) -> Self {
-        ConflictMap { n, keys: BTreeMap::new(), scans: Vec::new() }
+        ConflictMap { n, keys: HashMap::default(), scans: Vec::new() }
     }
 
     /// The attributes `command` gets here now: for each row, the highest
@@ -75,8 +80,17 @@ impl ConflictMap {
             }
             Command::Scan { .. } => {
                 let range = command.key_range().expect("a scan has a key range");
-                for rows in self.keys.range(range).map(|(_, r)| r) {
-                    take(&rows.writes, rows.write_seq, &mut deps);
+                // Probe the range's keys when it is narrower than the map,
+                // else look at every key (no order needed: `take` is a max).
+                let width = range.end().abs_diff(*range.start());
+                if width < self.keys.len() as u64 {
+                    for rows in range.filter_map(|k| self.keys.get(&k)) {
+                        take(&rows.writes, rows.write_seq, &mut deps);
+                    }
+                } else {
+                    for rows in self.keys.iter().filter(|(k, _)| range.contains(k)).map(|(_, r)| r) {
+                        take(&rows.writes, rows.write_seq, &mut deps);
+                    }
                 }
             }
             Command::Noop => {}
@@ -87,7 +101,7 @@ impl ConflictMap {
     /// Records that `instance` holds `command` with sequence number `seq`.
     pub fn record(&mut self, instance: InstanceId, command: &Command, seq: u64) {
         let n = self.n;
-        let bump = |row: &mut Vec<Option<u64>>| row[instance.leader] = row[instance.leader].max(Some(instance.slot));
+        let bump = |row: &mut Row| row[instance.leader] = row[instance.leader].max(Some(instance.slot));
         match command {
             Command::Put { key, .. } => {
                 let rows = self.keys.entry(*key).or_insert_with(|| Rows::new(n));

@@ -237,6 +237,9 @@ impl ReplicaProtocol for EPaxosReplica {
             return self.on_request(id, command, now, out);
         }
         let NodeId::Replica(r) = from else { return };
+        if msg.instance().is_some_and(|i| i.leader >= self.n()) {
+            return; // no such row: a malformed message
+        }
         if msg.instance().is_some_and(|i| self.graph.is_released(i)) {
             return; // executed everywhere and forgotten: a stale message
         }
