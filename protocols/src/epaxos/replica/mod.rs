@@ -22,7 +22,8 @@ use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Ti
 use crate::quorum::{QuorumSystem, ReplicaSet, Votes};
 use crate::session::{Applied, StateMachine};
 use crate::time::Time;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeSet;
 
 /// What this replica is doing as the coordinator of an instance.
 #[derive(Debug)]
@@ -116,7 +117,7 @@ pub struct EPaxosReplica {
     /// `f + ⌊(f + 1)/2⌋`, the paper's optimized fast quorum (leader included).
     fast_quorum: usize,
     next_slot: u64,
-    instances: BTreeMap<InstanceId, InstanceState>,
+    instances: HashMap<InstanceId, InstanceState>,
     /// Instances known here and not committed: what `tick` looks at.
     undecided: BTreeSet<InstanceId>,
     conflicts: ConflictMap,
@@ -156,9 +157,8 @@ impl EPaxosReplica {
             if stable > from_slot {
                 let below = stable;
                 self.graph.release_below(row as u64, below);
-                let range = InstanceId { leader: row, slot: from_slot }..InstanceId { leader: row, slot: below };
-                let gone: Vec<InstanceId> = self.instances.range(range).map(|(i, _)| *i).collect();
-                for instance in gone {
+                for slot in from_slot..below {
+                    let instance = InstanceId { leader: row, slot };
                     self.instances.remove(&instance);
                     self.undecided.remove(&instance);
                 }
@@ -216,14 +216,14 @@ impl ReplicaProtocol for EPaxosReplica {
             timing: config.timing,
             bugs: config.bugs,
             next_slot: 0,
-            instances: BTreeMap::new(),
+            instances: HashMap::default(),
             undecided: BTreeSet::new(),
             conflicts: ConflictMap::new(n),
             graph: DependencyGraph::new(),
             row_floor: vec![0; n],
             state: StateMachine::new(),
-            leading: HashMap::new(),
-            reply_to: HashSet::new(),
+            leading: HashMap::default(),
+            reply_to: HashSet::default(),
             row_known: vec![0; n],
             last_row_length: Time::ZERO,
             recoveries: RecoveryCounts::default(),
