@@ -26,6 +26,7 @@
 
 pub mod client;
 pub mod messages;
+mod queue;
 pub mod replica;
 pub mod round;
 

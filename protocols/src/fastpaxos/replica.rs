@@ -13,7 +13,9 @@ use crate::protocol::{Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
 use crate::session::{Applied, StateMachine};
 use crate::time::Time;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use super::queue::ProposalQueue;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// At most this many decisions answer one catch-up request.
@@ -81,10 +83,8 @@ pub struct FastPaxosReplica {
     state: StateMachine,
     /// Whether each decided, unexecuted instance was decided in its fast round.
     decided_fast: HashMap<Instance, bool>,
-    /// Commands received and not decided, in arrival order.
-    queue: Vec<(CommandId, Command)>,
-    /// Where this acceptor's vote for a queued command stands.
-    voted: HashMap<CommandId, Instance>,
+    /// Commands received and not decided, and this acceptor's votes for them.
+    queue: ProposalQueue,
     /// The next instance this acceptor may vote in.
     next_fast: Instance,
     /// Decided commands not executed yet.
@@ -150,12 +150,11 @@ impl ReplicaProtocol for FastPaxosReplica {
             instances: BTreeMap::new(),
             log: SlotLog::new(),
             state: StateMachine::new(),
-            decided_fast: HashMap::new(),
-            queue: Vec::new(),
-            voted: HashMap::new(),
+            decided_fast: HashMap::default(),
+            queue: ProposalQueue::new(),
             next_fast: 0,
-            decided_ids: HashSet::new(),
-            reply_to: HashSet::new(),
+            decided_ids: HashSet::default(),
+            reply_to: HashSet::default(),
             leader_frontier: 0,
             executed: ExecutedEverywhere::new(n),
             last_catch_up: None,
@@ -247,7 +246,7 @@ impl ReplicaProtocol for FastPaxosReplica {
             self.log.len(),
             self.instances.len(),
             self.queue.len(),
-            self.voted.len(),
+            self.queue.votes(),
             self.decided_ids.len(),
             self.open_from
         )
@@ -273,10 +272,10 @@ impl FastPaxosReplica {
         if reply {
             self.reply_to.insert(id);
         }
-        if self.decided_ids.contains(&id) || self.queue.iter().any(|(q, _)| *q == id) {
+        if self.decided_ids.contains(&id) || self.queue.contains(id) {
             return;
         }
-        self.queue.push((id, command));
+        self.queue.push(id, command);
         self.vote_queued(now, out);
     }
 
@@ -299,13 +298,13 @@ impl FastPaxosReplica {
     fn vote_queued(&mut self, now: Time, out: &mut Outbox<Message>) {
         let Some(open_from) = self.open_from else { return };
         let fast = Round::new(self.ballot, Step::Fast);
-        while let Some((id, command)) = self.queue.iter().find(|(id, _)| !self.voted.contains_key(id)).cloned() {
+        while let Some((id, command)) = self.queue.first_unvoted() {
             let mut instance = self.next_fast.max(open_from);
             while self.log.is_committed(instance) || !self.may_vote(instance, fast) {
                 instance += 1;
             }
             self.next_fast = instance + 1;
-            self.voted.insert(id, instance);
+            self.queue.voted(id, instance);
             self.cast_vote(instance, fast, Arc::from(vec![(id, command)]), now, out);
         }
     }
@@ -379,10 +378,8 @@ impl FastPaxosReplica {
         self.decided_fast.insert(instance, fast);
         for (id, _) in value.iter() {
             self.decided_ids.insert(*id);
-            self.voted.remove(id);
         }
-        self.queue.retain(|(id, _)| !self.decided_ids.contains(id));
-        self.voted.retain(|_, at| *at != instance);
+        self.queue.decided(instance, value.iter().map(|(id, _)| *id));
         self.execute(out);
         self.vote_queued(now, out);
     }
@@ -642,7 +639,7 @@ impl FastPaxosReplica {
         self.open_from = Some(from);
         self.next_fast = from;
         // Votes of older ballots at or above `from` are void: vote again.
-        self.voted.retain(|_, at| *at < from);
+        self.queue.void_from(from);
         self.vote_queued(now, out);
     }
 
