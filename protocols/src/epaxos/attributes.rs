@@ -12,26 +12,21 @@
 
 use super::instance::{Attributes, InstanceId};
 use crate::command::{Command, Key};
-use smallvec::{smallvec, SmallVec};
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
-/// Per replica row, the highest instance seen: inline for up to five
-/// replicas, so a key's entry is one allocation-free slot of the map.
-type Row = SmallVec<[Option<u64>; 5]>;
-
 #[derive(Clone, Debug)]
 struct Rows {
-    writes: Row,
-    reads: Row,
+    writes: Vec<Option<u64>>,
+    reads: Vec<Option<u64>>,
     write_seq: u64,
     read_seq: u64,
 }
 
 impl Rows {
     fn new(n: usize) -> Self {
-        Rows { writes: smallvec![None; n], reads: smallvec![None; n], write_seq: 0, read_seq: 0 }
+        Rows { writes: vec![None; n], reads: vec![None; n], write_seq: 0, read_seq: 0 }
     }
 }
 
@@ -39,9 +34,6 @@ impl Rows {
 #[derive(Clone, Debug)]
 pub struct ConflictMap {
     n: usize,
-    /// Ordered (a SCAN reads a range) and growing a node at a time: every
-    /// key ever written stays, and a hash map's doubling at half a million
-    /// keys stalled replicas for hundreds of milliseconds.
     keys: BTreeMap<Key, Rows>,
     /// SCANs, which read keys nobody may have written yet.
     scans: Vec<(RangeInclusive<Key>, InstanceId, u64)>,
@@ -95,7 +87,7 @@ impl ConflictMap {
     /// Records that `instance` holds `command` with sequence number `seq`.
     pub fn record(&mut self, instance: InstanceId, command: &Command, seq: u64) {
         let n = self.n;
-        let bump = |row: &mut Row| row[instance.leader] = row[instance.leader].max(Some(instance.slot));
+        let bump = |row: &mut Vec<Option<u64>>| row[instance.leader] = row[instance.leader].max(Some(instance.slot));
         match command {
             Command::Put { key, .. } => {
                 let rows = self.keys.entry(*key).or_insert_with(|| Rows::new(n));
