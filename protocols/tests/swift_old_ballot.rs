@@ -22,17 +22,27 @@ fn replica(id: usize) -> SwiftReplica {
     })
 }
 
-/// Every vote (FastAck, SlowAck, Reply, NewLeaderAck excluded) the replica sent, with its ballot.
+/// Hands the replica one message, then flushes, as every host does when
+/// its inbox is empty (votes to other replicas leave at the flush).
+fn deliver(r: &mut SwiftReplica, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
+    r.handle(from, msg, now, out);
+    r.flush(now, out);
+}
+
+/// Every vote (FastAck, SlowAck, Reply, NewLeaderAck excluded) the replica
+/// sent, with its ballot, one per vote inside a batch.
 fn votes(out: &mut Outbox<Message>) -> Vec<(Ballot, &'static str)> {
     out.drain()
-        .filter_map(|a| match a {
+        .flat_map(|a| match a {
             Action::Send { msg, .. } | Action::Broadcast(msg) => match msg {
-                Message::FastAck { ballot, .. } => Some((ballot, "FastAck")),
-                Message::SlowAck { ballot, .. } => Some((ballot, "SlowAck")),
-                Message::Reply { ballot, .. } => Some((ballot, "Reply")),
-                _ => None,
+                Message::FastAck { ballot, .. } => vec![(ballot, "FastAck")],
+                Message::FastAcks { ballot, acks } => acks.iter().map(|_| (ballot, "FastAck")).collect(),
+                Message::SlowAck { ballot, .. } => vec![(ballot, "SlowAck")],
+                Message::SlowAcks { ballot, ids } => ids.iter().map(|_| (ballot, "SlowAck")).collect(),
+                Message::Reply { ballot, .. } => vec![(ballot, "Reply")],
+                _ => vec![],
             },
-            _ => None,
+            _ => vec![],
         })
         .collect()
 }
@@ -46,18 +56,18 @@ fn no_acknowledgement_of_the_old_ballot_after_joining_the_new_one() {
     let command = Command::Put { key: 42, value: Bytes::from_static(b"x") };
 
     // Ballot 0: the client's proposal gets this replica's fast-path vote.
-    r.handle(NodeId::Client(7), Message::Propose { id, command: command.clone(), reply_on_execution: false }, now, &mut out);
+    deliver(&mut r, NodeId::Client(7), Message::Propose { id, command: command.clone(), reply_on_execution: false }, now, &mut out);
     assert_eq!(votes(&mut out), vec![(Ballot(0), "FastAck"), (Ballot(0), "FastAck")]);
 
     // Replica 1 takes over with ballot 1; this replica joins and reports.
-    r.handle(NodeId::Replica(1), Message::NewLeader { ballot: Ballot(1) }, now, &mut out);
+    deliver(&mut r, NodeId::Replica(1), Message::NewLeader { ballot: Ballot(1) }, now, &mut out);
     let joined = out.drain().any(|a| matches!(a, Action::Send { msg: Message::NewLeaderAck { ballot: Ballot(1), .. }, .. }));
     assert!(joined, "it must report to the new leader");
 
     // The old leader's FastAck of ballot 0 arrives late: no SlowAck (nor any
     // vote) of ballot 0 may come out, only a Nack telling it ballot 1 exists.
     let old = Message::FastAck { ballot: Ballot(0), id, deps: deps_of([], id), command: Some(command.clone()) };
-    r.handle(NodeId::Replica(0), old.clone(), now, &mut out);
+    deliver(&mut r, NodeId::Replica(0), old.clone(), now, &mut out);
     let actions: Vec<Action<Message>> = out.drain().collect();
     assert!(
         actions.iter().all(|a| matches!(a, Action::Send { msg: Message::Nack { ballot: Ballot(1) }, to: NodeId::Replica(0) })),
@@ -65,15 +75,15 @@ fn no_acknowledgement_of_the_old_ballot_after_joining_the_new_one() {
     );
 
     // Nor does a retry of the client's proposal draw a vote while the ballot changes.
-    r.handle(NodeId::Client(7), Message::Propose { id, command: command.clone(), reply_on_execution: false }, now, &mut out);
+    deliver(&mut r, NodeId::Client(7), Message::Propose { id, command: command.clone(), reply_on_execution: false }, now, &mut out);
     assert_eq!(votes(&mut out), vec![]);
 
     // After the new leader's Sync (which recovered the command), votes carry ballot 1 only.
     let decided = vec![protocols::swift::messages::Decided { id, command, deps: deps_of([], id) }];
-    r.handle(NodeId::Replica(1), Message::Sync { ballot: Ballot(1), decided, voided: vec![] }, now, &mut out);
+    deliver(&mut r, NodeId::Replica(1), Message::Sync { ballot: Ballot(1), decided, voided: vec![] }, now, &mut out);
     let after: Vec<(Ballot, &str)> = votes(&mut out);
     assert!(!after.is_empty() && after.iter().all(|(b, _)| *b == Ballot(1)), "{after:?}");
-    r.handle(NodeId::Replica(0), old, now, &mut out);
+    deliver(&mut r, NodeId::Replica(0), old, now, &mut out);
     assert_eq!(votes(&mut out), vec![], "a late ballot-0 message still draws nothing");
 }
 
@@ -85,12 +95,12 @@ fn a_higher_ballot_seen_in_a_pre_vote_stops_an_old_leader() {
     let mut r = replica(0);
     let mut out = Outbox::new();
     let now = Time::from_millis(500);
-    r.handle(NodeId::Replica(3), Message::PreVote { ballot: Ballot(1) }, now, &mut out);
+    deliver(&mut r, NodeId::Replica(3), Message::PreVote { ballot: Ballot(1) }, now, &mut out);
     let granted = out.drain().any(|a| matches!(a, Action::Send { msg: Message::PreVoteGranted { ballot: Ballot(1) }, .. }));
     assert!(granted);
     assert_eq!(r.leader(), None, "no longer leading ballot 0");
     let id = CommandId::new(1, 1);
-    r.handle(NodeId::Client(1), Message::Propose { id, command: Command::Get { key: 1 }, reply_on_execution: false }, now, &mut out);
+    deliver(&mut r, NodeId::Client(1), Message::Propose { id, command: Command::Get { key: 1 }, reply_on_execution: false }, now, &mut out);
     assert_eq!(votes(&mut out), vec![]);
 }
 
@@ -103,12 +113,12 @@ fn the_closest_replica_answers_once_the_command_executes_when_asked() {
     let now = Time::from_millis(1);
     let id = CommandId::new(9, 1);
     let command = Command::Put { key: 5, value: Bytes::from_static(b"v") };
-    r.handle(NodeId::Client(9), Message::Propose { id, command: command.clone(), reply_on_execution: true }, now, &mut out);
+    deliver(&mut r, NodeId::Client(9), Message::Propose { id, command: command.clone(), reply_on_execution: true }, now, &mut out);
     out.drain().for_each(drop);
     let deps = deps_of([], id);
-    r.handle(NodeId::Replica(0), Message::FastAck { ballot: Ballot(0), id, deps: deps.clone(), command: Some(command) }, now, &mut out);
+    deliver(&mut r, NodeId::Replica(0), Message::FastAck { ballot: Ballot(0), id, deps: deps.clone(), command: Some(command) }, now, &mut out);
     for voter in [1, 2] {
-        r.handle(NodeId::Replica(voter), Message::FastAck { ballot: Ballot(0), id, deps: deps.clone(), command: None }, now, &mut out);
+        deliver(&mut r, NodeId::Replica(voter), Message::FastAck { ballot: Ballot(0), id, deps: deps.clone(), command: None }, now, &mut out);
     }
     // Leader, 1, 2 and 3 itself agree: a fast quorum of 4 with the leader.
     let answered = out.drain().any(|a| {
