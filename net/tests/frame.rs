@@ -64,7 +64,16 @@ fn every_protocols_messages_survive_a_frame() {
         protocols::curp::Message::Paxos(protocols::paxos::Message::Commit { slot: 1, value: batch.clone() }),
         protocols::curp::Message::SpecReply { ballot: Ballot(0), id, result: CommandResult::Done, commutes: true },
     ]);
-    round_trip(vec![protocols::fastpaxos::Message::Vote { instance: 8, round: Round::new(Ballot(1), Step::Recovery), value: batch.clone(), executed: 3 }]);
+    round_trip(vec![
+        protocols::fastpaxos::Message::Vote { instance: 8, round: Round::new(Ballot(1), Step::Recovery), value: batch.clone(), executed: 3 },
+        protocols::fastpaxos::Message::Votes {
+            votes: vec![
+                protocols::fastpaxos::messages::CastVote { instance: 9, round: Round::new(Ballot(1), Step::Fast), value: batch.clone() },
+                protocols::fastpaxos::messages::CastVote { instance: 10, round: Round::new(Ballot(1), Step::Fast), value: batch.clone() },
+            ],
+            executed: 3,
+        },
+    ]);
     let attrs = Attributes { seq: 4, deps: Arc::from(vec![Some(3), None, Some(0)]) };
     round_trip(vec![
         protocols::epaxos::Message::PreAccept { instance: InstanceId { leader: 2, slot: 9 }, ballot: Ballot(2), value: Some((id, put(5))), attrs: attrs.clone() },

@@ -23,6 +23,21 @@ pub struct Report {
     pub decided: bool,
 }
 
+/// The most votes in one [`Message::Votes`], far below the frame cap.
+pub const MAX_VOTES: usize = 1024;
+
+/// A vote inside a [`Message::Votes`]: the fields of a `Vote`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct CastVote {
+    /// The instance voted in.
+    pub instance: Instance,
+    /// The round.
+    pub round: Round,
+    /// The value voted for.
+    pub value: Batch,
+}
+
 /// Every message of Fast Paxos.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -37,6 +52,10 @@ pub enum Message {
     /// in `round`; it has executed every instance below `executed` (for
     /// releasing memory, [`crate::gc`]).
     Vote { instance: Instance, round: Round, value: Batch, executed: Instance },
+    /// One acceptor's votes of one flush, to every replica (at most
+    /// [`MAX_VOTES`]): one message where there would be one per instance.
+    /// `executed` as in `Vote`.
+    Votes { votes: Vec<CastVote>, executed: Instance },
     /// Phase 1a of a classic round for one stuck instance.
     Prepare { instance: Instance, round: Round },
     /// Phase 1b: the acceptor's last vote at `instance`, if any.

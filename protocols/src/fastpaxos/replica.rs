@@ -1,6 +1,7 @@
 //! The Fast Paxos replica: acceptor, learner and (while it leads) coordinator.
 
-use super::messages::{Instance, Message, Report};
+use super::messages::{CastVote, Instance, Message, Report, MAX_VOTES};
+use crate::batching::HeldVotes;
 use super::round::{pick, Round, Step};
 use crate::ballot::Ballot;
 use crate::client::ReplyCollector;
@@ -95,6 +96,8 @@ pub struct FastPaxosReplica {
     last_catch_up: Option<Time>,
     /// How far each replica executed (from votes and `CatchUp`).
     executed: ExecutedEverywhere,
+    /// Votes for every other replica, sent together at the next flush.
+    held_votes: HeldVotes<CastVote>,
 }
 
 impl ReplicaProtocol for FastPaxosReplica {
@@ -128,6 +131,8 @@ impl ReplicaProtocol for FastPaxosReplica {
             Message::Commit { instance, value } => self.decide(instance, value, false, Time::ZERO, out),
             _ => {}
         }
+        // Messages queued while restoring are dropped.
+        self.held_votes.clear();
     }
 
     fn new(config: ReplicaConfig) -> Self {
@@ -157,6 +162,7 @@ impl ReplicaProtocol for FastPaxosReplica {
             reply_to: HashSet::default(),
             leader_frontier: 0,
             executed: ExecutedEverywhere::new(n),
+            held_votes: HeldVotes::new(),
             last_catch_up: None,
         }
     }
@@ -171,6 +177,12 @@ impl ReplicaProtocol for FastPaxosReplica {
             Message::Vote { instance, round, value, executed } => {
                 self.executed.report(r, executed);
                 self.on_vote(r, instance, round, value, now, out)
+            }
+            Message::Votes { votes, executed } => {
+                self.executed.report(r, executed);
+                for CastVote { instance, round, value } in votes {
+                    self.on_vote(r, instance, round, value, now, out);
+                }
             }
             Message::Prepare { instance, round } => self.on_prepare(r, instance, round, now, out),
             Message::Promise { instance, round, vote } => self.on_promise(r, instance, round, vote, now, out),
@@ -223,6 +235,19 @@ impl ReplicaProtocol for FastPaxosReplica {
                 self.request_catch_up_if_behind(now, out);
             }
         }
+    }
+
+    /// Sends the votes cast since the last flush as one `Votes` (a lone
+    /// vote as a `Vote`); the host flushes whenever its inbox is empty.
+    fn flush(&mut self, _now: Time, out: &mut Outbox<Message>) {
+        let executed = self.log.execution_frontier();
+        self.held_votes.flush(out, MAX_VOTES, |_| (), |(), mut votes| match votes.len() {
+            1 => {
+                let CastVote { instance, round, value } = votes.pop().expect("one vote");
+                Message::Vote { instance, round, value, executed }
+            }
+            _ => Message::Votes { votes, executed },
+        });
     }
 
     fn leader(&self) -> Option<ReplicaId> {
@@ -312,9 +337,8 @@ impl FastPaxosReplica {
     /// Phase 2b: votes, tells everyone, and counts its own vote.
     fn cast_vote(&mut self, instance: Instance, round: Round, value: Batch, now: Time, out: &mut Outbox<Message>) {
         self.instance(instance, now).vote = Some((round, value.clone()));
-        let vote = Message::Vote { instance, round, value: value.clone(), executed: self.log.execution_frontier() };
-        out.persist(vote.clone());
-        out.broadcast(vote);
+        out.persist_with(|| Message::Vote { instance, round, value: value.clone(), executed: self.log.execution_frontier() });
+        self.held_votes.broadcast(CastVote { instance, round, value: value.clone() });
         self.on_vote(self.id, instance, round, value, now, out);
     }
 
