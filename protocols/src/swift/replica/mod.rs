@@ -215,7 +215,7 @@ impl ReplicaProtocol for SwiftReplica {
             return self.on_propose(id, command, now, out);
         }
         let NodeId::Replica(r) = from else { return };
-        if let Message::FastAck { id, .. } | Message::SlowAck { id, .. } | Message::Commit { id, .. } = &msg {
+        if let Message::Commit { id, .. } = &msg {
             if self.graph.is_released(*id) {
                 return; // executed everywhere and forgotten: a stale message
             }
@@ -224,17 +224,13 @@ impl ReplicaProtocol for SwiftReplica {
             Message::FastAck { ballot, id, deps, command } => self.on_fast_ack(r, ballot, id, deps, command, now, out),
             Message::FastAcks { ballot, acks } => {
                 for FastVote { id, deps, command } in acks {
-                    if !self.graph.is_released(id) {
-                        self.on_fast_ack(r, ballot, id, deps, command, now, out);
-                    }
+                    self.on_fast_ack(r, ballot, id, deps, command, now, out);
                 }
             }
             Message::SlowAck { ballot, id } => self.on_slow_ack(r, ballot, id, now, out),
             Message::SlowAcks { ballot, ids } => {
                 for id in ids {
-                    if !self.graph.is_released(id) {
-                        self.on_slow_ack(r, ballot, id, now, out);
-                    }
+                    self.on_slow_ack(r, ballot, id, now, out);
                 }
             }
             Message::Commit { id, command, deps } => self.commit(id, Some(command), deps, out),

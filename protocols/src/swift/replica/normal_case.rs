@@ -103,6 +103,9 @@ impl SwiftReplica {
         now: Time,
         out: &mut Outbox<Message>,
     ) {
+        if self.graph.is_released(id) {
+            return; // executed everywhere and forgotten: a stale vote
+        }
         if ballot < self.ballot {
             return out.send_replica(from, Message::Nack { ballot: self.ballot });
         }
@@ -170,6 +173,9 @@ impl SwiftReplica {
     }
 
     pub(super) fn on_slow_ack(&mut self, from: ReplicaId, ballot: Ballot, id: CommandId, now: Time, out: &mut Outbox<Message>) {
+        if self.graph.is_released(id) {
+            return; // executed everywhere and forgotten: a stale vote
+        }
         if ballot < self.ballot {
             return out.send_replica(from, Message::Nack { ballot: self.ballot });
         }
