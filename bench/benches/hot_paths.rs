@@ -98,7 +98,7 @@ fn fast_path(c: &mut Criterion) {
     let quorums = QuorumSystem::new(3);
     let timing = Timing::for_max_delay(Duration::from_millis(10));
     let mut replicas: Vec<SwiftReplica> =
-        (0..3).map(|id| SwiftReplica::new(ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default() })).collect();
+        (0..3).map(|id| SwiftReplica::new(ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default(), release_lag: protocols::DEFAULT_RELEASE_LAG })).collect();
     let mut client = SwiftClient::new(ClientConfig { id: 1, quorums: quorums.clone(), closest: 0, timing, wait_closest: false });
     let mut seq = 0u64;
     c.bench_function("swiftpaxos: one conflict-free command, client to completion (3 replicas)", |b| {
@@ -120,7 +120,7 @@ fn fast_path(c: &mut Criterion) {
                                 }
                             }
                         }
-                        Action::Executed(_) | Action::Persist(_) => {}
+                        Action::Executed(_) | Action::Installed { .. } | Action::Persist(_) => {}
                     }
                 }
             };

@@ -176,7 +176,7 @@ where
             let mut of_replica = Vec::new();
             for (s, addresses) in shards.iter().enumerate() {
                 let spec = ReplicaSpec {
-                    config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default() },
+                    config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default(), release_lag: args.release_lag },
                     addresses: addresses.clone(),
                     delays: emulation.replica_delays(id),
                     wal: run_dir.as_ref().map(|d| d.join(format!("r{id}.s{s}.wal"))),

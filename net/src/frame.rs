@@ -30,6 +30,12 @@ pub const HEADER_LEN: usize = 12;
 /// any of it is read, so a bad length cannot make a server allocate it.
 pub const MAX_PAYLOAD: usize = 16 << 20;
 
+/// The most a connection's buffers keep between frames. A burst (a state
+/// transfer, a catch-up, a backlog after a reconnect) grows them up to the
+/// frame cap; they shrink back afterwards, so an idle connection does not
+/// hold the size of the largest burst it ever saw.
+pub const RETAINED_BUFFER: usize = 1 << 20;
+
 /// Why a frame was refused.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FrameError {
@@ -191,6 +197,10 @@ impl FrameReader {
             self.buf.drain(..self.start);
             self.start = 0;
         }
+        let needed = self.buf.len() + bytes.len();
+        if self.buf.capacity() > RETAINED_BUFFER && needed <= RETAINED_BUFFER / 2 {
+            self.buf.shrink_to(needed.max(64 << 10));
+        }
         self.buf.extend_from_slice(bytes);
     }
 
@@ -215,6 +225,9 @@ impl FrameReader {
             return Ok(None);
         }
         let messages = decode_with(header, &self.buf[self.start + HEADER_LEN..end], &mut self.aligned)?;
+        if self.aligned.capacity() > RETAINED_BUFFER {
+            self.aligned = AlignedVec::new();
+        }
         self.start = end;
         self.header = None;
         Ok(Some(messages))

@@ -47,6 +47,15 @@ impl Command {
         }
     }
 
+    /// Bytes of payload the command carries (a PUT's value), for sizing
+    /// messages that hold many commands.
+    pub fn value_len(&self) -> usize {
+        match self {
+            Command::Put { value, .. } => value.len(),
+            _ => 0,
+        }
+    }
+
     /// Whether the command changes the store.
     pub fn is_write(&self) -> bool {
         matches!(self, Command::Put { .. })

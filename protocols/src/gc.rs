@@ -3,9 +3,10 @@
 //! has executed it: no catch-up, recovery or fetch can ask for it again.
 //! Replicas report how far they executed; the minimum is the stable
 //! frontier. A replica that is down holds the frontier back (its last
-//! report stays), so memory stays flat while every replica keeps up, and
-//! grows during an outage until the replica returns — the price of not
-//! shipping snapshots to a replica that fell behind the forgotten part.
+//! report stays) for as long as it is within a bound of the others
+//! ([`ExecutedEverywhere::stable_within`]); past it, the others release
+//! without it and it rejoins by state transfer, so memory stays bounded
+//! during an outage.
 
 use crate::ids::ReplicaId;
 
@@ -32,6 +33,15 @@ impl ExecutedEverywhere {
     pub fn stable(&self) -> u64 {
         self.frontiers.iter().copied().min().unwrap_or(0)
     }
+
+    /// Everything below this is executed at every replica that is at most
+    /// `lag` behind the most advanced: a replica further behind (down,
+    /// partitioned, slow) is not waited for, so memory stays bounded; it
+    /// rejoins by state transfer ([`crate::transfer`]).
+    pub fn stable_within(&self, lag: u64) -> u64 {
+        let ahead = self.frontiers.iter().copied().max().unwrap_or(0);
+        self.frontiers.iter().copied().filter(|f| f.saturating_add(lag) >= ahead).min().unwrap_or(0)
+    }
 }
 
 #[cfg(test)]
@@ -50,5 +60,16 @@ mod tests {
         assert_eq!(e.stable(), 7, "reports never move back");
         e.report(7, 100);
         assert_eq!(e.stable(), 7, "unknown replicas are ignored");
+    }
+
+    #[test]
+    fn a_replica_too_far_behind_is_not_waited_for() {
+        let mut e = ExecutedEverywhere::new(3);
+        e.report(0, 100);
+        e.report(1, 95);
+        e.report(2, 10);
+        assert_eq!(e.stable_within(1000), 10);
+        assert_eq!(e.stable_within(50), 95, "replica 2 is 90 behind");
+        assert_eq!(e.stable_within(5), 95, "replica 1 is just within");
     }
 }

@@ -32,8 +32,9 @@ pub mod session;
 pub mod speculation;
 pub mod swift;
 pub mod time;
+pub mod transfer;
 
 pub use command::{Command, CommandResult, Key};
 pub use ids::{ClientId, CommandId, NodeId, ReplicaId};
-pub use protocol::{Action, ClientConfig, ClientProtocol, Completion, DeliberateBugs, Outbox, Protocol, ReplicaConfig, ReplicaProtocol, Timing};
+pub use protocol::{Action, ClientConfig, ClientProtocol, Completion, DeliberateBugs, Outbox, DEFAULT_RELEASE_LAG, Protocol, ReplicaConfig, ReplicaProtocol, Timing};
 pub use time::Time;

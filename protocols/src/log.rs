@@ -52,6 +52,19 @@ impl SlotLog {
         SlotLog { entries: BTreeMap::new(), executed, forgotten: forgotten.min(executed) }
     }
 
+    /// Jumps to a state image taken after executing every slot below
+    /// `executed` (a snapshot of its own, or a state transfer): entries
+    /// below go, entries at and above stay (they are this replica's votes);
+    /// slots below `forgotten` count as released.
+    pub fn install(&mut self, forgotten: Slot, executed: Slot) {
+        if executed <= self.executed {
+            return;
+        }
+        self.entries = self.entries.split_off(&executed);
+        self.executed = executed;
+        self.forgotten = forgotten.min(executed).max(self.forgotten);
+    }
+
     /// Keeps an executed slot's value (from a snapshot) so that lagging
     /// replicas can still catch up from it.
     pub fn keep_executed(&mut self, slot: Slot, ballot: Ballot, value: Batch) {
@@ -185,6 +198,19 @@ mod tests {
         assert!(log.is_forgotten(1) && !log.is_forgotten(2));
         log.accept(1, Ballot(3), batch(9));
         assert_eq!(log.len(), 3, "and is never accepted again");
+    }
+
+    #[test]
+    fn installing_an_image_keeps_the_votes_above_it() {
+        let mut log = SlotLog::new();
+        log.commit(0, Ballot(0), batch(1));
+        log.accept(7, Ballot(2), batch(7));
+        log.accept(9, Ballot(2), batch(9));
+        log.install(8, 8);
+        assert_eq!((log.execution_frontier(), log.forgotten(), log.len()), (8, 8, 1), "slot 7 is covered by the image");
+        assert_eq!(log.get(9).map(|e| e.ballot), Some(Ballot(2)), "the vote at 9 stays");
+        log.install(3, 5);
+        assert_eq!(log.execution_frontier(), 8, "an older image changes nothing");
     }
 
     #[test]

@@ -33,6 +33,11 @@ pub enum Action<M> {
     /// This replica applied `CommandId` to its state machine, for the first
     /// time. Hosts feed it to the agreement checker and to metrics.
     Executed(CommandId),
+    /// This replica replaced its executed state with `donor`'s image, taken
+    /// after the donor's state machine had applied `applied` commands (a
+    /// state transfer, [`crate::transfer`]): the commands it skipped count
+    /// as executed here, in the donor's order.
+    Installed { donor: ReplicaId, applied: u64 },
     /// Put `record` on stable storage: no message queued after it may leave
     /// before it is synced, since those messages may carry the promise or
     /// vote it records. Replayed by [`ReplicaProtocol::restore`].
@@ -97,6 +102,11 @@ impl<M> Outbox<M> {
         self.actions.push(Action::Executed(id));
     }
 
+    /// Reports a state transfer installed from `donor` (see [`Action::Installed`]).
+    pub fn installed(&mut self, donor: ReplicaId, applied: u64) {
+        self.actions.push(Action::Installed { donor, applied });
+    }
+
     /// Records `record` durably before any later message leaves (see
     /// [`Action::Persist`]).
     pub fn persist(&mut self, record: M) {
@@ -123,6 +133,17 @@ impl<M> Outbox<M> {
         self.actions.is_empty()
     }
 
+    /// Gives back the room a burst of actions took (a catch-up executes
+    /// thousands of commands in one step), once the outbox is drained:
+    /// hosts call it between steps so that a replica does not hold the
+    /// size of its largest step for good.
+    pub fn trim(&mut self) {
+        const RETAINED: usize = 4096;
+        if self.actions.is_empty() && self.actions.capacity() > RETAINED {
+            self.actions.shrink_to(RETAINED / 4);
+        }
+    }
+
     /// The queued actions, for tests.
     pub fn actions(&self) -> &[Action<M>] {
         &self.actions
@@ -137,6 +158,7 @@ impl<M> Outbox<M> {
             Action::Send { to, msg } => Some(Action::Send { to, msg: wrap(msg) }),
             Action::Broadcast(msg) => Some(Action::Broadcast(wrap(msg))),
             Action::Executed(id) => Some(Action::Executed(id)),
+            Action::Installed { donor, applied } => Some(Action::Installed { donor, applied }),
             Action::Persist(record) => keeps_records.then(|| Action::Persist(wrap(record))),
         }));
     }
@@ -199,7 +221,16 @@ pub struct ReplicaConfig {
     pub timing: Timing,
     /// Planted bugs, for checker tests only.
     pub bugs: DeliberateBugs,
+    /// How many log positions (slots, instances) a replica may fall behind
+    /// the most advanced one before the others release past it instead of
+    /// holding their logs for it: memory stays bounded while a replica is
+    /// down or slow, and it rejoins by state transfer.
+    pub release_lag: u64,
 }
+
+/// The default [`ReplicaConfig::release_lag`]: 16,384 positions, a few
+/// seconds of a loaded Multi-Paxos (slots hold up to 256 commands).
+pub const DEFAULT_RELEASE_LAG: u64 = 16_384;
 
 /// What a client needs to know to start.
 #[derive(Clone, Debug)]

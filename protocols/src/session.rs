@@ -57,6 +57,11 @@ pub struct StateChunk {
     pub store: Vec<(Key, Bytes)>,
     /// Client sessions, whole.
     pub sessions: Vec<SessionImage>,
+    /// How many commands the state machine had applied, in its whole life,
+    /// when the image was taken (the same in every chunk): a simulator
+    /// knows from it which of the donor's executions a state transfer
+    /// stands for.
+    pub applied: u64,
 }
 
 /// One client's session in a [`StateChunk`].
@@ -133,6 +138,9 @@ impl ClientSession {
 pub struct StateMachine {
     store: KvStore,
     sessions: HashMap<ClientId, ClientSession>,
+    /// Commands applied for the first time, in the life of this state
+    /// (carried through snapshots).
+    applied: u64,
 }
 
 impl StateMachine {
@@ -152,6 +160,7 @@ impl StateMachine {
         }
         let result = self.store.execute(command);
         session.insert(id.seq, result.clone());
+        self.applied += 1;
         Applied::Fresh(result)
     }
 
@@ -208,11 +217,21 @@ impl StateMachine {
             let image = SessionImage { client: *client, forgotten_below: s.forgotten_below, executed_below: s.executed_below, results };
             chunks.last_mut().expect("one at least").sessions.push(image);
         }
+        for chunk in &mut chunks {
+            chunk.applied = self.applied;
+        }
         chunks
+    }
+
+    /// How many commands this state applied for the first time, in its
+    /// whole life (snapshots included).
+    pub fn applied_count(&self) -> u64 {
+        self.applied
     }
 
     /// Adds one chunk of a snapshot to this state machine.
     pub fn absorb(&mut self, chunk: StateChunk) {
+        self.applied = self.applied.max(chunk.applied);
         for (key, value) in chunk.store {
             self.store.insert(key, value);
         }

@@ -19,6 +19,7 @@ fn replica(id: usize) -> SwiftReplica {
         quorums: QuorumSystem::new(5),
         timing: Timing::for_max_delay(Duration::from_millis(10)),
         bugs: DeliberateBugs::default(),
+        release_lag: protocols::DEFAULT_RELEASE_LAG,
     })
 }
 

@@ -97,7 +97,7 @@ fn bad_frames_close_their_connection_and_nothing_else() {
     let replicas: Vec<_> = (0..3)
         .map(|id| {
             let spec = ReplicaSpec {
-                config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default() },
+                config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default(), release_lag: protocols::DEFAULT_RELEASE_LAG },
                 addresses: addresses.clone(),
                 delays: runtime::live::link::Delays::None,
                 wal: None,

@@ -31,7 +31,7 @@ fn rolling_restarts_then_power_loss(replicas: usize) -> SimConfig {
 /// A replica's configuration, to ask a protocol whether it can snapshot.
 fn config_of(replicas: usize) -> protocols::ReplicaConfig {
     let quorums = protocols::quorum::QuorumSystem::new(replicas);
-    protocols::ReplicaConfig { id: 0, quorums, timing: protocols::Timing::for_max_delay(std::time::Duration::from_millis(10)), bugs: DeliberateBugs::default() }
+    protocols::ReplicaConfig { id: 0, quorums, timing: protocols::Timing::for_max_delay(std::time::Duration::from_millis(10)), bugs: DeliberateBugs::default(), release_lag: protocols::DEFAULT_RELEASE_LAG }
 }
 
 fn restarted_replicas_rebuild_and_apply_everything<P: Protocol>() {
@@ -83,12 +83,22 @@ fn random_crash_restarts_pass_for_the_paxos_family() {
 #[test]
 fn messages_sent_before_their_records_sync_are_caught() {
     // The planted host bug lets a promise or vote leave before it is on
-    // disk; a crash then loses what others counted. The checkers must see it.
+    // disk; a power loss then erases what others counted and what clients
+    // were told. Links of 1 ms make a sync (0.1-15 ms) usually slower than
+    // a round trip, so acknowledged commands are often still unsynced when
+    // the whole cluster crashes; the same runs pass without the bug.
+    let power_loss = |seed: u64, bugs: DeliberateBugs| {
+        let at = Time::from_millis(50 + seed * 7);
+        let mut scripted = Vec::new();
+        for r in 0..3 {
+            scripted.push((at, Fault::Crash(r)));
+            scripted.push((at + std::time::Duration::from_millis(200), Fault::Restart(r)));
+        }
+        let placement = runtime::sim::Placement::uniform(3, 20, std::time::Duration::from_millis(1));
+        SimConfig { scripted, restarts: Restarts::Durable, bugs, placement, ..uniform_10ms(3, 20, 1000, 50, seed) }
+    };
     let bugs = DeliberateBugs { send_before_sync: true, ..DeliberateBugs::default() };
-    let caught = (0..100).find_map(|seed| {
-        let config = SimConfig { faults: true, restarts: Restarts::Durable, bugs, ..uniform_10ms(3, 20, 1000, 50, seed) };
-        let v = run::<Paxos>(&config).violations();
-        v.iter().any(|v| is_safety_violation(v) || v.contains("applied different sets")).then_some(seed)
-    });
-    assert!(caught.is_some(), "no seed in 0..100 caught a host that sends before syncing");
+    let caught = (0..40).find(|&seed| run::<Paxos>(&power_loss(seed, bugs)).violations().iter().any(|v| is_safety_violation(v)));
+    let seed = caught.expect("no seed in 0..40 caught a host that sends before syncing");
+    assert_eq!(run::<Paxos>(&power_loss(seed, DeliberateBugs::default())).violations(), Vec::<String>::new());
 }

@@ -66,6 +66,12 @@ pub struct CliArgs {
     /// protocols keep their whole log).
     #[arg(long, default_value_t = runtime::live::server::COMPACT_LOG_AFTER)]
     pub compact_log_after: u64,
+    /// Servers: how many log slots a replica may fall behind the most
+    /// advanced before the others release their logs past it (memory stays
+    /// bounded while it is down); it then rejoins by state transfer
+    /// (Multi-Paxos, N2Paxos and CURP; the other protocols wait for it).
+    #[arg(long, default_value_t = protocols::DEFAULT_RELEASE_LAG)]
+    pub release_lag: u64,
     /// Protocol instances per replica (servers and clients must agree):
     /// shard `s` of a replica listens on its port + `s`; keys hash to shards.
     #[arg(long, default_value_t = 1)]
@@ -200,7 +206,7 @@ where
         let mut cores = runtime::live::cores::CorePlan::new(runtime::live::cores::Pinning::Auto, usize::from(args.shards.max(1))).with_spin(args.spin);
         for s in 0..args.shards.max(1) {
             let spec = ReplicaSpec {
-                config: ReplicaConfig { id, quorums: quorums(args, d)?, timing: timing(&table, d), bugs: DeliberateBugs::default() },
+                config: ReplicaConfig { id, quorums: quorums(args, d)?, timing: timing(&table, d), bugs: DeliberateBugs::default(), release_lag: args.release_lag },
                 addresses: shard_addresses(&base, s),
                 delays: delays(&table, &d.replicas[id].address),
                 wal: args.data_dir.as_ref().map(|dir| dir.join(format!("{alias}.s{s}.wal"))),

@@ -86,6 +86,11 @@ pub struct SimArgs {
     /// back, several times, and sometimes the whole cluster at once).
     #[arg(long, value_parser = parse_restarts, requires = "faults", default_value = None)]
     pub restarts: Option<Restarts>,
+    /// How many log positions a replica may fall behind before the others
+    /// release past it (it then rejoins by state transfer); small by
+    /// default so that outages in a short run end in state transfers.
+    #[arg(long, default_value_t = runtime::sim::SIM_RELEASE_LAG)]
+    pub release_lag: u64,
     /// Test-only: messages leave before the records ahead of them are synced, to see the checkers catch it.
     #[arg(long, hide = true)]
     pub plant_send_before_sync: bool,
@@ -111,6 +116,8 @@ pub struct SimReport {
     pub messages: u64,
     /// See `messages`.
     pub busy: Duration,
+    /// State transfers installed, and in how many seeds.
+    pub state_transfers: (u64, u64),
 }
 
 /// Latencies and fast-path share of the clients of one site.
@@ -172,6 +179,7 @@ pub fn base_config(args: &SimArgs) -> Result<SimConfig, String> {
         bugs: DeliberateBugs { paxos_skip_phase1: args.plant_paxos_skip_phase1, send_before_sync: args.plant_send_before_sync, ..DeliberateBugs::default() },
         wait_closest: args.wait_closest,
         restarts: args.restarts.unwrap_or_default(),
+        release_lag: args.release_lag,
     })
 }
 
@@ -266,6 +274,7 @@ pub fn run(args: &SimArgs) -> Result<SimReport, String> {
         per_site: Vec::new(),
         messages: 0,
         busy: Duration::ZERO,
+        state_transfers: (0, 0),
     };
     for (seed, outcome, violations, took) in results {
         for s in &outcome.samples {
@@ -289,6 +298,8 @@ pub fn run(args: &SimArgs) -> Result<SimReport, String> {
         }
         report.messages += outcome.messages;
         report.busy += took;
+        report.state_transfers.0 += outcome.state_transfers;
+        report.state_transfers.1 += u64::from(outcome.state_transfers > 0);
         if violations.is_empty() {
             report.passed += 1;
         } else {
@@ -311,6 +322,9 @@ pub fn replay_command(args: &SimArgs, seed: u64) -> String {
     );
     if args.scans > 0 {
         cmd += &format!(" --scans {}", args.scans);
+    }
+    if args.release_lag != runtime::sim::SIM_RELEASE_LAG {
+        cmd += &format!(" --release-lag {}", args.release_lag);
     }
     if args.faults {
         cmd += " --faults";
@@ -403,6 +417,9 @@ pub fn print(args: &SimArgs, report: &SimReport) {
             secs,
             report.messages as f64 / secs / 1e6
         );
+    }
+    if report.state_transfers.0 > 0 {
+        println!("state transfers: {} in {} seeds (replicas that fell {} positions behind)", report.state_transfers.0, report.state_transfers.1, args.release_lag);
     }
     println!("{} passed, {} failed", report.passed, report.failed.len());
 }

@@ -102,9 +102,17 @@ impl ReplicaProtocol for CurpReplica {
             _ => {}
         }
         for action in self.scratch.drain() {
-            if let Action::Executed(id) = action {
-                self.witness.remove(id);
-                out.executed(id);
+            match action {
+                Action::Executed(id) => {
+                    self.witness.remove(id);
+                    out.executed(id);
+                }
+                Action::Installed { donor, applied } => {
+                    let state = self.paxos.state();
+                    self.witness.remove_where(|id| state.has_executed(id));
+                    out.installed(donor, applied);
+                }
+                _ => {}
             }
         }
         self.master = Master::new(self.paxos.ballot(), MasterPhase::Idle);
@@ -302,7 +310,14 @@ impl CurpReplica {
         loop {
             let executed: Vec<CommandId> =
                 self.scratch.actions().iter().filter_map(|a| if let Action::Executed(id) = a { Some(*id) } else { None }).collect();
+            let installed = self.scratch.actions().iter().any(|a| matches!(a, Action::Installed { .. }));
             out.absorb(&mut self.scratch, Message::Paxos);
+            if installed {
+                // A state transfer executed commands without naming them.
+                let state = self.paxos.state();
+                self.witness.remove_where(|id| state.has_executed(id));
+                self.master.unsynced.remove_where(|id| state.has_executed(id));
+            }
             for id in &executed {
                 self.witness.remove(*id);
                 if let Some(command) = self.master.unsynced.remove(*id) {
@@ -316,6 +331,7 @@ impl CurpReplica {
                 }
             }
             if self.scratch.is_empty() {
+                self.scratch.trim();
                 return;
             }
         }

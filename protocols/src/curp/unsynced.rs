@@ -58,6 +58,15 @@ impl Unsynced {
         Some(command)
     }
 
+    /// Drops every held command `synced` says is synced (after a state
+    /// transfer, which executes commands without reporting each).
+    pub fn remove_where(&mut self, mut synced: impl FnMut(CommandId) -> bool) {
+        let gone: Vec<CommandId> = self.commands.keys().copied().filter(|id| synced(*id)).collect();
+        for id in gone {
+            self.remove(id);
+        }
+    }
+
     /// Every held command, in id order.
     pub fn snapshot(&self) -> Vec<(CommandId, Command)> {
         let mut all: Vec<_> = self.commands.iter().map(|(id, c)| (*id, c.clone())).collect();

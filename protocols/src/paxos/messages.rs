@@ -2,7 +2,7 @@
 
 use crate::ballot::Ballot;
 use crate::command::{Command, CommandResult};
-use crate::ids::CommandId;
+use crate::ids::{CommandId, ReplicaId};
 use crate::log::{Batch, Slot};
 use crate::session::StateChunk;
 
@@ -26,8 +26,12 @@ pub enum Message {
     /// Phase 1a: a candidate asks for promises not to accept lower ballots,
     /// and for what was accepted at `from_slot` and above.
     Prepare { ballot: Ballot, from_slot: Slot },
-    /// Phase 1b: the promise, with the acceptor's entries at `from_slot` and above.
-    Promise { ballot: Ballot, entries: Vec<PromisedEntry> },
+    /// Phase 1b: the promise, with the acceptor's entries at `from_slot` and
+    /// above, in `parts` messages (a log can outgrow a frame; the candidate
+    /// counts the promise once all arrived). Slots below `forgotten` were
+    /// executed and released: a candidate that has not executed them cannot
+    /// lead, and fetches them instead.
+    Promise { ballot: Ballot, forgotten: Slot, part: u32, parts: u32, entries: Vec<PromisedEntry> },
     /// Phase 2a: the leader proposes `value` for `slot`.
     Accept { ballot: Ballot, slot: Slot, value: Batch },
     /// Phase 2b: the acceptor accepted `slot` in `ballot`; it has executed
@@ -42,11 +46,14 @@ pub enum Message {
     CatchUp { from_slot: Slot },
     /// The receiver's ballot is stale: the sender has promised `ballot`.
     Nack { ballot: Ballot },
-    /// Never sent: one part of a replica's snapshot of itself, the record
-    /// that replaces its log when the log is compacted: its promise, the
-    /// state after executing every slot below `executed`, and (with the
-    /// `Commit`s that follow it) the slots from `stable` kept for catch-up.
-    Snapshot { ballot: Ballot, stable: Slot, executed: Slot, state: StateChunk },
+    /// Part `part` of `parts` of replica `of`'s executed state after every
+    /// slot below `executed` ([`crate::transfer`]). Sent to a replica that
+    /// asked for slots released before it executed them (state transfer),
+    /// and recorded: by that replica once it installed the image, and by a
+    /// replica compacting its log, as the record that replaces it (with its
+    /// promise, and with the `Commit`s that follow it for the slots from
+    /// `stable` kept for catch-up).
+    Snapshot { ballot: Ballot, of: ReplicaId, stable: Slot, executed: Slot, part: u32, parts: u32, state: StateChunk },
 }
 
 /// One log entry reported in a [`Message::Promise`].

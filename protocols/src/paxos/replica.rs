@@ -9,15 +9,14 @@ use crate::gc::ExecutedEverywhere;
 use crate::log::{noop_batch, Batch, Slot, SlotLog};
 use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
-use crate::session::StateMachine;
+use crate::session::{StateChunk, StateMachine};
 use crate::time::Time;
+use crate::transfer::{split_by_size, ImageSender, IncomingImage, PartTally, PART_BYTES};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// At most this many commands go into one slot.
 pub const MAX_BATCH: usize = 256;
-/// Bytes of state per snapshot record, well under a frame.
-const SNAPSHOT_CHUNK: usize = 1 << 20;
 /// At most this many decisions answer one catch-up request.
 const CATCH_UP_CHUNK: usize = 512;
 
@@ -33,7 +32,7 @@ struct Proposal {
 #[derive(Debug)]
 struct Candidacy {
     from_slot: Slot,
-    promises: Votes,
+    promises: PartTally,
     best: BTreeMap<Slot, PromisedEntry>,
     sent: Time,
 }
@@ -85,6 +84,12 @@ pub struct PaxosReplica {
     /// How far each replica executed (from `Accepted` and `CatchUp`): the
     /// leader tells everyone what is executed everywhere, and all forget it.
     executed: ExecutedEverywhere,
+    /// Replicas further behind than this are not waited for when releasing.
+    release_lag: Slot,
+    /// A state image arriving from a replica that released what this one lacks.
+    incoming: IncomingImage,
+    /// When each lagging replica was last sent an image.
+    images: ImageSender,
 }
 
 impl ReplicaProtocol for PaxosReplica {
@@ -115,13 +120,12 @@ impl ReplicaProtocol for PaxosReplica {
                 self.log.commit(slot, self.ballot, value);
                 self.execute(out);
             }
-            Message::Snapshot { ballot, stable, executed, state } => {
+            Message::Snapshot { ballot, of, stable, executed, part, parts, state } => {
                 self.ballot = self.ballot.max(ballot);
-                if executed > self.log.execution_frontier() {
-                    self.log = SlotLog::restarted_at(stable, executed);
-                    self.state = StateMachine::new();
+                if let Some(image) = self.incoming.add(executed, part, parts, state, Time::ZERO) {
+                    self.install(of, stable, executed, image, out);
+                    self.execute(out);
                 }
-                self.state.absorb(state);
             }
             _ => {}
         }
@@ -132,9 +136,8 @@ impl ReplicaProtocol for PaxosReplica {
     /// them) and decided ones as `Commit`, accepted ones as `Accept` in
     /// the ballot that accepted them.
     fn snapshot(&self) -> Vec<Message> {
-        let (stable, executed) = (self.log.forgotten(), self.log.execution_frontier());
-        let mut records: Vec<Message> =
-            self.state.chunks(SNAPSHOT_CHUNK).into_iter().map(|state| Message::Snapshot { ballot: self.ballot, stable, executed, state }).collect();
+        let stable = self.log.forgotten();
+        let mut records = self.image(stable);
         for (slot, e) in self.log.entries_from(stable) {
             let value = e.value.clone();
             records.push(if e.committed { Message::Commit { slot, value } } else { Message::Accept { ballot: e.ballot, slot, value } });
@@ -153,7 +156,9 @@ impl ReplicaProtocol for PaxosReplica {
         match msg {
             Message::Request { .. } | Message::Reply { .. } | Message::Watch { .. } => {}
             Message::Prepare { ballot, from_slot } => self.on_prepare(r, ballot, from_slot, now, out),
-            Message::Promise { ballot, entries } => self.on_promise(r, ballot, entries, now, out),
+            Message::Promise { ballot, forgotten, part, parts, entries } => {
+                self.on_promise(r, ballot, forgotten, (part, parts), entries, now, out)
+            }
             Message::Accept { ballot, slot, value } => self.on_accept(r, ballot, slot, value, now, out),
             Message::Accepted { ballot, slot, executed } => {
                 self.executed.report(r, executed);
@@ -168,10 +173,10 @@ impl ReplicaProtocol for PaxosReplica {
             }
             Message::CatchUp { from_slot } => {
                 self.executed.report(r, from_slot);
-                self.on_catch_up(r, from_slot, out)
+                self.on_catch_up(r, from_slot, now, out)
             }
             Message::Nack { ballot } => self.observe_ballot(ballot, now),
-            Message::Snapshot { .. } => {}
+            Message::Snapshot { of, executed, part, parts, state, .. } => self.on_image(of, executed, (part, parts), state, now, out),
             Message::PreVote { ballot } => self.on_pre_vote(r, ballot, now, out),
             Message::PreVoteGranted { ballot } => self.on_pre_vote_granted(r, ballot, now, out),
         }
@@ -282,6 +287,9 @@ impl PaxosReplica {
             learning: BTreeMap::new(),
             watched: HashSet::new(),
             executed: ExecutedEverywhere::new(n),
+            release_lag: config.release_lag,
+            incoming: IncomingImage::new(),
+            images: ImageSender::new(n),
         }
     }
 
@@ -380,8 +388,8 @@ impl PaxosReplica {
         let best = self.log.entries_from(from_slot).map(|(slot, e)| (slot, promised(slot, e))).collect();
         // The candidate's own promise counts: it must survive a crash.
         out.persist(Message::Prepare { ballot: self.ballot, from_slot });
-        let mut promises = Votes::new();
-        promises.add(self.id);
+        let mut promises = PartTally::new();
+        promises.add_whole(self.id);
         self.role = Role::Candidate(Candidacy { from_slot, promises, best, sent: now });
         out.broadcast(Message::Prepare { ballot: self.ballot, from_slot });
         self.become_leader_if_promised(now, out);
@@ -395,16 +403,40 @@ impl PaxosReplica {
         self.election.heard_leader(now);
         out.persist(Message::Prepare { ballot, from_slot });
         let entries = self.log.entries_from(from_slot).map(|(slot, e)| promised(slot, e)).collect();
-        out.send_replica(from, Message::Promise { ballot, entries });
+        let forgotten = self.log.forgotten();
+        let parts = split_by_size(entries, PART_BYTES, promised_size);
+        let count = parts.len() as u32;
+        for (part, entries) in parts.into_iter().enumerate() {
+            out.send_replica(from, Message::Promise { ballot, forgotten, part: part as u32, parts: count, entries });
+        }
     }
 
-    fn on_promise(&mut self, from: ReplicaId, ballot: Ballot, entries: Vec<PromisedEntry>, now: Time, out: &mut Outbox<Message>) {
+    #[allow(clippy::too_many_arguments)]
+    fn on_promise(
+        &mut self,
+        from: ReplicaId,
+        ballot: Ballot,
+        forgotten: Slot,
+        (part, parts): (u32, u32),
+        entries: Vec<PromisedEntry>,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if ballot > self.ballot {
             return self.observe_ballot(ballot, now);
         }
         let Role::Candidate(c) = &mut self.role else { return };
         if ballot != self.ballot {
             return;
+        }
+        if forgotten > c.from_slot {
+            // `from` released slots this candidate never executed: nobody
+            // can report them, so it cannot lead. It fetches them instead,
+            // and a replica that has them will lead.
+            self.role = Role::Follower;
+            self.last_catch_up = Some(now);
+            let from_slot = self.log.execution_frontier();
+            return out.send_replica(from, Message::CatchUp { from_slot });
         }
         for e in entries {
             let better = match c.best.get(&e.slot) {
@@ -415,7 +447,7 @@ impl PaxosReplica {
                 c.best.insert(e.slot, e);
             }
         }
-        c.promises.add(from);
+        c.promises.add(from, part, parts);
         self.become_leader_if_promised(now, out);
     }
 
@@ -424,7 +456,7 @@ impl PaxosReplica {
     /// proposed again, and gaps become no-ops.
     fn become_leader_if_promised(&mut self, now: Time, out: &mut Outbox<Message>) {
         let Role::Candidate(c) = &self.role else { return };
-        if !c.promises.reached(self.quorums.majority()) {
+        if !c.promises.complete().reached(self.quorums.majority()) {
             return;
         }
         let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Follower) else { unreachable!() };
@@ -598,14 +630,25 @@ impl PaxosReplica {
         if self.leader_frontier <= frontier {
             return;
         }
-        if self.last_catch_up.is_some_and(|t| now.since(t) < self.timing.retry) {
+        if self.last_catch_up.is_some_and(|t| now.since(t) < self.timing.retry) || self.incoming.is_arriving(now, self.timing.retry) {
             return;
         }
         self.last_catch_up = Some(now);
         out.send_replica(self.ballot.leader(self.n()), Message::CatchUp { from_slot: frontier });
     }
 
-    fn on_catch_up(&mut self, from: ReplicaId, from_slot: Slot, out: &mut Outbox<Message>) {
+    /// Decisions from `from_slot`, or the executed state if this replica
+    /// released slots the asker has not executed.
+    fn on_catch_up(&mut self, from: ReplicaId, from_slot: Slot, now: Time, out: &mut Outbox<Message>) {
+        if from_slot < self.log.forgotten() {
+            if self.images.may_send(from, now, self.timing.leader_timeout) {
+                let executed = self.log.execution_frontier();
+                for part in self.image(executed) {
+                    out.send_replica(from, part);
+                }
+            }
+            return;
+        }
         for (slot, e) in self.log.entries_from(from_slot).filter(|(_, e)| e.committed).take(CATCH_UP_CHUNK) {
             out.send_replica(from, Message::Commit { slot, value: e.value.clone() });
         }
@@ -618,7 +661,7 @@ impl PaxosReplica {
     fn send_heartbeat(&mut self, out: &mut Outbox<Message>) {
         let frontier = self.log.execution_frontier();
         self.executed.report(self.id, frontier);
-        let stable = self.executed.stable();
+        let stable = self.executed.stable_within(self.release_lag);
         out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier, stable });
         self.release(stable);
     }
@@ -632,6 +675,61 @@ impl PaxosReplica {
             self.learning = self.learning.split_off(&frontier);
         }
     }
+}
+
+impl PaxosReplica {
+    /// This replica's executed state as `Snapshot` parts, with `stable` as
+    /// the first slot it still holds for catch-up.
+    fn image(&self, stable: Slot) -> Vec<Message> {
+        let (ballot, executed) = (self.ballot, self.log.execution_frontier());
+        let chunks = self.state.chunks(PART_BYTES);
+        let parts = chunks.len() as u32;
+        let of = self.id;
+        let part = |(i, state)| Message::Snapshot { ballot, of, stable, executed, part: i as u32, parts, state };
+        chunks.into_iter().enumerate().map(part).collect()
+    }
+
+    /// Part of another replica's image arrived; once whole it replaces this
+    /// replica's executed state (recorded first), and catch-up goes on
+    /// from the image's frontier.
+    fn on_image(&mut self, of: ReplicaId, executed: Slot, (part, parts): (u32, u32), state: StateChunk, now: Time, out: &mut Outbox<Message>) {
+        if executed <= self.log.execution_frontier() {
+            return;
+        }
+        let Some(image) = self.incoming.add(executed, part, parts, state, now) else { return };
+        let count = image.len() as u32;
+        for (i, state) in image.iter().enumerate() {
+            let ballot = self.ballot;
+            out.persist_with(|| Message::Snapshot { ballot, of, stable: executed, executed, part: i as u32, parts: count, state: state.clone() });
+        }
+        self.install(of, executed, executed, image, out);
+        self.execute(out);
+        self.last_catch_up = None;
+        self.request_catch_up_if_behind(now, out);
+    }
+
+    /// Replaces the executed state with an image taken after every slot
+    /// below `executed`; the log keeps this replica's votes above it.
+    fn install(&mut self, of: ReplicaId, stable: Slot, executed: Slot, image: Vec<StateChunk>, out: &mut Outbox<Message>) {
+        if executed <= self.log.execution_frontier() {
+            return;
+        }
+        self.state = StateMachine::new();
+        for chunk in image {
+            self.state.absorb(chunk);
+        }
+        self.log.install(stable, executed);
+        self.learning = self.learning.split_off(&executed);
+        self.incoming.forget_below(executed);
+        if of != self.id {
+            out.installed(of, self.state.applied_count());
+        }
+    }
+}
+
+/// Roughly how many bytes an entry takes in a `Promise`.
+fn promised_size(e: &PromisedEntry) -> usize {
+    64 + e.value.iter().map(|(_, c)| 48 + c.value_len()).sum::<usize>()
 }
 
 fn promised(slot: Slot, e: &crate::log::Entry) -> PromisedEntry {

@@ -103,6 +103,9 @@ pub async fn write_loop<M: Wire, W: AsyncWrite + Unpin>(mut stream: W, queue: Ma
         encode_frames(batch, &mut buf)?;
         stream.write_all(&buf).await?;
         stream.flush().await?;
+        if buf.capacity() > net::frame::RETAINED_BUFFER {
+            buf = Vec::with_capacity(64 * 1024);
+        }
     }
 }
 

@@ -14,6 +14,9 @@ struct Inner<T> {
     closed: bool,
 }
 
+/// The most queued items' room a mailbox keeps once drained.
+const RETAINED_ITEMS: usize = 4096;
+
 /// A queue shared by the tasks of one executor (not `Send`: no locks).
 pub struct Mailbox<T> {
     inner: Rc<RefCell<Inner<T>>>,
@@ -76,7 +79,14 @@ impl<T> Mailbox<T> {
 
     /// Takes every queued item.
     pub fn drain(&self) -> Vec<T> {
-        self.inner.borrow_mut().items.drain(..).collect()
+        let mut inner = self.inner.borrow_mut();
+        let items = inner.items.drain(..).collect();
+        // A burst (a reconnect's backlog, a catch-up) grew the queue: give
+        // the room back rather than hold it for good.
+        if inner.items.capacity() > RETAINED_ITEMS {
+            inner.items.shrink_to(RETAINED_ITEMS / 4);
+        }
+        items
     }
 
     /// How many items wait.

@@ -163,14 +163,15 @@ where
             if !<P::Replica as ReplicaProtocol>::DURABLE {
                 return Err(std::io::Error::other(format!("{} does not record its state: it cannot run with a data directory", P::NAME)));
             }
-            let (wal, recovered) = Wal::open::<P::Message>(path).await?;
             let mut scratch = Outbox::new();
-            let replayed = recovered.records.len();
-            for record in recovered.records {
+            let replay = |record| {
                 replica.restore(record, &mut scratch);
                 scratch.drain().for_each(drop);
-            }
-            tracing::info!(replica = id, path = %path.display(), replayed, dropped_bytes = recovered.dropped_bytes, "write-ahead log replayed");
+                scratch.trim();
+            };
+            let (wal, recovered) = Wal::open::<P::Message>(path, replay).await?;
+            let (replayed, dropped_bytes) = (recovered.replayed, recovered.dropped_bytes);
+            tracing::info!(replica = id, path = %path.display(), replayed, dropped_bytes, "write-ahead log replayed");
             Some(wal)
         }
     };
@@ -252,6 +253,7 @@ where
             for action in out.drain() {
                 route(action, id, peers, clients, &mut dropped);
             }
+            out.trim();
             continue;
         };
         // Persist, then send: the iteration's records go out in one group
@@ -260,6 +262,7 @@ where
             match action {
                 Action::Persist(record) => records.push(record),
                 Action::Executed(_) => {}
+                Action::Installed { donor, applied } => log_installed(id, donor, applied),
                 message => ready.push(message),
             }
         }
@@ -285,6 +288,13 @@ where
         }
         for action in ready.drain(..) {
             route(action, id, peers, clients, &mut dropped);
+        }
+        out.trim();
+        if ready.capacity() > 4096 {
+            ready = Vec::new();
+        }
+        if records.capacity() > 4096 {
+            records = Vec::new();
         }
     }
     Ok(())
@@ -314,8 +324,15 @@ fn route<M: Clone>(
                 push_bounded(q, (id as u64, msg.clone()), dropped);
             }
         }
+        Action::Installed { donor, applied } => log_installed(id, donor, applied),
         Action::Executed(_) | Action::Persist(_) => {}
     }
+}
+
+/// A state transfer is rare and worth an operator's attention: the replica
+/// fell further behind than the others keep their logs for.
+fn log_installed(id: ReplicaId, donor: ReplicaId, applied: u64) {
+    tracing::info!(replica = id, donor, applied, "fell behind what the others released; installed their state (state transfer)");
 }
 
 /// Keeps a connection to peer `to` for this replica's outgoing messages,
@@ -331,7 +348,7 @@ async fn dial_peer<M: Wire>(me: ReplicaId, to: SocketAddr, queue: Mailbox<Envelo
 
 /// Connects to `to` for the messages in `queue`, retrying with backoff
 /// while it is away (a crashed or restarting replica) and dropping what
-/// queues past a bound meanwhile, as a lossy network would. `None` once
+/// queues meanwhile, as a lossy network would. `None` once
 /// the queue is closed or `stopped()` says so. Replica and client links
 /// both come back through it.
 pub(super) async fn reconnect<M>(to: SocketAddr, hello: Hello, queue: &Mailbox<Envelope<M>>, stopped: &dyn Fn() -> bool) -> Option<TcpStream> {
@@ -340,9 +357,11 @@ pub(super) async fn reconnect<M>(to: SocketAddr, hello: Hello, queue: &Mailbox<E
         if let Ok(stream) = connect(to, hello).await {
             return Some(stream);
         }
-        if queue.len() > MAX_QUEUED_FOR_ABSENT_PEER {
-            queue.drain();
-        }
+        // The peer is down: what queued for it is dropped, as a lossy
+        // network would, rather than held (up to the queue bound, which is
+        // many batches) and flooded into it when it returns. The protocols
+        // retransmit, and a returning replica catches up.
+        queue.drain();
         sleep(backoff).await;
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }

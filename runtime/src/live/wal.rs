@@ -28,9 +28,9 @@ const RECORDS_PER_ENTRY: usize = 1024;
 
 /// What reading a log found.
 #[derive(Debug)]
-pub struct Recovered<M> {
-    /// Every intact record, oldest first.
-    pub records: Vec<M>,
+pub struct Recovered {
+    /// Intact records, handed over oldest first.
+    pub replayed: usize,
     /// Bytes cut off the end: a torn or corrupt tail (0 after a clean stop).
     pub dropped_bytes: u64,
 }
@@ -41,6 +41,14 @@ pub struct Recovered<M> {
 /// would destroy it, so that is an error.
 pub fn parse<M: Wire>(bytes: &[u8]) -> Result<(Vec<M>, usize), String> {
     let mut records = Vec::new();
+    let end = parse_each(bytes, |record| records.push(record))?;
+    Ok((records, end))
+}
+
+/// [`parse`], handing each record to `each` as its entry is decoded
+/// rather than collecting them: a replay then holds one entry's records
+/// at a time, not a second copy of the whole log.
+pub fn parse_each<M: Wire>(bytes: &[u8], mut each: impl FnMut(M)) -> Result<usize, String> {
     let mut at = 0;
     while bytes.len() - at >= 4 + HEADER_LEN {
         let crc = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
@@ -55,7 +63,7 @@ pub fn parse<M: Wire>(bytes: &[u8]) -> Result<(Vec<M>, usize), String> {
         let mut reader = FrameReader::new();
         reader.push(&bytes[frame_start..frame_end]);
         match M::decode(&mut reader) {
-            Ok(Some(batch)) => records.extend(batch.into_iter().map(|(_, m)| m)),
+            Ok(Some(batch)) => batch.into_iter().for_each(|(_, m)| each(m)),
             Ok(None) | Err(_) => {
                 return Err(format!(
                     "the entry at byte {at} is intact but holds no records of this protocol: was the log written by another protocol or version? (start with another -data-dir)"
@@ -64,7 +72,7 @@ pub fn parse<M: Wire>(bytes: &[u8]) -> Result<(Vec<M>, usize), String> {
         }
         at = frame_end;
     }
-    Ok((records, at))
+    Ok(at)
 }
 
 /// Appends `records` to `out` as entries.
@@ -97,9 +105,10 @@ pub struct Wal {
 }
 
 impl Wal {
-    /// Opens (or creates) the log at `path`, reads every intact record and
-    /// cuts off a torn tail. Call inside a glommio executor.
-    pub async fn open<M: Wire>(path: &Path) -> io::Result<(Wal, Recovered<M>)> {
+    /// Opens (or creates) the log at `path`, hands every intact record to
+    /// `replay`, oldest first, and cuts off a torn tail. Call inside a
+    /// glommio executor.
+    pub async fn open<M: Wire>(path: &Path, mut replay: impl FnMut(M)) -> io::Result<(Wal, Recovered)> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
         }
@@ -108,8 +117,14 @@ impl Wal {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
         };
-        let (records, intact) = parse::<M>(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
+        let mut replayed = 0;
+        let counted = |record| {
+            replayed += 1;
+            replay(record)
+        };
+        let intact = parse_each::<M>(&bytes, counted).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
         let dropped_bytes = (bytes.len() - intact) as u64;
+        drop(bytes);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -123,7 +138,7 @@ impl Wal {
             file.fdatasync().await.map_err(|e| io::Error::other(e.to_string()))?;
         }
         let wal = Wal { file, path: path.to_path_buf(), end: intact as u64, pending: Vec::new() };
-        Ok((wal, Recovered { records, dropped_bytes }))
+        Ok((wal, Recovered { replayed, dropped_bytes }))
     }
 
     /// Queues `records` for the next [`Wal::sync`].
@@ -262,39 +277,42 @@ mod tests {
         let p = path.clone();
         let found = glommio::LocalExecutorBuilder::default()
             .spawn(move || async move {
-                let (mut wal, first) = Wal::open::<Message>(&p).await.unwrap();
-                assert!(first.records.is_empty());
+                let (mut wal, first) = Wal::open::<Message>(&p, |_| panic!("a new log holds nothing")).await.unwrap();
+                assert_eq!(first.replayed, 0);
                 wal.append(records(4)).unwrap();
                 wal.sync().await.unwrap();
                 wal.append(records(1)).unwrap(); // appended, never synced: lost
                 drop(wal);
                 // A torn tail as a crash mid-write leaves it.
                 std::fs::OpenOptions::new().append(true).open(&p).and_then(|mut f| std::io::Write::write_all(&mut f, &[7, 7, 7])).unwrap();
-                let (_, again) = Wal::open::<Message>(&p).await.unwrap();
-                again
+                let mut replayed = Vec::new();
+                let (_, again) = Wal::open::<Message>(&p, |r| replayed.push(r)).await.unwrap();
+                (replayed, again)
             })
             .unwrap()
             .join()
             .unwrap();
-        assert_eq!(found.records, records(4));
-        assert_eq!(found.dropped_bytes, 3);
+        assert_eq!(found.0, records(4));
+        assert_eq!((found.1.replayed, found.1.dropped_bytes), (4, 3));
 
         // Compaction replaces the log whole; appends go on after it.
         let p = path.clone();
         let after = glommio::LocalExecutorBuilder::default()
             .spawn(move || async move {
-                let (mut wal, _) = Wal::open::<Message>(&p).await.unwrap();
+                let (mut wal, _) = Wal::open::<Message>(&p, drop).await.unwrap();
                 wal.compact(records(2)).await.unwrap();
                 wal.append(records(1)).unwrap();
                 wal.sync().await.unwrap();
-                Wal::open::<Message>(&p).await.unwrap().1
+                let mut replayed = Vec::new();
+                let dropped = Wal::open::<Message>(&p, |r| replayed.push(r)).await.unwrap().1.dropped_bytes;
+                (replayed, dropped)
             })
             .unwrap()
             .join()
             .unwrap();
         let mut expected = records(2);
         expected.extend(records(1));
-        assert_eq!((after.records, after.dropped_bytes), (expected, 0));
+        assert_eq!(after, (expected, 0));
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
 }

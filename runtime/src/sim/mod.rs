@@ -61,7 +61,15 @@ pub struct SimConfig {
     pub wait_closest: bool,
     /// Whether crashed replicas come back, and with what.
     pub restarts: Restarts,
+    /// [`protocols::ReplicaConfig::release_lag`]: small in test runs
+    /// ([`SIM_RELEASE_LAG`]), so that a replica that was down or cut off
+    /// rejoins by state transfer.
+    pub release_lag: u64,
 }
+
+/// The release lag of simulated runs: a few dozen log positions, so that
+/// outages in a run of a thousand commands end in state transfers.
+pub const SIM_RELEASE_LAG: u64 = 16;
 
 /// What a crashed replica comes back with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -119,6 +127,12 @@ pub struct SimOutcome {
     /// With durable restarts: how many restarts began from a snapshot the
     /// replica's records had been compacted into.
     pub restored_from_snapshot: u64,
+    /// How many state transfers replicas installed (a replica that fell
+    /// behind what the others released).
+    pub state_transfers: u64,
+    /// State transfers whose image did not hold what the receiver had
+    /// already applied, in its order (the replicas had diverged).
+    pub transfer_violations: Vec<String>,
 }
 
 impl SimOutcome {
@@ -127,6 +141,7 @@ impl SimOutcome {
         let mut v = check::check_liveness(&self.history);
         v.extend(check::check_linearizability(&self.history));
         v.extend(check::check_agreement(&self.history, &self.replicas, self.quiescent));
+        v.extend(self.transfer_violations.iter().cloned());
         v
     }
 }

@@ -117,6 +117,12 @@ struct World<P: Protocol> {
     hash: u64,
     /// Restarts that began from a compacted snapshot.
     restored_from_snapshot: u64,
+    state_transfers: u64,
+    transfer_violations: Vec<String>,
+    /// What each replica applied in earlier lives (before a restart reset
+    /// its list), longest first kept: a state transfer from it may stand
+    /// for executions of a life that has since ended.
+    lives: Vec<Vec<CommandId>>,
 }
 
 /// Runs `config` with protocol `P` and returns what happened; check it with
@@ -144,7 +150,7 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         assert!(P::Replica::DURABLE, "{} records nothing to restart from", P::NAME);
     }
     let replicas = (0..n)
-        .map(|id| P::Replica::new(ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: config.bugs }))
+        .map(|id| P::Replica::new(ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: config.bugs, release_lag: config.release_lag }))
         .collect();
     let clients = (0..config.clients)
         .map(|c| ClientState {
@@ -189,6 +195,9 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         events: 0,
         hash: 0xcbf2_9ce4_8422_2325,
         restored_from_snapshot: 0,
+        state_transfers: 0,
+        transfer_violations: Vec::new(),
+        lives: vec![Vec::new(); n],
     };
     for (t, fault) in &schedule.events {
         if *t == Time::ZERO {
@@ -240,6 +249,8 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         end: world.now,
         faults: schedule.describe(),
         restored_from_snapshot: world.restored_from_snapshot,
+        state_transfers: world.state_transfers,
+        transfer_violations: world.transfer_violations,
     }
 }
 
@@ -391,6 +402,12 @@ impl<P: Protocol> World<P> {
                     self.logs[r].applied.push(id);
                     self.mix(id.client << 32 ^ id.seq);
                 }
+                Action::Installed { donor, applied } => {
+                    self.state_transfers += 1;
+                    let image = self.donor_prefix(donor, applied);
+                    self.check_image(r, donor, &image);
+                    self.logs[r].applied = image;
+                }
                 Action::Persist(record) if durable => self.write(r, record),
                 Action::Persist(_) => {}
             }
@@ -452,20 +469,57 @@ impl<P: Protocol> World<P> {
             return;
         }
         self.crashed[r] = false;
-        let config = ReplicaConfig { id: r, quorums: self.quorums.clone(), timing: self.timing, bugs: self.config.bugs };
+        let config = ReplicaConfig { id: r, quorums: self.quorums.clone(), timing: self.timing, bugs: self.config.bugs, release_lag: self.config.release_lag };
         let mut replica = P::Replica::new(config);
         let mut out = std::mem::take(&mut self.outbox);
         let mut applied = self.disks[r].applied_at_snapshot.clone();
         self.restored_from_snapshot += u64::from(!applied.is_empty());
+        if self.logs[r].applied.len() > self.lives[r].len() {
+            self.lives[r] = std::mem::take(&mut self.logs[r].applied);
+        }
         for record in self.disks[r].synced.iter().cloned() {
             replica.restore(record, &mut out);
-            applied.extend(out.drain().filter_map(|a| if let Action::Executed(id) = a { Some(id) } else { None }));
+            for action in out.drain() {
+                match action {
+                    Action::Executed(id) => applied.push(id),
+                    Action::Installed { donor, applied: count } if donor != r => applied = self.donor_prefix(donor, count),
+                    _ => {}
+                }
+            }
         }
         self.outbox = out;
         self.replicas[r] = replica;
         self.logs[r].applied = applied;
         let incarnation = self.incarnation[r];
         self.schedule(self.now + self.timing.tick, Event::Tick(NodeId::Replica(r), incarnation));
+    }
+
+    /// The first `count` commands `donor` applied: its image stood for
+    /// them. Taken from its current life or, if that is shorter (it
+    /// restarted since and has not re-executed them yet), its longest
+    /// earlier one; the slot-ordered protocols that transfer state execute
+    /// the same sequence in every life.
+    fn donor_prefix(&self, donor: usize, count: u64) -> Vec<CommandId> {
+        let count = count as usize;
+        let current = &self.logs[donor].applied;
+        let list = if current.len() >= count { current } else { &self.lives[donor] };
+        list[..count.min(list.len())].to_vec()
+    }
+
+    /// An image must hold everything the receiver already applied, in the
+    /// order it applied it: otherwise they had diverged, and replacing the
+    /// receiver's history with the donor's would hide it from the checkers.
+    fn check_image(&mut self, r: usize, donor: usize, image: &[CommandId]) {
+        let own = &self.logs[r].applied;
+        let own_set: std::collections::HashSet<&CommandId> = own.iter().collect();
+        let held: Vec<&CommandId> = image.iter().filter(|id| own_set.contains(id)).collect();
+        if held.len() != own.len() || held.iter().zip(own).any(|(a, b)| *a != b) {
+            let first = own.iter().zip(held.iter().copied().chain(std::iter::repeat(&CommandId::new(u64::MAX, 0)))).position(|(a, b)| a != b);
+            self.transfer_violations.push(format!(
+                "agreement: replica {r} installed replica {donor}'s state, which does not hold what replica {r} had applied in the same order (first difference at its command #{})",
+                first.unwrap_or(held.len())
+            ));
+        }
     }
 
     fn carry_out_client(&mut self, c: usize, mut out: Outbox<P::Message>) {
@@ -478,7 +532,7 @@ impl<P: Protocol> World<P> {
                         self.send(me, NodeId::Replica(r), msg.clone());
                     }
                 }
-                Action::Executed(_) | Action::Persist(_) => {}
+                Action::Executed(_) | Action::Installed { .. } | Action::Persist(_) => {}
             }
         }
         self.outbox = out;

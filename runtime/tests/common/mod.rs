@@ -22,6 +22,7 @@ pub fn uniform_10ms(replicas: usize, clients: usize, commands: usize, conflicts:
         bugs: DeliberateBugs::default(),
         wait_closest: false,
         restarts: Restarts::Never,
+        release_lag: runtime::sim::SIM_RELEASE_LAG,
     }
 }
 

@@ -1,0 +1,258 @@
+//! State transfer and split replies: what a replica sends when what it must
+//! say grows with history.
+//!
+//! A replica that fell further behind than the others keep their logs for
+//! ([`crate::ReplicaConfig::release_lag`]) cannot catch up from decisions:
+//! they are gone. It gets the executed state instead — the store and the
+//! session table, so exactly-once still holds — as an image cut into parts
+//! of at most [`PART_BYTES`] ([`crate::session::StateMachine::chunks`]),
+//! each one message well under the frame cap, then catches up on the log
+//! tail as usual. [`IncomingImage`] puts the parts back together (they may
+//! arrive twice, out of order, or not at all: the receiver asks again),
+//! [`ImageSender`] keeps a donor from sending a whole image on every retry.
+//!
+//! Replies that report a log (a phase-1 promise) are split the same way:
+//! [`split_by_size`] cuts them, and [`PartTally`] counts a reply once all
+//! its parts arrived.
+
+use crate::ids::ReplicaId;
+use crate::quorum::Votes;
+use crate::session::StateChunk;
+use crate::time::Time;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// Bytes of state, or of reported log, per part: well under the frame cap
+/// (`net::frame::MAX_PAYLOAD`, 16 MiB), so a part always fits one frame.
+pub const PART_BYTES: usize = 1 << 20;
+
+/// The most parts one image or reply may announce; more is a malformed
+/// message (it would be 64 GiB of state), dropped without allocating.
+pub const MAX_PARTS: u32 = 1 << 16;
+
+/// The image being received: the parts of the newest one offered.
+#[derive(Debug, Default)]
+pub struct IncomingImage {
+    assembly: Option<Assembly>,
+}
+
+#[derive(Debug)]
+struct Assembly {
+    /// The donor's execution frontier the image stands for.
+    frontier: u64,
+    parts: Vec<Option<StateChunk>>,
+    missing: usize,
+    last_part: Time,
+}
+
+impl IncomingImage {
+    /// Nothing received.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds part `part` of `parts` of the image at `frontier`; answers the
+    /// whole image once its last missing part arrived. A part of an older
+    /// image than the one being assembled is dropped; a newer image
+    /// replaces it. Malformed announcements (`part >= parts`, too many
+    /// parts) are dropped.
+    pub fn add(&mut self, frontier: u64, part: u32, parts: u32, chunk: StateChunk, now: Time) -> Option<Vec<StateChunk>> {
+        if part >= parts || parts > MAX_PARTS {
+            return None;
+        }
+        let stale = self.assembly.as_ref().is_some_and(|a| a.frontier > frontier || (a.frontier == frontier && a.parts.len() != parts as usize));
+        if stale {
+            return None;
+        }
+        let assembly = match &mut self.assembly {
+            Some(a) if a.frontier == frontier => a,
+            _ => self.assembly.insert(Assembly { frontier, parts: vec![None; parts as usize], missing: parts as usize, last_part: now }),
+        };
+        assembly.last_part = now;
+        let slot = &mut assembly.parts[part as usize];
+        if slot.is_none() {
+            *slot = Some(chunk);
+            assembly.missing -= 1;
+        }
+        if assembly.missing > 0 {
+            return None;
+        }
+        let done = self.assembly.take()?;
+        Some(done.parts.into_iter().flatten().collect())
+    }
+
+    /// Whether an image is arriving: a part came within `patience`. The
+    /// receiver does not ask again meanwhile.
+    pub fn is_arriving(&self, now: Time, patience: Duration) -> bool {
+        self.assembly.as_ref().is_some_and(|a| now.since(a.last_part) < patience)
+    }
+
+    /// Drops a partial image, once the receiver got past its frontier otherwise.
+    pub fn forget_below(&mut self, frontier: u64) {
+        if self.assembly.as_ref().is_some_and(|a| a.frontier <= frontier) {
+            self.assembly = None;
+        }
+    }
+}
+
+/// When each replica was last sent an image: a lagging replica asks on
+/// every retry, and an image may be large, so a donor sends one per
+/// `interval` at most.
+#[derive(Debug, Clone)]
+pub struct ImageSender {
+    last_sent: Vec<Option<Time>>,
+}
+
+impl ImageSender {
+    /// None sent yet to any of `n` replicas.
+    pub fn new(n: usize) -> Self {
+        ImageSender { last_sent: vec![None; n] }
+    }
+
+    /// Whether an image may go to `to` now; if so, notes it as sent.
+    pub fn may_send(&mut self, to: ReplicaId, now: Time, interval: Duration) -> bool {
+        let Some(last) = self.last_sent.get_mut(to) else { return false };
+        if last.is_some_and(|t| now.since(t) < interval) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+}
+
+/// Cuts `items` into parts of at most `max_bytes` by `size` (at least one
+/// item per part, and at least one part, empty if need be, so that an
+/// empty report is still a reply).
+pub fn split_by_size<T>(items: Vec<T>, max_bytes: usize, size: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
+    let mut parts = vec![Vec::new()];
+    let mut bytes = 0;
+    for item in items {
+        let s = size(&item);
+        if bytes + s > max_bytes && bytes > 0 {
+            parts.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += s;
+        parts.last_mut().expect("one at least").push(item);
+    }
+    parts
+}
+
+/// Replies in parts, counted per replica: a replica's reply counts once
+/// every part of it arrived (parts may come twice or out of order).
+#[derive(Debug, Clone, Default)]
+pub struct PartTally {
+    /// Per replica still incomplete: how many parts it announced, and which came.
+    pending: Vec<(ReplicaId, u32, BTreeSet<u32>)>,
+    complete: Votes,
+}
+
+impl PartTally {
+    /// No parts yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Notes part `part` of `parts` from `from`; answers whether that
+    /// completed its reply just now. Malformed parts are ignored.
+    pub fn add(&mut self, from: ReplicaId, part: u32, parts: u32) -> bool {
+        if part >= parts || parts > MAX_PARTS || self.complete.voters().contains(from) {
+            return false;
+        }
+        let i = match self.pending.iter().position(|(r, n, _)| *r == from && *n == parts) {
+            Some(i) => i,
+            None => {
+                self.pending.retain(|(r, _, _)| *r != from);
+                self.pending.push((from, parts, BTreeSet::new()));
+                self.pending.len() - 1
+            }
+        };
+        self.pending[i].2.insert(part);
+        if self.pending[i].2.len() < parts as usize {
+            return false;
+        }
+        self.pending.swap_remove(i);
+        self.complete.add(from)
+    }
+
+    /// Counts a reply that needs no parts (the replica's own).
+    pub fn add_whole(&mut self, from: ReplicaId) -> bool {
+        self.pending.retain(|(r, _, _)| *r != from);
+        self.complete.add(from)
+    }
+
+    /// The replicas whose whole reply arrived.
+    pub fn complete(&self) -> &Votes {
+        &self.complete
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn chunk(key: i64) -> StateChunk {
+        StateChunk { store: vec![(key, Bytes::from_static(b"v"))], sessions: Vec::new(), applied: 7 }
+    }
+
+    #[test]
+    fn an_image_is_whole_once_every_part_arrived_in_any_order() {
+        let mut incoming = IncomingImage::new();
+        assert_eq!(incoming.add(10, 2, 3, chunk(2), Time(0)), None);
+        assert_eq!(incoming.add(10, 2, 3, chunk(2), Time(1)), None, "a duplicate adds nothing");
+        assert!(incoming.is_arriving(Time(2), Duration::from_nanos(5)));
+        assert_eq!(incoming.add(10, 0, 3, chunk(0), Time(3)), None);
+        let whole = incoming.add(10, 1, 3, chunk(1), Time(4)).expect("complete");
+        let keys: Vec<i64> = whole.iter().map(|c| c.store[0].0).collect();
+        assert_eq!(keys, vec![0, 1, 2], "parts come back in order");
+        assert!(!incoming.is_arriving(Time(5), Duration::from_secs(1)), "nothing pending after");
+    }
+
+    #[test]
+    fn a_newer_image_replaces_an_older_one_and_malformed_parts_are_dropped() {
+        let mut incoming = IncomingImage::new();
+        assert_eq!(incoming.add(10, 0, 2, chunk(0), Time(0)), None);
+        assert_eq!(incoming.add(20, 0, 2, chunk(5), Time(1)), None);
+        assert_eq!(incoming.add(10, 1, 2, chunk(1), Time(2)), None, "the older image is gone");
+        assert_eq!(incoming.add(20, 2, 2, chunk(9), Time(2)), None, "part out of range");
+        assert_eq!(incoming.add(20, 0, MAX_PARTS + 1, chunk(9), Time(2)), None, "too many parts");
+        assert!(incoming.add(20, 1, 2, chunk(6), Time(3)).is_some());
+        let mut incoming = IncomingImage::new();
+        incoming.add(10, 0, 2, chunk(0), Time(0));
+        incoming.forget_below(12);
+        assert!(!incoming.is_arriving(Time(0), Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_donor_sends_one_image_per_interval() {
+        let mut sender = ImageSender::new(3);
+        let second = Duration::from_secs(1);
+        assert!(sender.may_send(1, Time(0), second));
+        assert!(!sender.may_send(1, Time(10), second));
+        assert!(sender.may_send(2, Time(10), second), "per replica");
+        assert!(sender.may_send(1, Time(1_000_000_000), second));
+        assert!(!sender.may_send(9, Time(0), second), "unknown replicas get nothing");
+    }
+
+    #[test]
+    fn splitting_bounds_each_part_and_keeps_at_least_one() {
+        let parts = split_by_size(vec![400usize, 400, 400, 2000, 10], 1000, |s| *s);
+        assert_eq!(parts, vec![vec![400, 400], vec![400], vec![2000], vec![10]]);
+        let none: Vec<Vec<usize>> = split_by_size(Vec::new(), 1000, |s| *s);
+        assert_eq!(none, vec![Vec::<usize>::new()]);
+    }
+
+    #[test]
+    fn a_reply_counts_once_all_its_parts_arrived() {
+        let mut tally = PartTally::new();
+        assert!(!tally.add(1, 0, 2));
+        assert!(!tally.add(1, 0, 2), "duplicate");
+        assert!(tally.add(1, 1, 2));
+        assert!(!tally.add(1, 1, 2), "counted once");
+        assert!(tally.add_whole(0));
+        assert!(!tally.add(2, 3, 2), "malformed");
+        assert!(tally.add(2, 0, 1));
+        assert_eq!(tally.complete().count(), 3);
+    }
+}
