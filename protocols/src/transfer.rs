@@ -11,15 +11,13 @@
 //! arrive twice, out of order, or not at all: the receiver asks again),
 //! [`ImageSender`] keeps a donor from sending a whole image on every retry.
 //!
-//! Replies that report a log (a phase-1 promise) are split the same way:
-//! [`split_by_size`] cuts them, and [`PartTally`] counts a reply once all
-//! its parts arrived.
+//! Replies that report a log (a phase-1 promise, a SwiftPaxos report to
+//! a new leader) are split the same way: [`split_by_size`] cuts them, and
+//! [`PartedReplies`] puts each back together before it counts.
 
 use crate::ids::ReplicaId;
-use crate::quorum::Votes;
 use crate::session::StateChunk;
 use crate::time::Time;
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Bytes of state, or of reported log, per part: well under the frame cap
@@ -138,52 +136,72 @@ pub fn split_by_size<T>(items: Vec<T>, max_bytes: usize, size: impl Fn(&T) -> us
     parts
 }
 
-/// Replies in parts, counted per replica: a replica's reply counts once
-/// every part of it arrived (parts may come twice or out of order).
-#[derive(Debug, Clone, Default)]
-pub struct PartTally {
-    /// Per replica still incomplete: how many parts it announced, and which came.
-    pending: Vec<(ReplicaId, u32, BTreeSet<u32>)>,
-    complete: Votes,
+/// Replies in parts, put back together per replica: a reply counts only
+/// once every part of it arrived (parts may come twice or out of order).
+/// A replica tags each reply it builds with a `version`; parts of
+/// different versions are never mixed (a retransmitted reply may be cut
+/// differently if the replica's state moved meanwhile): a new version
+/// replaces what had arrived of an older one.
+#[derive(Debug, Clone)]
+pub struct PartedReplies<T> {
+    arriving: Vec<Arriving<T>>,
 }
 
-impl PartTally {
-    /// No parts yet.
+#[derive(Debug, Clone)]
+struct Arriving<T> {
+    from: ReplicaId,
+    version: u64,
+    parts: Vec<Option<Vec<T>>>,
+    missing: usize,
+}
+
+impl<T> Default for PartedReplies<T> {
+    fn default() -> Self {
+        PartedReplies { arriving: Vec::new() }
+    }
+}
+
+impl<T> PartedReplies<T> {
+    /// Nothing arrived.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Notes part `part` of `parts` from `from`; answers whether that
-    /// completed its reply just now. Malformed parts are ignored.
-    pub fn add(&mut self, from: ReplicaId, part: u32, parts: u32) -> bool {
-        if part >= parts || parts > MAX_PARTS || self.complete.voters().contains(from) {
-            return false;
+    /// Adds part `part` of `parts` of `from`'s reply `version`; answers the
+    /// whole reply, parts in order, once its last missing part arrived.
+    /// Malformed parts are dropped.
+    pub fn add(&mut self, from: ReplicaId, version: u64, part: u32, parts: u32, items: Vec<T>) -> Option<Vec<T>> {
+        if part >= parts || parts > MAX_PARTS {
+            return None;
         }
-        let i = match self.pending.iter().position(|(r, n, _)| *r == from && *n == parts) {
-            Some(i) => i,
-            None => {
-                self.pending.retain(|(r, _, _)| *r != from);
-                self.pending.push((from, parts, BTreeSet::new()));
-                self.pending.len() - 1
+        let i = match self.arriving.iter().position(|a| a.from == from) {
+            Some(i) if self.arriving[i].version == version && self.arriving[i].parts.len() == parts as usize => i,
+            Some(i) if self.arriving[i].version > version => return None,
+            found => {
+                let fresh = Arriving { from, version, parts: (0..parts).map(|_| None).collect(), missing: parts as usize };
+                match found {
+                    Some(i) => {
+                        self.arriving[i] = fresh;
+                        i
+                    }
+                    None => {
+                        self.arriving.push(fresh);
+                        self.arriving.len() - 1
+                    }
+                }
             }
         };
-        self.pending[i].2.insert(part);
-        if self.pending[i].2.len() < parts as usize {
-            return false;
+        let arriving = &mut self.arriving[i];
+        let slot = &mut arriving.parts[part as usize];
+        if slot.is_none() {
+            *slot = Some(items);
+            arriving.missing -= 1;
         }
-        self.pending.swap_remove(i);
-        self.complete.add(from)
-    }
-
-    /// Counts a reply that needs no parts (the replica's own).
-    pub fn add_whole(&mut self, from: ReplicaId) -> bool {
-        self.pending.retain(|(r, _, _)| *r != from);
-        self.complete.add(from)
-    }
-
-    /// The replicas whose whole reply arrived.
-    pub fn complete(&self) -> &Votes {
-        &self.complete
+        if arriving.missing > 0 {
+            return None;
+        }
+        let done = self.arriving.swap_remove(i);
+        Some(done.parts.into_iter().flatten().flatten().collect())
     }
 }
 
@@ -244,15 +262,17 @@ mod tests {
     }
 
     #[test]
-    fn a_reply_counts_once_all_its_parts_arrived() {
-        let mut tally = PartTally::new();
-        assert!(!tally.add(1, 0, 2));
-        assert!(!tally.add(1, 0, 2), "duplicate");
-        assert!(tally.add(1, 1, 2));
-        assert!(!tally.add(1, 1, 2), "counted once");
-        assert!(tally.add_whole(0));
-        assert!(!tally.add(2, 3, 2), "malformed");
-        assert!(tally.add(2, 0, 1));
-        assert_eq!(tally.complete().count(), 3);
+    fn a_reply_is_whole_once_all_its_parts_of_one_version_arrived() {
+        let mut replies = PartedReplies::new();
+        assert_eq!(replies.add(1, 5, 1, 2, vec![3, 4]), None);
+        assert_eq!(replies.add(1, 5, 1, 2, vec![3, 4]), None, "duplicate");
+        assert_eq!(replies.add(2, 9, 3, 2, vec![0]), None, "malformed");
+        assert_eq!(replies.add(1, 5, 0, 2, vec![1, 2]), Some(vec![1, 2, 3, 4]));
+        // A newer version replaces the parts of an older one, never mixes.
+        assert_eq!(replies.add(2, 1, 0, 2, vec![1]), None);
+        assert_eq!(replies.add(2, 2, 1, 2, vec![9]), None);
+        assert_eq!(replies.add(2, 1, 1, 2, vec![2]), None, "older version dropped");
+        assert_eq!(replies.add(2, 2, 0, 2, vec![8]), Some(vec![8, 9]));
+        assert_eq!(replies.add(3, 0, 0, 1, Vec::<u8>::new()), Some(vec![]), "an empty reply is one empty part");
     }
 }

@@ -127,3 +127,36 @@ fn the_closest_replica_answers_once_the_command_executes_when_asked() {
     });
     assert!(answered, "the closest replica must send the executed result");
 }
+
+#[test]
+fn a_report_larger_than_a_frame_goes_to_the_new_leader_in_parts() {
+    // 20,000 uncommitted commands of 1 KiB: 20 MiB to report, more than a
+    // frame (16 MiB) holds.
+    let (mut r, mut out) = (replica(2), Outbox::new());
+    let now = Time::from_millis(1);
+    let value = Bytes::from(vec![1u8; 1024]);
+    const COMMANDS: u64 = 20_000;
+    for c in 0..COMMANDS {
+        let command = Command::Put { key: c as i64, value: value.clone() };
+        deliver(&mut r, NodeId::Client(c), Message::Propose { id: CommandId::new(c, 1), command, reply_on_execution: false }, now, &mut out);
+    }
+    out.drain().for_each(drop);
+    deliver(&mut r, NodeId::Replica(1), Message::NewLeader { ballot: Ballot(1) }, now, &mut out);
+    let parts: Vec<(u64, u32, u32, usize, usize)> = out
+        .drain()
+        .filter_map(|a| match a {
+            Action::Send { msg: Message::NewLeaderAck { version, part, parts, entries, .. }, .. } => {
+                let bytes = entries.iter().map(|e| e.command.value_len()).sum();
+                Some((version, part, parts, entries.len(), bytes))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(parts.len() >= 20, "{} parts for 20 MiB", parts.len());
+    let version = parts[0].0;
+    for (i, (v, part, count, _, bytes)) in parts.iter().enumerate() {
+        assert_eq!((*v, *part as usize, *count as usize), (version, i, parts.len()), "one version, parts in order");
+        assert!(*bytes <= protocols::transfer::PART_BYTES, "part {i} carries {bytes} bytes");
+    }
+    assert_eq!(parts.iter().map(|p| p.3 as u64).sum::<u64>(), COMMANDS, "every command reported once");
+}

@@ -30,8 +30,9 @@ pub enum Message {
     /// above, in `parts` messages (a log can outgrow a frame; the candidate
     /// counts the promise once all arrived). Slots below `forgotten` were
     /// executed and released: a candidate that has not executed them cannot
-    /// lead, and fetches them instead.
-    Promise { ballot: Ballot, forgotten: Slot, part: u32, parts: u32, entries: Vec<PromisedEntry> },
+    /// lead, and fetches them instead. `version` tells one promise's parts
+    /// from a retransmitted one's ([`crate::transfer::PartedReplies`]).
+    Promise { ballot: Ballot, forgotten: Slot, version: u64, part: u32, parts: u32, entries: Vec<PromisedEntry> },
     /// Phase 2a: the leader proposes `value` for `slot`.
     Accept { ballot: Ballot, slot: Slot, value: Batch },
     /// Phase 2b: the acceptor accepted `slot` in `ballot`; it has executed

@@ -11,7 +11,7 @@ use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Ti
 use crate::quorum::{QuorumSystem, Votes};
 use crate::session::{StateChunk, StateMachine};
 use crate::time::Time;
-use crate::transfer::{split_by_size, ImageSender, IncomingImage, PartTally, PART_BYTES};
+use crate::transfer::{split_by_size, ImageSender, IncomingImage, PartedReplies, PART_BYTES};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -32,7 +32,9 @@ struct Proposal {
 #[derive(Debug)]
 struct Candidacy {
     from_slot: Slot,
-    promises: PartTally,
+    promises: Votes,
+    /// Promises whose parts are still arriving.
+    arriving: PartedReplies<PromisedEntry>,
     best: BTreeMap<Slot, PromisedEntry>,
     sent: Time,
 }
@@ -156,8 +158,8 @@ impl ReplicaProtocol for PaxosReplica {
         match msg {
             Message::Request { .. } | Message::Reply { .. } | Message::Watch { .. } => {}
             Message::Prepare { ballot, from_slot } => self.on_prepare(r, ballot, from_slot, now, out),
-            Message::Promise { ballot, forgotten, part, parts, entries } => {
-                self.on_promise(r, ballot, forgotten, (part, parts), entries, now, out)
+            Message::Promise { ballot, forgotten, version, part, parts, entries } => {
+                self.on_promise(r, ballot, forgotten, (version, part, parts), entries, now, out)
             }
             Message::Accept { ballot, slot, value } => self.on_accept(r, ballot, slot, value, now, out),
             Message::Accepted { ballot, slot, executed } => {
@@ -388,9 +390,9 @@ impl PaxosReplica {
         let best = self.log.entries_from(from_slot).map(|(slot, e)| (slot, promised(slot, e))).collect();
         // The candidate's own promise counts: it must survive a crash.
         out.persist(Message::Prepare { ballot: self.ballot, from_slot });
-        let mut promises = PartTally::new();
-        promises.add_whole(self.id);
-        self.role = Role::Candidate(Candidacy { from_slot, promises, best, sent: now });
+        let mut promises = Votes::new();
+        promises.add(self.id);
+        self.role = Role::Candidate(Candidacy { from_slot, promises, arriving: PartedReplies::new(), best, sent: now });
         out.broadcast(Message::Prepare { ballot: self.ballot, from_slot });
         self.become_leader_if_promised(now, out);
     }
@@ -406,8 +408,9 @@ impl PaxosReplica {
         let forgotten = self.log.forgotten();
         let parts = split_by_size(entries, PART_BYTES, promised_size);
         let count = parts.len() as u32;
+        let version = now.0;
         for (part, entries) in parts.into_iter().enumerate() {
-            out.send_replica(from, Message::Promise { ballot, forgotten, part: part as u32, parts: count, entries });
+            out.send_replica(from, Message::Promise { ballot, forgotten, version, part: part as u32, parts: count, entries });
         }
     }
 
@@ -417,7 +420,7 @@ impl PaxosReplica {
         from: ReplicaId,
         ballot: Ballot,
         forgotten: Slot,
-        (part, parts): (u32, u32),
+        (version, part, parts): (u64, u32, u32),
         entries: Vec<PromisedEntry>,
         now: Time,
         out: &mut Outbox<Message>,
@@ -438,6 +441,10 @@ impl PaxosReplica {
             let from_slot = self.log.execution_frontier();
             return out.send_replica(from, Message::CatchUp { from_slot });
         }
+        if c.promises.voters().contains(from) {
+            return;
+        }
+        let Some(entries) = c.arriving.add(from, version, part, parts, entries) else { return };
         for e in entries {
             let better = match c.best.get(&e.slot) {
                 None => true,
@@ -447,7 +454,7 @@ impl PaxosReplica {
                 c.best.insert(e.slot, e);
             }
         }
-        c.promises.add(from, part, parts);
+        c.promises.add(from);
         self.become_leader_if_promised(now, out);
     }
 
@@ -456,7 +463,7 @@ impl PaxosReplica {
     /// proposed again, and gaps become no-ops.
     fn become_leader_if_promised(&mut self, now: Time, out: &mut Outbox<Message>) {
         let Role::Candidate(c) = &self.role else { return };
-        if !c.promises.complete().reached(self.quorums.majority()) {
+        if !c.promises.reached(self.quorums.majority()) {
             return;
         }
         let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Follower) else { unreachable!() };

@@ -65,8 +65,11 @@ pub enum Message {
     PreVoteGranted { ballot: Ballot },
     /// A candidate takes over with `ballot` (MNewLeader).
     NewLeader { ballot: Ballot },
-    /// A replica joins `ballot` and reports everything it knows (MNewLeaderAckN).
-    NewLeaderAck { ballot: Ballot, cballot: Ballot, entries: Vec<ReportedEntry> },
+    /// A replica joins `ballot` and reports everything it knows (MNewLeaderAckN),
+    /// in `parts` messages (what it knows can outgrow a frame); the leader
+    /// counts the report once all parts of one `version` arrived
+    /// ([`crate::transfer::PartedReplies`]).
+    NewLeaderAck { ballot: Ballot, cballot: Ballot, version: u64, part: u32, parts: u32, entries: Vec<ReportedEntry> },
     /// The new leader's decision for every recovered command (MSync): each
     /// is accepted in `ballot` with its dependencies; `voided` commands never
     /// reached a quorum and are dropped from every dependency set.

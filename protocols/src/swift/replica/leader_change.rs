@@ -25,7 +25,7 @@ impl SwiftReplica {
         self.election.candidacy_started(now);
         self.leave_ballot();
         let own = Report { from: self.id, cballot: self.cballot, entries: self.report() };
-        self.status = Status::Recovering { reports: vec![own], sent: now };
+        self.status = Status::Recovering { reports: vec![own], arriving: PartedReplies::new(), sent: now };
         // Its own report counts toward the majority: the ballot is a promise.
         out.persist(Message::NewLeader { ballot: self.ballot });
         out.broadcast(Message::NewLeader { ballot: self.ballot });
@@ -74,7 +74,12 @@ impl SwiftReplica {
         self.leave_ballot();
         self.election.heard_leader(now);
         out.persist(Message::NewLeader { ballot });
-        out.send_replica(from, Message::NewLeaderAck { ballot, cballot: self.cballot, entries: self.report() });
+        let (cballot, version) = (self.cballot, now.0);
+        let parts = split_by_size(self.report(), PART_BYTES, reported_size);
+        let count = parts.len() as u32;
+        for (part, entries) in parts.into_iter().enumerate() {
+            out.send_replica(from, Message::NewLeaderAck { ballot, cballot, version, part: part as u32, parts: count, entries });
+        }
     }
 
     pub(super) fn on_new_leader_ack(
@@ -82,6 +87,7 @@ impl SwiftReplica {
         from: ReplicaId,
         ballot: Ballot,
         cballot: Ballot,
+        (version, part, parts): (u64, u32, u32),
         entries: Vec<ReportedEntry>,
         now: Time,
         out: &mut Outbox<Message>,
@@ -89,10 +95,11 @@ impl SwiftReplica {
         if ballot > self.ballot {
             return self.saw_ballot(ballot, now, out);
         }
-        let Status::Recovering { reports, .. } = &mut self.status else { return };
+        let Status::Recovering { reports, arriving, .. } = &mut self.status else { return };
         if ballot != self.ballot || reports.iter().any(|r| r.from == from) {
             return;
         }
+        let Some(entries) = arriving.add(from, version, part, parts, entries) else { return };
         reports.push(Report { from, cballot, entries });
         self.finish_recovery_if_reported(now, out);
     }
@@ -224,4 +231,9 @@ impl SwiftReplica {
         }
         self.conflicts = table;
     }
+}
+
+/// Roughly how many bytes an entry takes in a `NewLeaderAck`.
+fn reported_size(e: &ReportedEntry) -> usize {
+    96 + e.command.value_len() + 16 * e.deps.len()
 }

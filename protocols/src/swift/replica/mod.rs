@@ -31,6 +31,7 @@ use crate::command::Command;
 use crate::conflicts::ConflictTable;
 use crate::depgraph::{deps_of, DependencyGraph, Deps};
 use crate::election::{Election, ElectionStep};
+use crate::transfer::{split_by_size, PartedReplies, PART_BYTES};
 use crate::ids::{ClientId, CommandId, NodeId, ReplicaId};
 use crate::protocol::{Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
@@ -88,7 +89,7 @@ enum Status {
     /// Joined a new ballot; waits for its leader's `Sync`.
     Joining,
     /// Leads a new ballot; gathers reports.
-    Recovering { reports: Vec<Report>, sent: Time },
+    Recovering { reports: Vec<Report>, arriving: PartedReplies<ReportedEntry>, sent: Time },
 }
 
 /// A SwiftPaxos replica.
@@ -262,7 +263,9 @@ impl ReplicaProtocol for SwiftReplica {
                 }
             }
             Message::NewLeader { ballot } => self.on_new_leader(r, ballot, now, out),
-            Message::NewLeaderAck { ballot, cballot, entries } => self.on_new_leader_ack(r, ballot, cballot, entries, now, out),
+            Message::NewLeaderAck { ballot, cballot, version, part, parts, entries } => {
+                self.on_new_leader_ack(r, ballot, cballot, (version, part, parts), entries, now, out)
+            }
             Message::Sync { ballot, decided, voided } => {
                 if ballot > self.ballot || (ballot == self.ballot && matches!(self.status, Status::Joining)) {
                     self.election.heard_leader(now);
