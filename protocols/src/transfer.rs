@@ -136,6 +136,27 @@ pub fn split_by_size<T>(items: Vec<T>, max_bytes: usize, size: impl Fn(&T) -> us
     parts
 }
 
+/// Which part of a reply a message carries: part `index` of `count` of
+/// the reply its sender tagged `version`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct Part {
+    /// Tells one reply from a retransmitted one, which may be cut otherwise.
+    pub version: u64,
+    /// This part's position, `0..count`.
+    pub index: u32,
+    /// How many parts the reply has.
+    pub count: u32,
+}
+
+/// Cuts a reply into parts of at most [`PART_BYTES`] by `size`, each with
+/// its [`Part`] label.
+pub fn parts_of<T>(items: Vec<T>, version: u64, size: impl Fn(&T) -> usize) -> impl Iterator<Item = (Part, Vec<T>)> {
+    let parts = split_by_size(items, PART_BYTES, size);
+    let count = parts.len() as u32;
+    parts.into_iter().enumerate().map(move |(i, items)| (Part { version, index: i as u32, count }, items))
+}
+
 /// Replies in parts, put back together per replica: a reply counts only
 /// once every part of it arrived (parts may come twice or out of order).
 /// A replica tags each reply it builds with a `version`; parts of
@@ -170,7 +191,8 @@ impl<T> PartedReplies<T> {
     /// Adds part `part` of `parts` of `from`'s reply `version`; answers the
     /// whole reply, parts in order, once its last missing part arrived.
     /// Malformed parts are dropped.
-    pub fn add(&mut self, from: ReplicaId, version: u64, part: u32, parts: u32, items: Vec<T>) -> Option<Vec<T>> {
+    pub fn add(&mut self, from: ReplicaId, label: Part, items: Vec<T>) -> Option<Vec<T>> {
+        let Part { version, index: part, count: parts } = label;
         if part >= parts || parts > MAX_PARTS {
             return None;
         }
@@ -264,15 +286,15 @@ mod tests {
     #[test]
     fn a_reply_is_whole_once_all_its_parts_of_one_version_arrived() {
         let mut replies = PartedReplies::new();
-        assert_eq!(replies.add(1, 5, 1, 2, vec![3, 4]), None);
-        assert_eq!(replies.add(1, 5, 1, 2, vec![3, 4]), None, "duplicate");
-        assert_eq!(replies.add(2, 9, 3, 2, vec![0]), None, "malformed");
-        assert_eq!(replies.add(1, 5, 0, 2, vec![1, 2]), Some(vec![1, 2, 3, 4]));
+        assert_eq!(replies.add(1, Part { version: 5, index: 1, count: 2 }, vec![3, 4]), None);
+        assert_eq!(replies.add(1, Part { version: 5, index: 1, count: 2 }, vec![3, 4]), None, "duplicate");
+        assert_eq!(replies.add(2, Part { version: 9, index: 3, count: 2 }, vec![0]), None, "malformed");
+        assert_eq!(replies.add(1, Part { version: 5, index: 0, count: 2 }, vec![1, 2]), Some(vec![1, 2, 3, 4]));
         // A newer version replaces the parts of an older one, never mixes.
-        assert_eq!(replies.add(2, 1, 0, 2, vec![1]), None);
-        assert_eq!(replies.add(2, 2, 1, 2, vec![9]), None);
-        assert_eq!(replies.add(2, 1, 1, 2, vec![2]), None, "older version dropped");
-        assert_eq!(replies.add(2, 2, 0, 2, vec![8]), Some(vec![8, 9]));
-        assert_eq!(replies.add(3, 0, 0, 1, Vec::<u8>::new()), Some(vec![]), "an empty reply is one empty part");
+        assert_eq!(replies.add(2, Part { version: 1, index: 0, count: 2 }, vec![1]), None);
+        assert_eq!(replies.add(2, Part { version: 2, index: 1, count: 2 }, vec![9]), None);
+        assert_eq!(replies.add(2, Part { version: 1, index: 1, count: 2 }, vec![2]), None, "older version dropped");
+        assert_eq!(replies.add(2, Part { version: 2, index: 0, count: 2 }, vec![8]), Some(vec![8, 9]));
+        assert_eq!(replies.add(3, Part { version: 0, index: 0, count: 1 }, Vec::<u8>::new()), Some(vec![]), "an empty reply is one empty part");
     }
 }

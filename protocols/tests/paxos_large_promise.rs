@@ -63,8 +63,8 @@ fn a_promise_larger_than_a_frame_comes_in_parts_and_counts_once_whole() {
     assert!(parts.len() >= total_bytes / PART_BYTES, "{} parts for {total_bytes} bytes", parts.len());
     let mut slots = Vec::new();
     for (i, part) in parts.iter().enumerate() {
-        let Message::Promise { part: index, parts: count, entries, .. } = part else { unreachable!() };
-        assert_eq!((*index as usize, *count as usize), (i, parts.len()));
+        let Message::Promise { part: label, entries, .. } = part else { unreachable!() };
+        assert_eq!((label.index as usize, label.count as usize), (i, parts.len()));
         let bytes: usize = entries.iter().map(|e| e.value.iter().map(|(_, c)| c.value_len()).sum::<usize>()).sum();
         assert!(bytes <= PART_BYTES || entries.len() == 1, "part {i} carries {bytes} bytes");
         slots.extend(entries.iter().map(|e| e.slot));

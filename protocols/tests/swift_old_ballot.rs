@@ -145,9 +145,9 @@ fn a_report_larger_than_a_frame_goes_to_the_new_leader_in_parts() {
     let parts: Vec<(u64, u32, u32, usize, usize)> = out
         .drain()
         .filter_map(|a| match a {
-            Action::Send { msg: Message::NewLeaderAck { version, part, parts, entries, .. }, .. } => {
+            Action::Send { msg: Message::NewLeaderAck { part, entries, .. }, .. } => {
                 let bytes = entries.iter().map(|e| e.command.value_len()).sum();
-                Some((version, part, parts, entries.len(), bytes))
+                Some((part.version, part.index, part.count, entries.len(), bytes))
             }
             _ => None,
         })

@@ -25,13 +25,7 @@ fn rolling_restarts_and_a_power_loss_lose_no_acknowledged_write() {
         let server = |alias: &str| start_server(&config, alias, protocol, &["-data-dir", &data_dir, "-compact-log-after", "262144"]);
         let mut servers = Processes((0..3).map(|r| server(&format!("r{r}"))).collect());
         let started = Instant::now();
-        let client = std::thread::spawn({
-            let config = config.clone();
-            move || {
-                let out = run_client(&config, protocol, Duration::from_secs(180));
-                (out, started.elapsed())
-            }
-        });
+        let client = spawn_client(&config, protocol, started);
         let pause = |ms| std::thread::sleep(Duration::from_millis(ms));
         pause(500);
         // One at a time, the initial leader (r0) in the middle.

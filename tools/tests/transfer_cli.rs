@@ -45,13 +45,7 @@ fn a_follower_kept_down_past_the_release_lag_rejoins_by_state_transfer() {
         let sink = || std::fs::File::create("/dev/null").unwrap();
         let mut servers = Processes((0..3).map(|r| server(&format!("r{r}"), sink())).collect());
         let started = Instant::now();
-        let client = std::thread::spawn({
-            let config = config.clone();
-            move || {
-                let out = run_client(&config, protocol, Duration::from_secs(180));
-                (out, started.elapsed())
-            }
-        });
+        let client = spawn_client(&config, protocol, started);
         std::thread::sleep(Duration::from_millis(500));
         // r2 follows (r0 leads the first ballot); it stays down for 2 s.
         servers.0[2].kill().unwrap();

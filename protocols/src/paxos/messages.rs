@@ -5,6 +5,7 @@ use crate::command::{Command, CommandResult};
 use crate::ids::{CommandId, ReplicaId};
 use crate::log::{Batch, Slot};
 use crate::session::StateChunk;
+use crate::transfer::Part;
 
 /// Every message of Multi-Paxos.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,9 +31,9 @@ pub enum Message {
     /// above, in `parts` messages (a log can outgrow a frame; the candidate
     /// counts the promise once all arrived). Slots below `forgotten` were
     /// executed and released: a candidate that has not executed them cannot
-    /// lead, and fetches them instead. `version` tells one promise's parts
+    /// lead, and fetches them instead. `part` tells one promise's parts
     /// from a retransmitted one's ([`crate::transfer::PartedReplies`]).
-    Promise { ballot: Ballot, forgotten: Slot, version: u64, part: u32, parts: u32, entries: Vec<PromisedEntry> },
+    Promise { ballot: Ballot, forgotten: Slot, part: Part, entries: Vec<PromisedEntry> },
     /// Phase 2a: the leader proposes `value` for `slot`.
     Accept { ballot: Ballot, slot: Slot, value: Batch },
     /// Phase 2b: the acceptor accepted `slot` in `ballot`; it has executed

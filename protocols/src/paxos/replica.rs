@@ -11,7 +11,7 @@ use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Ti
 use crate::quorum::{QuorumSystem, Votes};
 use crate::session::{StateChunk, StateMachine};
 use crate::time::Time;
-use crate::transfer::{split_by_size, ImageSender, IncomingImage, PartedReplies, PART_BYTES};
+use crate::transfer::{parts_of, ImageSender, IncomingImage, Part, PartedReplies, PART_BYTES};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -158,9 +158,7 @@ impl ReplicaProtocol for PaxosReplica {
         match msg {
             Message::Request { .. } | Message::Reply { .. } | Message::Watch { .. } => {}
             Message::Prepare { ballot, from_slot } => self.on_prepare(r, ballot, from_slot, now, out),
-            Message::Promise { ballot, forgotten, version, part, parts, entries } => {
-                self.on_promise(r, ballot, forgotten, (version, part, parts), entries, now, out)
-            }
+            Message::Promise { ballot, forgotten, part, entries } => self.on_promise(r, ballot, forgotten, part, entries, now, out),
             Message::Accept { ballot, slot, value } => self.on_accept(r, ballot, slot, value, now, out),
             Message::Accepted { ballot, slot, executed } => {
                 self.executed.report(r, executed);
@@ -406,25 +404,13 @@ impl PaxosReplica {
         out.persist(Message::Prepare { ballot, from_slot });
         let entries = self.log.entries_from(from_slot).map(|(slot, e)| promised(slot, e)).collect();
         let forgotten = self.log.forgotten();
-        let parts = split_by_size(entries, PART_BYTES, promised_size);
-        let count = parts.len() as u32;
-        let version = now.0;
-        for (part, entries) in parts.into_iter().enumerate() {
-            out.send_replica(from, Message::Promise { ballot, forgotten, version, part: part as u32, parts: count, entries });
+        for (part, entries) in parts_of(entries, now.0, promised_size) {
+            out.send_replica(from, Message::Promise { ballot, forgotten, part, entries });
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn on_promise(
-        &mut self,
-        from: ReplicaId,
-        ballot: Ballot,
-        forgotten: Slot,
-        (version, part, parts): (u64, u32, u32),
-        entries: Vec<PromisedEntry>,
-        now: Time,
-        out: &mut Outbox<Message>,
-    ) {
+    fn on_promise(&mut self, from: ReplicaId, ballot: Ballot, forgotten: Slot, part: Part, entries: Vec<PromisedEntry>, now: Time, out: &mut Outbox<Message>) {
         if ballot > self.ballot {
             return self.observe_ballot(ballot, now);
         }
@@ -444,7 +430,7 @@ impl PaxosReplica {
         if c.promises.voters().contains(from) {
             return;
         }
-        let Some(entries) = c.arriving.add(from, version, part, parts, entries) else { return };
+        let Some(entries) = c.arriving.add(from, part, entries) else { return };
         for e in entries {
             let better = match c.best.get(&e.slot) {
                 None => true,

@@ -4,6 +4,7 @@ use crate::ballot::Ballot;
 use crate::command::{Command, CommandResult};
 use crate::depgraph::Deps;
 use crate::ids::{ClientId, CommandId};
+use crate::transfer::Part;
 
 /// How far a replica got with a command, in the ballot it last synced into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -67,9 +68,9 @@ pub enum Message {
     NewLeader { ballot: Ballot },
     /// A replica joins `ballot` and reports everything it knows (MNewLeaderAckN),
     /// in `parts` messages (what it knows can outgrow a frame); the leader
-    /// counts the report once all parts of one `version` arrived
+    /// counts the report once all parts of one version arrived
     /// ([`crate::transfer::PartedReplies`]).
-    NewLeaderAck { ballot: Ballot, cballot: Ballot, version: u64, part: u32, parts: u32, entries: Vec<ReportedEntry> },
+    NewLeaderAck { ballot: Ballot, cballot: Ballot, part: Part, entries: Vec<ReportedEntry> },
     /// The new leader's decision for every recovered command (MSync): each
     /// is accepted in `ballot` with its dependencies; `voided` commands never
     /// reached a quorum and are dropped from every dependency set.

@@ -80,6 +80,17 @@ pub fn run_client_with(config: &Path, protocol: &str, timeout: Duration, extra: 
     child.wait_with_output().unwrap()
 }
 
+/// Runs the client (with -verify) on a thread of its own while the test
+/// kills and restarts servers; joins to its output and how long after
+/// `started` it finished.
+pub fn spawn_client(config: &Path, protocol: &'static str, started: Instant) -> std::thread::JoinHandle<(Output, Duration)> {
+    let config = config.to_path_buf();
+    std::thread::spawn(move || {
+        let out = run_client(&config, protocol, Duration::from_secs(180));
+        (out, started.elapsed())
+    })
+}
+
 pub fn port(offset: u16) -> u16 {
     20_000 + (std::process::id() % 20_000) as u16 + offset
 }

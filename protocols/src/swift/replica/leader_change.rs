@@ -74,24 +74,14 @@ impl SwiftReplica {
         self.leave_ballot();
         self.election.heard_leader(now);
         out.persist(Message::NewLeader { ballot });
-        let (cballot, version) = (self.cballot, now.0);
-        let parts = split_by_size(self.report(), PART_BYTES, reported_size);
-        let count = parts.len() as u32;
-        for (part, entries) in parts.into_iter().enumerate() {
-            out.send_replica(from, Message::NewLeaderAck { ballot, cballot, version, part: part as u32, parts: count, entries });
+        let cballot = self.cballot;
+        for (part, entries) in parts_of(self.report(), now.0, reported_size) {
+            out.send_replica(from, Message::NewLeaderAck { ballot, cballot, part, entries });
         }
     }
 
-    pub(super) fn on_new_leader_ack(
-        &mut self,
-        from: ReplicaId,
-        ballot: Ballot,
-        cballot: Ballot,
-        (version, part, parts): (u64, u32, u32),
-        entries: Vec<ReportedEntry>,
-        now: Time,
-        out: &mut Outbox<Message>,
-    ) {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_new_leader_ack(&mut self, from: ReplicaId, ballot: Ballot, cballot: Ballot, part: Part, entries: Vec<ReportedEntry>, now: Time, out: &mut Outbox<Message>) {
         if ballot > self.ballot {
             return self.saw_ballot(ballot, now, out);
         }
@@ -99,7 +89,7 @@ impl SwiftReplica {
         if ballot != self.ballot || reports.iter().any(|r| r.from == from) {
             return;
         }
-        let Some(entries) = arriving.add(from, version, part, parts, entries) else { return };
+        let Some(entries) = arriving.add(from, part, entries) else { return };
         reports.push(Report { from, cballot, entries });
         self.finish_recovery_if_reported(now, out);
     }

@@ -31,7 +31,7 @@ use crate::command::Command;
 use crate::conflicts::ConflictTable;
 use crate::depgraph::{deps_of, DependencyGraph, Deps};
 use crate::election::{Election, ElectionStep};
-use crate::transfer::{split_by_size, PartedReplies, PART_BYTES};
+use crate::transfer::{parts_of, Part, PartedReplies};
 use crate::ids::{ClientId, CommandId, NodeId, ReplicaId};
 use crate::protocol::{Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
@@ -263,9 +263,7 @@ impl ReplicaProtocol for SwiftReplica {
                 }
             }
             Message::NewLeader { ballot } => self.on_new_leader(r, ballot, now, out),
-            Message::NewLeaderAck { ballot, cballot, version, part, parts, entries } => {
-                self.on_new_leader_ack(r, ballot, cballot, (version, part, parts), entries, now, out)
-            }
+            Message::NewLeaderAck { ballot, cballot, part, entries } => self.on_new_leader_ack(r, ballot, cballot, part, entries, now, out),
             Message::Sync { ballot, decided, voided } => {
                 if ballot > self.ballot || (ballot == self.ballot && matches!(self.status, Status::Joining)) {
                     self.election.heard_leader(now);
