@@ -129,7 +129,7 @@ pub struct BenchArgs {
     pub data_dir: Option<PathBuf>,
     /// How many log slots a replica may fall behind the most advanced
     /// before the others release past it; it then rejoins by state
-    /// transfer (Multi-Paxos, N2Paxos and CURP).
+    /// transfer (Multi-Paxos, N2Paxos, CURP and Fast Paxos).
     #[arg(long, default_value_t = protocols::DEFAULT_RELEASE_LAG)]
     pub release_lag: u64,
     /// Where the JSON results (and CSV, PNG) go.

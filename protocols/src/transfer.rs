@@ -16,7 +16,8 @@
 //! [`PartedReplies`] puts each back together before it counts.
 
 use crate::ids::ReplicaId;
-use crate::session::StateChunk;
+use crate::log::SlotLog;
+use crate::session::{StateChunk, StateMachine};
 use crate::time::Time;
 use std::time::Duration;
 
@@ -91,6 +92,23 @@ impl IncomingImage {
             self.assembly = None;
         }
     }
+}
+
+/// Replaces a slot-ordered replica's executed state with `image`, taken
+/// after every position below `executed`: the state machine is rebuilt
+/// from it and the log jumps there, keeping this replica's votes above
+/// (`SlotLog::install`). Answers whether it was news (an image no newer
+/// than the replica's own frontier changes nothing).
+pub fn install_image(state: &mut StateMachine, log: &mut SlotLog, forgotten: u64, executed: u64, image: Vec<StateChunk>) -> bool {
+    if executed <= log.execution_frontier() {
+        return false;
+    }
+    *state = StateMachine::new();
+    for chunk in image {
+        state.absorb(chunk);
+    }
+    log.install(forgotten, executed);
+    true
 }
 
 /// When each replica was last sent an image: a lagging replica asks on

@@ -69,7 +69,7 @@ pub struct CliArgs {
     /// Servers: how many log slots a replica may fall behind the most
     /// advanced before the others release their logs past it (memory stays
     /// bounded while it is down); it then rejoins by state transfer
-    /// (Multi-Paxos, N2Paxos and CURP; the other protocols wait for it).
+    /// (Multi-Paxos, N2Paxos, CURP and Fast Paxos; the others wait for it).
     #[arg(long, default_value_t = protocols::DEFAULT_RELEASE_LAG)]
     pub release_lag: u64,
     /// Protocol instances per replica (servers and clients must agree):

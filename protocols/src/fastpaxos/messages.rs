@@ -3,7 +3,9 @@
 use super::round::Round;
 use crate::ballot::Ballot;
 use crate::command::{Command, CommandResult};
-use crate::ids::CommandId;
+use crate::ids::{CommandId, ReplicaId};
+use crate::session::StateChunk;
+use crate::transfer::Part;
 use crate::log::{Batch, Slot};
 
 /// A log position.
@@ -64,8 +66,11 @@ pub enum Message {
     Accept { instance: Instance, round: Round, value: Batch },
     /// Phase 1a for a new leader: promise `ballot` for every instance from `from`.
     Elect { ballot: Ballot, from: Instance },
-    /// Phase 1b for a new leader: every vote (or decision) from `from`.
-    Elected { ballot: Ballot, reports: Vec<Report> },
+    /// Phase 1b for a new leader: every vote (or decision) from `from`, in
+    /// parts (a backlog can outgrow a frame; the candidate counts the reply
+    /// once whole). Instances below `forgotten` were executed and released:
+    /// a candidate that has not executed them cannot lead.
+    Elected { ballot: Ballot, forgotten: Instance, part: Part, reports: Vec<Report> },
     /// The leader is alive; every instance below `frontier` is decided, and
     /// (Fast Paxos's "any" message) fast rounds of `ballot` are open from
     /// `open_from`, everything below being recovered by the leader.
@@ -73,6 +78,11 @@ pub enum Message {
     Heartbeat { ballot: Ballot, frontier: Instance, open_from: Instance, stable: Instance },
     /// A learner that fell behind asks for decisions from `from`.
     CatchUp { from: Instance },
+    /// Part `part` of `parts` of replica `of`'s executed state after every
+    /// instance below `executed` ([`crate::transfer`]): the answer to a
+    /// `CatchUp` from below what the asked replica released, and the
+    /// record the receiver keeps of it.
+    Snapshot { ballot: Ballot, of: ReplicaId, stable: Instance, executed: Instance, part: u32, parts: u32, state: StateChunk },
     /// `value` is chosen at `instance`.
     Commit { instance: Instance, value: Batch },
     /// The receiver's ballot is stale.

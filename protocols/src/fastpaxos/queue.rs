@@ -66,19 +66,35 @@ impl ProposalQueue {
     /// `decided` (the commands of the value chosen at `instance`) leave the
     /// queue; a command this acceptor voted for there and lost is unvoted again.
     pub fn decided(&mut self, instance: Instance, decided: impl IntoIterator<Item = CommandId>) {
-        for id in decided {
-            self.forget_vote(id);
-            if let Some(at) = self.arrival.remove(&id) {
-                self.queued.remove(&at);
-                self.unvoted.remove(&at);
-            }
-        }
+        self.decided_ids(decided.into_iter().collect());
         for lost in self.voted_at.remove(&instance).unwrap_or_default() {
             if self.voted.get(&lost) == Some(&instance) {
                 self.voted.remove(&lost);
                 if let Some(&at) = self.arrival.get(&lost) {
                     self.unvoted.insert(at);
                 }
+            }
+        }
+    }
+
+    /// A state transfer executed every instance below `below`: commands
+    /// it executed leave; votes below it are void (another value may have
+    /// been chosen there), so their commands are unvoted again.
+    pub fn installed(&mut self, below: Instance, executed: impl Fn(CommandId) -> bool) {
+        let gone: Vec<CommandId> = self.arrival.keys().copied().filter(|id| executed(*id)).collect();
+        self.decided_ids(gone);
+        let lost: Vec<Instance> = self.voted_at.keys().copied().filter(|i| *i < below).collect();
+        for instance in lost {
+            self.decided(instance, std::iter::empty());
+        }
+    }
+
+    fn decided_ids(&mut self, ids: Vec<CommandId>) {
+        for id in ids {
+            self.forget_vote(id);
+            if let Some(at) = self.arrival.remove(&id) {
+                self.queued.remove(&at);
+                self.unvoted.remove(&at);
             }
         }
     }

@@ -12,7 +12,8 @@ use crate::gc::ExecutedEverywhere;
 use crate::log::{Batch, SlotLog};
 use crate::protocol::{Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
-use crate::session::{Applied, StateMachine};
+use crate::session::{Applied, StateChunk, StateMachine};
+use crate::transfer::{install_image, parts_of, ImageSender, IncomingImage, Part, PartedReplies, PART_BYTES};
 use crate::time::Time;
 use super::queue::ProposalQueue;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -52,6 +53,8 @@ struct ClassicRound {
 struct Election1 {
     from: Instance,
     replied: Votes,
+    /// Replies whose parts are still arriving.
+    arriving: PartedReplies<Report>,
     /// Per instance, each reporting acceptor's vote.
     votes: BTreeMap<Instance, Vec<Option<(Round, Batch)>>>,
     decided: BTreeMap<Instance, Batch>,
@@ -98,6 +101,12 @@ pub struct FastPaxosReplica {
     executed: ExecutedEverywhere,
     /// Votes for every other replica, sent together at the next flush.
     held_votes: HeldVotes<CastVote>,
+    /// Replicas further behind than this are not waited for when releasing.
+    release_lag: Instance,
+    /// A state image arriving from a replica that released what this one lacks.
+    incoming: IncomingImage,
+    /// When each lagging replica was last sent an image.
+    images: ImageSender,
 }
 
 impl ReplicaProtocol for FastPaxosReplica {
@@ -129,6 +138,11 @@ impl ReplicaProtocol for FastPaxosReplica {
                 state.vote = Some((round, value));
             }
             Message::Commit { instance, value } => self.decide(instance, value, false, Time::ZERO, out),
+            Message::Snapshot { of, executed, part, parts, state, .. } => {
+                if let Some(image) = self.incoming.add(executed, part, parts, state, Time::ZERO) {
+                    self.install(of, executed, image, out);
+                }
+            }
             _ => {}
         }
         // Messages queued while restoring are dropped.
@@ -164,6 +178,9 @@ impl ReplicaProtocol for FastPaxosReplica {
             executed: ExecutedEverywhere::new(n),
             held_votes: HeldVotes::new(),
             last_catch_up: None,
+            release_lag: config.release_lag,
+            incoming: IncomingImage::new(),
+            images: ImageSender::new(n),
         }
     }
 
@@ -188,7 +205,7 @@ impl ReplicaProtocol for FastPaxosReplica {
             Message::Promise { instance, round, vote } => self.on_promise(r, instance, round, vote, now, out),
             Message::Accept { instance, round, value } => self.on_accept(r, instance, round, value, now, out),
             Message::Elect { ballot, from } => self.on_elect(r, ballot, from, now, out),
-            Message::Elected { ballot, reports } => self.on_elected(r, ballot, reports, now, out),
+            Message::Elected { ballot, forgotten, part, reports } => self.on_elected(r, ballot, forgotten, part, reports, now, out),
             Message::Heartbeat { ballot, frontier, open_from, stable } => {
                 self.on_heartbeat(r, ballot, frontier, open_from, now, out);
                 if ballot == self.ballot {
@@ -197,10 +214,11 @@ impl ReplicaProtocol for FastPaxosReplica {
             }
             Message::CatchUp { from } => {
                 self.executed.report(r, from);
-                self.on_catch_up(r, from, out)
+                self.on_catch_up(r, from, now, out)
             }
             Message::Commit { instance, value } => self.decide(instance, value, false, now, out),
             Message::Nack { ballot } => self.observe_ballot(ballot, now),
+            Message::Snapshot { of, executed, part, parts, state, .. } => self.on_image(of, executed, (part, parts), state, now, out),
             Message::PreVote { ballot } => self.on_pre_vote(r, ballot, now, out),
             Message::PreVoteGranted { ballot } => {
                 if matches!(self.role, Role::Follower) && ballot == self.ballot && self.election.granted(r) {
@@ -573,12 +591,13 @@ impl FastPaxosReplica {
         self.open_from = None;
         self.election.candidacy_started(now);
         let from = self.log.execution_frontier();
-        self.role = Role::Candidate(Election1 { from, replied: Votes::new(), votes: BTreeMap::new(), decided: BTreeMap::new(), sent: now });
+        self.role = Role::Candidate(Election1 { from, replied: Votes::new(), arriving: PartedReplies::new(), votes: BTreeMap::new(), decided: BTreeMap::new(), sent: now });
         // Its own report counts toward the majority: the ballot is a promise.
         out.persist(Message::Elect { ballot: self.ballot, from });
         out.broadcast(Message::Elect { ballot: self.ballot, from });
         let reports = self.reports_from(from);
-        self.on_elected(self.id, self.ballot, reports, now, out);
+        let whole = Part { version: 0, index: 0, count: 1 };
+        self.on_elected(self.id, self.ballot, self.log.forgotten(), whole, reports, now, out);
     }
 
     fn reports_from(&self, from: Instance) -> Vec<Report> {
@@ -603,17 +622,32 @@ impl FastPaxosReplica {
         self.observe_ballot(ballot, now);
         self.election.heard_leader(now);
         out.persist(Message::Elect { ballot, from: from_instance });
-        out.send_replica(from, Message::Elected { ballot, reports: self.reports_from(from_instance) });
+        let forgotten = self.log.forgotten();
+        for (part, reports) in parts_of(self.reports_from(from_instance), now.0, report_size) {
+            out.send_replica(from, Message::Elected { ballot, forgotten, part, reports });
+        }
     }
 
-    fn on_elected(&mut self, from: ReplicaId, ballot: Ballot, reports: Vec<Report>, now: Time, out: &mut Outbox<Message>) {
+    #[allow(clippy::too_many_arguments)]
+    fn on_elected(&mut self, from: ReplicaId, ballot: Ballot, forgotten: Instance, part: Part, reports: Vec<Report>, now: Time, out: &mut Outbox<Message>) {
         if ballot > self.ballot {
             return self.observe_ballot(ballot, now);
         }
         let Role::Candidate(e) = &mut self.role else { return };
-        if ballot != self.ballot || !e.replied.add(from) {
+        if ballot != self.ballot || e.replied.voters().contains(from) {
             return;
         }
+        if forgotten > e.from {
+            // `from` released instances this candidate never executed: it
+            // cannot recover them, so it fetches them and leaves leading to
+            // a replica that has them.
+            self.role = Role::Follower;
+            self.last_catch_up = Some(now);
+            let frontier = self.log.execution_frontier();
+            return out.send_replica(from, Message::CatchUp { from: frontier });
+        }
+        let Some(reports) = e.arriving.add(from, part, reports) else { return };
+        e.replied.add(from);
         let slot = e.replied.count() - 1;
         for r in reports {
             if r.decided {
@@ -672,7 +706,7 @@ impl FastPaxosReplica {
     fn send_heartbeat(&mut self, out: &mut Outbox<Message>) {
         let frontier = self.log.execution_frontier();
         self.executed.report(self.id, frontier);
-        let stable = self.executed.stable();
+        let stable = self.executed.stable_within(self.release_lag);
         if let Some(open_from) = self.open_from {
             out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier, open_from, stable });
             self.log.forget_below(stable);
@@ -694,16 +728,78 @@ impl FastPaxosReplica {
 
     fn request_catch_up_if_behind(&mut self, now: Time, out: &mut Outbox<Message>) {
         let frontier = self.log.execution_frontier();
-        if self.leader_frontier <= frontier || self.last_catch_up.is_some_and(|t| now.since(t) < self.timing.retry) {
+        if self.leader_frontier <= frontier
+            || self.last_catch_up.is_some_and(|t| now.since(t) < self.timing.retry)
+            || self.incoming.is_arriving(now, self.timing.retry)
+        {
             return;
         }
         self.last_catch_up = Some(now);
         out.send_replica(self.ballot.leader(self.n()), Message::CatchUp { from: frontier });
     }
 
-    fn on_catch_up(&mut self, from: ReplicaId, from_instance: Instance, out: &mut Outbox<Message>) {
+    /// Decisions from `from_instance`, or the executed state if this
+    /// replica released instances the asker has not executed.
+    fn on_catch_up(&mut self, from: ReplicaId, from_instance: Instance, now: Time, out: &mut Outbox<Message>) {
+        if from_instance < self.log.forgotten() {
+            if self.images.may_send(from, now, self.timing.leader_timeout) {
+                let (ballot, of, executed) = (self.ballot, self.id, self.log.execution_frontier());
+                let chunks = self.state.chunks(PART_BYTES);
+                let parts = chunks.len() as u32;
+                for (i, state) in chunks.into_iter().enumerate() {
+                    out.send_replica(from, Message::Snapshot { ballot, of, stable: executed, executed, part: i as u32, parts, state });
+                }
+            }
+            return;
+        }
         for (instance, e) in self.log.entries_from(from_instance).filter(|(_, e)| e.committed).take(CATCH_UP_CHUNK) {
             out.send_replica(from, Message::Commit { instance, value: e.value.clone() });
         }
     }
+}
+
+impl FastPaxosReplica {
+    /// Part of another replica's image arrived; once whole it replaces this
+    /// replica's executed state (recorded first), and catch-up goes on
+    /// from the image's frontier.
+    fn on_image(&mut self, of: ReplicaId, executed: Instance, (part, parts): (u32, u32), state: StateChunk, now: Time, out: &mut Outbox<Message>) {
+        if executed <= self.log.execution_frontier() {
+            return;
+        }
+        let Some(image) = self.incoming.add(executed, part, parts, state, now) else { return };
+        let count = image.len() as u32;
+        for (i, state) in image.iter().enumerate() {
+            let ballot = self.ballot;
+            out.persist_with(|| Message::Snapshot { ballot, of, stable: executed, executed, part: i as u32, parts: count, state: state.clone() });
+        }
+        self.install(of, executed, image, out);
+        self.last_catch_up = None;
+        self.request_catch_up_if_behind(now, out);
+    }
+
+    /// Replaces the executed state with an image taken after every instance
+    /// below `executed`; what this replica held about those instances goes,
+    /// and commands the image executed leave the queue.
+    fn install(&mut self, of: ReplicaId, executed: Instance, image: Vec<StateChunk>, out: &mut Outbox<Message>) {
+        if !install_image(&mut self.state, &mut self.log, executed, executed, image) {
+            return;
+        }
+        self.instances = self.instances.split_off(&executed);
+        self.decided_fast.retain(|instance, _| *instance >= executed);
+        let state = &self.state;
+        self.decided_ids.retain(|id| !state.has_executed(*id));
+        self.reply_to.retain(|id| !state.has_executed(*id));
+        self.queue.installed(executed, |id| state.has_executed(id));
+        self.next_fast = self.next_fast.max(executed);
+        self.incoming.forget_below(executed);
+        if of != self.id {
+            out.installed(of, self.state.applied_count());
+        }
+        self.execute(out);
+    }
+}
+
+/// Roughly how many bytes a report takes in an `Elected`.
+fn report_size(r: &Report) -> usize {
+    64 + r.value.iter().map(|(_, c)| 48 + c.value_len()).sum::<usize>()
 }

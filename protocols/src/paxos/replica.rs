@@ -11,7 +11,7 @@ use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Ti
 use crate::quorum::{QuorumSystem, Votes};
 use crate::session::{StateChunk, StateMachine};
 use crate::time::Time;
-use crate::transfer::{parts_of, ImageSender, IncomingImage, Part, PartedReplies, PART_BYTES};
+use crate::transfer::{install_image, parts_of, ImageSender, IncomingImage, Part, PartedReplies, PART_BYTES};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -704,14 +704,9 @@ impl PaxosReplica {
     /// Replaces the executed state with an image taken after every slot
     /// below `executed`; the log keeps this replica's votes above it.
     fn install(&mut self, of: ReplicaId, stable: Slot, executed: Slot, image: Vec<StateChunk>, out: &mut Outbox<Message>) {
-        if executed <= self.log.execution_frontier() {
+        if !install_image(&mut self.state, &mut self.log, stable, executed, image) {
             return;
         }
-        self.state = StateMachine::new();
-        for chunk in image {
-            self.state.absorb(chunk);
-        }
-        self.log.install(stable, executed);
         self.learning = self.learning.split_off(&executed);
         self.incoming.forget_below(executed);
         if of != self.id {
