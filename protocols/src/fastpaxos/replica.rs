@@ -149,6 +149,36 @@ impl ReplicaProtocol for FastPaxosReplica {
         self.held_votes.clear();
     }
 
+    /// The executed state in parts, the ballot promised, every decided
+    /// instance not executed yet as `Commit`, and per undecided instance
+    /// the vote cast (`Vote`) and any higher round promised (`Prepare`).
+    /// Executed instances are not kept: a replica that lags behind the
+    /// image's frontier gets an image too.
+    fn snapshot(&self) -> Vec<Message> {
+        let (ballot, of, executed) = (self.ballot, self.id, self.log.execution_frontier());
+        let chunks = self.state.chunks(PART_BYTES);
+        let parts = chunks.len() as u32;
+        let mut records: Vec<Message> = chunks
+            .into_iter()
+            .enumerate()
+            .map(|(i, state)| Message::Snapshot { ballot, of, stable: executed, executed, part: i as u32, parts, state })
+            .collect();
+        records.push(Message::Elect { ballot, from: executed });
+        for (instance, e) in self.log.entries_from(executed).filter(|(_, e)| e.committed) {
+            records.push(Message::Commit { instance, value: e.value.clone() });
+        }
+        for (&instance, state) in self.instances.range(executed..).filter(|(i, _)| !self.log.is_committed(**i)) {
+            if let Some((round, value)) = &state.vote {
+                records.push(Message::Vote { instance, round: *round, value: value.clone(), executed });
+            }
+            let voted = state.vote.as_ref().map(|(round, _)| *round);
+            if let Some(round) = state.promised.filter(|p| Some(*p) > voted) {
+                records.push(Message::Prepare { instance, round });
+            }
+        }
+        records
+    }
+
     fn new(config: ReplicaConfig) -> Self {
         let ballot = config.quorums.initial_ballot();
         let n = config.quorums.n();
