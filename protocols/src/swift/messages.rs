@@ -73,8 +73,10 @@ pub enum Message {
     NewLeaderAck { ballot: Ballot, cballot: Ballot, part: Part, entries: Vec<ReportedEntry> },
     /// The new leader's decision for every recovered command (MSync): each
     /// is accepted in `ballot` with its dependencies; `voided` commands never
-    /// reached a quorum and are dropped from every dependency set.
-    Sync { ballot: Ballot, decided: Vec<Decided>, voided: Vec<CommandId> },
+    /// reached a quorum and are dropped from every dependency set. In parts
+    /// (a recovery can outgrow a frame): a replica applies the `Sync` once
+    /// all parts arrived, and records it as the same parts.
+    Sync { ballot: Ballot, part: Part, decided: Vec<Decided>, voided: Vec<CommandId> },
     /// A replica that saw `ballot` but missed its `Sync` asks the leader again.
     SyncRequest { ballot: Ballot },
     /// The receiver's ballot is stale.

@@ -100,10 +100,12 @@ impl SwiftReplica {
             return;
         }
         let recovered = recover(&self.quorums, reports);
-        let sync = Message::Sync { ballot: self.ballot, decided: recovered.decided.clone(), voided: recovered.voided.clone() };
-        out.persist(sync.clone());
-        out.broadcast(sync.clone());
-        self.last_sync = Some(sync);
+        let parts = sync_parts(self.ballot, &recovered.decided, &recovered.voided);
+        for part in &parts {
+            out.persist(part.clone());
+            out.broadcast(part.clone());
+        }
+        self.last_sync = Some(parts);
         self.apply_sync(self.ballot, recovered.decided, recovered.voided, now, out);
     }
 
@@ -113,7 +115,9 @@ impl SwiftReplica {
     pub(super) fn apply_sync(&mut self, ballot: Ballot, decided: Vec<Decided>, voided: Vec<CommandId>, now: Time, out: &mut Outbox<Message>) {
         if !self.is_leader_of(ballot) {
             // The leader recorded its `Sync` before sending it.
-            out.persist(Message::Sync { ballot, decided: decided.clone(), voided: voided.clone() });
+            for part in sync_parts(ballot, &decided, &voided) {
+                out.persist(part);
+            }
         }
         let retry = self.adopt_sync(ballot, decided, voided, now, out);
 
@@ -226,4 +230,50 @@ impl SwiftReplica {
 /// Roughly how many bytes an entry takes in a `NewLeaderAck`.
 fn reported_size(e: &ReportedEntry) -> usize {
     96 + e.command.value_len() + 16 * e.deps.len()
+}
+
+/// One decision of a `Sync`, while its parts are put back together.
+#[derive(Debug, Clone)]
+pub(super) enum SyncItem {
+    Decided(Decided),
+    Voided(CommandId),
+}
+
+/// A `Sync` cut into parts under the frame cap; the ballot is the version
+/// (a leader sends one `Sync` per ballot, the same parts every time).
+pub(super) fn sync_parts(ballot: Ballot, decided: &[Decided], voided: &[CommandId]) -> Vec<Message> {
+    let items: Vec<SyncItem> = decided.iter().cloned().map(SyncItem::Decided).chain(voided.iter().copied().map(SyncItem::Voided)).collect();
+    let size = |item: &SyncItem| match item {
+        SyncItem::Decided(d) => 64 + d.command.value_len() + 16 * d.deps.len(),
+        SyncItem::Voided(_) => 16,
+    };
+    parts_of(items, ballot.0, size)
+        .map(|(part, items)| {
+            let (mut decided, mut voided) = (Vec::new(), Vec::new());
+            for item in items {
+                match item {
+                    SyncItem::Decided(d) => decided.push(d),
+                    SyncItem::Voided(id) => voided.push(id),
+                }
+            }
+            Message::Sync { ballot, part, decided, voided }
+        })
+        .collect()
+}
+
+impl SwiftReplica {
+    /// Adds a part of `ballot`'s `Sync`; answers its decisions once whole.
+    pub(super) fn whole_sync(&mut self, ballot: Ballot, part: Part, decided: Vec<Decided>, voided: Vec<CommandId>) -> Option<(Vec<Decided>, Vec<CommandId>)> {
+        let items = decided.into_iter().map(SyncItem::Decided).chain(voided.into_iter().map(SyncItem::Voided)).collect();
+        let leader = ballot.leader(self.n());
+        let whole = self.arriving_sync.add(leader, Part { version: ballot.0, ..part }, items)?;
+        let (mut decided, mut voided) = (Vec::new(), Vec::new());
+        for item in whole {
+            match item {
+                SyncItem::Decided(d) => decided.push(d),
+                SyncItem::Voided(id) => voided.push(id),
+            }
+        }
+        Some((decided, voided))
+    }
 }

@@ -19,6 +19,7 @@
 
 mod catch_up;
 mod leader_change;
+use leader_change::{sync_parts, SyncItem};
 mod normal_case;
 mod release;
 
@@ -123,8 +124,10 @@ pub struct SwiftReplica {
     last_fetch: Time,
     last_catch_up: Time,
     last_sync_request: Time,
-    /// The leader's `Sync`, kept to answer replicas that missed it.
-    last_sync: Option<Message>,
+    /// The leader's `Sync` in parts, kept to answer replicas that missed it.
+    last_sync: Option<Vec<Message>>,
+    /// Parts of a `Sync` still arriving (from restore or from the leader).
+    arriving_sync: PartedReplies<SyncItem>,
     /// Every command this replica committed, in the order it did, from
     /// position `commit_base` on (what was released is gone): the leader's
     /// serves as the list a lagging follower catches up from.
@@ -157,12 +160,14 @@ impl ReplicaProtocol for SwiftReplica {
                 self.ballot = self.ballot.max(ballot);
                 self.restore_vote(entry);
             }
-            Message::Sync { ballot, decided, voided } => {
-                if self.is_leader_of(ballot) {
-                    // Followers that missed it will ask again.
-                    self.last_sync = Some(Message::Sync { ballot, decided: decided.clone(), voided: voided.clone() });
+            Message::Sync { ballot, part, decided, voided } => {
+                if let Some((decided, voided)) = self.whole_sync(ballot, part, decided, voided) {
+                    if self.is_leader_of(ballot) {
+                        // Followers that missed it will ask again.
+                        self.last_sync = Some(sync_parts(ballot, &decided, &voided));
+                    }
+                    self.adopt_sync(ballot, decided, voided, Time::ZERO, out);
                 }
-                self.adopt_sync(ballot, decided, voided, Time::ZERO, out);
             }
             Message::Commit { id, command, deps } => self.commit(id, Some(command), deps, out),
             _ => {}
@@ -199,6 +204,7 @@ impl ReplicaProtocol for SwiftReplica {
             last_catch_up: Time::ZERO,
             last_sync_request: Time::ZERO,
             last_sync: None,
+            arriving_sync: PartedReplies::new(),
             commit_order: VecDeque::new(),
             commit_base: 0,
             prefix_reports: HashMap::default(),
@@ -264,16 +270,18 @@ impl ReplicaProtocol for SwiftReplica {
             }
             Message::NewLeader { ballot } => self.on_new_leader(r, ballot, now, out),
             Message::NewLeaderAck { ballot, cballot, part, entries } => self.on_new_leader_ack(r, ballot, cballot, part, entries, now, out),
-            Message::Sync { ballot, decided, voided } => {
+            Message::Sync { ballot, part, decided, voided } => {
                 if ballot > self.ballot || (ballot == self.ballot && matches!(self.status, Status::Joining)) {
                     self.election.heard_leader(now);
-                    self.apply_sync(ballot, decided, voided, now, out);
+                    if let Some((decided, voided)) = self.whole_sync(ballot, part, decided, voided) {
+                        self.apply_sync(ballot, decided, voided, now, out);
+                    }
                 }
             }
             Message::SyncRequest { ballot } => {
                 if ballot == self.ballot && self.is_leader() && matches!(self.status, Status::Normal) {
-                    if let Some(sync) = &self.last_sync {
-                        out.send_replica(r, sync.clone());
+                    for part in self.last_sync.iter().flatten() {
+                        out.send_replica(r, part.clone());
                     }
                 }
             }
