@@ -52,11 +52,14 @@ pub struct Outbox<M> {
     /// stable storage says no, so protocols skip building them (a vote's
     /// record copies the command and its dependencies).
     keeps_records: bool,
+    /// How many actions the last drain took: [`Outbox::trim`] keeps room
+    /// for a step like it.
+    last_drained: usize,
 }
 
 impl<M> Default for Outbox<M> {
     fn default() -> Self {
-        Outbox { actions: Vec::new(), keeps_records: true }
+        Outbox { actions: Vec::new(), keeps_records: true, last_drained: 0 }
     }
 }
 
@@ -69,7 +72,7 @@ impl<M> Outbox<M> {
     /// An empty outbox for a host that stores nothing (volatile mode):
     /// [`Outbox::persist`] and [`Outbox::persist_with`] queue nothing.
     pub fn without_records() -> Self {
-        Outbox { actions: Vec::new(), keeps_records: false }
+        Outbox { actions: Vec::new(), keeps_records: false, last_drained: 0 }
     }
 
     /// Whether records are wanted (see [`Outbox::without_records`]).
@@ -125,6 +128,7 @@ impl<M> Outbox<M> {
 
     /// Takes every queued action, leaving the outbox empty.
     pub fn drain(&mut self) -> std::vec::Drain<'_, Action<M>> {
+        self.last_drained = self.actions.len();
         self.actions.drain(..)
     }
 
@@ -137,10 +141,12 @@ impl<M> Outbox<M> {
     /// thousands of commands in one step), once the outbox is drained:
     /// hosts call it between steps so that a replica does not hold the
     /// size of its largest step for good.
+    /// Steps of the usual size never shrink it (that would reallocate on
+    /// every step under load): only room eight times the last step's.
     pub fn trim(&mut self) {
-        const RETAINED: usize = 4096;
-        if self.actions.is_empty() && self.actions.capacity() > RETAINED {
-            self.actions.shrink_to(RETAINED / 4);
+        let capacity = self.actions.capacity();
+        if self.actions.is_empty() && capacity > 16_384 && self.last_drained * 8 < capacity {
+            self.actions.shrink_to((self.last_drained * 2).max(1024));
         }
     }
 

@@ -103,7 +103,8 @@ pub async fn write_loop<M: Wire, W: AsyncWrite + Unpin>(mut stream: W, queue: Ma
         encode_frames(batch, &mut buf)?;
         stream.write_all(&buf).await?;
         stream.flush().await?;
-        if buf.capacity() > net::frame::RETAINED_BUFFER {
+        // Room for a burst goes back once writes are far smaller again.
+        if buf.capacity() > net::frame::RETAINED_BUFFER && buf.len() * 8 < buf.capacity() {
             buf = Vec::with_capacity(64 * 1024);
         }
     }

@@ -14,8 +14,9 @@ struct Inner<T> {
     closed: bool,
 }
 
-/// The most queued items' room a mailbox keeps once drained.
-const RETAINED_ITEMS: usize = 4096;
+/// Room for this many queued items a mailbox always keeps; past it, a
+/// drain far smaller than the room gives the room back.
+const RETAINED_ITEMS: usize = 16_384;
 
 /// A queue shared by the tasks of one executor (not `Send`: no locks).
 pub struct Mailbox<T> {
@@ -80,11 +81,13 @@ impl<T> Mailbox<T> {
     /// Takes every queued item.
     pub fn drain(&self) -> Vec<T> {
         let mut inner = self.inner.borrow_mut();
-        let items = inner.items.drain(..).collect();
+        let items: Vec<T> = inner.items.drain(..).collect();
         // A burst (a reconnect's backlog, a catch-up) grew the queue: give
-        // the room back rather than hold it for good.
-        if inner.items.capacity() > RETAINED_ITEMS {
-            inner.items.shrink_to(RETAINED_ITEMS / 4);
+        // the room back rather than hold it for good. A queue of the usual
+        // size keeps its room (shrinking it would reallocate every drain).
+        let capacity = inner.items.capacity();
+        if capacity > RETAINED_ITEMS && items.len() * 8 < capacity {
+            inner.items.shrink_to((items.len() * 2).max(1024));
         }
         items
     }

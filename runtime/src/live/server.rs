@@ -290,10 +290,12 @@ where
             route(action, id, peers, clients, &mut dropped);
         }
         out.trim();
-        if ready.capacity() > 4096 {
+        // `ready` and `records` are drained each step; past 16,384 entries
+        // of room (a catch-up's burst, not a busy step) they start over.
+        if ready.capacity() > 16_384 {
             ready = Vec::new();
         }
-        if records.capacity() > 4096 {
+        if records.capacity() > 16_384 {
             records = Vec::new();
         }
     }
