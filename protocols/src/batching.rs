@@ -55,17 +55,27 @@ impl<V> HeldVotes<V> {
 
     /// Sends everything held: consecutive votes with the same `key` (a
     /// ballot, say) become one message `pack(key, votes)` of at most `max`
-    /// votes — to every other replica, then to each single destination in
-    /// the order they were first named.
-    pub fn flush<K: PartialEq, M>(&mut self, out: &mut Outbox<M>, max: usize, key: impl Fn(&V) -> K, mut pack: impl FnMut(K, Vec<V>) -> M) {
-        for (k, votes) in runs(std::mem::take(&mut self.to_all), max, &key) {
+    /// votes and about [`MAX_BATCH_BYTES`] by `size` (votes may carry
+    /// commands, whose values can be large: a batch must stay far below
+    /// the frame cap) — to every other replica, then to each single
+    /// destination in the order they were first named.
+    pub fn flush<K: PartialEq, M>(
+        &mut self,
+        out: &mut Outbox<M>,
+        max: usize,
+        size: impl Fn(&V) -> usize,
+        key: impl Fn(&V) -> K,
+        mut pack: impl FnMut(K, Vec<V>) -> M,
+    ) {
+        let limit = Limit { votes: max.max(1), bytes: MAX_BATCH_BYTES, size: &size };
+        for (k, votes) in runs(std::mem::take(&mut self.to_all), &limit, &key) {
             out.broadcast(pack(k, votes));
         }
         let mut to_one = std::mem::take(&mut self.to_one);
         while let Some(&(to, _)) = to_one.first() {
             let (mine, rest): (Vec<_>, Vec<_>) = to_one.into_iter().partition(|(r, _)| *r == to);
             to_one = rest;
-            for (k, votes) in runs(mine.into_iter().map(|(_, v)| v).collect(), max, &key) {
+            for (k, votes) in runs(mine.into_iter().map(|(_, v)| v).collect(), &limit, &key) {
                 out.send_replica(to, pack(k, votes));
             }
         }
@@ -73,16 +83,28 @@ impl<V> HeldVotes<V> {
 }
 
 /// Splits `votes` into runs of equal key, each at most `max` long.
-fn runs<V, K: PartialEq>(votes: Vec<V>, max: usize, key: &impl Fn(&V) -> K) -> Vec<(K, Vec<V>)> {
-    let mut out: Vec<(K, Vec<V>)> = Vec::new();
+/// Bytes of votes one batch carries at most (a lone larger vote goes alone).
+pub const MAX_BATCH_BYTES: usize = crate::transfer::PART_BYTES;
+
+struct Limit<'a, V> {
+    votes: usize,
+    bytes: usize,
+    size: &'a dyn Fn(&V) -> usize,
+}
+
+fn runs<V, K: PartialEq>(votes: Vec<V>, limit: &Limit<'_, V>, key: &impl Fn(&V) -> K) -> Vec<(K, Vec<V>)> {
+    let mut out: Vec<(K, Vec<V>, usize)> = Vec::new();
     for vote in votes {
-        let k = key(&vote);
+        let (k, bytes) = (key(&vote), (limit.size)(&vote));
         match out.last_mut() {
-            Some((last, run)) if *last == k && run.len() < max.max(1) => run.push(vote),
-            _ => out.push((k, vec![vote])),
+            Some((last, run, used)) if *last == k && run.len() < limit.votes && *used + bytes <= limit.bytes => {
+                run.push(vote);
+                *used += bytes;
+            }
+            _ => out.push((k, vec![vote], bytes)),
         }
     }
-    out
+    out.into_iter().map(|(k, run, _)| (k, run)).collect()
 }
 
 #[cfg(test)]
@@ -101,7 +123,7 @@ mod tests {
         held.send(1, (1, 'y'));
         held.send(2, (1, 'z'));
         let mut out: Outbox<(u32, String)> = Outbox::new();
-        held.flush(&mut out, 2, |v| v.0, |k, votes| (k, votes.iter().map(|v| v.1).collect()));
+        held.flush(&mut out, 2, |_| 1, |v| v.0, |k, votes| (k, votes.iter().map(|v| v.1).collect()));
         let sent: Vec<Action<(u32, String)>> = out.drain().collect();
         assert_eq!(
             sent,
@@ -114,5 +136,17 @@ mod tests {
             ]
         );
         assert!(held.is_empty());
+    }
+
+    #[test]
+    fn a_batch_stays_under_the_byte_limit_and_a_large_vote_goes_alone() {
+        let mut held = HeldVotes::new();
+        for bytes in [600_000usize, 600_000, 100, 3 * MAX_BATCH_BYTES, 10] {
+            held.broadcast(bytes);
+        }
+        let mut out: Outbox<Vec<usize>> = Outbox::new();
+        held.flush(&mut out, 1024, |b| *b, |_| (), |(), votes| votes);
+        let sent: Vec<Vec<usize>> = out.drain().filter_map(|a| if let Action::Broadcast(v) = a { Some(v) } else { None }).collect();
+        assert_eq!(sent, vec![vec![600_000], vec![600_000, 100], vec![3 * MAX_BATCH_BYTES], vec![10]]);
     }
 }

@@ -289,7 +289,8 @@ impl ReplicaProtocol for FastPaxosReplica {
     /// vote as a `Vote`); the host flushes whenever its inbox is empty.
     fn flush(&mut self, _now: Time, out: &mut Outbox<Message>) {
         let executed = self.log.execution_frontier();
-        self.held_votes.flush(out, MAX_VOTES, |_| (), |(), mut votes| match votes.len() {
+        let size = |v: &CastVote| 32 + v.value.iter().map(|(_, c)| 48 + c.value_len()).sum::<usize>();
+        self.held_votes.flush(out, MAX_VOTES, size, |_| (), |(), mut votes| match votes.len() {
             1 => {
                 let CastVote { instance, round, value } = votes.pop().expect("one vote");
                 Message::Vote { instance, round, value, executed }

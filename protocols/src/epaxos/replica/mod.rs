@@ -289,7 +289,7 @@ impl ReplicaProtocol for EPaxosReplica {
     /// `Batch` per destination (a lone message goes as itself); the host
     /// flushes whenever its inbox is empty, so nothing waits when idle.
     fn flush(&mut self, _now: Time, out: &mut Outbox<Message>) {
-        self.steps.flush(out, MAX_STEPS, |_| (), |(), mut steps| match steps.len() {
+        self.steps.flush(out, MAX_STEPS, step_size, |_| (), |(), mut steps| match steps.len() {
             1 => steps.pop().expect("one step").into(),
             _ => Message::Batch { steps },
         });
@@ -432,4 +432,14 @@ impl EPaxosReplica {
             }
         }
     }
+}
+
+/// Roughly how many bytes a step takes in a `Batch` (its command's value
+/// dominates when values are large).
+fn step_size(step: &Step) -> usize {
+    let value = match step {
+        Step::PreAccept { value, .. } | Step::Accept { value, .. } | Step::Commit { value, .. } => value.as_ref().map_or(0, |(_, c)| c.value_len()),
+        Step::PreAcceptOk { .. } | Step::AcceptOk { .. } => 0,
+    };
+    128 + value
 }

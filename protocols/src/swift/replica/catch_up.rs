@@ -79,11 +79,19 @@ impl SwiftReplica {
         }
         // Below `commit_base` everything was released: executed everywhere.
         let from = from.max(self.commit_base);
+        // At most FETCH_CHUNK commits and about a part's worth of bytes
+        // (values can be large), so a reply stays far below the frame cap.
+        let mut bytes = 0;
         let commits = self
             .commit_order
             .range(from - self.commit_base..)
             .take(FETCH_CHUNK)
             .filter_map(|id| self.entry(*id).map(|e| Decided { id: *id, command: e.command.clone(), deps: e.deps.clone() }))
+            .take_while(|d| {
+                let first = bytes == 0;
+                bytes += 64 + d.command.value_len() + 16 * d.deps.len();
+                first || bytes <= crate::transfer::PART_BYTES
+            })
             .collect();
         out.send_replica(to, Message::CatchUpReply { ballot, from, commits });
     }

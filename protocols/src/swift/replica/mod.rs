@@ -337,8 +337,9 @@ impl ReplicaProtocol for SwiftReplica {
     /// (and ballot) for every other replica; nothing waits when idle, since
     /// the host flushes as soon as its inbox is empty.
     fn flush(&mut self, _now: Time, out: &mut Outbox<Message>) {
-        self.fast_votes.flush(out, MAX_VOTES, |(b, _)| *b, |ballot, votes| Message::FastAcks { ballot, acks: votes.into_iter().map(|(_, v)| v).collect() });
-        self.slow_votes.flush(out, MAX_VOTES, |(b, _)| *b, |ballot, votes| Message::SlowAcks { ballot, ids: votes.into_iter().map(|(_, id)| id).collect() });
+        let fast_size = |(_, v): &(Ballot, FastVote)| 48 + 16 * v.deps.len() + v.command.as_ref().map_or(0, Command::value_len);
+        self.fast_votes.flush(out, MAX_VOTES, fast_size, |(b, _)| *b, |ballot, votes| Message::FastAcks { ballot, acks: votes.into_iter().map(|(_, v)| v).collect() });
+        self.slow_votes.flush(out, MAX_VOTES, |_| 16, |(b, _)| *b, |ballot, votes| Message::SlowAcks { ballot, ids: votes.into_iter().map(|(_, id)| id).collect() });
     }
 
     fn leader(&self) -> Option<ReplicaId> {
