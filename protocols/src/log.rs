@@ -46,12 +46,6 @@ impl SlotLog {
         Self::default()
     }
 
-    /// A log rebuilt from a snapshot of the state after executing every
-    /// slot below `executed`; slots below `forgotten` are gone everywhere.
-    pub fn restarted_at(forgotten: Slot, executed: Slot) -> Self {
-        SlotLog { entries: BTreeMap::new(), executed, forgotten: forgotten.min(executed) }
-    }
-
     /// Jumps to a state image taken after executing every slot below
     /// `executed` (a snapshot of its own, or a state transfer): entries
     /// below go, entries at and above stay (they are this replica's votes);

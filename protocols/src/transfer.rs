@@ -17,6 +17,7 @@
 
 use crate::ids::ReplicaId;
 use crate::log::SlotLog;
+use crate::protocol::Outbox;
 use crate::session::{StateChunk, StateMachine};
 use crate::time::Time;
 use std::time::Duration;
@@ -78,6 +79,31 @@ impl IncomingImage {
         }
         let done = self.assembly.take()?;
         Some(done.parts.into_iter().flatten().collect())
+    }
+
+    /// [`IncomingImage::add`] at a replica whose execution frontier is
+    /// `frontier`: an image no newer is ignored; a whole one is recorded
+    /// part by part through `record(index, count, chunk)` (persist, then
+    /// install) and handed back for the protocol to install.
+    #[allow(clippy::too_many_arguments)]
+    pub fn receive<M>(
+        &mut self,
+        frontier: u64,
+        (executed, part, parts): (u64, u32, u32),
+        chunk: StateChunk,
+        now: Time,
+        out: &mut Outbox<M>,
+        record: impl Fn(u32, u32, StateChunk) -> M,
+    ) -> Option<Vec<StateChunk>> {
+        if executed <= frontier {
+            return None;
+        }
+        let image = self.add(executed, part, parts, chunk, now)?;
+        let count = image.len() as u32;
+        for (i, chunk) in image.iter().enumerate() {
+            out.persist_with(|| record(i as u32, count, chunk.clone()));
+        }
+        Some(image)
     }
 
     /// Whether an image is arriving: a part came within `patience`. The

@@ -794,15 +794,9 @@ impl FastPaxosReplica {
     /// replica's executed state (recorded first), and catch-up goes on
     /// from the image's frontier.
     fn on_image(&mut self, of: ReplicaId, executed: Instance, (part, parts): (u32, u32), state: StateChunk, now: Time, out: &mut Outbox<Message>) {
-        if executed <= self.log.execution_frontier() {
-            return;
-        }
-        let Some(image) = self.incoming.add(executed, part, parts, state, now) else { return };
-        let count = image.len() as u32;
-        for (i, state) in image.iter().enumerate() {
-            let ballot = self.ballot;
-            out.persist_with(|| Message::Snapshot { ballot, of, stable: executed, executed, part: i as u32, parts: count, state: state.clone() });
-        }
+        let (ballot, frontier) = (self.ballot, self.log.execution_frontier());
+        let record = |part, parts, state| Message::Snapshot { ballot, of, stable: executed, executed, part, parts, state };
+        let Some(image) = self.incoming.receive(frontier, (executed, part, parts), state, now, out, record) else { return };
         self.install(of, executed, image, out);
         self.last_catch_up = None;
         self.request_catch_up_if_behind(now, out);

@@ -249,16 +249,22 @@ pub(super) fn sync_parts(ballot: Ballot, decided: &[Decided], voided: &[CommandI
     };
     parts_of(items, ballot.0, size)
         .map(|(part, items)| {
-            let (mut decided, mut voided) = (Vec::new(), Vec::new());
-            for item in items {
-                match item {
-                    SyncItem::Decided(d) => decided.push(d),
-                    SyncItem::Voided(id) => voided.push(id),
-                }
-            }
+            let (decided, voided) = unzip_sync(items);
             Message::Sync { ballot, part, decided, voided }
         })
         .collect()
+}
+
+/// A `Sync`'s decisions and voided commands, from its items.
+fn unzip_sync(items: Vec<SyncItem>) -> (Vec<Decided>, Vec<CommandId>) {
+    let (mut decided, mut voided) = (Vec::new(), Vec::new());
+    for item in items {
+        match item {
+            SyncItem::Decided(d) => decided.push(d),
+            SyncItem::Voided(id) => voided.push(id),
+        }
+    }
+    (decided, voided)
 }
 
 impl SwiftReplica {
@@ -267,13 +273,6 @@ impl SwiftReplica {
         let items = decided.into_iter().map(SyncItem::Decided).chain(voided.into_iter().map(SyncItem::Voided)).collect();
         let leader = ballot.leader(self.n());
         let whole = self.arriving_sync.add(leader, Part { version: ballot.0, ..part }, items)?;
-        let (mut decided, mut voided) = (Vec::new(), Vec::new());
-        for item in whole {
-            match item {
-                SyncItem::Decided(d) => decided.push(d),
-                SyncItem::Voided(id) => voided.push(id),
-            }
-        }
-        Some((decided, voided))
+        Some(unzip_sync(whole))
     }
 }
