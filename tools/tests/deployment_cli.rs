@@ -78,6 +78,24 @@ fn load_continues_after_a_follower_and_then_the_leader_are_killed() {
 }
 
 #[test]
+fn a_client_host_starts_while_a_replica_is_down() {
+    // r2 is never started: the client host must still start (it joins r2
+    // in the background) and finish on the majority r0 and r1.
+    for (protocol, base) in [("paxos", 140), ("swiftpaxos", 160)] {
+        let dir = temp_dir(&format!("down-{protocol}"));
+        let config = write_config(&dir, 3, port(base), "reqs: 300\nclones: 1\nwrites: 50\nconflicts: 10\ncommandSize: 100\n");
+        let servers = Processes((0..2).map(|r| start_server(&config, &format!("r{r}"), protocol, &[])).collect());
+        let out = run_client(&config, protocol, Duration::from_secs(60));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("client c1: 600 commands completed"), "{protocol}: {text}");
+        assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
+        drop(servers);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[test]
 fn the_client_writes_the_originals_logs_and_the_parser_reads_them() {
     // Three clones, each with a window of 2 outstanding commands and
     // `reqs: 301` (odd, so the window's slots run different counts): each

@@ -184,9 +184,12 @@ where
     for (s, replicas) in spec.shards.iter().enumerate() {
         let mut shard_links = Vec::new();
         for (r, addr) in replicas.iter().enumerate() {
-            // The first connection must come up (a replica that never does is
-            // an error); later ones are made again whenever a replica restarts.
-            let stream = connect_retrying(*addr, spec.host).await?;
+            // The shard's first replica must come up within 10 s (none that
+            // does is an error: a wrong address, a cluster not started);
+            // the others are tried once and otherwise joined in the
+            // background, as after a restart, so a client host starts while
+            // a replica is down.
+            let stream = if r == 0 { Some(connect_retrying(*addr, spec.host).await?) } else { connect(*addr, Hello::Clients { host: spec.host }).await.ok() };
             let queue: Mailbox<Envelope<P::Message>> = Mailbox::new();
             let link = ClientLink { shard: s, replica: r, address: *addr, host: spec.host, delay: spec.delays.to(&addr.ip().to_string()) };
             glommio::spawn_local(keep_link::<P::Message>(link, stream, queue.clone(), inbox.clone())).detach();
@@ -409,11 +412,14 @@ struct ClientLink {
 /// Carries `queue` to the replica and its answers to `inbox` over
 /// `stream`; when the connection ends (the replica crashed or restarted),
 /// connects again with backoff and carries on, until the host closes the
-/// queue. Messages queued while the replica is away wait (clients retry
-/// what matters), up to a bound.
-async fn keep_link<M: Wire>(link: ClientLink, stream: glommio::net::TcpStream, queue: Mailbox<Envelope<M>>, inbox: Mailbox<(usize, ReplicaId, Envelope<M>)>) {
+/// queue. Messages queued while the replica is away are dropped (clients
+/// retry what matters). Without a first `stream`, it starts by connecting.
+async fn keep_link<M: Wire>(link: ClientLink, stream: Option<glommio::net::TcpStream>, queue: Mailbox<Envelope<M>>, inbox: Mailbox<(usize, ReplicaId, Envelope<M>)>) {
     let (s, r) = (link.shard, link.replica);
-    let mut stream = Some(stream);
+    let mut stream = match stream {
+        Some(stream) => Some(stream),
+        None => reconnect(link.address, Hello::Clients { host: link.host }, &queue, &|| false).await,
+    };
     while let Some(connected) = stream {
         let (reader, writer) = split(connected);
         let deliver = inbox.clone();
