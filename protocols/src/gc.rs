@@ -34,13 +34,16 @@ impl ExecutedEverywhere {
         self.frontiers.iter().copied().min().unwrap_or(0)
     }
 
-    /// Everything below this is executed at every replica that is at most
-    /// `lag` behind the most advanced: a replica further behind (down,
+    /// Everything below this is executed at `leader` and at every replica
+    /// at most `lag` behind it: a replica further behind (down,
     /// partitioned, slow) is not waited for, so memory stays bounded; it
-    /// rejoins by state transfer ([`crate::transfer`]).
-    pub fn stable_within(&self, lag: u64) -> u64 {
-        let ahead = self.frontiers.iter().copied().max().unwrap_or(0);
-        self.frontiers.iter().copied().filter(|f| f.saturating_add(lag) >= ahead).min().unwrap_or(0)
+    /// rejoins by state transfer ([`crate::transfer`]). Measured from the
+    /// leader, never from the most advanced replica: the leader recovers
+    /// what is undecided (a Fast Paxos follower may decide instances its
+    /// leader has not), so nothing it has not executed may be released.
+    pub fn stable_within(&self, lag: u64, leader: ReplicaId) -> u64 {
+        let Some(&anchor) = self.frontiers.get(leader) else { return 0 };
+        self.frontiers.iter().copied().filter(|f| f.saturating_add(lag) >= anchor).min().unwrap_or(0)
     }
 }
 
@@ -68,8 +71,11 @@ mod tests {
         e.report(0, 100);
         e.report(1, 95);
         e.report(2, 10);
-        assert_eq!(e.stable_within(1000), 10);
-        assert_eq!(e.stable_within(50), 95, "replica 2 is 90 behind");
-        assert_eq!(e.stable_within(5), 95, "replica 1 is just within");
+        assert_eq!(e.stable_within(1000, 0), 10);
+        assert_eq!(e.stable_within(50, 0), 95, "replica 2 is 90 behind the leader");
+        assert_eq!(e.stable_within(5, 0), 95, "replica 1 is just within");
+        // A leader behind its followers: nothing it has not executed goes.
+        assert_eq!(e.stable_within(5, 2), 10);
+        assert_eq!(e.stable_within(5, 9), 0, "unknown leader");
     }
 }

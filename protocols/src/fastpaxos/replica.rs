@@ -737,7 +737,7 @@ impl FastPaxosReplica {
     fn send_heartbeat(&mut self, out: &mut Outbox<Message>) {
         let frontier = self.log.execution_frontier();
         self.executed.report(self.id, frontier);
-        let stable = self.executed.stable_within(self.release_lag);
+        let stable = self.executed.stable_within(self.release_lag, self.id);
         if let Some(open_from) = self.open_from {
             out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier, open_from, stable });
             self.log.forget_below(stable);

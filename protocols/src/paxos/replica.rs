@@ -654,7 +654,7 @@ impl PaxosReplica {
     fn send_heartbeat(&mut self, out: &mut Outbox<Message>) {
         let frontier = self.log.execution_frontier();
         self.executed.report(self.id, frontier);
-        let stable = self.executed.stable_within(self.release_lag);
+        let stable = self.executed.stable_within(self.release_lag, self.id);
         out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier, stable });
         self.release(stable);
     }
