@@ -228,7 +228,7 @@ pub struct ReplicaConfig {
     /// Planted bugs, for checker tests only.
     pub bugs: DeliberateBugs,
     /// How many log positions (slots, instances) a replica may fall behind
-    /// the most advanced one before the others release past it instead of
+    /// the leader before the others release past it instead of
     /// holding their logs for it: memory stays bounded while a replica is
     /// down or slow, and it rejoins by state transfer.
     pub release_lag: u64,
