@@ -132,6 +132,7 @@ impl PlannedHost {
         };
         let spec = ClientHostSpec {
             clients: self.clients,
+            session: 0,
             shards: shards.to_vec(),
             quorums: quorums.clone(),
             timing,

@@ -252,12 +252,16 @@ where
         };
         let run_time = d.duration(a, "runTime").map_err(|e| e.to_string())?.unwrap_or(Duration::from_secs(3600));
         let logical = (clones + 1) * outstanding;
+        if logical >= 1_000_000 {
+            return Err(format!("{}: client {alias}: (clones + 1) x pendings is {logical} logical clients; a host runs fewer than 1,000,000", d.file));
+        }
         let first = index as u64 * 1_000_000;
         let n = d.replicas.len();
         let table = latency(args)?;
         let base = replica_addresses(d)?;
         let spec = ClientHostSpec {
             clients: first..first + logical,
+            session: session_number(),
             shards: (0..args.shards.max(1)).map(|s| shard_addresses(&base, s)).collect(),
             quorums: quorums(args, d)?,
             timing: timing(&table, d),
@@ -314,6 +318,14 @@ where
         ) + &slow_paths
             + &verified)
     }
+}
+
+/// A number that differs from one client run to the next (below 2^24):
+/// the servers outlive a client host, and a rerun with the same client
+/// numbers must not look like the earlier run's clients to them.
+fn session_number() -> u64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    ((nanos ^ (u64::from(std::process::id()) << 20)) % ((1 << 24) - 1)) + 1
 }
 
 /// How many commands each logical client runs so that each of `clones`

@@ -2,9 +2,8 @@
 //! down while the others run on far past `-release-lag`, so they release
 //! their logs without it (their memory stays bounded); started again with
 //! the same command it cannot catch up from decisions, installs the
-//! others' state instead, and ends with memory close to the other
-//! follower's (within 10%; 30% for CURP, see below). The client must
-//! finish and read back every acknowledged write. For the protocols that
+//! others' state instead, and ends with memory at most 10% above the others'.
+//! The client must finish and read back every acknowledged write. For the protocols that
 //! transfer state: Multi-Paxos, N2Paxos, CURP, Fast Paxos.
 
 mod common;
@@ -60,19 +59,22 @@ fn a_follower_kept_down_past_the_release_lag_rejoins_by_state_transfer() {
         assert!(text.contains("client c1: 96000 commands completed"), "{protocol}: {text}");
         assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
         assert!(took > back_at + Duration::from_millis(500), "{protocol}: the client finished ({took:?}) too soon after r2 came back ({back_at:?}); raise reqs");
-        // Let r2 finish catching up on the tail, then compare followers.
-        std::thread::sleep(Duration::from_millis(1000));
-        let (r1, r2) = (rss_kib(&servers.0[1]), rss_kib(&servers.0[2]));
-        println!("{protocol}: RSS r0 {} KiB, r1 {r1} KiB, r2 {r2} KiB", rss_kib(&servers.0[0]));
         let r2_log = std::fs::read_to_string(&log).unwrap();
         assert!(r2_log.contains("state transfer"), "{protocol}: r2 did not rejoin by state transfer:\n{r2_log}");
-        // CURP's witness also takes every new client command while r2
-        // catches up and holds it until r2 executes it: that backlog (~10 MB
-        // of 2 KB values here) leaves allocator pages behind that an idle
-        // process keeps, so CURP gets a wider bound (measured with 1 KB
-        // values: -4% to +23%; with these 2 KB values, within 6%).
-        let percent = if protocol == "curp" { 30 } else { 10 };
-        assert!(r2.abs_diff(r1) * 100 <= r1 * percent, "{protocol}: the restarted follower holds {r2} KiB, the other {r1} KiB (more than {percent}% apart)");
+        // Memory is compared once the rejoined cluster has served as much
+        // again (a second client run, which must not be mistaken for the
+        // first run's clients): right after catch-up r2 still shows the
+        // install's transient peak (the image and its record in the log),
+        // and what a replica keeps for good is what matters. The two others
+        // differ among themselves by up to 15% (buffers sized by their last
+        // bursts), so r2 must hold at most 10% more than the larger of them.
+        let again = run_client(&config, protocol, Duration::from_secs(180));
+        assert!(String::from_utf8_lossy(&again.stdout).contains("acknowledged writes: all present"), "{protocol}: second run: {}", String::from_utf8_lossy(&again.stdout));
+        std::thread::sleep(Duration::from_millis(1000));
+        let [r0, r1, r2] = [0, 1, 2].map(|r| rss_kib(&servers.0[r]));
+        println!("{protocol}: RSS r0 {r0} KiB, r1 {r1} KiB, r2 {r2} KiB");
+        let others = r0.max(r1);
+        assert!(r2 * 10 <= others * 11, "{protocol}: the restarted follower holds {r2} KiB, the others up to {others} KiB (more than 10% above)");
         drop(servers);
         std::fs::remove_dir_all(&dir).ok();
     }

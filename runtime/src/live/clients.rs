@@ -49,8 +49,14 @@ pub enum Load {
 /// What one client host runs.
 #[derive(Clone, Debug)]
 pub struct ClientHostSpec {
-    /// The logical clients' ids.
+    /// The logical clients' numbers (below 2^32): what their workload and
+    /// their logs are keyed by.
     pub clients: std::ops::Range<u64>,
+    /// Tells this run's clients from an earlier run's with the same
+    /// numbers (below 2^24): replicas keep exactly-once sessions per client
+    /// id, and would take a rerun's first commands for ones long answered
+    /// and never answer them. 0 when the replicas are this run's own.
+    pub session: u64,
     /// Per shard, every replica's address for that shard.
     pub shards: Vec<Vec<SocketAddr>>,
     /// The deployment's quorums.
@@ -201,7 +207,8 @@ where
     let start = spec.epoch.unwrap_or_else(Instant::now);
     let now = || Time(start.elapsed().as_nanos() as u64);
     let first = spec.clients.start;
-    let wire_id = |id: u64, shard: usize| id * shards as u64 + shard as u64;
+    let session = spec.session << 32;
+    let wire_id = |id: u64, shard: usize| (session | id) * shards as u64 + shard as u64;
     let mut clients: Vec<Logical<P::Client>> = spec
         .clients
         .clone()
@@ -309,7 +316,11 @@ where
             }
         }
         for (shard, r, (to, msg)) in inbox.drain() {
-            let Some(index) = (to / shards as u64).checked_sub(first).map(|i| i as usize) else { continue };
+            let id = to / shards as u64;
+            if id & !0xFFFF_FFFF != session {
+                continue;
+            }
+            let Some(index) = (id & 0xFFFF_FFFF).checked_sub(first).map(|i| i as usize) else { continue };
             let Some(c) = clients.get_mut(index) else { continue };
             let completion = c.protocol[shard].handle(r, msg, t, &mut out);
             route(to, shard, &mut out);

@@ -26,6 +26,15 @@ use std::path::{Path, PathBuf};
 /// a frame, see [`net::frame::MAX_PAYLOAD`]).
 const RECORDS_PER_ENTRY: usize = 1024;
 
+/// Bytes handed to one write at most, and what a compaction buffers
+/// before writing: large batches (a state image, a snapshot) never sit in
+/// memory twice.
+const WRITE_PIECE: usize = 1 << 20;
+
+/// Records encoded at a time when compacting: snapshot records are up to
+/// a part (1 MiB) each, so a few at a time keep the buffer near a piece.
+const COMPACTION_GROUP: usize = 4;
+
 /// What reading a log found.
 #[derive(Debug)]
 pub struct Recovered {
@@ -50,6 +59,7 @@ pub fn parse<M: Wire>(bytes: &[u8]) -> Result<(Vec<M>, usize), String> {
 /// at a time, not a second copy of the whole log.
 pub fn parse_each<M: Wire>(bytes: &[u8], mut each: impl FnMut(M)) -> Result<usize, String> {
     let mut at = 0;
+    let mut reader = FrameReader::new();
     while bytes.len() - at >= 4 + HEADER_LEN {
         let crc = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
         let frame_start = at + 4;
@@ -60,7 +70,6 @@ pub fn parse_each<M: Wire>(bytes: &[u8], mut each: impl FnMut(M)) -> Result<usiz
         if frame_end > bytes.len() || crc32fast::hash(&bytes[frame_start..frame_end]) != crc {
             break;
         }
-        let mut reader = FrameReader::new();
         reader.push(&bytes[frame_start..frame_end]);
         match M::decode(&mut reader) {
             Ok(Some(batch)) => batch.into_iter().for_each(|(_, m)| each(m)),
@@ -167,17 +176,20 @@ impl Wal {
     /// any point leaves either the old log or the new one whole.
     pub async fn compact<M: Wire>(&mut self, records: Vec<M>) -> io::Result<()> {
         let fail = |what: &str, e: &dyn std::fmt::Display| io::Error::other(format!("{}: {what}: {e}", self.path.display()));
-        let mut bytes = Vec::new();
-        encode_entries(records, &mut bytes)?;
         let temporary = self.path.with_extension("wal.compacting");
         let file = OpenOptions::new().write(true).create(true).truncate(true).buffered_open(&temporary).await.map_err(|e| fail("compacting", &e))?;
-        let mut at = 0;
-        while at < bytes.len() {
-            let written = file.write_at(bytes[at..].to_vec(), at as u64).await.map_err(|e| fail("compacting", &e))?;
-            if written == 0 {
-                return Err(fail("compacting", &"wrote nothing"));
+        // Encoded a few records at a time and written as it goes: a
+        // snapshot is as large as the state, and a second copy of it in
+        // memory would stay with the allocator after the compaction.
+        let mut end = 0;
+        let mut bytes = Vec::new();
+        let mut records = records.into_iter().peekable();
+        while records.peek().is_some() {
+            encode_entries(records.by_ref().take(COMPACTION_GROUP).collect(), &mut bytes)?;
+            if bytes.len() >= WRITE_PIECE || records.peek().is_none() {
+                end = write_all(&file, &bytes, end).await.map_err(|e| fail("compacting", &e))?;
+                bytes.clear();
             }
-            at += written;
         }
         file.fdatasync().await.map_err(|e| fail("compacting", &e))?;
         file.close().await.map_err(|e| fail("compacting", &e))?;
@@ -186,23 +198,38 @@ impl Wal {
             std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| fail("syncing its directory", &e))?;
         }
         self.file = OpenOptions::new().read(true).write(true).buffered_open(&self.path).await.map_err(|e| fail("reopening", &e))?;
-        self.end = bytes.len() as u64;
+        self.end = end;
         Ok(())
     }
 
     /// Writes what was appended and makes it durable with one `fdatasync`.
     pub async fn sync(&mut self) -> io::Result<()> {
-        let mut bytes = std::mem::take(&mut self.pending);
-        while !bytes.is_empty() {
-            let written = self.file.write_at(bytes.clone(), self.end).await.map_err(|e| io::Error::other(format!("{}: {e}", self.path.display())))?;
-            if written == 0 {
-                return Err(io::Error::new(io::ErrorKind::WriteZero, format!("{}: wrote nothing", self.path.display())));
-            }
-            self.end += written as u64;
-            bytes.drain(..written);
+        self.end = write_all(&self.file, &self.pending, self.end).await.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))?;
+        if self.pending.capacity() > WRITE_PIECE {
+            self.pending = Vec::new();
+        } else {
+            self.pending.clear();
         }
         self.file.fdatasync().await.map_err(|e| io::Error::other(format!("{}: {e}", self.path.display())))
     }
+}
+
+/// Writes `bytes` to `file` from `at` on, in pieces of at most
+/// [`WRITE_PIECE`] (io_uring takes each piece's buffer, so each is a copy:
+/// a piece bounds that copy, not the whole batch); answers the new end.
+async fn write_all(file: &BufferedFile, bytes: &[u8], mut at: u64) -> io::Result<u64> {
+    for piece in bytes.chunks(WRITE_PIECE) {
+        let mut done = 0;
+        while done < piece.len() {
+            let written = file.write_at(piece[done..].to_vec(), at).await.map_err(|e| io::Error::other(e.to_string()))?;
+            if written == 0 {
+                return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote nothing"));
+            }
+            done += written;
+            at += written as u64;
+        }
+    }
+    Ok(at)
 }
 
 #[cfg(test)]
