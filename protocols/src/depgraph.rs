@@ -160,6 +160,18 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         }
     }
 
+    /// Per stream, below which position it is released (streams with a
+    /// released prefix only): what a snapshot must keep.
+    pub fn released_prefixes(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.done.iter().filter(|(_, s)| s.released > 0).map(|(stream, s)| (*stream, s.released))
+    }
+
+    /// The done positions above each stream's released prefix, as
+    /// `(stream, position)`: executed or voided here, remembered one by one.
+    pub fn done_above_released(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.done.iter().flat_map(|(stream, s)| s.done.iter().map(move |p| (*stream, *p)))
+    }
+
     /// How many done ids are remembered one by one (not released).
     pub fn done_len(&self) -> usize {
         self.done.values().map(|s| s.done.len()).sum()

@@ -4,6 +4,7 @@ use crate::ballot::Ballot;
 use crate::command::{Command, CommandResult};
 use crate::depgraph::Deps;
 use crate::ids::{ClientId, CommandId};
+use crate::session::StateChunk;
 use crate::transfer::Part;
 
 /// How far a replica got with a command, in the ballot it last synced into.
@@ -86,6 +87,25 @@ pub enum Message {
     /// keeps on stable storage so that after a restart it reports the vote
     /// to a new leader exactly as before the crash.
     Voted { ballot: Ballot, entry: ReportedEntry },
+    /// Never sent: one part of the first records of a compacted log
+    /// (`snapshot`), which rebuild what the replica's earlier records
+    /// would: its ballots, its executed state (`StateChunk`s: store and
+    /// session table), per client the prefix released everywhere, its
+    /// commit order from position `commit_base` on (released ids
+    /// included, so the positions a follower catches up by hold), and the
+    /// ids done here that no `Commit` record will bring back (voided by a
+    /// leader change). `Commit` and `Voted` records for what is not
+    /// released follow.
+    Image {
+        ballot: Ballot,
+        cballot: Ballot,
+        commit_base: u64,
+        part: Part,
+        state: StateChunk,
+        released: Vec<(ClientId, u64)>,
+        order: Vec<CommandId>,
+        done: Vec<CommandId>,
+    },
 }
 
 /// The most votes in one [`Message::FastAcks`] or [`Message::SlowAcks`], so

@@ -18,6 +18,7 @@
 //! ([`SwiftReplica::start_recovery`], [`SwiftReplica::apply_sync`]).
 
 mod catch_up;
+mod compaction;
 mod leader_change;
 use leader_change::{sync_parts, SyncItem};
 mod normal_case;
@@ -36,7 +37,7 @@ use crate::transfer::{parts_of, Part, PartedReplies};
 use crate::ids::{ClientId, CommandId, NodeId, ReplicaId};
 use crate::protocol::{Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
-use crate::session::{Applied, StateMachine};
+use crate::session::{Applied, StateChunk, StateMachine};
 use crate::speculation::Speculation;
 use crate::time::Time;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -133,6 +134,10 @@ pub struct SwiftReplica {
     /// serves as the list a lagging follower catches up from.
     commit_order: VecDeque<CommandId>,
     commit_base: usize,
+    /// Ids a compacted log's `Image` put back in `commit_order` whose
+    /// `Commit` record is still to be replayed: that replay must not list
+    /// them a second time. Empty outside a restore.
+    restored_order: HashSet<CommandId>,
     /// The leader: each replica's executed prefixes, as last reported.
     prefix_reports: HashMap<ReplicaId, HashMap<ClientId, u64>>,
     last_prefix_report: Time,
@@ -147,8 +152,14 @@ impl ReplicaProtocol for SwiftReplica {
 
     /// Records: `NewLeader` for a ballot it joined and reported in, `Voted`
     /// for each vote, `Sync` for the ballot it synced into, `Commit` for
-    /// each decision.
+    /// each decision; a compacted log starts with `Image` parts
+    /// ([`compaction`]).
     const DURABLE: bool = true;
+
+    /// See [`compaction`].
+    fn snapshot(&self) -> Vec<Message> {
+        self.compacted()
+    }
 
     /// Rebuilds entries, ballots, the conflict table and (re-executing the
     /// decisions) the state machine, in the order they were recorded. Vote
@@ -166,8 +177,16 @@ impl ReplicaProtocol for SwiftReplica {
                         // Followers that missed it will ask again.
                         self.last_sync = Some(sync_parts(ballot, &decided, &voided));
                     }
-                    self.adopt_sync(ballot, decided, voided, Time::ZERO, out);
+                    // A ballot synced into already: the `Sync` a compacted
+                    // log keeps for followers, its effects in the records
+                    // before it.
+                    if ballot > self.cballot {
+                        self.adopt_sync(ballot, decided, voided, Time::ZERO, out);
+                    }
                 }
+            }
+            Message::Image { ballot, cballot, commit_base, part: _, state, released, order, done } => {
+                self.restore_image((ballot, cballot), commit_base, state, released, order, done, out)
             }
             Message::Commit { id, command, deps } => self.commit(id, Some(command), deps, out),
             _ => {}
@@ -207,6 +226,7 @@ impl ReplicaProtocol for SwiftReplica {
             arriving_sync: PartedReplies::new(),
             commit_order: VecDeque::new(),
             commit_base: 0,
+            restored_order: HashSet::default(),
             prefix_reports: HashMap::default(),
             last_prefix_report: Time::ZERO,
             leader_cursor: 0,
@@ -289,7 +309,7 @@ impl ReplicaProtocol for SwiftReplica {
                 self.join_ballot(ballot);
                 self.saw_ballot(ballot, now, out);
             }
-            Message::Propose { .. } | Message::Reply { .. } | Message::Executed { .. } | Message::Voted { .. } => {}
+            Message::Propose { .. } | Message::Reply { .. } | Message::Executed { .. } | Message::Voted { .. } | Message::Image { .. } => {}
         }
     }
 

@@ -229,7 +229,9 @@ impl SwiftReplica {
             record.votes = BallotVotes::default();
         }
         out.persist_with(|| Message::Commit { id, command: command.clone(), deps: deps.clone() });
-        self.commit_order.push_back(id);
+        if self.restored_order.is_empty() || !self.restored_order.remove(&id) {
+            self.commit_order.push_back(id);
+        }
         let committed_deps: Vec<CommandId> = deps.iter().copied().filter(|d| self.graph.is_committed(*d)).collect();
         self.conflicts.cover(id, &command, &committed_deps);
         let ready = self.graph.commit(id, command, deps);

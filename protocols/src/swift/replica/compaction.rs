@@ -1,0 +1,106 @@
+//! Log compaction: the records that rebuild this replica as it is now
+//! ([`ReplicaProtocol::snapshot`]), so that a durable host can replace its
+//! write-ahead log with them instead of replaying every decision since the
+//! start.
+//!
+//! The snapshot is `Image` parts (ballots, executed state, released
+//! prefixes, commit order, ids voided here), then a `Commit` record per
+//! committed command not released, in commit order, then a `Voted` record
+//! per vote on a command not committed yet, then (at the leader) the parts
+//! of its `Sync`, which it keeps to answer followers that missed it.
+//! Replaying them rebuilds the same entries, the same conflict table (it
+//! holds every command not released, less what committed writes cover,
+//! and covering depends only on the commit order, which is kept), the same
+//! positions in the commit order, and re-executing a decision already in
+//! the image changes nothing (the session table executes each command once).
+
+use super::*;
+use crate::transfer::PART_BYTES;
+
+/// Ids, or released prefixes, per `Image` part at most: 16 bytes each,
+/// 1 MiB.
+const IDS_PER_PART: usize = PART_BYTES / 16;
+
+impl SwiftReplica {
+    /// See the module: empty while a leader change is under way (the
+    /// records so far then stay; the next sync after it compacts).
+    pub(super) fn compacted(&self) -> Vec<Message> {
+        if !matches!(self.status, Status::Normal) || self.ballot != self.cballot {
+            return Vec::new();
+        }
+        let mut states = self.state.chunks(PART_BYTES).into_iter();
+        let mut released: Vec<(ClientId, u64)> = self.graph.released_prefixes().collect();
+        released.sort_unstable();
+        let mut released = released.chunks(IDS_PER_PART).map(<[_]>::to_vec).collect::<Vec<_>>().into_iter();
+        let order: Vec<CommandId> = self.commit_order.iter().copied().collect();
+        let mut order = order.chunks(IDS_PER_PART).map(<[_]>::to_vec).collect::<Vec<_>>().into_iter();
+        let mut done: Vec<CommandId> = self
+            .graph
+            .done_above_released()
+            .map(|(client, seq)| CommandId::new(client, seq))
+            .filter(|id| !self.entry(*id).is_some_and(|e| e.phase == Phase::Committed))
+            .collect();
+        done.sort_unstable();
+        let mut done = done.chunks(IDS_PER_PART).map(<[_]>::to_vec).collect::<Vec<_>>().into_iter();
+        let count = [states.len(), released.len(), order.len(), done.len()].into_iter().max().unwrap_or(0).max(1);
+        let mut records: Vec<Message> = (0..count)
+            .map(|index| Message::Image {
+                ballot: self.ballot,
+                cballot: self.cballot,
+                commit_base: self.commit_base as u64,
+                part: Part { version: 0, index: index as u32, count: count as u32 },
+                state: states.next().unwrap_or_default(),
+                released: released.next().unwrap_or_default(),
+                order: order.next().unwrap_or_default(),
+                done: done.next().unwrap_or_default(),
+            })
+            .collect();
+        let mut emitted: HashSet<CommandId> = HashSet::default();
+        for id in &self.commit_order {
+            if let Some(e) = self.entry(*id).filter(|e| e.phase == Phase::Committed) {
+                if emitted.insert(*id) {
+                    records.push(Message::Commit { id: *id, command: e.command.clone(), deps: e.deps.clone() });
+                }
+            }
+        }
+        let mut rest: Vec<(CommandId, &Entry)> = self.entries().filter(|(id, _)| !emitted.contains(*id)).map(|(id, e)| (*id, e)).collect();
+        rest.sort_unstable_by_key(|(id, _)| *id);
+        for (id, e) in rest {
+            records.push(match e.phase {
+                Phase::Committed => Message::Commit { id, command: e.command.clone(), deps: e.deps.clone() },
+                phase => Message::Voted { ballot: self.ballot, entry: ReportedEntry { id, command: e.command.clone(), phase, deps: e.deps.clone() } },
+            });
+        }
+        if self.is_leader() {
+            records.extend(self.last_sync.iter().flatten().cloned());
+        }
+        records
+    }
+
+    /// Replays one `Image` part: the first sets the commit order's base;
+    /// every part adds its share of state, released prefixes, commit order
+    /// and voided ids.
+    pub(super) fn restore_image(&mut self, (ballot, cballot): (Ballot, Ballot), commit_base: u64, state: StateChunk, released: Vec<(ClientId, u64)>, order: Vec<CommandId>, done: Vec<CommandId>, out: &mut Outbox<Message>) {
+        self.ballot = self.ballot.max(ballot);
+        self.cballot = self.cballot.max(cballot);
+        if self.commit_order.is_empty() {
+            self.commit_base = commit_base as usize;
+        }
+        self.state.absorb(state);
+        for (client, below) in released {
+            self.graph.release_below(client, below);
+        }
+        for id in order {
+            // Released ids only hold their position; the others are
+            // committed again by the `Commit` records that follow.
+            if !self.graph.is_released(id) {
+                self.restored_order.insert(id);
+            }
+            self.commit_order.push_back(id);
+        }
+        for id in done {
+            let ready = self.graph.void(id);
+            self.execute(ready, out);
+        }
+    }
+}
