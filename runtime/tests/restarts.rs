@@ -77,6 +77,11 @@ fn swiftpaxos_replicas_restart_from_their_records() {
 }
 
 #[test]
+fn epaxos_replicas_restart_from_their_records() {
+    restarted_replicas_rebuild_and_apply_everything::<protocols::epaxos::EPaxos>();
+}
+
+#[test]
 fn random_crash_restarts_pass_for_the_paxos_family() {
     for replicas in [3, 5] {
         for conflicts in [2, 50] {

@@ -62,8 +62,7 @@ pub struct CliArgs {
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Servers with -data-dir: compact a shard's log into a snapshot once it
-    /// holds this many bytes (every protocol but EPaxos, which keeps its
-    /// whole log).
+    /// holds this many bytes.
     #[arg(long, default_value_t = runtime::live::server::COMPACT_LOG_AFTER)]
     pub compact_log_after: u64,
     /// Servers: how many log slots a replica may fall behind the most

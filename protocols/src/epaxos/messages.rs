@@ -4,6 +4,8 @@ use super::instance::{Attributes, InstanceId, Report, Value};
 use crate::ballot::Ballot;
 use crate::command::{Command, CommandResult};
 use crate::ids::CommandId;
+use crate::session::StateChunk;
+use crate::transfer::Part;
 
 /// A replica's answer to a `TryPreAccept`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +63,12 @@ pub enum Message {
     /// which instance of each row it executed everything (for releasing
     /// instances executed everywhere, [`crate::gc`]).
     RowLengths { lengths: Vec<u64>, executed: Vec<u64> },
+    /// Never sent: one part of the first records of a compacted log
+    /// (`snapshot`): the executed state (`StateChunk`s: store and session
+    /// table), per row the instance below which everything was released
+    /// (executed everywhere), and the next instance of this replica's row.
+    /// A record per instance not released follows.
+    Image { part: Part, state: StateChunk, released: Vec<u64>, next_slot: u64 },
 }
 
 /// The most steps in one [`Message::Batch`], far below the frame cap.
@@ -110,7 +118,7 @@ impl Message {
             | Message::TryPreAcceptReply { instance, .. }
             | Message::Nack { instance, .. }
             | Message::Fetch { instance } => Some(*instance),
-            Message::Request { .. } | Message::Reply { .. } | Message::RowLengths { .. } | Message::Batch { .. } => None,
+            Message::Request { .. } | Message::Reply { .. } | Message::RowLengths { .. } | Message::Batch { .. } | Message::Image { .. } => None,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! row `q` up to `deps[q]` waits for every instance of that row up to there,
 //! and cycles execute in sequence-number order.
 
+mod compaction;
 mod normal_case;
 mod recovery;
 
@@ -20,7 +21,7 @@ use crate::depgraph::DependencyGraph;
 use crate::ids::{CommandId, NodeId, ReplicaId};
 use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, ReplicaSet, Votes};
-use crate::session::{Applied, StateMachine};
+use crate::session::{Applied, StateChunk, StateMachine};
 use crate::time::Time;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::{BTreeMap, BTreeSet};
@@ -180,6 +181,11 @@ impl ReplicaProtocol for EPaxosReplica {
     /// report); `Commit` for each decision.
     const DURABLE: bool = true;
 
+    /// See [`compaction`].
+    fn snapshot(&self) -> Vec<Message> {
+        self.compacted()
+    }
+
     /// Instances come back with their promised ballot and last vote, this
     /// replica's own row resumes after the last instance it used, and
     /// decisions rebuild the executed state. Coordination (retries,
@@ -198,6 +204,7 @@ impl ReplicaProtocol for EPaxosReplica {
                 (instance, None)
             }
             Message::Commit { instance, value, attrs } => (instance, Some((value, attrs))),
+            Message::Image { state, released, next_slot, .. } => return self.restore_image(state, &released, next_slot),
             _ => return,
         };
         if instance.leader == self.id {
@@ -247,7 +254,7 @@ impl ReplicaProtocol for EPaxosReplica {
             return; // executed everywhere and forgotten: a stale message
         }
         match msg {
-            Message::Request { .. } | Message::Reply { .. } => {}
+            Message::Request { .. } | Message::Reply { .. } | Message::Image { .. } => {}
             Message::Batch { steps } => {
                 for step in steps {
                     self.handle(from, step.into(), now, out);
