@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --profile ci --bin sim >&2
-echo "| protocol | replicas | conflicts | result | state transfers | wall time |"
-echo "| --- | --- | --- | --- | --- | --- |"
+echo "| protocol | replicas | conflicts | result | state transfers | restarts from a compacted log | wall time |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 for protocol in paxos swiftpaxos n2paxos curp fastpaxos epaxos; do
   for replicas in 3 5; do
     for conflicts in 2 50; do
@@ -14,7 +14,8 @@ for protocol in paxos swiftpaxos n2paxos curp fastpaxos epaxos; do
       out=$(./target/ci/sim --protocol "$protocol" --replicas "$replicas" --seeds 300 --faults --restarts durable --conflicts "$conflicts")
       result=$(tail -n 1 <<<"$out")
       transfers=$(grep -o '^state transfers: [0-9]* in [0-9]* seeds' <<<"$out" | sed 's/state transfers: //' || true)
-      echo "| $protocol | $replicas | $conflicts% | $result | ${transfers:-0} | $(( $(date +%s) - start )) s |"
+      compacted=$(grep -o '^restarts from a compacted log: [0-9]* in [0-9]* seeds' <<<"$out" | sed 's/restarts from a compacted log: //' || true)
+      echo "| $protocol | $replicas | $conflicts% | $result | ${transfers:-0} | ${compacted:-0} | $(( $(date +%s) - start )) s |"
     done
   done
 done

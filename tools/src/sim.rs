@@ -118,6 +118,9 @@ pub struct SimReport {
     pub busy: Duration,
     /// State transfers installed, and in how many seeds.
     pub state_transfers: (u64, u64),
+    /// Restarts rebuilt from a compacted log (a snapshot of the replica),
+    /// and in how many seeds: how much the compaction path was exercised.
+    pub restored_from_snapshot: (u64, u64),
 }
 
 /// Latencies and fast-path share of the clients of one site.
@@ -275,6 +278,7 @@ pub fn run(args: &SimArgs) -> Result<SimReport, String> {
         messages: 0,
         busy: Duration::ZERO,
         state_transfers: (0, 0),
+        restored_from_snapshot: (0, 0),
     };
     for (seed, outcome, violations, took) in results {
         for s in &outcome.samples {
@@ -300,6 +304,8 @@ pub fn run(args: &SimArgs) -> Result<SimReport, String> {
         report.busy += took;
         report.state_transfers.0 += outcome.state_transfers;
         report.state_transfers.1 += u64::from(outcome.state_transfers > 0);
+        report.restored_from_snapshot.0 += outcome.restored_from_snapshot;
+        report.restored_from_snapshot.1 += u64::from(outcome.restored_from_snapshot > 0);
         if violations.is_empty() {
             report.passed += 1;
         } else {
@@ -420,6 +426,9 @@ pub fn print(args: &SimArgs, report: &SimReport) {
     }
     if report.state_transfers.0 > 0 {
         println!("state transfers: {} in {} seeds (replicas that fell {} positions behind)", report.state_transfers.0, report.state_transfers.1, args.release_lag);
+    }
+    if report.restored_from_snapshot.0 > 0 {
+        println!("restarts from a compacted log: {} in {} seeds", report.restored_from_snapshot.0, report.restored_from_snapshot.1);
     }
     println!("{} passed, {} failed", report.passed, report.failed.len());
 }
