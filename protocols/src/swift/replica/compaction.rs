@@ -15,11 +15,7 @@
 //! the image changes nothing (the session table executes each command once).
 
 use super::*;
-use crate::transfer::PART_BYTES;
-
-/// Ids, or released prefixes, per `Image` part at most: 16 bytes each,
-/// 1 MiB.
-const IDS_PER_PART: usize = PART_BYTES / 16;
+use crate::transfer::{split_by_size, PART_BYTES};
 
 impl SwiftReplica {
     /// See the module: empty while a leader change is under way (the
@@ -28,12 +24,13 @@ impl SwiftReplica {
         if !matches!(self.status, Status::Normal) || self.ballot != self.cballot {
             return Vec::new();
         }
+        // Ids and prefixes take 16 bytes each; each list is cut into parts
+        // of at most PART_BYTES, and part i carries the i-th piece of each.
         let mut states = self.state.chunks(PART_BYTES).into_iter();
         let mut released: Vec<(ClientId, u64)> = self.graph.released_prefixes().collect();
         released.sort_unstable();
-        let mut released = released.chunks(IDS_PER_PART).map(<[_]>::to_vec).collect::<Vec<_>>().into_iter();
-        let order: Vec<CommandId> = self.commit_order.iter().copied().collect();
-        let mut order = order.chunks(IDS_PER_PART).map(<[_]>::to_vec).collect::<Vec<_>>().into_iter();
+        let mut released = split_by_size(released, PART_BYTES, |_| 16).into_iter();
+        let mut order = split_by_size(self.commit_order.iter().copied().collect(), PART_BYTES, |_| 16).into_iter();
         let mut done: Vec<CommandId> = self
             .graph
             .done_above_released()
@@ -41,7 +38,7 @@ impl SwiftReplica {
             .filter(|id| !self.entry(*id).is_some_and(|e| e.phase == Phase::Committed))
             .collect();
         done.sort_unstable();
-        let mut done = done.chunks(IDS_PER_PART).map(<[_]>::to_vec).collect::<Vec<_>>().into_iter();
+        let mut done = split_by_size(done, PART_BYTES, |_| 16).into_iter();
         let count = [states.len(), released.len(), order.len(), done.len()].into_iter().max().unwrap_or(0).max(1);
         let mut records: Vec<Message> = (0..count)
             .map(|index| Message::Image {
