@@ -172,6 +172,13 @@ impl<T: Default> BallotTallies<T> {
         self.pending.complete(id)
     }
 
+    /// Drops every answer counted so far, keeping the commands in flight:
+    /// a replica restarted without its state, so its earlier answers must
+    /// not count ([`crate::rejoin`]); retransmissions gather them again.
+    pub fn forget_answers(&mut self) {
+        self.tallies.clear();
+    }
+
     /// The commands to send again now (see [`PendingCommands::due`]).
     pub fn due(&mut self, now: Time) -> Vec<(CommandId, Command)> {
         self.pending.due(now)

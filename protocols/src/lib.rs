@@ -28,6 +28,7 @@ pub mod paxos;
 pub mod protocol;
 pub mod quorum;
 pub mod quorum_file;
+pub mod rejoin;
 pub mod session;
 pub mod speculation;
 pub mod swift;

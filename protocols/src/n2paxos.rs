@@ -12,6 +12,7 @@ use crate::client::LeaderClient;
 use crate::ids::{NodeId, ReplicaId};
 use crate::paxos::{Message, PaxosReplica};
 use crate::protocol::{ClientConfig, ClientProtocol, Completion, Outbox, Protocol, ReplicaConfig, ReplicaProtocol};
+use crate::rejoin::RejoinPoint;
 use crate::time::Time;
 use crate::{Command, CommandId};
 
@@ -32,6 +33,13 @@ impl ReplicaProtocol for N2PaxosReplica {
     }
     fn snapshot(&self) -> Vec<Message> {
         self.0.snapshot()
+    }
+    const REJOINS: bool = true;
+    fn rejoin_point(&self) -> RejoinPoint {
+        self.0.rejoin_point()
+    }
+    fn covers(&self, point: &RejoinPoint) -> bool {
+        self.0.covers(point)
     }
     fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
         self.0.handle(from, msg, now, out)

@@ -19,6 +19,7 @@
 use crate::command::{Command, CommandResult};
 use crate::ids::{ClientId, CommandId, NodeId, ReplicaId};
 use crate::quorum::QuorumSystem;
+use crate::rejoin::RejoinPoint;
 use crate::time::Time;
 use std::fmt::Debug;
 use std::time::Duration;
@@ -214,6 +215,9 @@ pub struct DeliberateBugs {
     /// of them are synced, so a crash can lose a promise or a vote that
     /// others already counted (the simulator honours it with restarts).
     pub send_before_sync: bool,
+    /// Host, not protocol: a replica restarted without its state votes at
+    /// once, as a fresh replica, instead of rejoining ([`crate::rejoin`]).
+    pub rejoin_at_once: bool,
 }
 
 /// What a replica needs to know to start.
@@ -297,6 +301,26 @@ pub trait ReplicaProtocol {
         Vec::new()
     }
 
+    /// Whether a replica restarted without its state can rejoin
+    /// ([`crate::rejoin`]): the protocol reports a [`RejoinPoint`], says
+    /// when it [`covers`](ReplicaProtocol::covers) one, and its
+    /// [`snapshot`](ReplicaProtocol::snapshot) rebuilds another replica.
+    const REJOINS: bool = false;
+
+    /// The highest ballot and log positions this replica knows of, for a
+    /// replica rejoining after losing its state: it waits until a donor
+    /// covers every other replica's point.
+    fn rejoin_point(&self) -> RejoinPoint {
+        RejoinPoint::default()
+    }
+
+    /// Whether this replica's snapshot may rebuild a rejoining replica that
+    /// waits for `point`: its ballot is at least as high, and everything
+    /// below every mark is decided here.
+    fn covers(&self, _point: &RejoinPoint) -> bool {
+        false
+    }
+
     /// Handles one message from `from`.
     fn handle(&mut self, from: NodeId, msg: Self::Message, now: Time, out: &mut Outbox<Self::Message>);
 
@@ -332,6 +356,12 @@ pub trait ClientProtocol {
 
     /// Retransmits what went unanswered for too long.
     fn tick(&mut self, now: Time, out: &mut Outbox<Self::Message>);
+
+    /// A replica restarted without its state ([`crate::rejoin`]): answers
+    /// held from its earlier life must no longer count, so clients that
+    /// count votes drop every answer they hold (replicas answer the
+    /// retransmitted commands again). The default holds none.
+    fn forget_answers(&mut self) {}
 }
 
 /// Ties a protocol's replica and client sides together under one name, so

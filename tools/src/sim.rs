@@ -97,6 +97,9 @@ pub struct SimArgs {
     /// Test-only: plant a bug in Multi-Paxos (a new leader skips phase 1) to see the checkers catch it.
     #[arg(long, hide = true)]
     pub plant_paxos_skip_phase1: bool,
+    /// Test-only: with --restarts volatile, a restarted replica votes at once instead of rejoining, to see the checkers catch it.
+    #[arg(long, hide = true, requires = "restarts")]
+    pub plant_rejoin_at_once: bool,
 }
 
 /// What a whole `sim` invocation found.
@@ -121,6 +124,8 @@ pub struct SimReport {
     /// Restarts rebuilt from a compacted log (a snapshot of the replica),
     /// and in how many seeds: how much the compaction path was exercised.
     pub restored_from_snapshot: (u64, u64),
+    /// Volatile restarts that rejoined, and in how many seeds.
+    pub rejoins: (u64, u64),
 }
 
 /// Latencies and fast-path share of the clients of one site.
@@ -179,7 +184,7 @@ pub fn base_config(args: &SimArgs) -> Result<SimConfig, String> {
         faults: args.faults,
         scripted: Vec::new(),
         fast_quorums: fast_quorums(args, &placement_aliases(args, replicas))?,
-        bugs: DeliberateBugs { paxos_skip_phase1: args.plant_paxos_skip_phase1, send_before_sync: args.plant_send_before_sync, ..DeliberateBugs::default() },
+        bugs: DeliberateBugs { paxos_skip_phase1: args.plant_paxos_skip_phase1, send_before_sync: args.plant_send_before_sync, rejoin_at_once: args.plant_rejoin_at_once, ..DeliberateBugs::default() },
         wait_closest: args.wait_closest,
         restarts: args.restarts.unwrap_or_default(),
         release_lag: args.release_lag,
@@ -226,16 +231,19 @@ impl WithProtocol for Simulate<'_> {
         if self.0.restarts == Restarts::Durable && !<P::Replica as ReplicaProtocol>::DURABLE {
             return Err(format!("--restarts durable: {} does not record what must survive a crash yet", P::NAME));
         }
+        if self.0.restarts == Restarts::Volatile && !<P::Replica as ReplicaProtocol>::REJOINS {
+            return Err(format!("--restarts volatile: {} cannot rejoin after losing its state yet", P::NAME));
+        }
         Ok(sim::run::<P>(self.0))
     }
 }
 
-/// `--restarts`: `durable` (replicas come back with what they synced);
-/// `volatile` is refused until restarted replicas can re-learn their state.
+/// `--restarts`: `durable` (replicas come back with what they synced) or
+/// `volatile` (they come back empty and rejoin, [`protocols::rejoin`]).
 fn parse_restarts(text: &str) -> Result<Restarts, String> {
     match text {
         "durable" => Ok(Restarts::Durable),
-        "volatile" => Err("volatile restarts (a replica back without its disk) are not implemented yet: such a replica must re-learn its promises from the others before it votes".into()),
+        "volatile" => Ok(Restarts::Volatile),
         other => Err(format!("`{other}`: expected durable or volatile")),
     }
 }
@@ -279,6 +287,7 @@ pub fn run(args: &SimArgs) -> Result<SimReport, String> {
         busy: Duration::ZERO,
         state_transfers: (0, 0),
         restored_from_snapshot: (0, 0),
+        rejoins: (0, 0),
     };
     for (seed, outcome, violations, took) in results {
         for s in &outcome.samples {
@@ -306,6 +315,8 @@ pub fn run(args: &SimArgs) -> Result<SimReport, String> {
         report.state_transfers.1 += u64::from(outcome.state_transfers > 0);
         report.restored_from_snapshot.0 += outcome.restored_from_snapshot;
         report.restored_from_snapshot.1 += u64::from(outcome.restored_from_snapshot > 0);
+        report.rejoins.0 += outcome.rejoins;
+        report.rejoins.1 += u64::from(outcome.rejoins > 0);
         if violations.is_empty() {
             report.passed += 1;
         } else {
@@ -335,8 +346,10 @@ pub fn replay_command(args: &SimArgs, seed: u64) -> String {
     if args.faults {
         cmd += " --faults";
     }
-    if args.restarts == Some(Restarts::Durable) {
-        cmd += " --restarts durable";
+    match args.restarts {
+        Some(Restarts::Durable) => cmd += " --restarts durable",
+        Some(Restarts::Volatile) => cmd += " --restarts volatile",
+        _ => {}
     }
     if let Some(path) = &args.latency {
         cmd += &format!(" --latency {}", path.display());
@@ -363,6 +376,9 @@ pub fn replay_command(args: &SimArgs, seed: u64) -> String {
     }
     if args.plant_send_before_sync {
         cmd += " --plant-send-before-sync";
+    }
+    if args.plant_rejoin_at_once {
+        cmd += " --plant-rejoin-at-once";
     }
     cmd + &format!(" --seed {seed} --verbose")
 }
@@ -429,6 +445,9 @@ pub fn print(args: &SimArgs, report: &SimReport) {
     }
     if report.restored_from_snapshot.0 > 0 {
         println!("restarts from a compacted log: {} in {} seeds", report.restored_from_snapshot.0, report.restored_from_snapshot.1);
+    }
+    if args.restarts == Some(Restarts::Volatile) {
+        println!("volatile restarts rejoined: {} in {} seeds", report.rejoins.0, report.rejoins.1);
     }
     println!("{} passed, {} failed", report.passed, report.failed.len());
 }

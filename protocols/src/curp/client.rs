@@ -90,6 +90,10 @@ impl ClientProtocol for CurpClient {
         }
     }
 
+    fn forget_answers(&mut self) {
+        self.tallies.forget_answers();
+    }
+
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
         for (id, command) in self.tallies.due(now) {
             self.send_to_all(id, &command, out);

@@ -8,6 +8,7 @@ use crate::command::Command;
 use crate::ids::{CommandId, NodeId, ReplicaId};
 use crate::log::Batch;
 use crate::paxos::{self, PaxosReplica};
+use crate::rejoin::RejoinPoint;
 use crate::protocol::{Action, Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
 use crate::speculation::Speculation;
@@ -123,6 +124,19 @@ impl ReplicaProtocol for CurpReplica {
         let mut records: Vec<Message> = self.paxos.snapshot().into_iter().map(Message::Paxos).collect();
         records.extend(self.witness.snapshot().into_iter().map(|(id, command)| Message::Paxos(paxos::Message::Request { id, command })));
         records
+    }
+
+    const REJOINS: bool = true;
+
+    /// N2Paxos's: a command the master answered speculatively sits in a
+    /// slot it proposed in the same step, so the slots cover the witness
+    /// answers that counted with it.
+    fn rejoin_point(&self) -> RejoinPoint {
+        self.paxos.rejoin_point()
+    }
+
+    fn covers(&self, point: &RejoinPoint) -> bool {
+        self.paxos.covers(point)
     }
 
     fn new(config: ReplicaConfig) -> Self {

@@ -9,6 +9,7 @@ use crate::gc::ExecutedEverywhere;
 use crate::log::{noop_batch, Batch, Slot, SlotLog};
 use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
+use crate::rejoin::RejoinPoint;
 use crate::session::{StateChunk, StateMachine};
 use crate::time::Time;
 use crate::transfer::{install_image, parts_of, ImageSender, IncomingImage, Part, PartedReplies, PART_BYTES};
@@ -145,6 +146,27 @@ impl ReplicaProtocol for PaxosReplica {
             records.push(if e.committed { Message::Commit { slot, value } } else { Message::Accept { ballot: e.ballot, slot, value } });
         }
         records
+    }
+
+    const REJOINS: bool = true;
+
+    /// One log: the end of every slot this replica knows of — accepted,
+    /// proposed by it as leader, reported in promises, or voted on by
+    /// others (N2Paxos learners).
+    fn rejoin_point(&self) -> RejoinPoint {
+        let mut end = self.log.end();
+        match &self.role {
+            Role::Leader(l) => end = end.max(l.next_slot),
+            Role::Candidate(c) => end = end.max(c.best.last_key_value().map_or(0, |(s, _)| s + 1)),
+            Role::Follower => {}
+        }
+        end = end.max(self.learning.last_key_value().map_or(0, |(s, _)| s + 1));
+        RejoinPoint::new(self.ballot.0, [(0, end)])
+    }
+
+    /// Everything below the mark is executed here, in a ballot as high.
+    fn covers(&self, point: &RejoinPoint) -> bool {
+        self.ballot.0 >= point.ballot && self.log.execution_frontier() >= point.mark(0)
     }
 
     fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {

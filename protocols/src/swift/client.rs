@@ -105,6 +105,10 @@ impl ClientProtocol for SwiftClient {
         }
     }
 
+    fn forget_answers(&mut self) {
+        self.tallies.forget_answers();
+    }
+
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
         for (id, command) in self.tallies.due(now) {
             self.propose(id, &command, out);

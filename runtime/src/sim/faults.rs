@@ -1,5 +1,6 @@
 //! The faults of a run, drawn from its seed before it starts.
 
+use super::Restarts;
 use protocols::quorum::ReplicaSet;
 use protocols::{ReplicaId, Time, Timing};
 use rand::seq::SliceRandom;
@@ -50,7 +51,7 @@ impl FaultSchedule {
     ///
     /// With `restarts`, crashed replicas come back instead (see
     /// [`FaultSchedule::draw_restarts`]).
-    pub fn draw(rng: &mut impl Rng, n: usize, sites: usize, max_delay: Duration, timing: &Timing, horizon: Duration, restarts: bool) -> Self {
+    pub fn draw(rng: &mut impl Rng, n: usize, sites: usize, max_delay: Duration, timing: &Timing, horizon: Duration, restarts: Restarts) -> Self {
         let mut events = Vec::new();
         let horizon_ns = horizon.as_nanos().max(1) as u64;
         let at = |rng: &mut dyn rand::RngCore, from: f64, to: f64| {
@@ -59,8 +60,8 @@ impl FaultSchedule {
 
         let f = (n - 1) / 2;
         let mut settled = Time::ZERO;
-        if restarts {
-            settled = Self::draw_restarts(rng, n, timing, horizon, &mut events);
+        if restarts != Restarts::Never {
+            settled = Self::draw_restarts(rng, n, timing, horizon, restarts == Restarts::Durable, &mut events);
         } else if f > 0 {
             let crashes = rng.gen_range(1..=f);
             let mut victims: Vec<ReplicaId> = (0..n).collect();
@@ -112,9 +113,10 @@ impl FaultSchedule {
     /// replicas (the initial leader, replica 0, among them in half the
     /// episodes) crash together and each restarts after 0.3 to 4 leader
     /// timeouts, so a replica may crash several times; and in one run in
-    /// four, last, the whole cluster loses power and comes back. Returns
-    /// when the last replica is back.
-    pub fn draw_restarts(rng: &mut impl Rng, n: usize, timing: &Timing, horizon: Duration, events: &mut Vec<(Time, Fault)>) -> Time {
+    /// four, last, the whole cluster loses power and comes back (only with
+    /// `whole_cluster`: replicas that keep their disks). Returns when the
+    /// last replica is back.
+    pub fn draw_restarts(rng: &mut impl Rng, n: usize, timing: &Timing, horizon: Duration, whole_cluster: bool, events: &mut Vec<(Time, Fault)>) -> Time {
         let f = (n - 1) / 2;
         let mut next_free = Time((horizon.as_nanos() as f64 * rng.gen_range(0.05..0.4)) as u64);
         let down_for = |rng: &mut dyn rand::RngCore| timing.leader_timeout.mul_f64(0.3 + 3.7 * rng.gen::<f64>());
@@ -136,7 +138,7 @@ impl FaultSchedule {
                 next_free = next_free + timing.leader_timeout.mul_f64(rng.gen_range(0.5..3.0));
             }
         }
-        if rng.gen_bool(0.25) {
+        if rng.gen_bool(0.25) && whole_cluster {
             let back = next_free + down_for(rng);
             for r in 0..n {
                 events.push((next_free, Fault::Crash(r)));

@@ -85,6 +85,14 @@ pub enum Restarts {
     /// and restarts replicas (at most f at once), and sometimes the whole
     /// cluster at once.
     Durable,
+    /// Crash-restart without stable storage: a restarted replica comes back
+    /// empty and rejoins ([`protocols::rejoin`]) before it acts: every
+    /// other replica acknowledges its new life, then a replica that covers
+    /// what they all reported sends it a snapshot. Messages carry their
+    /// sender's knowledge of lives, and those from an ended life are
+    /// dropped once the receiver knows. At most f replicas are without
+    /// their state at once: a crash that would make it more waits.
+    Volatile,
 }
 
 /// One completed command's latency as its client saw it.
@@ -130,6 +138,9 @@ pub struct SimOutcome {
     /// How many state transfers replicas installed (a replica that fell
     /// behind what the others released).
     pub state_transfers: u64,
+    /// With volatile restarts: how many restarted replicas rejoined (got
+    /// every acknowledgement and a donor's snapshot).
+    pub rejoins: u64,
     /// State transfers whose image did not hold what the receiver had
     /// already applied, in its order (the replicas had diverged).
     pub transfer_violations: Vec<String>,

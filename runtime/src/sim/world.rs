@@ -5,6 +5,7 @@ use super::{workload, Restarts, Sample, SimConfig, SimOutcome, SYNC_LATENCY};
 use crate::check::{History, Operation, ReplicaLog};
 use protocols::protocol::{Action, ClientConfig, ClientProtocol, Protocol, ReplicaProtocol};
 use protocols::quorum::{QuorumSystem, ReplicaSet};
+use protocols::rejoin::{Lives, Rejoin, RejoinPoint, RejoinStep};
 use protocols::{CommandId, NodeId, Outbox, ReplicaConfig, Time, Timing};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -17,13 +18,31 @@ use std::time::Duration;
 const STUCK_AFTER: Duration = Duration::from_secs(300);
 
 enum Event<M> {
-    Deliver { from: NodeId, to: NodeId, msg: M },
+    /// `life` and `lives`: the sender's life and what it knew of every
+    /// replica's (with volatile restarts only).
+    Deliver { from: NodeId, to: NodeId, msg: M, life: u64, lives: Option<Lives> },
+    /// Between replica hosts, about a volatile rejoin.
+    Host { from: usize, to: usize, msg: HostMessage<M> },
     /// A node's timer, in the given life of a replica (0 for clients).
     Tick(NodeId, u64),
     Fault(Fault),
     /// A replica's group sync completes (ignored if it crashed since:
     /// `incarnation` no longer matches).
     Synced { replica: usize, incarnation: u64 },
+}
+
+/// What replica hosts tell each other about a volatile rejoin
+/// ([`protocols::rejoin`]).
+enum HostMessage<M> {
+    /// The sender starts life `life` with nothing.
+    Hello { life: u64 },
+    /// The receiver's life `life` is acknowledged; the sender knows of `point`.
+    Ack { life: u64, point: RejoinPoint },
+    /// Send a snapshot if you cover `point`.
+    AskImage { life: u64, point: RejoinPoint },
+    /// The donor's snapshot, with what its state machine had applied (for
+    /// the checkers) and its knowledge of lives.
+    Image { life: u64, records: Vec<M>, applied: Vec<CommandId>, lives: Lives },
 }
 
 /// A replica's simulated stable storage, with [`Restarts::Durable`].
@@ -123,6 +142,16 @@ struct World<P: Protocol> {
     /// its list), longest first kept: a state transfer from it may stand
     /// for executions of a life that has since ended.
     lives: Vec<Vec<CommandId>>,
+    /// With volatile restarts: what each replica's host knows of every
+    /// replica's life, and what each client's host knows.
+    known_lives: Vec<Lives>,
+    client_lives: Vec<Lives>,
+    /// Replicas rejoining after a volatile restart: they do not act yet.
+    rejoining: Vec<Option<Rejoin>>,
+    /// Crashes held back (at most f replicas without their state at once),
+    /// so their restarts wait too.
+    crash_held: Vec<bool>,
+    rejoins: u64,
 }
 
 /// Runs `config` with protocol `P` and returns what happened; check it with
@@ -140,7 +169,7 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
     let per_client = config.commands / config.clients.max(1);
     let horizon = (max_delay * 4 * per_client.max(1) as u32).max(Duration::from_secs(1));
     let mut schedule = if config.faults {
-        FaultSchedule::draw(&mut rng, n, placement.matrix.len(), max_delay, &timing, horizon, config.restarts != Restarts::Never)
+        FaultSchedule::draw(&mut rng, n, placement.matrix.len(), max_delay, &timing, horizon, config.restarts)
     } else {
         FaultSchedule::none()
     };
@@ -148,6 +177,9 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
 
     if config.restarts == Restarts::Durable {
         assert!(P::Replica::DURABLE, "{} records nothing to restart from", P::NAME);
+    }
+    if config.restarts == Restarts::Volatile {
+        assert!(P::Replica::REJOINS, "{} cannot rejoin after losing its state", P::NAME);
     }
     let replicas = (0..n)
         .map(|id| P::Replica::new(ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: config.bugs, release_lag: config.release_lag }))
@@ -198,6 +230,11 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         state_transfers: 0,
         transfer_violations: Vec::new(),
         lives: vec![Vec::new(); n],
+        known_lives: vec![Lives::new(n); n],
+        client_lives: vec![Lives::new(n); config.clients],
+        rejoining: (0..n).map(|_| None).collect(),
+        crash_held: vec![false; n],
+        rejoins: 0,
     };
     for (t, fault) in &schedule.events {
         if *t == Time::ZERO {
@@ -234,7 +271,13 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         world.logs[r].crashed = *crashed;
     }
     let replica_states = world.replicas.iter().enumerate().map(|(r, rep)| {
-        let crashed = if world.crashed[r] { " (crashed)" } else { "" };
+        let crashed = if world.crashed[r] {
+            " (crashed)"
+        } else if world.rejoining[r].is_some() {
+            " (rejoining)"
+        } else {
+            ""
+        };
         format!("replica {r}{crashed}: {}", rep.describe())
     }).collect();
     SimOutcome {
@@ -250,6 +293,7 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         faults: schedule.describe(),
         restored_from_snapshot: world.restored_from_snapshot,
         state_transfers: world.state_transfers,
+        rejoins: world.rejoins,
         transfer_violations: world.transfer_violations,
     }
 }
@@ -291,9 +335,21 @@ impl<P: Protocol> World<P> {
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, msg: P::Message) {
-        let (Some(fi), Some(ti)) = (self.node_index(from), self.node_index(to)) else { return };
+        let (life, lives) = match from {
+            NodeId::Replica(r) if self.config.restarts == Restarts::Volatile => (self.incarnation[r], Some(self.known_lives[r].clone())),
+            _ => (0, None),
+        };
+        if let Some(at) = self.arrival(from, to) {
+            self.schedule(at, Event::Deliver { from, to, msg, life, lives });
+        }
+    }
+
+    /// When a message sent now from `from` to `to` arrives, or `None` if
+    /// it is lost (an end is down or cut off).
+    fn arrival(&mut self, from: NodeId, to: NodeId) -> Option<Time> {
+        let (fi, ti) = (self.node_index(from)?, self.node_index(to)?);
         if self.is_down(from) || self.is_down(to) || self.is_cut(from, to) {
-            return;
+            return None;
         }
         let (sa, sb) = (self.site(from), self.site(to));
         let mut delay = self.config.placement.matrix.one_way(sa, sb);
@@ -306,13 +362,39 @@ impl<P: Protocol> World<P> {
         let link = fi * (self.config.replicas + self.config.clients) + ti;
         let at = (self.now + delay).max(self.last_arrival[link]);
         self.last_arrival[link] = at;
-        self.schedule(at, Event::Deliver { from, to, msg });
+        Some(at)
+    }
+
+    fn send_host(&mut self, from: usize, to: usize, msg: HostMessage<P::Message>) {
+        if let Some(at) = self.arrival(NodeId::Replica(from), NodeId::Replica(to)) {
+            self.schedule(at, Event::Host { from, to, msg });
+        }
+    }
+
+    /// Whether a message from `from`'s life `life` must be dropped at `to`:
+    /// `to` learnt from the stamp (forgetting answers a client held from an
+    /// ended life) and knows the sender's life ended.
+    fn stale_at(&mut self, from: NodeId, to: NodeId, life: u64, lives: Option<Lives>) -> bool {
+        let (Some(lives), NodeId::Replica(sender)) = (lives, from) else { return false };
+        let known = match to {
+            NodeId::Replica(r) => &mut self.known_lives[r],
+            NodeId::Client(c) => &mut self.client_lives[c as usize],
+        };
+        let news = known.merge(&lives);
+        let stale = known.is_stale(sender, life);
+        if let (NodeId::Client(c), false) = (to, news.is_empty()) {
+            self.clients[c as usize].protocol.forget_answers();
+        }
+        stale
     }
 
     fn dispatch(&mut self, event: Event<P::Message>) {
         match event {
-            Event::Deliver { from, to, msg } => {
+            Event::Deliver { from, to, msg, life, lives } => {
                 if self.is_down(to) || self.is_cut(from, to) {
+                    return;
+                }
+                if matches!(to, NodeId::Replica(r) if self.rejoining[r].is_some()) || self.stale_at(from, to, life, lives) {
                     return;
                 }
                 self.messages += 1;
@@ -342,6 +424,14 @@ impl<P: Protocol> World<P> {
                 if self.is_down(node) || earlier_life {
                     return;
                 }
+                if let NodeId::Replica(r) = node {
+                    if let Some(rejoin) = &mut self.rejoining[r] {
+                        let step = rejoin.tick(self.now);
+                        self.rejoin_step(r, step);
+                        self.schedule(self.now + self.timing.tick, Event::Tick(node, life));
+                        return;
+                    }
+                }
                 let mut out = std::mem::take(&mut self.outbox);
                 match node {
                     NodeId::Replica(r) => {
@@ -366,8 +456,22 @@ impl<P: Protocol> World<P> {
                     self.synced(replica);
                 }
             }
+            Event::Host { from, to, msg } => {
+                if !self.is_down(NodeId::Replica(to)) && !self.is_cut(NodeId::Replica(from), NodeId::Replica(to)) {
+                    self.on_host_message(from, to, msg);
+                }
+            }
             Event::Fault(fault) => match fault {
+                Fault::Crash(r) if self.must_hold_crash(r) => {
+                    self.crash_held[r] = true;
+                    self.schedule(self.now + self.timing.retry, Event::Fault(Fault::Crash(r)));
+                }
+                Fault::Restart(r) if self.crash_held[r] => {
+                    self.schedule(self.now + self.timing.retry, Event::Fault(Fault::Restart(r)));
+                }
                 Fault::Crash(r) => {
+                    self.crash_held[r] = false;
+                    self.rejoining[r] = None;
                     self.crashed[r] = true;
                     self.incarnation[r] += 1;
                     let disk = &mut self.disks[r];
@@ -469,15 +573,27 @@ impl<P: Protocol> World<P> {
             return;
         }
         self.crashed[r] = false;
+        if self.config.restarts == Restarts::Volatile {
+            return self.restart_empty(r);
+        }
+        let applied = self.disks[r].applied_at_snapshot.clone();
+        self.restored_from_snapshot += u64::from(!applied.is_empty());
+        let records = self.disks[r].synced.clone();
+        self.rebuild(r, records, applied);
+        self.start_ticking(r);
+    }
+
+    /// Replaces `r` with a replica rebuilt from `records` (its own synced
+    /// ones, or a donor's snapshot) whose state machine starts with
+    /// `applied`; what it applied is then what the replay re-executed.
+    fn rebuild(&mut self, r: usize, records: Vec<P::Message>, mut applied: Vec<CommandId>) {
         let config = ReplicaConfig { id: r, quorums: self.quorums.clone(), timing: self.timing, bugs: self.config.bugs, release_lag: self.config.release_lag };
         let mut replica = P::Replica::new(config);
         let mut out = std::mem::take(&mut self.outbox);
-        let mut applied = self.disks[r].applied_at_snapshot.clone();
-        self.restored_from_snapshot += u64::from(!applied.is_empty());
         if self.logs[r].applied.len() > self.lives[r].len() {
             self.lives[r] = std::mem::take(&mut self.logs[r].applied);
         }
-        for record in self.disks[r].synced.iter().cloned() {
+        for record in records {
             replica.restore(record, &mut out);
             for action in out.drain() {
                 match action {
@@ -490,8 +606,93 @@ impl<P: Protocol> World<P> {
         self.outbox = out;
         self.replicas[r] = replica;
         self.logs[r].applied = applied;
-        let incarnation = self.incarnation[r];
-        self.schedule(self.now + self.timing.tick, Event::Tick(NodeId::Replica(r), incarnation));
+    }
+
+    /// Starts `r`'s timer in its current life.
+    fn start_ticking(&mut self, r: usize) {
+        let life = self.incarnation[r];
+        self.schedule(self.now + self.timing.tick, Event::Tick(NodeId::Replica(r), life));
+    }
+
+    /// With volatile restarts, whether crashing `r` now would leave more
+    /// than f replicas without their state (down or still rejoining): the
+    /// model's bound, so the crash waits.
+    fn must_hold_crash(&self, r: usize) -> bool {
+        if self.config.restarts != Restarts::Volatile || self.crashed[r] {
+            return false;
+        }
+        let without_state = (0..self.config.replicas).filter(|&o| o != r && (self.crashed[o] || self.rejoining[o].is_some())).count();
+        without_state + 1 > self.quorums.f()
+    }
+
+    /// A volatile restart: `r` comes back empty in a new life and rejoins
+    /// ([`protocols::rejoin`]) — or, with the planted bug, acts at once.
+    fn restart_empty(&mut self, r: usize) {
+        let life = self.incarnation[r];
+        let mut lives = Lives::new(self.config.replicas);
+        lives.learn(r, life);
+        self.known_lives[r] = lives;
+        if self.config.bugs.rejoin_at_once {
+            self.rebuild(r, Vec::new(), Vec::new());
+            return self.start_ticking(r);
+        }
+        if self.logs[r].applied.len() > self.lives[r].len() {
+            self.lives[r] = std::mem::take(&mut self.logs[r].applied);
+        }
+        self.logs[r].applied.clear();
+        let mut rejoin = Rejoin::new(r, self.config.replicas, life, self.timing.retry);
+        let step = rejoin.start(self.now);
+        self.rejoining[r] = Some(rejoin);
+        self.rejoin_step(r, step);
+        self.start_ticking(r);
+    }
+
+    fn rejoin_step(&mut self, r: usize, step: RejoinStep) {
+        let life = self.incarnation[r];
+        match step {
+            RejoinStep::Hello(to) => {
+                for o in to.iter() {
+                    self.send_host(r, o, HostMessage::Hello { life });
+                }
+            }
+            RejoinStep::AskImage(donor, point) => self.send_host(r, donor, HostMessage::AskImage { life, point }),
+            RejoinStep::Wait => {}
+        }
+    }
+
+    fn on_host_message(&mut self, from: usize, to: usize, msg: HostMessage<P::Message>) {
+        match msg {
+            HostMessage::Hello { life } => {
+                // From now on `to` drops what `from`'s earlier lives sent.
+                self.known_lives[to].learn(from, life);
+                let point = match self.rejoining[to] {
+                    Some(_) => RejoinPoint::default(),
+                    None => self.replicas[to].rejoin_point(),
+                };
+                self.send_host(to, from, HostMessage::Ack { life, point });
+            }
+            HostMessage::Ack { life, point } => {
+                if let Some(rejoin) = &mut self.rejoining[to] {
+                    let step = rejoin.on_ack(from, life, &point, self.now);
+                    self.rejoin_step(to, step);
+                }
+            }
+            HostMessage::AskImage { life, point } => {
+                if self.rejoining[to].is_none() && self.known_lives[to].of(from) == life && self.replicas[to].covers(&point) {
+                    let records = self.replicas[to].snapshot();
+                    let (applied, lives) = (self.logs[to].applied.clone(), self.known_lives[to].clone());
+                    self.send_host(to, from, HostMessage::Image { life, records, applied, lives });
+                }
+            }
+            HostMessage::Image { life, records, applied, lives } => {
+                if self.rejoining[to].as_ref().is_some_and(|rejoin| rejoin.accepts_image(life)) {
+                    self.rejoining[to] = None;
+                    self.known_lives[to].merge(&lives);
+                    self.rejoins += 1;
+                    self.rebuild(to, records, applied);
+                }
+            }
+        }
     }
 
     /// The first `count` commands `donor` applied: its image stood for
