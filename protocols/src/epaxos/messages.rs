@@ -4,6 +4,7 @@ use super::instance::{Attributes, InstanceId, Report, Value};
 use crate::ballot::Ballot;
 use crate::command::{Command, CommandResult};
 use crate::ids::CommandId;
+use crate::ids::ReplicaId;
 use crate::session::StateChunk;
 use crate::transfer::Part;
 
@@ -63,12 +64,14 @@ pub enum Message {
     /// which instance of each row it executed everything (for releasing
     /// instances executed everywhere, [`crate::gc`]).
     RowLengths { lengths: Vec<u64>, executed: Vec<u64> },
-    /// Never sent: one part of the first records of a compacted log
-    /// (`snapshot`): the executed state (`StateChunk`s: store and session
-    /// table), per row the instance below which everything was released
-    /// (executed everywhere), and the next instance of this replica's row.
-    /// A record per instance not released follows.
-    Image { part: Part, state: StateChunk, released: Vec<u64>, next_slot: u64 },
+    /// One part of the first records of a snapshot (a compacted log, or
+    /// what rebuilds a replica rejoining after losing its state,
+    /// [`crate::rejoin`]): the executed state (`StateChunk`s: store and
+    /// session table), per row the instance below which everything was
+    /// released (executed everywhere), and the next instance of the row of
+    /// replica `of`, whose snapshot it is. A record per instance not
+    /// released follows.
+    Image { part: Part, of: ReplicaId, state: StateChunk, released: Vec<u64>, next_slot: u64 },
 }
 
 /// The most steps in one [`Message::Batch`], far below the frame cap.

@@ -11,6 +11,7 @@ use crate::ids::{CommandId, NodeId, ReplicaId};
 use crate::gc::ExecutedEverywhere;
 use crate::log::{Batch, SlotLog};
 use crate::protocol::{Outbox, ReplicaConfig, ReplicaProtocol, Timing};
+use crate::rejoin::RejoinPoint;
 use crate::quorum::{QuorumSystem, Votes};
 use crate::session::{Applied, StateChunk, StateMachine};
 use crate::transfer::{install_image, parts_of, ImageSender, IncomingImage, Part, PartedReplies, PART_BYTES};
@@ -154,6 +155,20 @@ impl ReplicaProtocol for FastPaxosReplica {
     /// the vote cast (`Vote`) and any higher round promised (`Prepare`).
     /// Executed instances are not kept: a replica that lags behind the
     /// image's frontier gets an image too.
+    const REJOINS: bool = true;
+
+    /// One log: past every instance this replica voted in, decided, or
+    /// heard a vote or a promise about.
+    fn rejoin_point(&self) -> RejoinPoint {
+        let known = self.instances.last_key_value().map_or(0, |(i, _)| i + 1);
+        RejoinPoint::new(self.ballot.0, [(0, known.max(self.log.end()).max(self.next_fast))])
+    }
+
+    /// Everything below the mark is executed here, under a ballot as high.
+    fn covers(&self, point: &RejoinPoint) -> bool {
+        self.ballot.0 >= point.ballot && self.log.execution_frontier() >= point.mark(0)
+    }
+
     fn snapshot(&self) -> Vec<Message> {
         let (ballot, of, executed) = (self.ballot, self.id, self.log.execution_frontier());
         let chunks = self.state.chunks(PART_BYTES);

@@ -24,7 +24,7 @@ impl EPaxosReplica {
         let mut records: Vec<Message> = chunks
             .into_iter()
             .enumerate()
-            .map(|(index, state)| Message::Image { part: Part { version: 0, index: index as u32, count }, state, released: released.clone(), next_slot: self.next_slot })
+            .map(|(index, state)| Message::Image { part: Part { version: 0, index: index as u32, count }, of: self.id, state, released: released.clone(), next_slot: self.next_slot })
             .collect();
         for (instance, s) in &self.instances {
             records.push(match (&s.status, &s.attrs) {
@@ -35,14 +35,20 @@ impl EPaxosReplica {
         records
     }
 
-    /// Replays one `Image` part.
-    pub(super) fn restore_image(&mut self, state: StateChunk, released: &[u64], next_slot: u64) {
+    /// Replays one `Image` part of replica `of`'s snapshot: its next
+    /// instance is this replica's only if the snapshot is its own (another
+    /// replica's, when rejoining, says nothing of this replica's row
+    /// beyond the instances it lists).
+    pub(super) fn restore_image(&mut self, of: ReplicaId, state: StateChunk, released: &[u64], next_slot: u64) {
         self.state.absorb(state);
         for (row, &below) in released.iter().enumerate().take(self.n()) {
             self.graph.release_below(row as u64, below);
             self.row_floor[row] = self.row_floor[row].max(below);
             self.row_known[row] = self.row_known[row].max(below);
         }
-        self.next_slot = self.next_slot.max(next_slot);
+        if of == self.id {
+            self.next_slot = self.next_slot.max(next_slot);
+        }
+        self.next_slot = self.next_slot.max(self.graph.released_below(self.id as u64));
     }
 }

@@ -21,6 +21,7 @@ use crate::depgraph::DependencyGraph;
 use crate::ids::{CommandId, NodeId, ReplicaId};
 use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, ReplicaSet, Votes};
+use crate::rejoin::RejoinPoint;
 use crate::session::{Applied, StateChunk, StateMachine};
 use crate::time::Time;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -186,6 +187,26 @@ impl ReplicaProtocol for EPaxosReplica {
         self.compacted()
     }
 
+    const REJOINS: bool = true;
+
+    /// One log per row: past every instance of it this replica holds or
+    /// heard of (and, for its own row, every one it started). No ballot:
+    /// EPaxos's are per instance, and those below the marks are decided.
+    fn rejoin_point(&self) -> RejoinPoint {
+        let mut ends = self.row_known.clone();
+        for instance in self.instances.keys() {
+            let end = &mut ends[instance.leader];
+            *end = (*end).max(instance.slot + 1);
+        }
+        ends[self.id] = ends[self.id].max(self.next_slot);
+        RejoinPoint::new(0, ends.into_iter().enumerate().map(|(row, end)| (row as u64, end)))
+    }
+
+    /// Every instance below each row's mark executed here.
+    fn covers(&self, point: &RejoinPoint) -> bool {
+        point.marks.iter().all(|&(row, end)| self.row_floor.get(row as usize).is_some_and(|&floor| floor >= end))
+    }
+
     /// Instances come back with their promised ballot and last vote, this
     /// replica's own row resumes after the last instance it used, and
     /// decisions rebuild the executed state. Coordination (retries,
@@ -204,7 +225,7 @@ impl ReplicaProtocol for EPaxosReplica {
                 (instance, None)
             }
             Message::Commit { instance, value, attrs } => (instance, Some((value, attrs))),
-            Message::Image { state, released, next_slot, .. } => return self.restore_image(state, &released, next_slot),
+            Message::Image { of, state, released, next_slot, .. } => return self.restore_image(of, state, &released, next_slot),
             _ => return,
         };
         if instance.leader == self.id {

@@ -37,6 +37,7 @@ use crate::transfer::{parts_of, Part, PartedReplies};
 use crate::ids::{ClientId, CommandId, NodeId, ReplicaId};
 use crate::protocol::{Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
+use crate::rejoin::RejoinPoint;
 use crate::session::{Applied, StateChunk, StateMachine};
 use crate::speculation::Speculation;
 use crate::time::Time;
@@ -159,6 +160,22 @@ impl ReplicaProtocol for SwiftReplica {
     /// See [`compaction`].
     fn snapshot(&self) -> Vec<Message> {
         self.compacted()
+    }
+
+    const REJOINS: bool = true;
+
+    /// One log per client: past every command of it this replica holds a
+    /// record of (the command, a vote for it, a request to be notified).
+    /// Commands released were executed everywhere, the old life included.
+    fn rejoin_point(&self) -> RejoinPoint {
+        RejoinPoint::new(self.ballot.0, self.records.keys().map(|id| (id.client, id.seq + 1)))
+    }
+
+    /// In a ballot as high and synced into it, every command of each
+    /// client below its mark executed here.
+    fn covers(&self, point: &RejoinPoint) -> bool {
+        let synced = matches!(self.status, Status::Normal) && self.cballot == self.ballot;
+        synced && self.ballot.0 >= point.ballot && point.marks.iter().all(|&(client, end)| self.state.executed_prefixes_of(client) >= end)
     }
 
     /// Rebuilds entries, ballots, the conflict table and (re-executing the
