@@ -37,7 +37,7 @@ pub struct BenchArgs {
     /// Also draw PNGs under --output: each run's timeline, and the sweep's throughput–latency curve.
     #[arg(long)]
     pub plot: bool,
-    /// Faults during the run, comma-separated, times from the start of the measurement: `kill-leader@3s`, `kill:r2@3s`, `restart:r2@6s` (needs --data-dir), `stall:r0@1s+200ms` (freeze a replica for 200 ms). The leader is r0, which leads the first ballot.
+    /// Faults during the run, comma-separated, times from the start of the measurement: `kill-leader@3s`, `kill:r2@3s`, `restart:r2@6s` (from its log with --data-dir, else empty: it rejoins), `stall:r0@1s+200ms` (freeze a replica for 200 ms). The leader is r0, which leads the first ballot.
     #[arg(long, value_delimiter = ',', value_parser = str::parse::<Fault>)]
     pub fault: Vec<Fault>,
     /// Replicas in the local cluster.

@@ -77,7 +77,8 @@ impl fmt::Display for Fault {
 }
 
 /// Checks a fault plan against the run: replicas exist, times fall in the
-/// measurement, a restart follows a kill and has a log to restart from.
+/// measurement, a restart follows a kill (from its log with `--data-dir`,
+/// else empty, rejoining as [`protocols::rejoin`] says).
 pub fn check(faults: &[Fault], args: &BenchArgs) -> Result<(), String> {
     let mut down = vec![false; args.replicas];
     let mut sorted = faults.to_vec();
@@ -93,11 +94,6 @@ pub fn check(faults: &[Fault], args: &BenchArgs) -> Result<(), String> {
             FaultKind::Kill if down[f.replica] => return Err(format!("--fault {f}: r{} is already down", f.replica)),
             FaultKind::Kill => down[f.replica] = true,
             FaultKind::Restart if !down[f.replica] => return Err(format!("--fault {f}: r{} is not down", f.replica)),
-            FaultKind::Restart if args.data_dir.is_none() => {
-                return Err(format!(
-                    "--fault {f}: a restart needs --data-dir: a replica restarted without its log could vote on what it forgot (volatile rejoin is not implemented yet)"
-                ))
-            }
             FaultKind::Restart => down[f.replica] = false,
             FaultKind::Stall(_) if down[f.replica] => return Err(format!("--fault {f}: r{} is down", f.replica)),
             FaultKind::Stall(_) => {}

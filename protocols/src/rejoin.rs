@@ -37,26 +37,37 @@ use crate::quorum::ReplicaSet;
 use crate::time::Time;
 use std::time::Duration;
 
-/// What each replica's life is, as far as one node knows: 0 for a replica
-/// never restarted without its state.
+/// What each replica's life is, as far as one node knows (0: none heard
+/// of), and the life each had before that.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Lives(Vec<u64>);
+pub struct Lives {
+    latest: Vec<u64>,
+    before: Vec<u64>,
+}
 
 impl Lives {
-    /// Every replica of `n` in its first life.
+    /// Nothing heard of any of `n` replicas.
     pub fn new(n: usize) -> Self {
-        Lives(vec![0; n])
+        Lives { latest: vec![0; n], before: vec![0; n] }
     }
 
     /// Replica `r`'s life as known here.
     pub fn of(&self, r: ReplicaId) -> u64 {
-        self.0.get(r).copied().unwrap_or(0)
+        self.latest.get(r).copied().unwrap_or(0)
+    }
+
+    /// Whether a life of `r` before its latest was known here: a replica
+    /// rejoining in a life whose predecessor nobody knew is in its first
+    /// life, with no earlier votes to protect.
+    pub fn knew_earlier(&self, r: ReplicaId) -> bool {
+        self.before.get(r).is_some_and(|&b| b != 0)
     }
 
     /// Learns that `r` is in life `life` (or a later one); whether that was news.
     pub fn learn(&mut self, r: ReplicaId, life: u64) -> bool {
-        match self.0.get_mut(r) {
+        match self.latest.get_mut(r) {
             Some(known) if *known < life => {
+                self.before[r] = *known;
                 *known = life;
                 true
             }
@@ -68,9 +79,16 @@ impl Lives {
     /// was news here (their earlier lives' answers must no longer count).
     pub fn merge(&mut self, other: &Lives) -> ReplicaSet {
         let mut news = ReplicaSet::EMPTY;
-        for (r, &life) in other.0.iter().enumerate() {
-            if self.learn(r, life) {
+        for r in 0..other.latest.len().min(self.latest.len()) {
+            let (theirs, mine) = (other.latest[r], self.latest[r]);
+            // The highest life below the latest that either side heard of.
+            let below = |latest: u64| [other.before[r], self.before[r], theirs, mine].into_iter().filter(|&l| l < latest).max().unwrap_or(0);
+            if theirs > mine {
+                self.before[r] = below(theirs);
+                self.latest[r] = theirs;
                 news.insert(r);
+            } else {
+                self.before[r] = below(mine);
             }
         }
         news
@@ -82,14 +100,9 @@ impl Lives {
         life < self.of(from)
     }
 
-    /// The lives, by replica.
-    pub fn as_slice(&self) -> &[u64] {
-        &self.0
-    }
-
-    /// Lives from a message (see [`Lives::as_slice`]).
-    pub fn from_vec(lives: Vec<u64>) -> Self {
-        Lives(lives)
+    /// The latest lives, by replica.
+    pub fn latest(&self) -> &[u64] {
+        &self.latest
     }
 }
 
@@ -141,6 +154,9 @@ pub enum RejoinStep {
     Hello(ReplicaSet),
     /// Ask this replica for a snapshot covering the point.
     AskImage(ReplicaId, RejoinPoint),
+    /// Every other replica answered and none knew an earlier life of this
+    /// one: its first life (a cluster starting), nothing to protect.
+    StartFresh,
     /// Nothing to do now.
     Wait,
 }
@@ -154,6 +170,8 @@ pub struct Rejoin {
     life: u64,
     answered: ReplicaSet,
     point: RejoinPoint,
+    /// Some replica knew an earlier life of this one.
+    had_earlier_life: bool,
     /// The donor asked last and when, once every replica answered.
     asked: Option<(ReplicaId, Time)>,
     last_hello: Time,
@@ -164,7 +182,7 @@ impl Rejoin {
     /// Replica `me` of `n` starts life `life` with nothing; the first step
     /// is [`Rejoin::start`].
     pub fn new(me: ReplicaId, n: usize, life: u64, retry: Duration) -> Self {
-        Rejoin { me, n, life, answered: ReplicaSet::EMPTY, point: RejoinPoint::default(), asked: None, last_hello: Time::ZERO, retry }
+        Rejoin { me, n, life, answered: ReplicaSet::EMPTY, point: RejoinPoint::default(), had_earlier_life: false, asked: None, last_hello: Time::ZERO, retry }
     }
 
     /// The life being started.
@@ -182,17 +200,23 @@ impl Rejoin {
         (0..self.n).filter(|&r| r != self.me && !self.answered.contains(r)).collect()
     }
 
-    /// Replica `from` acknowledged life `life` with its point.
-    pub fn on_ack(&mut self, from: ReplicaId, life: u64, point: &RejoinPoint, now: Time) -> RejoinStep {
+    /// Replica `from` acknowledged life `life` with its point, saying
+    /// whether it knew an earlier life of this replica
+    /// ([`Lives::knew_earlier`]).
+    pub fn on_ack(&mut self, from: ReplicaId, life: u64, point: &RejoinPoint, knew_earlier: bool, now: Time) -> RejoinStep {
         if life != self.life || from == self.me || from >= self.n || self.answered.contains(from) {
             return RejoinStep::Wait;
         }
         self.answered.insert(from);
         self.point.merge(point);
-        if self.unanswered().is_empty() {
-            return self.ask(self.me, now);
+        self.had_earlier_life |= knew_earlier;
+        if !self.unanswered().is_empty() {
+            return RejoinStep::Wait;
         }
-        RejoinStep::Wait
+        if !self.had_earlier_life {
+            return RejoinStep::StartFresh;
+        }
+        self.ask(self.me, now)
     }
 
     /// Asks the next replica after `after` for its image.
@@ -236,12 +260,29 @@ mod tests {
 
     #[test]
     fn lives_report_news_and_stale_senders() {
+        let mut theirs = Lives::new(3);
+        theirs.learn(1, 2);
         let mut mine = Lives::new(3);
-        assert_eq!(mine.merge(&Lives::from_vec(vec![0, 2, 0])), [1].into_iter().collect());
-        assert!(mine.merge(&Lives::from_vec(vec![0, 1, 0])).is_empty(), "older news is none");
+        assert_eq!(mine.merge(&theirs), [1].into_iter().collect());
+        let mut older = Lives::new(3);
+        older.learn(1, 1);
+        assert!(mine.merge(&older).is_empty(), "older news is none");
         assert!(mine.is_stale(1, 1));
         assert!(!mine.is_stale(1, 2));
         assert!(!mine.is_stale(0, 0));
+    }
+
+    #[test]
+    fn an_earlier_life_is_remembered_and_passed_on() {
+        let mut lives = Lives::new(2);
+        lives.learn(1, 10);
+        assert!(!lives.knew_earlier(1), "its first life");
+        lives.learn(1, 20);
+        assert!(lives.knew_earlier(1));
+        let mut other = Lives::new(2);
+        other.merge(&lives);
+        assert!(other.knew_earlier(1), "what one knew, the other learns");
+        assert_eq!(other.of(1), 20);
     }
 
     #[test]
@@ -250,14 +291,22 @@ mod tests {
         let mut rejoin = Rejoin::new(1, 3, 4, retry);
         assert_eq!(rejoin.start(Time::ZERO), RejoinStep::Hello([0, 2].into_iter().collect()));
         let now = Time::from_millis(10);
-        assert_eq!(rejoin.on_ack(0, 3, &RejoinPoint::new(9, []), now), RejoinStep::Wait, "an ack for another life");
-        assert_eq!(rejoin.on_ack(0, 4, &RejoinPoint::new(5, [(0, 40)]), now), RejoinStep::Wait);
+        assert_eq!(rejoin.on_ack(0, 3, &RejoinPoint::new(9, []), true, now), RejoinStep::Wait, "an ack for another life");
+        assert_eq!(rejoin.on_ack(0, 4, &RejoinPoint::new(5, [(0, 40)]), true, now), RejoinStep::Wait);
         assert!(!rejoin.accepts_image(4), "not everyone answered");
         assert_eq!(rejoin.tick(Time::from_millis(150)), RejoinStep::Hello([2].into_iter().collect()));
-        let step = rejoin.on_ack(2, 4, &RejoinPoint::new(6, [(0, 30)]), now);
+        let step = rejoin.on_ack(2, 4, &RejoinPoint::new(6, [(0, 30)]), false, Time::from_millis(150));
         assert_eq!(step, RejoinStep::AskImage(2, RejoinPoint::new(6, [(0, 40)])));
         assert!(rejoin.accepts_image(4));
         assert_eq!(rejoin.tick(Time::from_millis(200)), RejoinStep::Wait);
-        assert_eq!(rejoin.tick(Time::from_millis(300)), RejoinStep::AskImage(0, RejoinPoint::new(6, [(0, 40)])), "the next donor");
+        assert_eq!(rejoin.tick(Time::from_millis(250)), RejoinStep::AskImage(0, RejoinPoint::new(6, [(0, 40)])), "the next donor");
+    }
+
+    #[test]
+    fn a_first_life_starts_fresh_once_everyone_answered() {
+        let mut rejoin = Rejoin::new(0, 3, 1, Duration::from_millis(100));
+        rejoin.start(Time::ZERO);
+        assert_eq!(rejoin.on_ack(1, 1, &RejoinPoint::new(2, [(0, 9)]), false, Time::ZERO), RejoinStep::Wait);
+        assert_eq!(rejoin.on_ack(2, 1, &RejoinPoint::default(), false, Time::ZERO), RejoinStep::StartFresh);
     }
 }

@@ -138,7 +138,7 @@ fn bad_frames_close_their_connection_and_nothing_else() {
         s.write_all(&with_hello(&valid[..valid.len() / 2])).unwrap();
     }
     // A replica-to-replica link is held to the same rules.
-    refused(addresses[1], &[Hello::Replica(0).to_bytes().as_slice(), b"garbage garbage garbage"].concat(), "garbage from a peer");
+    refused(addresses[1], &[Hello::Replica { id: 0, life: 1 }.to_bytes().as_slice(), b"garbage garbage garbage"].concat(), "garbage from a peer");
 
     // The good connection still works, and the committed write is still there.
     assert_eq!(good.call(2, Command::Get { key: 5 }), CommandResult::Value(Some(value)));

@@ -185,7 +185,7 @@ where
     P::Message: Wire,
 {
     let shards = spec.shards.len().max(1);
-    let inbox: Mailbox<(usize, ReplicaId, Envelope<P::Message>)> = Mailbox::new();
+    let inbox: Mailbox<(usize, ReplicaId, Option<Envelope<P::Message>>)> = Mailbox::new();
     let mut links: Vec<Vec<Mailbox<Envelope<P::Message>>>> = Vec::new();
     for (s, replicas) in spec.shards.iter().enumerate() {
         let mut shard_links = Vec::new();
@@ -315,7 +315,16 @@ where
                 submit(&mut clients[i], intended, t, &mut out);
             }
         }
-        for (shard, r, (to, msg)) in inbox.drain() {
+        for (shard, r, envelope) in inbox.drain() {
+            let Some((to, msg)) = envelope else {
+                // The link to replica `r` ended: it may have restarted
+                // without its state, so answers held from it must not
+                // count ([`protocols::rejoin`]).
+                for c in clients.iter_mut() {
+                    c.protocol[shard].forget_answers();
+                }
+                continue;
+            };
             let id = to / shards as u64;
             if id & !0xFFFF_FFFF != session {
                 continue;
@@ -425,7 +434,9 @@ struct ClientLink {
 /// connects again with backoff and carries on, until the host closes the
 /// queue. Messages queued while the replica is away are dropped (clients
 /// retry what matters). Without a first `stream`, it starts by connecting.
-async fn keep_link<M: Wire>(link: ClientLink, stream: Option<glommio::net::TcpStream>, queue: Mailbox<Envelope<M>>, inbox: Mailbox<(usize, ReplicaId, Envelope<M>)>) {
+/// After each connection ends, `None` goes to `inbox`, behind what it
+/// delivered: the host then forgets the answers its clients held.
+async fn keep_link<M: Wire>(link: ClientLink, stream: Option<glommio::net::TcpStream>, queue: Mailbox<Envelope<M>>, inbox: Mailbox<(usize, ReplicaId, Option<Envelope<M>>)>) {
     let (s, r) = (link.shard, link.replica);
     let mut stream = match stream {
         Some(stream) => Some(stream),
@@ -435,11 +446,12 @@ async fn keep_link<M: Wire>(link: ClientLink, stream: Option<glommio::net::TcpSt
         let (reader, writer) = split(connected);
         let deliver = inbox.clone();
         let backlog = inbox.clone();
-        let reading = read_loop_paced::<M, _>(reader, move |env| deliver.push((s, r, env)), move || backlog.len());
+        let reading = read_loop_paced::<M, _>(reader, move |env| deliver.push((s, r, Some(env))), move || backlog.len());
         let writing = write_loop::<M, _>(writer, queue.clone(), link.delay);
         if let Err(e) = future::or(reading, writing).await {
             tracing::warn!(replica = r, shard = s, "client link closed: {e}");
         }
+        inbox.push((s, r, None));
         stream = reconnect(link.address, Hello::Clients { host: link.host }, &queue, &|| false).await;
     }
 }

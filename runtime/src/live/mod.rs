@@ -11,6 +11,7 @@ pub mod clients;
 pub mod cores;
 pub mod link;
 pub mod mailbox;
+pub mod rejoin;
 pub mod server;
 pub mod timeline;
 pub mod wal;

@@ -10,6 +10,7 @@
 use super::link::{read_loop_paced, write_loop, Delays};
 use super::mailbox::Mailbox;
 use super::wal::Wal;
+use super::rejoin::{answer, life_now, rejoin, serve_rejoin, HostRequest};
 use super::wire::{Envelope, Hello, Wire};
 use futures_lite::future;
 use futures_lite::io::split;
@@ -17,6 +18,7 @@ use futures_lite::AsyncReadExt;
 use glommio::net::{TcpListener, TcpStream};
 use glommio::timer::sleep;
 use protocols::protocol::{Action, Protocol, ReplicaProtocol};
+use protocols::rejoin::Lives;
 use protocols::{ClientId, NodeId, Outbox, ReplicaConfig, ReplicaId, Time};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -156,13 +158,36 @@ where
     P::Message: Wire,
 {
     let id = spec.config.id;
-    let mut replica = P::Replica::new(spec.config.clone());
-    let wal = match &spec.wal {
-        None => None,
+    let n = spec.addresses.len();
+    let life = life_now();
+    let lives = Rc::new(RefCell::new(Lives::new(n)));
+    lives.borrow_mut().learn(id, life);
+    let listener = listen(spec.addresses[id])?;
+    let inbox: Mailbox<(NodeId, P::Message)> = Mailbox::new();
+    let requests: Mailbox<HostRequest> = Mailbox::new();
+    let clients: ClientQueues<P::Message> = Rc::default();
+    let tasks = Tasks::default();
+    let connections = Connections { inbox: inbox.clone(), clients: clients.clone(), lives: lives.clone(), requests: requests.clone(), delays: spec.delays.clone(), tasks: tasks.clone() };
+    tasks.spawn(accept_loop::<P::Message>(listener, connections, stop.clone()));
+
+    let (replica, wal) = match &spec.wal {
+        None => match rejoin::<P::Replica>(&spec.config, &spec.addresses, life, &lives, &requests, &stop).await {
+            Ok(Some(replica)) => (replica, None),
+            Ok(None) => {
+                tasks.cancel_all();
+                return Ok(());
+            }
+            Err(e) => {
+                tasks.cancel_all();
+                return Err(e);
+            }
+        },
         Some(path) => {
             if !<P::Replica as ReplicaProtocol>::DURABLE {
+                tasks.cancel_all();
                 return Err(std::io::Error::other(format!("{} does not record its state: it cannot run with a data directory", P::NAME)));
             }
+            let mut replica = P::Replica::new(spec.config.clone());
             let mut scratch = Outbox::new();
             let replay = |record| {
                 replica.restore(record, &mut scratch);
@@ -172,27 +197,28 @@ where
             let (wal, recovered) = Wal::open::<P::Message>(path, replay).await?;
             let (replayed, dropped_bytes) = (recovered.replayed, recovered.dropped_bytes);
             tracing::info!(replica = id, path = %path.display(), replayed, dropped_bytes, "write-ahead log replayed");
-            Some(wal)
+            (replica, Some(wal))
         }
     };
-    let listener = listen(spec.addresses[id])?;
-    let inbox: Mailbox<(NodeId, P::Message)> = Mailbox::new();
-    let clients: ClientQueues<P::Message> = Rc::default();
+    let mut replica = replica;
+    // What reached a rejoining replica is dropped, as the simulator drops
+    // it: it neither voted nor answered meanwhile.
+    if spec.wal.is_none() {
+        inbox.drain();
+    }
 
-    let tasks = Tasks::default();
-    let peers: Vec<Option<Mailbox<Envelope<P::Message>>>> = (0..spec.addresses.len())
+    let peers: Vec<Option<Mailbox<Envelope<P::Message>>>> = (0..n)
         .map(|r| {
             (r != id).then(|| {
                 let queue = Mailbox::new();
                 let delay = spec.delays.to(&spec.addresses[r].ip().to_string());
-                tasks.spawn(dial_peer::<P::Message>(id, spec.addresses[r], queue.clone(), delay, stop.clone()));
+                tasks.spawn(dial_peer::<P::Message>(Hello::Replica { id: id as u64, life }, spec.addresses[r], queue.clone(), delay, stop.clone()));
                 queue
             })
         })
         .collect();
 
-    tasks.spawn(accept_loop::<P::Message>(listener, inbox.clone(), clients.clone(), spec.delays.clone(), stop.clone(), tasks.clone()));
-    let result = serve::<P>(&spec, &mut replica, wal, &inbox, &peers, &clients, &stop).await;
+    let result = serve::<P>(&spec, &mut replica, wal, &inbox, (&requests, &lives), &peers, &clients, &stop).await;
     for q in peers.iter().flatten() {
         q.close();
     }
@@ -207,6 +233,7 @@ async fn serve<P: Protocol>(
     replica: &mut P::Replica,
     mut wal: Option<Wal>,
     inbox: &Mailbox<(NodeId, P::Message)>,
+    (requests, lives): (&Mailbox<HostRequest>, &RefCell<Lives>),
     peers: &[Option<Mailbox<Envelope<P::Message>>>],
     clients: &RefCell<HashMap<ClientId, Mailbox<Envelope<P::Message>>>>,
     stop: &AtomicBool,
@@ -238,6 +265,11 @@ where
         let t = now();
         for (from, msg) in inbox.drain() {
             replica.handle(from, msg, t, &mut out);
+        }
+        // After what arrived before them: a rejoining replica's point must
+        // cover whatever of its earlier life counted here.
+        for HostRequest { from, request, reply } in requests.drain() {
+            answer(Some(&*replica), id, from, &lives.borrow(), request).into_iter().for_each(|a| reply.push(a));
         }
         if t >= next_tick {
             replica.tick(t, &mut out);
@@ -339,9 +371,9 @@ fn log_installed(id: ReplicaId, donor: ReplicaId, applied: u64) {
 
 /// Keeps a connection to peer `to` for this replica's outgoing messages,
 /// reconnecting with backoff when it drops.
-async fn dial_peer<M: Wire>(me: ReplicaId, to: SocketAddr, queue: Mailbox<Envelope<M>>, delay: Duration, stop: Arc<AtomicBool>) {
+async fn dial_peer<M: Wire>(hello: Hello, to: SocketAddr, queue: Mailbox<Envelope<M>>, delay: Duration, stop: Arc<AtomicBool>) {
     let stopped = || stop.load(Ordering::Relaxed);
-    while let Some(stream) = reconnect(to, Hello::Replica(me as u64), &queue, &stopped).await {
+    while let Some(stream) = reconnect(to, hello, &queue, &stopped).await {
         if let Err(e) = write_loop(stream, queue.clone(), delay).await {
             tracing::warn!(peer = %to, "link to peer lost: {e}");
         }
@@ -379,34 +411,71 @@ pub async fn connect(to: SocketAddr, hello: Hello) -> std::io::Result<TcpStream>
     Ok(stream)
 }
 
-async fn accept_loop<M: Wire>(
-    listener: TcpListener,
+/// What every inbound connection of a replica hands its input to.
+struct Connections<M> {
     inbox: Mailbox<(NodeId, M)>,
-    clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>>,
+    clients: ClientQueues<M>,
+    /// The lives of the replicas, as far as this one knows.
+    lives: Rc<RefCell<Lives>>,
+    /// Rejoining replicas' questions, for the replica loop.
+    requests: Mailbox<HostRequest>,
     delays: Delays,
-    stop: Arc<AtomicBool>,
     tasks: Tasks,
-) {
+}
+
+impl<M> Clone for Connections<M> {
+    fn clone(&self) -> Self {
+        Connections {
+            inbox: self.inbox.clone(),
+            clients: self.clients.clone(),
+            lives: self.lives.clone(),
+            requests: self.requests.clone(),
+            delays: self.delays.clone(),
+            tasks: self.tasks.clone(),
+        }
+    }
+}
+
+async fn accept_loop<M: Wire>(listener: TcpListener, connections: Connections<M>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
         let Ok(stream) = listener.accept().await else { continue };
         let _ = stream.set_nodelay(true);
-        tasks.spawn(serve_connection(stream, inbox.clone(), clients.clone(), delays.clone(), tasks.clone()));
+        connections.tasks.spawn(serve_connection(stream, connections.clone()));
     }
 }
 
 /// One inbound connection: a peer replica (read only: we dial it for
-/// sending) or a client host (both ways, its clients multiplexed).
-async fn serve_connection<M: Wire>(mut stream: TcpStream, inbox: Mailbox<(NodeId, M)>, clients: Rc<RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>>, delays: Delays, tasks: Tasks) {
+/// sending), a client host (both ways, its clients multiplexed), or a
+/// rejoining replica's questions.
+async fn serve_connection<M: Wire>(mut stream: TcpStream, connections: Connections<M>) {
+    let Connections { inbox, clients, lives, requests, delays, tasks } = connections;
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let mut hello = [0u8; 9];
     if let Err(e) = stream.read_exact(&mut hello).await {
         return tracing::warn!(%peer, "closed before greeting: {e}");
     }
     match Hello::from_bytes(&hello) {
-        Some(Hello::Replica(r)) => {
-            let result = read_loop_paced::<M, _>(stream, |(_, msg)| inbox.push((NodeId::Replica(r as usize), msg)), || inbox.len()).await;
+        Some(Hello::Replica { id: r, life }) => {
+            let r = r as usize;
+            if lives.borrow_mut().learn(r, life) {
+                tracing::info!(%peer, replica = r, life, "a replica's new life");
+            }
+            // Whatever an ended life still had in flight is dropped.
+            let result = read_loop_paced::<M, _>(stream, |(_, msg)| {
+                if !lives.borrow().is_stale(r, life) {
+                    inbox.push((NodeId::Replica(r), msg));
+                }
+            }, || inbox.len()).await;
             if let Err(e) = result {
                 tracing::warn!(%peer, replica = r, "closing replica connection: {e}");
+            }
+        }
+        Some(Hello::Rejoin { id: r, life }) => {
+            if lives.borrow_mut().learn(r as usize, life) {
+                tracing::info!(%peer, replica = r, life, "a replica rejoins after losing its state");
+            }
+            if let Err(e) = serve_rejoin(stream, r as usize, requests).await {
+                tracing::warn!(%peer, replica = r, "closing rejoin connection: {e}");
             }
         }
         Some(Hello::Clients { host }) => {

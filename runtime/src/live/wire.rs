@@ -84,8 +84,15 @@ pub fn encode_within_cap<M>(
 /// The first bytes a dialer sends: who it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hello {
-    /// A replica (its id).
-    Replica(u64),
+    /// A replica's link for protocol messages: its id, and the life of the
+    /// process that dialled ([`protocols::rejoin::Lives`]), so that a
+    /// receiver drops what an ended life still had in flight.
+    Replica {
+        /// The replica's id.
+        id: u64,
+        /// Its life ([`super::rejoin::life_now`] when it started).
+        life: u64,
+    },
     /// A host of logical clients; `host` is the address it stands for when
     /// latency is emulated (bench puts every site's clients on 127.0.0.1,
     /// so the replica cannot tell them apart by their socket's address).
@@ -93,33 +100,67 @@ pub enum Hello {
         /// The emulated site's address, if not the socket's own.
         host: Option<std::net::Ipv4Addr>,
     },
+    /// A replica rejoining after losing its state ([`super::rejoin`]):
+    /// asks for the receiver's rejoin point, or its snapshot.
+    Rejoin {
+        /// The rejoining replica's id.
+        id: u64,
+        /// The life it starts.
+        life: u64,
+    },
 }
 
+/// Replica ids take the low 16 bits of a greeting's number, lives the rest.
+const ID_BITS: u32 = 16;
+
 impl Hello {
-    /// The 9 bytes on the wire: a kind, then a replica id or a client
-    /// host's IPv4 address (0 for none), little-endian.
+    /// The 9 bytes on the wire: a kind, then a number, little-endian: a
+    /// replica's id and life (`id | life << 16`), or a client host's IPv4
+    /// address (0 for none).
     pub fn to_bytes(self) -> [u8; 9] {
-        let (kind, id) = match self {
-            Hello::Replica(r) => (0u8, r),
+        let pack = |id: u64, life: u64| id | (life << ID_BITS);
+        let (kind, number) = match self {
+            Hello::Replica { id, life } => (0u8, pack(id, life)),
             Hello::Clients { host } => (1u8, host.map_or(0, |ip| u64::from(u32::from(ip)))),
+            Hello::Rejoin { id, life } => (2u8, pack(id, life)),
         };
         let mut b = [0u8; 9];
         b[0] = kind;
-        b[1..].copy_from_slice(&id.to_le_bytes());
+        b[1..].copy_from_slice(&number.to_le_bytes());
         b
     }
 
     /// Reads a greeting; `None` for an unknown kind or an address that does
     /// not fit IPv4.
     pub fn from_bytes(b: &[u8; 9]) -> Option<Hello> {
-        let id = u64::from_le_bytes(b[1..].try_into().ok()?);
+        let number = u64::from_le_bytes(b[1..].try_into().ok()?);
+        let (id, life) = (number & ((1 << ID_BITS) - 1), number >> ID_BITS);
         match b[0] {
-            0 => Some(Hello::Replica(id)),
+            0 => Some(Hello::Replica { id, life }),
             1 => {
-                let ip = u32::try_from(id).ok()?;
+                let ip = u32::try_from(number).ok()?;
                 Some(Hello::Clients { host: (ip != 0).then(|| std::net::Ipv4Addr::from(ip)) })
             }
+            2 => Some(Hello::Rejoin { id, life }),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greetings_round_trip() {
+        for hello in [
+            Hello::Replica { id: 4, life: 1_764_000_000_000 },
+            Hello::Rejoin { id: 0, life: 7 },
+            Hello::Clients { host: Some(std::net::Ipv4Addr::new(127, 0, 0, 3)) },
+            Hello::Clients { host: None },
+        ] {
+            assert_eq!(Hello::from_bytes(&hello.to_bytes()), Some(hello));
+        }
+        assert_eq!(Hello::from_bytes(&[9; 9]), None);
     }
 }

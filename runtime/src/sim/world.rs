@@ -36,8 +36,9 @@ enum Event<M> {
 enum HostMessage<M> {
     /// The sender starts life `life` with nothing.
     Hello { life: u64 },
-    /// The receiver's life `life` is acknowledged; the sender knows of `point`.
-    Ack { life: u64, point: RejoinPoint },
+    /// The receiver's life `life` is acknowledged; the sender knows of
+    /// `point`, and of these lives (an earlier one of the receiver's?).
+    Ack { life: u64, point: RejoinPoint, lives: Lives },
     /// Send a snapshot if you cover `point`.
     AskImage { life: u64, point: RejoinPoint },
     /// The donor's snapshot, with what its state machine had applied (for
@@ -230,8 +231,8 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         state_transfers: 0,
         transfer_violations: Vec::new(),
         lives: vec![Vec::new(); n],
-        known_lives: vec![Lives::new(n); n],
-        client_lives: vec![Lives::new(n); config.clients],
+        known_lives: vec![first_lives(n); n],
+        client_lives: vec![first_lives(n); config.clients],
         rejoining: (0..n).map(|_| None).collect(),
         crash_held: vec![false; n],
         rejoins: 0,
@@ -298,7 +299,22 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
     }
 }
 
+/// Every replica in its first life, known to all: the cluster started
+/// together.
+fn first_lives(n: usize) -> Lives {
+    let mut lives = Lives::new(n);
+    for r in 0..n {
+        lives.learn(r, 1);
+    }
+    lives
+}
+
 impl<P: Protocol> World<P> {
+    /// Replica `r`'s life number: one more than its crashes.
+    fn life(&self, r: usize) -> u64 {
+        self.incarnation[r] + 1
+    }
+
     fn schedule(&mut self, at: Time, event: Event<P::Message>) {
         self.seq += 1;
         self.queue.push(Scheduled { at, seq: self.seq, event });
@@ -336,7 +352,7 @@ impl<P: Protocol> World<P> {
 
     fn send(&mut self, from: NodeId, to: NodeId, msg: P::Message) {
         let (life, lives) = match from {
-            NodeId::Replica(r) if self.config.restarts == Restarts::Volatile => (self.incarnation[r], Some(self.known_lives[r].clone())),
+            NodeId::Replica(r) if self.config.restarts == Restarts::Volatile => (self.life(r), Some(self.known_lives[r].clone())),
             _ => (0, None),
         };
         if let Some(at) = self.arrival(from, to) {
@@ -628,7 +644,7 @@ impl<P: Protocol> World<P> {
     /// A volatile restart: `r` comes back empty in a new life and rejoins
     /// ([`protocols::rejoin`]) — or, with the planted bug, acts at once.
     fn restart_empty(&mut self, r: usize) {
-        let life = self.incarnation[r];
+        let life = self.life(r);
         let mut lives = Lives::new(self.config.replicas);
         lives.learn(r, life);
         self.known_lives[r] = lives;
@@ -648,16 +664,32 @@ impl<P: Protocol> World<P> {
     }
 
     fn rejoin_step(&mut self, r: usize, step: RejoinStep) {
-        let life = self.incarnation[r];
+        let life = self.life(r);
         match step {
             RejoinStep::Hello(to) => {
                 for o in to.iter() {
                     self.send_host(r, o, HostMessage::Hello { life });
                 }
             }
-            RejoinStep::AskImage(donor, point) => self.send_host(r, donor, HostMessage::AskImage { life, point }),
+            RejoinStep::AskImage(donor, point) => {
+                let config = ReplicaConfig { id: r, quorums: self.quorums.clone(), timing: self.timing, bugs: self.config.bugs, release_lag: self.config.release_lag };
+                if P::Replica::new(config).covers(&point) {
+                    // Nobody holds anything yet: nothing to wait for.
+                    self.start_fresh(r);
+                } else {
+                    self.send_host(r, donor, HostMessage::AskImage { life, point });
+                }
+            }
+            RejoinStep::StartFresh => self.start_fresh(r),
             RejoinStep::Wait => {}
         }
+    }
+
+    /// `r` rejoins with nothing: nobody held anything, or it is in its first life.
+    fn start_fresh(&mut self, r: usize) {
+        self.rejoining[r] = None;
+        self.rejoins += 1;
+        self.rebuild(r, Vec::new(), Vec::new());
     }
 
     fn on_host_message(&mut self, from: usize, to: usize, msg: HostMessage<P::Message>) {
@@ -669,11 +701,13 @@ impl<P: Protocol> World<P> {
                     Some(_) => RejoinPoint::default(),
                     None => self.replicas[to].rejoin_point(),
                 };
-                self.send_host(to, from, HostMessage::Ack { life, point });
+                let lives = self.known_lives[to].clone();
+                self.send_host(to, from, HostMessage::Ack { life, point, lives });
             }
-            HostMessage::Ack { life, point } => {
+            HostMessage::Ack { life, point, lives } => {
                 if let Some(rejoin) = &mut self.rejoining[to] {
-                    let step = rejoin.on_ack(from, life, &point, self.now);
+                    let step = rejoin.on_ack(from, life, &point, lives.knew_earlier(to), self.now);
+                    self.known_lives[to].merge(&lives);
                     self.rejoin_step(to, step);
                 }
             }
