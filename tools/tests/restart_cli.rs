@@ -1,6 +1,8 @@
-//! Durable mode with real processes: servers started with `-data-dir`
-//! are SIGKILLed and started again with the same command under load, one
-//! at a time (leader included) and then all at once, for every protocol.
+//! Restarts with real processes, for every protocol. Durable mode: servers
+//! started with `-data-dir` are SIGKILLed and started again with the same
+//! command under load, one at a time (leader included) and then all at
+//! once. Volatile mode (no `-data-dir`): the same rolling restart, each
+//! server coming back empty and rejoining from the others.
 //! The client must finish and read back every write it saw acknowledged.
 //! Each of its 32 clients writes each of its keys at most once (1,000
 //! commands over 1,000 keys), so every acknowledged write is its key's last
@@ -52,6 +54,38 @@ fn rolling_restarts_and_a_power_loss_lose_no_acknowledged_write() {
         assert!(text.contains("client c1: 32000 commands completed"), "{protocol}: {text}");
         assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
         assert!(took > all_down, "{protocol}: the client finished ({took:?}) before the power loss ({all_down:?}); raise reqs");
+        drop(servers);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[test]
+fn volatile_rolling_restarts_lose_no_acknowledged_write() {
+    for (i, protocol) in PROTOCOLS.into_iter().enumerate() {
+        let dir = temp_dir(&format!("volatile-{protocol}"));
+        let config = write_config(&dir, 3, port(640 + 20 * i as u16), "reqs: 8000\nclones: 31\nwrites: 50\nconflicts: 10\ncommandSize: 100\n");
+        let server = |alias: &str| start_server(&config, alias, protocol, &[]);
+        let mut servers = Processes((0..3).map(|r| server(&format!("r{r}"))).collect());
+        let started = Instant::now();
+        let client = spawn_client(&config, protocol, started);
+        let pause = |ms| std::thread::sleep(Duration::from_millis(ms));
+        pause(500);
+        // One at a time, the initial leader (r0) in the middle; each comes
+        // back with nothing and must rejoin before the next goes down.
+        for victim in [1, 0, 2] {
+            servers.0[victim].kill().unwrap();
+            servers.0[victim].wait().unwrap();
+            pause(300);
+            servers.0[victim] = server(&format!("r{victim}"));
+            pause(700);
+        }
+        let last_restart = started.elapsed();
+        let (out, took) = client.join().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("client c1: 256000 commands completed"), "{protocol}: {text}");
+        assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
+        assert!(took > last_restart, "{protocol}: the client finished ({took:?}) before the last restart ({last_restart:?}); raise reqs");
         drop(servers);
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -5,10 +5,11 @@
 //! other replica on a connection of its own (greeting [`Hello::Rejoin`]
 //! with its id and new life), asks for its rejoin point, and waits until
 //! every one has answered; then it asks them in turn for a snapshot that
-//! covers the merged point, and rebuilds itself from it. When a fresh
-//! replica already covers the point (a cluster starting: nobody has done
-//! anything), it starts fresh. Meanwhile it answers the same questions
-//! from others with "nothing": it knows nothing.
+//! covers the merged point, and rebuilds itself from it (the snapshot
+//! brings the executed state too). When no replica knew an earlier life of
+//! it (a cluster starting, or a replica joining late), it never voted, and
+//! starts fresh, catching up as a late replica does. Meanwhile it answers
+//! the same questions from others with "nothing": it knows nothing.
 //!
 //! The other side: greeting a replica's new life is enough for a server to
 //! drop whatever that replica's earlier lives still had in flight (links
@@ -269,11 +270,6 @@ where
                 break Ok(Some(R::new(config.clone())));
             }
             RejoinStep::AskImage(donor, point) => {
-                let fresh = R::new(config.clone());
-                if fresh.covers(&point) {
-                    tracing::info!(replica = me, "rejoining: no replica holds anything yet; starting fresh");
-                    break Ok(Some(fresh));
-                }
                 match ask(addresses[donor], me, life, RejoinRequest::Image { ballot: point.ballot, marks: point.marks.clone() }).await {
                     Ok(replies) if matches!(replies.first(), Some(RejoinReply::ImagePart { .. })) => match rebuild::<R>(config, replies) {
                         Ok(replica) => {
@@ -336,7 +332,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rejoining_replica_answers_nothing_and_a_fresh_one_covers_nothing_done() {
+    fn a_rejoining_replica_answers_nothing_and_says_what_it_knew() {
         let mut lives = Lives::new(3);
         lives.learn(0, 5);
         let point = answer::<PaxosReplica>(None, 1, 0, &lives, RejoinRequest::Point);

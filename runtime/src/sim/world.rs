@@ -671,21 +671,14 @@ impl<P: Protocol> World<P> {
                     self.send_host(r, o, HostMessage::Hello { life });
                 }
             }
-            RejoinStep::AskImage(donor, point) => {
-                let config = ReplicaConfig { id: r, quorums: self.quorums.clone(), timing: self.timing, bugs: self.config.bugs, release_lag: self.config.release_lag };
-                if P::Replica::new(config).covers(&point) {
-                    // Nobody holds anything yet: nothing to wait for.
-                    self.start_fresh(r);
-                } else {
-                    self.send_host(r, donor, HostMessage::AskImage { life, point });
-                }
-            }
+            RejoinStep::AskImage(donor, point) => self.send_host(r, donor, HostMessage::AskImage { life, point }),
             RejoinStep::StartFresh => self.start_fresh(r),
             RejoinStep::Wait => {}
         }
     }
 
-    /// `r` rejoins with nothing: nobody held anything, or it is in its first life.
+    /// `r` rejoins with nothing: it is in its first life (never here, as
+    /// the simulated cluster starts together), a late joiner that never voted.
     fn start_fresh(&mut self, r: usize) {
         self.rejoining[r] = None;
         self.rejoins += 1;
