@@ -58,7 +58,8 @@ pub struct CliArgs {
     /// Servers: durable mode. Each shard keeps a write-ahead log in this
     /// directory (`ALIAS.sSHARD.wal`), syncs it before the messages that
     /// depend on it leave, and replays it when the server starts again.
-    /// Without it a server keeps nothing across a restart.
+    /// Without it a server keeps nothing across a restart: it comes back
+    /// empty and rejoins from the others (every one must answer) before it votes.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Servers with -data-dir: compact a shard's log into a snapshot once it

@@ -81,9 +81,10 @@ pub struct SimArgs {
     /// Worker threads (default: the machine's cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Crashed replicas restart: `durable`, rebuilt from what they had synced
-    /// to their simulated disk (with --faults: 1..=f replicas crash and come
-    /// back, several times, and sometimes the whole cluster at once).
+    /// Crashed replicas restart (with --faults: 1..=f replicas crash and come
+    /// back, several times): `durable`, rebuilt from what they had synced to
+    /// their simulated disk (sometimes the whole cluster at once), or
+    /// `volatile`, empty, rejoining from the others before they act.
     #[arg(long, value_parser = parse_restarts, requires = "faults", default_value = None)]
     pub restarts: Option<Restarts>,
     /// How many log positions a replica may fall behind before the others
