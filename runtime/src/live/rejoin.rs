@@ -228,7 +228,7 @@ where
     };
     let start = Instant::now();
     let now = || Time(start.elapsed().as_nanos() as u64);
-    let mut rejoin = Rejoin::new(me, addresses.len(), life, Duration::from_millis(500));
+    let mut rejoin = Rejoin::new(me, addresses.len(), life, ROUND_PAUSE);
     let mut step = rejoin.start(now());
     let mut last_note = Instant::now();
     let result = loop {
@@ -242,8 +242,10 @@ where
                     last_note = Instant::now();
                 }
                 let mut next = RejoinStep::Wait;
-                for r in waiting.iter() {
-                    match ask(addresses[r], me, life, RejoinRequest::Point).await.as_deref() {
+                // Every silent replica at once: one slow peer must not hold up the others' answers.
+                let asking: Vec<_> = waiting.iter().map(|r| (r, glommio::spawn_local(ask(addresses[r], me, life, RejoinRequest::Point)))).collect();
+                for (r, task) in asking {
+                    match task.await.as_deref() {
                         Ok([RejoinReply::Point { ballot, marks, knew_earlier, lives: theirs }]) => {
                             let point = RejoinPoint { ballot: *ballot, marks: marks.clone() };
                             let mut known = lives.borrow_mut();

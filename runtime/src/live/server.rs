@@ -200,12 +200,9 @@ where
             (replica, Some(wal))
         }
     };
+    // What reached the replica while it rejoined is handled now, with its
+    // state: as if it had been delayed (stale lives were dropped on arrival).
     let mut replica = replica;
-    // What reached a rejoining replica is dropped, as the simulator drops
-    // it: it neither voted nor answered meanwhile.
-    if spec.wal.is_none() {
-        inbox.drain();
-    }
 
     let peers: Vec<Option<Mailbox<Envelope<P::Message>>>> = (0..n)
         .map(|r| {
