@@ -46,13 +46,22 @@ pub fn start_servers(config: &Path, replicas: usize, protocol: &str) -> Processe
     Processes((0..replicas).map(|i| start_server(config, &format!("r{i}"), protocol, &[])).collect())
 }
 
-/// One server process, its output discarded.
+/// One server process, its output discarded — or, with `TEST_SERVER_LOGS`
+/// set to a directory, its diagnostics appended to `PROTOCOL-ALIAS.log`
+/// there (to see why a test's cluster stalled).
 pub fn start_server(config: &Path, alias: &str, protocol: &str, extra: &[&str]) -> Child {
+    let stderr = match std::env::var_os("TEST_SERVER_LOGS") {
+        Some(dir) => {
+            let path = Path::new(&dir).join(format!("{protocol}-{alias}.log"));
+            Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap())
+        }
+        None => Stdio::null(),
+    };
     swiftpaxos()
         .args(["-run", "server", "-config", config.to_str().unwrap(), "-alias", alias, "-protocol", protocol])
         .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap()
 }
@@ -73,7 +82,7 @@ pub fn run_client_with(config: &Path, protocol: &str, timeout: Duration, extra: 
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("client did not finish within {timeout:?}");
+            panic!("{protocol}: client did not finish within {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
