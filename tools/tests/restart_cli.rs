@@ -15,6 +15,18 @@ use std::time::{Duration, Instant};
 
 const PROTOCOLS: [&str; 6] = ["paxos", "swiftpaxos", "n2paxos", "curp", "fastpaxos", "epaxos"];
 
+/// SIGKILLs each server in turn, the initial leader (r0) in the middle,
+/// and starts it again 300 ms later with `server`; `settle_ms` before the next.
+fn restart_in_turn(servers: &mut Processes, server: &dyn Fn(&str) -> std::process::Child, settle_ms: u64) {
+    for victim in [1, 0, 2] {
+        servers.0[victim].kill().unwrap();
+        servers.0[victim].wait().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        servers.0[victim] = server(&format!("r{victim}"));
+        std::thread::sleep(Duration::from_millis(settle_ms));
+    }
+}
+
 #[test]
 fn rolling_restarts_and_a_power_loss_lose_no_acknowledged_write() {
     for (i, protocol) in PROTOCOLS.into_iter().enumerate() {
@@ -30,14 +42,7 @@ fn rolling_restarts_and_a_power_loss_lose_no_acknowledged_write() {
         let client = spawn_client(&config, protocol, started);
         let pause = |ms| std::thread::sleep(Duration::from_millis(ms));
         pause(500);
-        // One at a time, the initial leader (r0) in the middle.
-        for victim in [1, 0, 2] {
-            servers.0[victim].kill().unwrap();
-            servers.0[victim].wait().unwrap();
-            pause(300);
-            servers.0[victim] = server(&format!("r{victim}"));
-            pause(400);
-        }
+        restart_in_turn(&mut servers, &server, 400);
         // The whole cluster loses power and comes back.
         for s in &mut servers.0 {
             s.kill().unwrap();
@@ -68,17 +73,9 @@ fn volatile_rolling_restarts_lose_no_acknowledged_write() {
         let mut servers = Processes((0..3).map(|r| server(&format!("r{r}"))).collect());
         let started = Instant::now();
         let client = spawn_client(&config, protocol, started);
-        let pause = |ms| std::thread::sleep(Duration::from_millis(ms));
-        pause(500);
-        // One at a time, the initial leader (r0) in the middle; each comes
-        // back with nothing and must rejoin before the next goes down.
-        for victim in [1, 0, 2] {
-            servers.0[victim].kill().unwrap();
-            servers.0[victim].wait().unwrap();
-            pause(300);
-            servers.0[victim] = server(&format!("r{victim}"));
-            pause(700);
-        }
+        std::thread::sleep(Duration::from_millis(500));
+        // Each comes back with nothing and must rejoin before the next goes down.
+        restart_in_turn(&mut servers, &server, 700);
         let last_restart = started.elapsed();
         let (out, took) = client.join().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
