@@ -68,6 +68,9 @@ struct Node<K, V> {
     value: V,
     deps: DepList<K>,
     priority: u64,
+    /// `deps[..done_prefix]` are done: searches start after them, so a
+    /// long dependency list is read once, not again at every retry.
+    done_prefix: usize,
 }
 
 /// Committed commands waiting to execute, and which ones already did.
@@ -198,7 +201,7 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         if self.is_committed(id) {
             return Vec::new();
         }
-        self.pending.insert(id, Node { value, deps, priority });
+        self.pending.insert(id, Node { value, deps, priority, done_prefix: 0 });
         self.unblock(id);
         let mut order = Vec::new();
         let mut roots = vec![id];
@@ -253,7 +256,12 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
 
     /// Forgets that `id` was voided, so that it can commit as a new instance.
     pub fn revive(&mut self, id: K) -> bool {
-        !self.pending.contains_key(&id) && self.done.get_mut(&id.stream()).is_some_and(|s| s.done.remove(&id.position()))
+        let revived = !self.pending.contains_key(&id) && self.done.get_mut(&id.stream()).is_some_and(|s| s.done.remove(&id.position()));
+        if revived {
+            // It is no longer done: dependency lists are read again in full.
+            self.pending.values_mut().for_each(|node| node.done_prefix = 0);
+        }
+        revived
     }
 
     fn retry(&mut self, root: K) -> Vec<(K, V)> {
@@ -303,21 +311,26 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         let mut components: Vec<Vec<K>> = Vec::new();
         let mut next_index = 0;
 
-        let mut visit = |v: K, marks: &mut HashMap<K, Mark>, stack: &mut Vec<K>, calls: &mut Vec<(K, usize)>| {
+        let mut visit = |v: K, from: usize, marks: &mut HashMap<K, Mark>, stack: &mut Vec<K>, calls: &mut Vec<(K, usize)>| {
             marks.insert(v, Mark { index: next_index, low: next_index, on_stack: true });
             next_index += 1;
             stack.push(v);
-            calls.push((v, 0));
+            calls.push((v, from));
         };
-        visit(root, &mut marks, &mut stack, &mut calls);
+        visit(root, self.pending[&root].done_prefix, &mut marks, &mut stack, &mut calls);
         let mut visited = 1u64;
 
         while let Some(&mut (v, ref mut i)) = calls.last_mut() {
             let deps = &self.pending[&v].deps;
             if *i < deps.len() {
                 let w = deps[*i];
+                let position = *i;
                 *i += 1;
                 if w == v || self.is_done(w) {
+                    let node = self.pending.get_mut(&v).expect("pending");
+                    if node.done_prefix == position {
+                        node.done_prefix += 1;
+                    }
                     continue;
                 }
                 let missing = if !self.pending.contains_key(&w) {
@@ -342,7 +355,7 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
                 }
                 match marks.get(&w) {
                     None => {
-                        visit(w, &mut marks, &mut stack, &mut calls);
+                        visit(w, self.pending[&w].done_prefix, &mut marks, &mut stack, &mut calls);
                         visited += 1;
                     }
                     Some(m) if m.on_stack => {

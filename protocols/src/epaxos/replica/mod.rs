@@ -435,28 +435,18 @@ impl EPaxosReplica {
         self.apply(executable, out);
     }
 
-    /// The edges `instance` gets in the dependency graph. EPaxos depends on
-    /// every instance of row `q` up to `deps[q]` that conflicts; the graph
-    /// gets the top one per row, and every instance an edge to its row's
-    /// previous one, so the same instances stay reachable (the order only
-    /// tightens, the same on every replica) with a few edges per instance.
-    /// Listing every slot up to the top instead cost a replica that lagged
-    /// far (a restart) as many edges per command as it lagged, and seconds
-    /// per step.
+    /// The edges `instance` gets in the dependency graph: EPaxos depends on
+    /// every instance of row `q` up to `deps[q]` that conflicts, and the
+    /// graph gets every one of them not executed yet (those that do not
+    /// conflict too: the order only tightens, the same on every replica).
+    /// A replica far behind gets long lists: the graph reads each once
+    /// (`done_prefix`) and resumes stopped searches where they stopped.
     fn graph_deps(&self, instance: InstanceId, attrs: &Attributes) -> crate::depgraph::DepList<InstanceId> {
         let mut deps = crate::depgraph::DepList::new();
         for (row, top) in attrs.deps.iter().enumerate() {
             let Some(top) = *top else { continue };
-            if top >= self.row_floor[row] {
-                deps.push(InstanceId { leader: row, slot: top });
-            }
+            deps.extend((self.row_floor[row]..=top).map(|slot| InstanceId { leader: row, slot }).filter(|d| *d != instance));
         }
-        if instance.slot > self.row_floor[instance.leader] {
-            deps.push(InstanceId { leader: instance.leader, slot: instance.slot - 1 });
-        }
-        deps.retain(|d| *d != instance);
-        deps.sort_unstable();
-        deps.dedup();
         deps
     }
 
