@@ -238,7 +238,7 @@ impl Rejoin {
         }
     }
 
-    /// Whether an image from `from` for life `life` is the one asked for:
+    /// Whether an image for life `life` is the one asked for:
     /// every replica answered, and it is for this life.
     pub fn accepts_image(&self, life: u64) -> bool {
         life == self.life && self.asked.is_some()
