@@ -127,6 +127,30 @@ impl<M> Outbox<M> {
         }
     }
 
+    /// Turns each queued broadcast that `pick` selects into sends to the
+    /// replicas among `0..n` (but `me`) that `keep` accepts: for a replica
+    /// that must stop hearing some messages (SwiftPaxos's leader and a
+    /// replica behind what it released).
+    pub fn narrow_broadcasts(&mut self, n: usize, me: ReplicaId, pick: impl Fn(&M) -> bool, keep: impl Fn(ReplicaId) -> bool)
+    where
+        M: Clone,
+    {
+        if !self.actions.iter().any(|a| matches!(a, Action::Broadcast(msg) if pick(msg))) {
+            return;
+        }
+        let actions = std::mem::take(&mut self.actions);
+        for action in actions {
+            match action {
+                Action::Broadcast(msg) if pick(&msg) => {
+                    for r in (0..n).filter(|&r| r != me && keep(r)) {
+                        self.actions.push(Action::Send { to: NodeId::Replica(r), msg: msg.clone() });
+                    }
+                }
+                other => self.actions.push(other),
+            }
+        }
+    }
+
     /// Takes every queued action, leaving the outbox empty.
     pub fn drain(&mut self) -> std::vec::Drain<'_, Action<M>> {
         self.last_drained = self.actions.len();
@@ -282,6 +306,13 @@ pub trait ReplicaProtocol {
     /// from its records when it does not, rather than let it come back
     /// with amnesia.
     const DURABLE: bool = false;
+
+    /// Whether every replica executes the same sequence of commands (a log
+    /// of slots or instances), rather than only conflicting commands in
+    /// the same order (the dependency protocols). Checkers hold a state
+    /// transfer to the stricter rule when it does: the image must hold
+    /// what the receiver had executed, in its order.
+    const EXECUTES_ONE_SEQUENCE: bool = true;
 
     /// A replica in its initial state.
     fn new(config: ReplicaConfig) -> Self;

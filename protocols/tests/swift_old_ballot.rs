@@ -81,7 +81,7 @@ fn no_acknowledgement_of_the_old_ballot_after_joining_the_new_one() {
 
     // After the new leader's Sync (which recovered the command), votes carry ballot 1 only.
     let decided = vec![protocols::swift::messages::Decided { id, command, deps: deps_of([], id) }];
-    deliver(&mut r, NodeId::Replica(1), Message::Sync { ballot: Ballot(1), part: protocols::transfer::Part { version: 1, index: 0, count: 1 }, decided, voided: vec![] }, now, &mut out);
+    deliver(&mut r, NodeId::Replica(1), Message::Sync { ballot: Ballot(1), part: protocols::transfer::Part { version: 1, index: 0, count: 1 }, decided, voided: vec![], released: vec![] }, now, &mut out);
     let after: Vec<(Ballot, &str)> = votes(&mut out);
     assert!(!after.is_empty() && after.iter().all(|(b, _)| *b == Ballot(1)), "{after:?}");
     deliver(&mut r, NodeId::Replica(0), old, now, &mut out);
@@ -179,7 +179,7 @@ fn a_sync_larger_than_a_frame_applies_once_all_its_parts_arrived_and_is_recorded
         .collect();
     let size = |d: &protocols::swift::messages::Decided| 64 + d.command.value_len();
     let parts: Vec<Message> = protocols::transfer::parts_of(decided, 1, size)
-        .map(|(part, decided)| Message::Sync { ballot: Ballot(1), part, decided, voided: vec![] })
+        .map(|(part, decided)| Message::Sync { ballot: Ballot(1), part, decided, voided: vec![], released: vec![] })
         .collect();
     assert!(parts.len() >= 20, "{} parts", parts.len());
     let (last, rest) = parts.split_last().expect("parts");

@@ -4,7 +4,7 @@
 mod common;
 
 use common::uniform_10ms;
-use protocols::quorum::FastQuorums;
+use protocols::quorum::{FastQuorums, ReplicaSet};
 use protocols::swift::SwiftPaxos;
 use protocols::Time;
 use runtime::sim::{run, Fault, SimConfig};
@@ -78,6 +78,25 @@ fn killing_the_leader_mid_run_loses_no_acknowledged_command() {
             assert_eq!(outcome.replicas[survivor].applied.len(), 2000, "replica {survivor}");
         }
         assert!(outcome.samples.iter().any(|s| s.latency > Duration::from_millis(30)), "someone waited for the new leader");
+    }
+}
+
+#[test]
+fn a_follower_cut_off_past_the_release_lag_catches_up_by_state_transfer() {
+    // Replica 2 is cut off for two seconds: the others stop waiting for it
+    // (it is silent and far behind), release the commands it never saw,
+    // and leave it out of their leader's dependencies. After the heal it
+    // learns it is behind, installs an image, and ends with every command.
+    for replicas in [3, 5] {
+        let cut_off: ReplicaSet = [2].into_iter().collect();
+        let config = SimConfig {
+            scripted: vec![(Time::from_millis(500), Fault::Partition(cut_off)), (Time::from_millis(2500), Fault::Heal)],
+            ..uniform_10ms(replicas, 20, 4000, 20, 5)
+        };
+        let outcome = run::<SwiftPaxos>(&config);
+        assert_eq!(outcome.violations(), Vec::<String>::new(), "{replicas} replicas");
+        assert!(outcome.state_transfers >= 1, "{replicas} replicas: replica 2 caught up without a state transfer");
+        assert_eq!(outcome.replicas[2].applied.len(), 4000, "{replicas} replicas");
     }
 }
 

@@ -5,7 +5,7 @@
 //! others' state instead, and ends with memory at most 10% above the others'
 //! (30% for CURP, see below).
 //! The client must finish and read back every acknowledged write. For the protocols that
-//! transfer state: Multi-Paxos, N2Paxos, CURP, Fast Paxos.
+//! transfer state: Multi-Paxos, N2Paxos, CURP, Fast Paxos and SwiftPaxos.
 
 mod common;
 
@@ -22,7 +22,7 @@ fn rss_kib(child: &Child) -> u64 {
 
 #[test]
 fn a_follower_kept_down_past_the_release_lag_rejoins_by_state_transfer() {
-    for (i, protocol) in ["paxos", "n2paxos", "curp", "fastpaxos"].into_iter().enumerate() {
+    for (i, protocol) in ["paxos", "n2paxos", "curp", "fastpaxos", "swiftpaxos"].into_iter().enumerate() {
         let dir = temp_dir(&format!("transfer-{protocol}"));
         let data = dir.join("data");
         let data_dir = data.to_str().unwrap().to_string();

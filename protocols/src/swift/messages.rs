@@ -57,6 +57,15 @@ pub enum Message {
     /// Follower → leader, every heartbeat interval: per client, every
     /// command numbered below the figure executed here.
     ExecutedPrefixes { prefixes: Vec<(ClientId, u64)> },
+    /// Leader → a follower whose report shows it behind what was released
+    /// past it (it lagged more than the release lag): per client, below
+    /// what the leader released (at most [`MAX_BEHIND`] clients). Those
+    /// commands are gone everywhere else, so the follower rejoins by state
+    /// transfer ([`crate::Action::Rejoin`]).
+    Released { behind: Vec<(ClientId, u64)> },
+    /// A replica behind what another released asks it for its image: the
+    /// `Image` parts follow (a state transfer).
+    ImageRequest,
     /// A follower that fell behind asks for the leader's commits from position `from` on.
     CatchUp { ballot: Ballot, from: usize },
     /// The leader's commits at positions `from..from + commits.len()`.
@@ -71,13 +80,22 @@ pub enum Message {
     /// in `parts` messages (what it knows can outgrow a frame); the leader
     /// counts the report once all parts of one version arrived
     /// ([`crate::transfer::PartedReplies`]).
-    NewLeaderAck { ballot: Ballot, cballot: Ballot, part: Part, entries: Vec<ReportedEntry> },
+    /// `released` (in the first part, empty in the others): per client,
+    /// below what the reporter released. A candidate that executed less
+    /// there fell behind what was released past it and must not lead: the
+    /// reports would not show it those commands.
+    NewLeaderAck { ballot: Ballot, cballot: Ballot, part: Part, entries: Vec<ReportedEntry>, released: Vec<(ClientId, u64)> },
     /// The new leader's decision for every recovered command (MSync): each
     /// is accepted in `ballot` with its dependencies; `voided` commands never
     /// reached a quorum and are dropped from every dependency set. In parts
     /// (a recovery can outgrow a frame): a replica applies the `Sync` once
     /// all parts arrived, and records it as the same parts.
-    Sync { ballot: Ballot, part: Part, decided: Vec<Decided>, voided: Vec<CommandId> },
+    /// `released` (in the first part, empty in the others): per client,
+    /// below what the new leader released. A replica that executed less
+    /// there fell behind what was released past it and rejoins by state
+    /// transfer instead of syncing: the decisions' dependencies leave out
+    /// commands it never executed.
+    Sync { ballot: Ballot, part: Part, decided: Vec<Decided>, voided: Vec<CommandId>, released: Vec<(ClientId, u64)> },
     /// A replica that saw `ballot` but missed its `Sync` asks the leader again.
     SyncRequest { ballot: Ballot },
     /// The receiver's ballot is stale.
@@ -96,7 +114,12 @@ pub enum Message {
     /// ids done here that no `Commit` record will bring back (voided by a
     /// leader change). `Commit` and `Voted` records for what is not
     /// released follow.
+    ///
+    /// Also a state transfer (`part.version` not 0): sent to a replica
+    /// behind what the sender (`of`) released, and recorded by it before it
+    /// installs the image, so that a restart replays the install.
     Image {
+        of: u64,
         ballot: Ballot,
         cballot: Ballot,
         commit_base: u64,
@@ -111,6 +134,10 @@ pub enum Message {
 /// The most votes in one [`Message::FastAcks`] or [`Message::SlowAcks`], so
 /// that a message stays far below the frame cap however busy a flush.
 pub const MAX_VOTES: usize = 1024;
+
+/// The most clients one [`Message::Released`] names: one is enough to
+/// show the follower it is behind.
+pub const MAX_BEHIND: usize = 64;
 
 /// One fast-path vote in a [`Message::FastAcks`]: the fields of a `FastAck`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -113,7 +113,9 @@ pub struct Sample {
 pub struct SimOutcome {
     /// The clients' history.
     pub history: History,
-    /// What each replica applied, in order.
+    /// What each replica applied, in order; after them, what replicas had
+    /// applied before a state transfer replaced it (see `World::replaced`),
+    /// as crashed replicas.
     pub replicas: Vec<ReplicaLog>,
     /// Whether every command completed and the run then drained after the
     /// last fault healed, so live replicas must hold the same commands.

@@ -50,6 +50,12 @@ impl SwiftReplica {
     }
 
     pub(super) fn on_fetch(&mut self, from: ReplicaId, ids: Vec<CommandId>, out: &mut Outbox<Message>) {
+        // Only the leader answers, and not a replica it released past
+        // (see `excluded`): a former leader's commits of a later ballot
+        // could leave out commands released past the asking replica.
+        if !self.is_leader() || !matches!(self.status, Status::Normal) || self.excluded.contains(&from) {
+            return;
+        }
         for id in ids {
             if let Some(e) = self.entry(id).filter(|e| e.phase == Phase::Committed) {
                 out.send_replica(from, Message::Commit { id, command: e.command.clone(), deps: e.deps.clone() });
@@ -74,7 +80,7 @@ impl SwiftReplica {
 
     pub(super) fn on_catch_up(&mut self, to: ReplicaId, ballot: Ballot, from: usize, out: &mut Outbox<Message>) {
         let end = self.commit_base + self.commit_order.len();
-        if ballot != self.ballot || !self.is_leader() || from > end {
+        if ballot != self.ballot || !self.is_leader() || from > end || self.excluded.contains(&to) {
             return;
         }
         // Below `commit_base` everything was released: executed everywhere.

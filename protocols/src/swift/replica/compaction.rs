@@ -21,6 +21,18 @@ impl SwiftReplica {
     /// See the module: empty while a leader change is under way (the
     /// records so far then stay; the next sync after it compacts).
     pub(super) fn compacted(&self) -> Vec<Message> {
+        let mut records = self.image_parts(0);
+        if records.is_empty() {
+            return records;
+        }
+        self.push_entries(&mut records);
+        records
+    }
+
+    /// The `Image` parts of this replica's state, tagged `version` (0 in a
+    /// compacted log; a state transfer tags each copy it sends); none
+    /// during a leader change.
+    pub(super) fn image_parts(&self, version: u64) -> Vec<Message> {
         if !matches!(self.status, Status::Normal) || self.ballot != self.cballot {
             return Vec::new();
         }
@@ -40,18 +52,23 @@ impl SwiftReplica {
         done.sort_unstable();
         let mut done = split_by_size(done, PART_BYTES, |_| 16).into_iter();
         let count = [states.len(), released.len(), order.len(), done.len()].into_iter().max().unwrap_or(0).max(1);
-        let mut records: Vec<Message> = (0..count)
+        (0..count)
             .map(|index| Message::Image {
+                of: self.id as u64,
                 ballot: self.ballot,
                 cballot: self.cballot,
                 commit_base: self.commit_base as u64,
-                part: Part { version: 0, index: index as u32, count: count as u32 },
+                part: Part { version, index: index as u32, count: count as u32 },
                 state: states.next().unwrap_or_default(),
                 released: released.next().unwrap_or_default(),
                 order: order.next().unwrap_or_default(),
                 done: done.next().unwrap_or_default(),
             })
-            .collect();
+            .collect()
+    }
+
+    /// A compacted log's records after the image (see the module).
+    fn push_entries(&self, records: &mut Vec<Message>) {
         let mut emitted: HashSet<CommandId> = HashSet::default();
         for id in &self.commit_order {
             if let Some(e) = self.entry(*id).filter(|e| e.phase == Phase::Committed) {
@@ -71,7 +88,6 @@ impl SwiftReplica {
         if self.is_leader() {
             records.extend(self.last_sync.iter().flatten().cloned());
         }
-        records
     }
 
     /// Replays one `Image` part: the first sets the commit order's base;

@@ -25,7 +25,7 @@ impl SwiftReplica {
         self.election.candidacy_started(now);
         self.leave_ballot();
         let own = Report { from: self.id, cballot: self.cballot, entries: self.report() };
-        self.status = Status::Recovering { reports: vec![own], arriving: PartedReplies::new(), sent: now };
+        self.status = Status::Recovering { reports: vec![own], arriving: PartedReplies::new(), sent: now, abandoned: false };
         // Its own report counts toward the majority: the ballot is a promise.
         out.persist(Message::NewLeader { ballot: self.ballot });
         out.broadcast(Message::NewLeader { ballot: self.ballot });
@@ -75,17 +75,37 @@ impl SwiftReplica {
         self.election.heard_leader(now);
         out.persist(Message::NewLeader { ballot });
         let cballot = self.cballot;
+        let mut released = Some(self.released_figures());
         for (part, entries) in parts_of(self.report(), now.0, reported_size) {
-            out.send_replica(from, Message::NewLeaderAck { ballot, cballot, part, entries });
+            let released = released.take().unwrap_or_default();
+            out.send_replica(from, Message::NewLeaderAck { ballot, cballot, part, entries, released });
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn on_new_leader_ack(&mut self, from: ReplicaId, ballot: Ballot, cballot: Ballot, part: Part, entries: Vec<ReportedEntry>, now: Time, out: &mut Outbox<Message>) {
+    pub(super) fn on_new_leader_ack(
+        &mut self,
+        from: ReplicaId,
+        (ballot, cballot, part): (Ballot, Ballot, Part),
+        entries: Vec<ReportedEntry>,
+        released: &[(ClientId, u64)],
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if ballot > self.ballot {
             return self.saw_ballot(ballot, now, out);
         }
-        let Status::Recovering { reports, arriving, .. } = &mut self.status else { return };
+        let behind = self.is_behind(released);
+        let Status::Recovering { reports, arriving, abandoned, .. } = &mut self.status else { return };
+        if behind || *abandoned {
+            // The reporter released commands this candidate never
+            // executed: their entries are gone from its report, so this
+            // replica cannot lead. It stops asking; another replica's
+            // election takes over, and that leader's `Sync` shows this one
+            // behind, so it then installs that leader's image.
+            *abandoned = true;
+            return;
+        }
         if ballot != self.ballot || reports.iter().any(|r| r.from == from) {
             return;
         }
@@ -99,8 +119,16 @@ impl SwiftReplica {
         if reports.len() < self.quorums.majority() {
             return;
         }
-        let recovered = recover(&self.quorums, reports);
-        let parts = sync_parts(self.ballot, &recovered.decided, &recovered.voided);
+        // A reporter that fell behind what was released may still hold
+        // votes on released commands (executed everywhere else, with their
+        // decided dependencies): they are not recovered again.
+        let graph = &self.graph;
+        let reports: Vec<Report> = reports
+            .iter()
+            .map(|r| Report { from: r.from, cballot: r.cballot, entries: r.entries.iter().filter(|e| !graph.is_released(e.id)).cloned().collect() })
+            .collect();
+        let recovered = recover(&self.quorums, &reports);
+        let parts = sync_parts(self.ballot, &recovered.decided, &recovered.voided, self.released_figures());
         for part in &parts {
             out.persist(part.clone());
             out.broadcast(part.clone());
@@ -115,7 +143,7 @@ impl SwiftReplica {
     pub(super) fn apply_sync(&mut self, ballot: Ballot, decided: Vec<Decided>, voided: Vec<CommandId>, now: Time, out: &mut Outbox<Message>) {
         if !self.is_leader_of(ballot) {
             // The leader recorded its `Sync` before sending it.
-            for part in sync_parts(ballot, &decided, &voided) {
+            for part in sync_parts(ballot, &decided, &voided, Vec::new()) {
                 out.persist(part);
             }
         }
@@ -168,6 +196,7 @@ impl SwiftReplica {
         self.cballot = ballot;
         self.leader_cursor = 0;
         self.leader_committed = 0;
+        self.reports_since = now;
         self.status = Status::Normal;
         self.leave_ballot();
 
@@ -241,7 +270,8 @@ pub(super) enum SyncItem {
 
 /// A `Sync` cut into parts under the frame cap; the ballot is the version
 /// (a leader sends one `Sync` per ballot, the same parts every time).
-pub(super) fn sync_parts(ballot: Ballot, decided: &[Decided], voided: &[CommandId]) -> Vec<Message> {
+pub(super) fn sync_parts(ballot: Ballot, decided: &[Decided], voided: &[CommandId], released: Vec<(ClientId, u64)>) -> Vec<Message> {
+    let mut released = Some(released);
     let items: Vec<SyncItem> = decided.iter().cloned().map(SyncItem::Decided).chain(voided.iter().copied().map(SyncItem::Voided)).collect();
     let size = |item: &SyncItem| match item {
         SyncItem::Decided(d) => 64 + d.command.value_len() + 16 * d.deps.len(),
@@ -250,7 +280,8 @@ pub(super) fn sync_parts(ballot: Ballot, decided: &[Decided], voided: &[CommandI
     parts_of(items, ballot.0, size)
         .map(|(part, items)| {
             let (decided, voided) = unzip_sync(items);
-            Message::Sync { ballot, part, decided, voided }
+            let released = released.take().unwrap_or_default();
+            Message::Sync { ballot, part, decided, voided, released }
         })
         .collect()
 }

@@ -23,8 +23,9 @@ mod leader_change;
 use leader_change::{sync_parts, SyncItem};
 mod normal_case;
 mod release;
+mod transfer;
 
-use super::messages::{Decided, FastVote, Message, Phase, ReportedEntry, MAX_VOTES};
+use super::messages::{Decided, FastVote, Message, Phase, ReportedEntry, MAX_BEHIND, MAX_VOTES};
 use super::recovery::{execution_order, recover, Report};
 use crate::ballot::Ballot;
 use crate::batching::HeldVotes;
@@ -92,7 +93,9 @@ enum Status {
     /// Joined a new ballot; waits for its leader's `Sync`.
     Joining,
     /// Leads a new ballot; gathers reports.
-    Recovering { reports: Vec<Report>, arriving: PartedReplies<ReportedEntry>, sent: Time },
+    /// `abandoned` once a report showed it behind what was released: it
+    /// cannot lead, and stays silent until another candidate's ballot.
+    Recovering { reports: Vec<Report>, arriving: PartedReplies<ReportedEntry>, sent: Time, abandoned: bool },
 }
 
 /// A SwiftPaxos replica.
@@ -141,6 +144,25 @@ pub struct SwiftReplica {
     restored_order: HashSet<CommandId>,
     /// The leader: each replica's executed prefixes, as last reported.
     prefix_reports: HashMap<ReplicaId, HashMap<ClientId, u64>>,
+    /// How many commands a replica may have executed fewer than this leader
+    /// before releases stop waiting for it ([`ReplicaConfig::release_lag`]).
+    release_lag: u64,
+    /// The leader: replicas it released past (they lagged more than the
+    /// release lag), until a report shows them caught up by a rejoin. They
+    /// get no leader dependencies (`FastAck`s), commits or catch-up from it:
+    /// those leave out the commands they never executed, so they could
+    /// execute out of order. They are told `Released` instead.
+    excluded: HashSet<ReplicaId>,
+    /// A state transfer: when this replica last asked for an image, when
+    /// it last sent one, and the parts of one arriving.
+    last_image_request: Time,
+    last_image_sent: Time,
+    arriving_image: PartedReplies<transfer::ImagePiece>,
+    /// The leader: when each replica's last report arrived.
+    last_report_at: HashMap<ReplicaId, Time>,
+    /// When this replica entered its ballot: a replica that has not
+    /// reported since is waited for a while before it counts as lagging.
+    reports_since: Time,
     last_prefix_report: Time,
     /// How much of the current leader's `commit_order` this follower has
     /// read, and how much the leader's last heartbeat said it has.
@@ -156,6 +178,10 @@ impl ReplicaProtocol for SwiftReplica {
     /// each decision; a compacted log starts with `Image` parts
     /// ([`compaction`]).
     const DURABLE: bool = true;
+
+    /// Non-conflicting commands execute in different orders at different
+    /// replicas.
+    const EXECUTES_ONE_SEQUENCE: bool = false;
 
     /// See [`compaction`].
     fn snapshot(&self) -> Vec<Message> {
@@ -188,11 +214,11 @@ impl ReplicaProtocol for SwiftReplica {
                 self.ballot = self.ballot.max(ballot);
                 self.restore_vote(entry);
             }
-            Message::Sync { ballot, part, decided, voided } => {
+            Message::Sync { ballot, part, decided, voided, released: _ } => {
                 if let Some((decided, voided)) = self.whole_sync(ballot, part, decided, voided) {
                     if self.is_leader_of(ballot) {
                         // Followers that missed it will ask again.
-                        self.last_sync = Some(sync_parts(ballot, &decided, &voided));
+                        self.last_sync = Some(sync_parts(ballot, &decided, &voided, self.released_figures()));
                     }
                     // A ballot synced into already: the `Sync` a compacted
                     // log keeps for followers, its effects in the records
@@ -202,13 +228,26 @@ impl ReplicaProtocol for SwiftReplica {
                     }
                 }
             }
-            Message::Image { ballot, cballot, commit_base, part: _, state, released, order, done } => {
+            Message::Image { part, of, .. } if part.version != 0 => {
+                // A state transfer this replica installed: again, on top of
+                // what the records before it rebuilt.
+                if let Some((part, piece)) = transfer::image_piece(record) {
+                    if let Some(pieces) = self.arriving_image.add(of as ReplicaId, part, vec![piece]) {
+                        self.install(of as ReplicaId, part.version, pieces, out);
+                    }
+                }
+            }
+            Message::Image { ballot, cballot, commit_base, part: _, state, released, order, done, of: _ } => {
                 self.restore_image((ballot, cballot), commit_base, state, released, order, done, out)
             }
             Message::Commit { id, command, deps } => self.commit(id, Some(command), deps, out),
             _ => {}
         }
         self.status = if self.ballot == self.cballot { Status::Normal } else { Status::Joining };
+        // Which replicas its ballot released past went with the crash: a
+        // leader that comes back in its ballot sends dependencies to none
+        // until its report shows it is not behind.
+        self.excluded = (0..self.n()).filter(|&r| r != self.id).collect();
         // Messages queued while restoring are dropped.
         self.fast_votes.clear();
         self.slow_votes.clear();
@@ -245,6 +284,13 @@ impl ReplicaProtocol for SwiftReplica {
             commit_base: 0,
             restored_order: HashSet::default(),
             prefix_reports: HashMap::default(),
+            release_lag: config.release_lag,
+            reports_since: Time::ZERO,
+            excluded: HashSet::default(),
+            last_report_at: HashMap::default(),
+            last_image_request: Time::ZERO,
+            last_image_sent: Time::ZERO,
+            arriving_image: PartedReplies::new(),
             last_prefix_report: Time::ZERO,
             leader_cursor: 0,
             leader_committed: 0,
@@ -285,7 +331,14 @@ impl ReplicaProtocol for SwiftReplica {
                     self.release(&release);
                 }
             }
-            Message::ExecutedPrefixes { prefixes } => self.on_executed_prefixes(r, prefixes),
+            Message::ExecutedPrefixes { prefixes } => self.on_executed_prefixes(r, prefixes, now, out),
+            Message::Released { behind } => self.on_released(r, &behind, now, out),
+            Message::ImageRequest => self.on_image_request(r, now, out),
+            image @ Message::Image { .. } => {
+                if let Some((part, piece)) = transfer::image_piece(image) {
+                    self.on_image_part(r, part, piece, out);
+                }
+            }
             Message::CatchUp { ballot, from } => self.on_catch_up(r, ballot, from, out),
             Message::CatchUpReply { ballot, from, commits } => {
                 // `from` beyond the cursor: the leader released what lies
@@ -306,9 +359,14 @@ impl ReplicaProtocol for SwiftReplica {
                 }
             }
             Message::NewLeader { ballot } => self.on_new_leader(r, ballot, now, out),
-            Message::NewLeaderAck { ballot, cballot, part, entries } => self.on_new_leader_ack(r, ballot, cballot, part, entries, now, out),
-            Message::Sync { ballot, part, decided, voided } => {
+            Message::NewLeaderAck { ballot, cballot, part, entries, released } => self.on_new_leader_ack(r, (ballot, cballot, part), entries, &released, now, out),
+            Message::Sync { ballot, part, decided, voided, released } => {
                 if ballot > self.ballot || (ballot == self.ballot && matches!(self.status, Status::Joining)) {
+                    if self.is_behind(&released) {
+                        // Its decisions leave out commands released past
+                        // this replica: it must not sync, but rejoin.
+                        return self.ask_image(r, now, out);
+                    }
                     self.election.heard_leader(now);
                     if let Some((decided, voided)) = self.whole_sync(ballot, part, decided, voided) {
                         self.apply_sync(ballot, decided, voided, now, out);
@@ -326,15 +384,15 @@ impl ReplicaProtocol for SwiftReplica {
                 self.join_ballot(ballot);
                 self.saw_ballot(ballot, now, out);
             }
-            Message::Propose { .. } | Message::Reply { .. } | Message::Executed { .. } | Message::Voted { .. } | Message::Image { .. } => {}
+            Message::Propose { .. } | Message::Reply { .. } | Message::Executed { .. } | Message::Voted { .. } => {}
         }
     }
 
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
         let leading = self.is_leader();
         match &mut self.status {
-            Status::Recovering { sent, .. } => {
-                if now.since(*sent) >= self.timing.retry {
+            Status::Recovering { sent, abandoned, .. } => {
+                if !*abandoned && now.since(*sent) >= self.timing.retry {
                     *sent = now;
                     out.broadcast(Message::NewLeader { ballot: self.ballot });
                 }
@@ -360,7 +418,7 @@ impl ReplicaProtocol for SwiftReplica {
             Status::Normal => {
                 if now.since(self.last_heartbeat) >= self.timing.heartbeat {
                     self.last_heartbeat = now;
-                    let release = if matches!(self.status, Status::Normal) { self.newly_stable() } else { Vec::new() };
+                    let release = if matches!(self.status, Status::Normal) { self.newly_stable(now) } else { Vec::new() };
                     self.release(&release);
                     let committed = self.commit_base + self.commit_order.len();
                     out.broadcast(Message::Heartbeat { ballot: self.ballot, committed, release });
@@ -377,6 +435,10 @@ impl ReplicaProtocol for SwiftReplica {
         let fast_size = |(_, v): &(Ballot, FastVote)| 48 + 16 * v.deps.len() + v.command.as_ref().map_or(0, Command::value_len);
         self.fast_votes.flush(out, MAX_VOTES, fast_size, |(b, _)| *b, |ballot, votes| Message::FastAcks { ballot, acks: votes.into_iter().map(|(_, v)| v).collect() });
         self.slow_votes.flush(out, MAX_VOTES, |_| 16, |(b, _)| *b, |ballot, votes| Message::SlowAcks { ballot, ids: votes.into_iter().map(|(_, id)| id).collect() });
+        if !self.excluded.is_empty() && self.is_leader() {
+            let carries_deps = |m: &Message| matches!(m, Message::FastAck { .. } | Message::FastAcks { .. });
+            out.narrow_broadcasts(self.n(), self.id, carries_deps, |r| !self.excluded.contains(&r));
+        }
     }
 
     fn leader(&self) -> Option<ReplicaId> {

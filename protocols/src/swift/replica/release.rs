@@ -5,6 +5,10 @@
 //! over all replicas (itself included) and its heartbeat carries what
 //! moved; every replica then drops those commands' entries, votes and
 //! conflict-table records, and its dependency graph keeps only the number.
+//!
+//! A replica more than the release lag behind (down, or slow) is not waited
+//! for, so memory stays bounded; when it reports again the leader tells it
+//! what was released past it (`Released`), and it rejoins by state transfer.
 
 use super::*;
 
@@ -21,22 +25,83 @@ impl SwiftReplica {
         }
     }
 
-    /// The leader records a replica's report.
-    pub(super) fn on_executed_prefixes(&mut self, from: ReplicaId, prefixes: Vec<(ClientId, u64)>) {
+    /// The leader records a replica's report, and tells a replica behind
+    /// what was released past it.
+    pub(super) fn on_executed_prefixes(&mut self, from: ReplicaId, prefixes: Vec<(ClientId, u64)>, now: Time, out: &mut Outbox<Message>) {
+        self.last_report_at.insert(from, now);
         let reported = self.prefix_reports.entry(from).or_default();
         for (client, below) in prefixes {
             let p = reported.entry(client).or_insert(below);
             *p = (*p).max(below);
         }
+        if !self.is_leader() || !matches!(self.status, Status::Normal) {
+            return;
+        }
+        let reported = &self.prefix_reports[&from];
+        let behind: Vec<(ClientId, u64)> = self
+            .state
+            .executed_prefixes()
+            .into_iter()
+            .map(|(client, _)| (client, self.graph.released_below(client)))
+            .filter(|&(client, released)| released > reported.get(&client).copied().unwrap_or(1))
+            .take(MAX_BEHIND)
+            .collect();
+        if behind.is_empty() {
+            self.excluded.remove(&from);
+        } else {
+            self.excluded.insert(from);
+            out.send_replica(from, Message::Released { behind });
+        }
     }
 
-    /// The leader: per client, the prefix every replica executed, where it
-    /// moved past what was released already.
-    pub(super) fn newly_stable(&self) -> Vec<(ClientId, u64)> {
+    /// A follower told it is behind what was released: if it is (the
+    /// message may be older than its own progress), those commands are
+    /// gone everywhere else and it rejoins by state transfer.
+    pub(super) fn on_released(&mut self, from: ReplicaId, behind: &[(ClientId, u64)], now: Time, out: &mut Outbox<Message>) {
+        if self.is_behind(behind) {
+            self.ask_image(from, now, out);
+        }
+    }
+
+    /// Whether another replica released, per client, below figures this
+    /// replica has not executed up to.
+    pub(super) fn is_behind(&self, released: &[(ClientId, u64)]) -> bool {
+        released.iter().any(|&(client, below)| self.state.executed_prefixes_of(client) < below)
+    }
+
+    /// Per client, below what this replica released (where it released anything).
+    pub(super) fn released_figures(&self) -> Vec<(ClientId, u64)> {
+        self.state.executed_prefixes().into_iter().map(|(client, _)| (client, self.graph.released_below(client))).filter(|&(_, below)| below > 1).collect()
+    }
+
+    /// How many commands replica `r` executed fewer than this leader, by
+    /// its last report (everything executed here, without one).
+    fn lag_of(&self, r: ReplicaId, own: &[(ClientId, u64)]) -> u64 {
+        let reported = self.prefix_reports.get(&r);
+        own.iter().map(|&(client, below)| below.saturating_sub(reported.and_then(|p| p.get(&client)).copied().unwrap_or(1))).sum()
+    }
+
+    /// Whether releases wait for replica `r`: unless it has been silent
+    /// for a while (no report for four retry intervals since this leader's
+    /// ballot began: down or cut off) and lags more than the release lag.
+    /// A replica that reports is waited for however far behind it is: its
+    /// reports are a heartbeat old, and under load that alone is more
+    /// commands than a small release lag.
+    fn waits_for(&self, r: ReplicaId, own: &[(ClientId, u64)], now: Time) -> bool {
+        let heard = self.last_report_at.get(&r).copied().unwrap_or(Time::ZERO).max(self.reports_since);
+        now.since(heard) < 4 * self.timing.retry || self.lag_of(r, own) <= self.release_lag
+    }
+
+    /// The leader: per client, the prefix every replica it waits for
+    /// executed (itself included), where it moved past what was released.
+    /// Replicas not waited for that the release passes are `excluded`.
+    pub(super) fn newly_stable(&mut self, now: Time) -> Vec<(ClientId, u64)> {
+        let own = self.state.executed_prefixes();
+        let waited: Vec<ReplicaId> = (0..self.n()).filter(|&r| r != self.id && self.waits_for(r, &own, now)).collect();
         let mut moved = Vec::new();
-        for (client, own) in self.state.executed_prefixes() {
-            let mut stable = own;
-            for r in (0..self.n()).filter(|&r| r != self.id) {
+        for &(client, mine) in &own {
+            let mut stable = mine;
+            for &r in &waited {
                 match self.prefix_reports.get(&r).and_then(|p| p.get(&client)) {
                     Some(&p) => stable = stable.min(p),
                     None => stable = 0,
@@ -44,6 +109,13 @@ impl SwiftReplica {
             }
             if stable > self.graph.released_below(client).max(1) {
                 moved.push((client, stable));
+            }
+        }
+        for r in (0..self.n()).filter(|&r| r != self.id && !waited.contains(&r)) {
+            let reported = self.prefix_reports.get(&r);
+            let passed = moved.iter().any(|&(client, stable)| stable > reported.and_then(|p| p.get(&client)).copied().unwrap_or(1));
+            if passed {
+                self.excluded.insert(r);
             }
         }
         moved
