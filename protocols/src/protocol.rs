@@ -365,6 +365,14 @@ pub trait ReplicaProtocol {
     /// The replica this one currently follows, for tests and metrics.
     fn leader(&self) -> Option<ReplicaId>;
 
+    /// Whether this replica's state machine applied `id`: after a state
+    /// transfer of a protocol that does not execute one sequence
+    /// ([`ReplicaProtocol::EXECUTES_ONE_SEQUENCE`]), checkers learn from it
+    /// which commands the installed image stood for.
+    fn has_executed(&self, _id: CommandId) -> bool {
+        false
+    }
+
     /// One line on the replica's state, printed when a simulated run fails.
     fn describe(&self) -> String {
         String::new()

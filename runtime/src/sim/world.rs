@@ -156,6 +156,8 @@ struct World<P: Protocol> {
     /// What replicas had executed before a state transfer replaced it, for
     /// protocols whose replicas order only conflicting commands alike.
     replaced: Vec<ReplicaLog>,
+    /// Whose history each of `replaced` was.
+    replaced_of: Vec<usize>,
 }
 
 /// Runs `config` with protocol `P` and returns what happened; check it with
@@ -240,6 +242,7 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         crash_held: vec![false; n],
         rejoins: 0,
         replaced: Vec::new(),
+        replaced_of: Vec::new(),
     };
     for (t, fault) in &schedule.events {
         if *t == Time::ZERO {
@@ -514,6 +517,22 @@ impl<P: Protocol> World<P> {
 
     fn carry_out_replica(&mut self, r: usize, mut out: Outbox<P::Message>) {
         let durable = self.config.restarts == Restarts::Durable;
+        // Commands an install executes itself (its own decisions, on top
+        // of the image) are reported after it, so they are not the image's.
+        let installing = !P::Replica::EXECUTES_ONE_SEQUENCE && out.actions().iter().any(|a| matches!(a, Action::Installed { .. }));
+        let mut after_install: std::collections::HashSet<CommandId> = std::collections::HashSet::new();
+        if installing {
+            let mut seen = false;
+            for a in out.actions() {
+                match a {
+                    Action::Installed { .. } => seen = true,
+                    Action::Executed(id) if seen => {
+                        after_install.insert(*id);
+                    }
+                    _ => {}
+                }
+            }
+        }
         for action in out.drain() {
             match action {
                 Action::Send { to, msg } => self.send_after_sync(r, to, msg),
@@ -528,7 +547,7 @@ impl<P: Protocol> World<P> {
                 }
                 Action::Installed { donor, applied } => {
                     self.state_transfers += 1;
-                    let image = self.donor_prefix(donor, applied);
+                    let image = if P::Replica::EXECUTES_ONE_SEQUENCE { self.donor_prefix(donor, applied) } else { self.image_of(r, donor, &after_install) };
                     if P::Replica::EXECUTES_ONE_SEQUENCE {
                         self.check_image(r, donor, &image);
                     } else {
@@ -537,6 +556,7 @@ impl<P: Protocol> World<P> {
                         // the agreement check, as the history of an ended
                         // replica, against everyone's order of each key.
                         let before = std::mem::take(&mut self.logs[r].applied);
+                        self.replaced_of.push(r);
                         self.replaced.push(ReplicaLog { applied: before, crashed: true });
                     }
                     self.logs[r].applied = image;
@@ -624,10 +644,23 @@ impl<P: Protocol> World<P> {
         }
         for record in records {
             replica.restore(record, &mut out);
+            let mut after_install = std::collections::HashSet::new();
+            let mut seen = false;
+            for a in out.actions() {
+                match a {
+                    Action::Installed { .. } => seen = true,
+                    Action::Executed(id) if seen => {
+                        after_install.insert(*id);
+                    }
+                    _ => {}
+                }
+            }
             for action in out.drain() {
                 match action {
                     Action::Executed(id) => applied.push(id),
-                    Action::Installed { donor, applied: count } if donor != r => applied = self.donor_prefix(donor, count),
+                    Action::Installed { donor, applied: count } if donor != r => {
+                        applied = if P::Replica::EXECUTES_ONE_SEQUENCE { self.donor_prefix(donor, count) } else { self.image_held_by(&replica, donor, &after_install) };
+                    }
                     _ => {}
                 }
             }
@@ -745,6 +778,31 @@ impl<P: Protocol> World<P> {
         let current = &self.logs[donor].applied;
         let list = if current.len() >= count { current } else { &self.lives[donor] };
         list[..count.min(list.len())].to_vec()
+    }
+
+    /// What an image installed at `r` from `donor` stood for, when replicas
+    /// do not execute one sequence: the commands `r`'s state machine now
+    /// holds as applied (less those the install itself executed, which it
+    /// reports after), in the order the donor applied them. The donor's
+    /// histories are all searched (its current one, its longest earlier
+    /// life, those its own transfers replaced): it may have restarted or
+    /// installed another image since it sent this one, so a prefix of its
+    /// current history need not be what it sent.
+    fn image_of(&self, r: usize, donor: usize, after_install: &std::collections::HashSet<CommandId>) -> Vec<CommandId> {
+        self.image_held_by(&self.replicas[r], donor, after_install)
+    }
+
+    /// [`World::image_of`] for a replica being rebuilt.
+    fn image_held_by(&self, replica: &P::Replica, donor: usize, after_install: &std::collections::HashSet<CommandId>) -> Vec<CommandId> {
+        let earlier = self.replaced.iter().zip(&self.replaced_of).filter(|(_, &of)| of == donor).map(|(log, _)| &log.applied);
+        let mut seen = std::collections::HashSet::new();
+        [&self.logs[donor].applied, &self.lives[donor]]
+            .into_iter()
+            .chain(earlier)
+            .flatten()
+            .copied()
+            .filter(|id| !after_install.contains(id) && replica.has_executed(*id) && seen.insert(*id))
+            .collect()
     }
 
     /// An image must hold everything the receiver already applied, in the

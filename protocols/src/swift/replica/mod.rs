@@ -183,6 +183,10 @@ impl ReplicaProtocol for SwiftReplica {
     /// replicas.
     const EXECUTES_ONE_SEQUENCE: bool = false;
 
+    fn has_executed(&self, id: CommandId) -> bool {
+        self.state.has_executed(id)
+    }
+
     /// See [`compaction`].
     fn snapshot(&self) -> Vec<Message> {
         self.compacted()
