@@ -66,10 +66,11 @@ pub struct CliArgs {
     /// holds this many bytes.
     #[arg(long, default_value_t = runtime::live::server::COMPACT_LOG_AFTER)]
     pub compact_log_after: u64,
-    /// Servers: how many log slots a replica may fall behind the most
+    /// Servers: how many log positions a replica may fall behind the most
     /// advanced before the others release their logs past it (memory stays
     /// bounded while it is down); it then rejoins by state transfer
-    /// (Multi-Paxos, N2Paxos, CURP and Fast Paxos; the others wait for it).
+    /// (slots for Multi-Paxos, N2Paxos, CURP and Fast Paxos; commands for
+    /// SwiftPaxos and instances of a row for EPaxos, once it is silent).
     #[arg(long, default_value_t = protocols::DEFAULT_RELEASE_LAG)]
     pub release_lag: u64,
     /// Protocol instances per replica (servers and clients must agree):

@@ -265,7 +265,10 @@ impl EPaxosReplica {
             Some(r) if r.vbal > default => TryOutcome::NotFast,
             Some(r) if r.attrs == attrs && r.value == value => TryOutcome::Ok,
             _ => match self.blocking_conflict(instance, &value, &attrs) {
-                Some((with, decided)) => TryOutcome::Conflict { with, decided },
+                Some((with, decided)) => {
+                    let original = self.instances.get(&with).is_some_and(|w| w.vbal == with.default_ballot());
+                    TryOutcome::Conflict { with, decided, original }
+                }
                 None => {
                     self.hold(instance, Status::PreAccepted, default, value, attrs, true, now);
                     TryOutcome::Ok
@@ -324,10 +327,17 @@ impl EPaxosReplica {
                 self.recoveries.conflict_decided += 1;
                 self.restart_phase1(instance, ballot, value, now, out)
             }
-            TryOutcome::Conflict { with, decided: false } => {
+            TryOutcome::Conflict { with, decided: false, original } => {
                 self.recoveries.conflict_pending += 1;
                 possible.remove(from);
-                possible.remove(with.leader);
+                // `with`'s leader pre-accepted it without this instance, so
+                // it is not in this instance's fast quorum (it would have
+                // added `with` to the attributes) — known only when what
+                // the replier holds of `with` is that leader's proposal: a
+                // recovery's phase 1 may have given `with` other attributes.
+                if original {
+                    possible.remove(with.leader);
+                }
                 if possible.len() < fast_quorum {
                     self.restart_phase1(instance, ballot, value, now, out);
                 }
