@@ -306,6 +306,23 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
     }
 }
 
+/// Commands an install executes itself (its own decisions, on top of the
+/// image) are reported after its `Installed`, so they are not the image's.
+fn executed_after_install<M>(out: &Outbox<M>) -> std::collections::HashSet<CommandId> {
+    let mut seen = false;
+    let mut after = std::collections::HashSet::new();
+    for action in out.actions() {
+        match action {
+            Action::Installed { .. } => seen = true,
+            Action::Executed(id) if seen => {
+                after.insert(*id);
+            }
+            _ => {}
+        }
+    }
+    after
+}
+
 /// Every replica in its first life, known to all: the cluster started
 /// together.
 fn first_lives(n: usize) -> Lives {
@@ -517,22 +534,7 @@ impl<P: Protocol> World<P> {
 
     fn carry_out_replica(&mut self, r: usize, mut out: Outbox<P::Message>) {
         let durable = self.config.restarts == Restarts::Durable;
-        // Commands an install executes itself (its own decisions, on top
-        // of the image) are reported after it, so they are not the image's.
-        let installing = !P::Replica::EXECUTES_ONE_SEQUENCE && out.actions().iter().any(|a| matches!(a, Action::Installed { .. }));
-        let mut after_install: std::collections::HashSet<CommandId> = std::collections::HashSet::new();
-        if installing {
-            let mut seen = false;
-            for a in out.actions() {
-                match a {
-                    Action::Installed { .. } => seen = true,
-                    Action::Executed(id) if seen => {
-                        after_install.insert(*id);
-                    }
-                    _ => {}
-                }
-            }
-        }
+        let after_install = if P::Replica::EXECUTES_ONE_SEQUENCE { Default::default() } else { executed_after_install(&out) };
         for action in out.drain() {
             match action {
                 Action::Send { to, msg } => self.send_after_sync(r, to, msg),
@@ -644,17 +646,7 @@ impl<P: Protocol> World<P> {
         }
         for record in records {
             replica.restore(record, &mut out);
-            let mut after_install = std::collections::HashSet::new();
-            let mut seen = false;
-            for a in out.actions() {
-                match a {
-                    Action::Installed { .. } => seen = true,
-                    Action::Executed(id) if seen => {
-                        after_install.insert(*id);
-                    }
-                    _ => {}
-                }
-            }
+            let after_install = executed_after_install(&out);
             for action in out.drain() {
                 match action {
                     Action::Executed(id) => applied.push(id),
