@@ -11,7 +11,6 @@
 mod compaction;
 mod normal_case;
 mod recovery;
-mod transfer;
 
 use super::attributes::ConflictMap;
 use super::instance::{command_of, Attributes, InstanceId, Report, Status, Value};
@@ -143,20 +142,6 @@ pub struct EPaxosReplica {
     floor_reports: Vec<Vec<u64>>,
     /// Normal-case messages for the next flush, one `Batch` per destination.
     steps: HeldVotes<Step>,
-    /// How many instances of a row a replica may have executed fewer than
-    /// this one before releases stop waiting for it, once it is silent
-    /// ([`ReplicaConfig::release_lag`]).
-    release_lag: u64,
-    /// When each replica's floors last arrived (this replica's own: when
-    /// it started), to tell a silent replica from a busy one.
-    floors_heard: Vec<Option<Time>>,
-    /// A state transfer: when this replica last asked for an image, when
-    /// it last sent one, and the parts of one arriving.
-    last_image_request: Option<Time>,
-    last_image_sent: Time,
-    /// Whether it asked for an image since it last installed one.
-    asked_since_install: bool,
-    arriving_image: crate::transfer::PartedReplies<transfer::ImagePiece>,
 }
 
 /// Releasing instances executed everywhere ([`crate::gc`]): replicas
@@ -164,27 +149,15 @@ pub struct EPaxosReplica {
 /// smallest floor of a row, every replica executed every instance, so all
 /// forget them (the dependency graph keeps only the number).
 impl EPaxosReplica {
-    fn on_floors(&mut self, from: ReplicaId, floors: &[u64], now: Time) {
+    fn on_floors(&mut self, from: ReplicaId, floors: &[u64]) {
         let n = self.n();
         if let Some(report) = self.floor_reports.get_mut(from) {
             for (row, &floor) in floors.iter().enumerate().take(n) {
                 report[row] = report[row].max(floor);
             }
         }
-        let started = *self.floors_heard[self.id].get_or_insert(now);
-        if from != self.id {
-            self.floors_heard[from] = Some(now);
-        }
         for row in 0..n {
-            // A replica silent for a while (down or cut off) and further
-            // behind than the release lag is not waited for; it installs
-            // an image when it returns (`transfer`).
-            let own = self.row_floor[row];
-            let waited = |r: ReplicaId| {
-                let heard = self.floors_heard[r].unwrap_or(started);
-                r == self.id || now.since(heard) < 4 * self.timing.retry || self.floor_reports[r][row] + self.release_lag >= own
-            };
-            let stable = (0..n).filter(|&r| waited(r)).map(|r| self.floor_reports[r][row]).min().unwrap_or(0).min(own);
+            let stable = (0..n).map(|r| self.floor_reports[r][row]).min().unwrap_or(0).min(self.row_floor[row]);
             let from_slot = self.graph.released_below(row as u64);
             if stable > from_slot {
                 let below = stable;
@@ -208,14 +181,6 @@ impl ReplicaProtocol for EPaxosReplica {
     /// `PrepareOk` it would answer a recoverer with (promised ballot and
     /// report); `Commit` for each decision.
     const DURABLE: bool = true;
-
-    /// Instances that do not depend on each other execute in different
-    /// orders at different replicas.
-    const EXECUTES_ONE_SEQUENCE: bool = false;
-
-    fn has_executed(&self, id: CommandId) -> bool {
-        self.state.has_executed(id)
-    }
 
     /// See [`compaction`].
     fn snapshot(&self) -> Vec<Message> {
@@ -260,16 +225,6 @@ impl ReplicaProtocol for EPaxosReplica {
                 (instance, None)
             }
             Message::Commit { instance, value, attrs } => (instance, Some((value, attrs))),
-            image @ Message::Image { part, .. } if part.version != 0 => {
-                // A state transfer this replica installed: again, on top of
-                // what the records before it rebuilt.
-                if let Some((of, part, piece)) = transfer::image_piece(image) {
-                    if let Some(pieces) = self.arriving_image.add(of, part, vec![piece]) {
-                        self.install(of, pieces, out);
-                    }
-                }
-                return;
-            }
             Message::Image { of, state, released, next_slot, .. } => return self.restore_image(of, state, &released, next_slot),
             _ => return,
         };
@@ -305,12 +260,6 @@ impl ReplicaProtocol for EPaxosReplica {
             recoveries: RecoveryCounts::default(),
             floor_reports: vec![vec![0; n]; n],
             steps: HeldVotes::new(),
-            release_lag: config.release_lag,
-            floors_heard: vec![None; n],
-            last_image_request: None,
-            last_image_sent: Time::ZERO,
-            asked_since_install: false,
-            arriving_image: crate::transfer::PartedReplies::new(),
         }
     }
 
@@ -326,15 +275,7 @@ impl ReplicaProtocol for EPaxosReplica {
             return; // executed everywhere and forgotten: a stale message
         }
         match msg {
-            Message::Request { .. } | Message::Reply { .. } => {}
-            Message::ImageRequest => self.on_image_request(r, now, out),
-            image @ Message::Image { .. } => {
-                if let Some((_, part, piece)) = transfer::image_piece(image) {
-                    if part.version != 0 {
-                        self.on_image_part(r, part, piece, out);
-                    }
-                }
-            }
+            Message::Request { .. } | Message::Reply { .. } | Message::Image { .. } => {}
             Message::Batch { steps } => {
                 for step in steps {
                     self.handle(from, step.into(), now, out);
@@ -351,10 +292,9 @@ impl ReplicaProtocol for EPaxosReplica {
             Message::TryPreAcceptReply { instance, ballot, outcome } => self.on_try_pre_accept_reply(r, instance, ballot, outcome, now, out),
             Message::Nack { instance, ballot } => self.on_nack(instance, ballot),
             Message::Fetch { instance } => self.on_fetch(r, instance, out),
-            Message::RowLengths { lengths, executed, released } => {
+            Message::RowLengths { lengths, executed } => {
                 self.on_row_lengths(&lengths, now);
-                self.on_floors(r, &executed, now);
-                self.check_released(r, &released, now, out);
+                self.on_floors(r, &executed);
             }
         }
     }
@@ -362,9 +302,9 @@ impl ReplicaProtocol for EPaxosReplica {
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
         if now.since(self.last_row_length) >= self.timing.heartbeat && self.row_known.iter().any(|l| *l > 0) {
             self.last_row_length = now;
-            out.broadcast(Message::RowLengths { lengths: self.row_known.clone(), executed: self.row_floor.clone(), released: self.released() });
+            out.broadcast(Message::RowLengths { lengths: self.row_known.clone(), executed: self.row_floor.clone() });
             let own = self.row_floor.clone();
-            self.on_floors(self.id, &own, now);
+            self.on_floors(self.id, &own);
         }
         self.notice_missing_dependencies(now, out);
         let undecided: Vec<InstanceId> = self.undecided.iter().copied().collect();
