@@ -33,7 +33,7 @@ fn rolling_restarts_and_a_power_loss_lose_no_acknowledged_write() {
         let dir = temp_dir(&format!("restart-{protocol}"));
         let data = dir.join("data");
         let data_dir = data.to_str().unwrap().to_string();
-        let config = write_config(&dir, 3, port(300 + 20 * i as u16), "reqs: 1000\nclones: 31\nwrites: 50\nconflicts: 10\ncommandSize: 100\n");
+        let config = write_config(&dir, 3, port(300 + 20 * i as u16), "reqs: 1500\nclones: 31\nwrites: 50\nconflicts: 10\ncommandSize: 100\n");
         // A small compaction threshold: the protocols that snapshot replace
         // their logs many times, and restarts replay those snapshots.
         let server = |alias: &str| start_server(&config, alias, protocol, &["-data-dir", &data_dir, "-compact-log-after", "262144"]);
