@@ -56,7 +56,7 @@ fn rolling_restarts_and_a_power_loss_lose_no_acknowledged_write() {
         let (out, took) = client.join().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
-        assert!(text.contains("client c1: 32000 commands completed"), "{protocol}: {text}");
+        assert!(text.contains("client c1: 48000 commands completed"), "{protocol}: {text}");
         assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
         assert!(took > all_down, "{protocol}: the client finished ({took:?}) before the power loss ({all_down:?}); raise reqs");
         drop(servers);
