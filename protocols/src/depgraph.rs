@@ -27,6 +27,8 @@ pub trait Sequenced: Copy {
     fn stream(&self) -> u64;
     /// The position in it.
     fn position(&self) -> u64;
+    /// The id at `position` of `stream`.
+    fn at(stream: u64, position: u64) -> Self;
 }
 
 impl Sequenced for CommandId {
@@ -35,6 +37,9 @@ impl Sequenced for CommandId {
     }
     fn position(&self) -> u64 {
         self.seq
+    }
+    fn at(stream: u64, position: u64) -> Self {
+        CommandId::new(stream, position)
     }
 }
 
@@ -67,10 +72,21 @@ pub fn deps_of(ids: impl IntoIterator<Item = CommandId>, own: CommandId) -> Deps
 struct Node<K, V> {
     value: V,
     deps: DepList<K>,
+    /// Whether each of `deps` stands for its whole stream up to it
+    /// ([`DependencyGraph::commit_prefixes`]).
+    prefixes: bool,
     priority: u64,
-    /// `deps[..done_prefix]` are done: searches start after them, so a
-    /// long dependency list is read once, not again at every retry.
-    done_prefix: usize,
+    /// The dependencies before this point are done: searches start there,
+    /// so a long dependency list is read once, not again at every retry.
+    done_prefix: Cursor,
+}
+
+/// A point in a node's dependencies: the entry `index` of its list and,
+/// for a prefix dependency, the `position` in that entry's stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Cursor {
+    index: usize,
+    position: u64,
 }
 
 /// Committed commands waiting to execute, and which ones already did.
@@ -184,11 +200,6 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         self.done.values().map(|s| s.done.len()).sum()
     }
 
-    /// The committed dependencies of `id`, while it waits to execute.
-    pub fn pending_deps(&self, id: K) -> Option<&DepList<K>> {
-        self.pending.get(&id).map(|n| &n.deps)
-    }
-
     /// Records that `id` committed with `deps`; returns every command that
     /// became executable, in execution order (priority 0: id order in cycles).
     pub fn commit(&mut self, id: K, value: V, deps: DepList<K>) -> Vec<(K, V)> {
@@ -198,10 +209,25 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
     /// [`DependencyGraph::commit`] for a node that executes, inside a cycle,
     /// after the members with a lower `priority` (EPaxos's sequence number).
     pub fn commit_with_priority(&mut self, id: K, value: V, deps: DepList<K>, priority: u64) -> Vec<(K, V)> {
+        self.insert(id, Node { value, deps, prefixes: false, priority, done_prefix: Cursor::default() })
+    }
+
+    /// [`DependencyGraph::commit_with_priority`] where each of `tops` (one
+    /// per stream) stands for every position of its stream up to and
+    /// including it (EPaxos: an instance follows every instance of each row
+    /// up to its dependency there). The graph reads such a range lazily,
+    /// from the first position not done: a replica far behind would
+    /// otherwise hold, for each command it commits, a list as long as its
+    /// gap (gigabytes after a restart, measured).
+    pub fn commit_prefixes(&mut self, id: K, value: V, tops: DepList<K>, priority: u64) -> Vec<(K, V)> {
+        self.insert(id, Node { value, deps: tops, prefixes: true, priority, done_prefix: Cursor::default() })
+    }
+
+    fn insert(&mut self, id: K, node: Node<K, V>) -> Vec<(K, V)> {
         if self.is_committed(id) {
             return Vec::new();
         }
-        self.pending.insert(id, Node { value, deps, priority, done_prefix: 0 });
+        self.pending.insert(id, node);
         self.unblock(id);
         let mut order = Vec::new();
         let mut roots = vec![id];
@@ -259,14 +285,32 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         let revived = !self.pending.contains_key(&id) && self.done.get_mut(&id.stream()).is_some_and(|s| s.done.remove(&id.position()));
         if revived {
             // It is no longer done: dependency lists are read again in full.
-            self.pending.values_mut().for_each(|node| node.done_prefix = 0);
+            self.pending.values_mut().for_each(|node| node.done_prefix = Cursor::default());
         }
         revived
     }
 
     fn retry(&mut self, root: K) -> Vec<(K, V)> {
         let Some(node) = self.pending.remove(&root) else { return Vec::new() };
-        self.commit_with_priority(root, node.value, node.deps, node.priority)
+        self.insert(root, node)
+    }
+
+    /// The dependency of `node` at `cursor` or, for a prefix dependency,
+    /// the first position there not released, with the point after it;
+    /// `None` past the last.
+    fn dep_at(&self, node: &Node<K, V>, mut cursor: Cursor) -> Option<(K, Cursor)> {
+        loop {
+            let &dep = node.deps.get(cursor.index)?;
+            if !node.prefixes {
+                return Some((dep, Cursor { index: cursor.index + 1, position: 0 }));
+            }
+            let position = cursor.position.max(self.released_below(dep.stream()));
+            if position > dep.position() {
+                cursor = Cursor { index: cursor.index + 1, position: 0 };
+                continue;
+            }
+            return Some((K::at(dep.stream(), position), Cursor { index: cursor.index, position: position + 1 }));
+        }
     }
 
     /// The dependencies some committed command waits for that are not
@@ -307,11 +351,11 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         }
         let mut marks: HashMap<K, Mark> = HashMap::default();
         let mut stack: Vec<K> = Vec::new();
-        let mut calls: Vec<(K, usize)> = Vec::new();
+        let mut calls: Vec<(K, Cursor)> = Vec::new();
         let mut components: Vec<Vec<K>> = Vec::new();
         let mut next_index = 0;
 
-        let mut visit = |v: K, from: usize, marks: &mut HashMap<K, Mark>, stack: &mut Vec<K>, calls: &mut Vec<(K, usize)>| {
+        let mut visit = |v: K, from: Cursor, marks: &mut HashMap<K, Mark>, stack: &mut Vec<K>, calls: &mut Vec<(K, Cursor)>| {
             marks.insert(v, Mark { index: next_index, low: next_index, on_stack: true });
             next_index += 1;
             stack.push(v);
@@ -320,16 +364,13 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         visit(root, self.pending[&root].done_prefix, &mut marks, &mut stack, &mut calls);
         let mut visited = 1u64;
 
-        while let Some(&mut (v, ref mut i)) = calls.last_mut() {
-            let deps = &self.pending[&v].deps;
-            if *i < deps.len() {
-                let w = deps[*i];
-                let position = *i;
-                *i += 1;
+        while let Some(&mut (v, ref mut cursor)) = calls.last_mut() {
+            if let Some((w, after)) = self.dep_at(&self.pending[&v], *cursor) {
+                let before = std::mem::replace(cursor, after);
                 if w == v || self.is_done(w) {
                     let node = self.pending.get_mut(&v).expect("pending");
-                    if node.done_prefix == position {
-                        node.done_prefix += 1;
+                    if node.done_prefix == before {
+                        node.done_prefix = after;
                     }
                     continue;
                 }
@@ -560,5 +601,54 @@ mod tests {
         assert_eq!(order(g.void(id(1))), vec![2]);
         assert!(g.revive(id(1)));
         assert_eq!(order(g.commit(id(1), Command::Noop, deps(&[2]))), vec![1]);
+    }
+
+    /// Prefix dependencies execute exactly as the lists they stand for
+    /// (every position of each stream up to the top), whatever the commit
+    /// order, cycles included; and a node far behind holds one entry per
+    /// stream, not its gap.
+    #[test]
+    fn prefix_dependencies_execute_as_the_lists_they_stand_for() {
+        use rand::{Rng, SeedableRng};
+        let (streams, per_stream) = (3u64, 40u64);
+        for seed in 0..50 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let nodes: Vec<(CommandId, Vec<Option<u64>>)> = (0..streams)
+                .flat_map(|s| (0..per_stream).map(move |p| CommandId::new(s, p)))
+                .map(|id| (id, (0..streams).map(|_| rng.gen_bool(0.7).then(|| rng.gen_range(0..per_stream))).collect()))
+                .collect();
+            let mut commit_order = nodes.clone();
+            for i in (1..commit_order.len()).rev() {
+                commit_order.swap(i, rng.gen_range(0..=i));
+            }
+            let (mut listed, mut prefixed) = (DependencyGraph::new(), DependencyGraph::new());
+            let (mut by_list, mut by_prefix) = (Vec::new(), Vec::new());
+            for (id, tops) in &commit_order {
+                let priority = id.seq % 7;
+                let list: Deps = tops.iter().enumerate().flat_map(|(s, top)| top.map(|t| (0..=t).map(move |p| CommandId::new(s as u64, p))).into_iter().flatten()).filter(|d| d != id).collect();
+                let prefix: Deps = tops.iter().enumerate().filter_map(|(s, top)| top.map(|t| CommandId::new(s as u64, t))).collect();
+                by_list.extend(order_ids(listed.commit_with_priority(*id, Command::Noop, list, priority)));
+                by_prefix.extend(order_ids(prefixed.commit_prefixes(*id, Command::Noop, prefix, priority)));
+            }
+            assert_eq!(by_list.len(), nodes.len(), "seed {seed}: all execute");
+            assert_eq!(by_list, by_prefix, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn a_prefix_dependency_starts_at_the_released_prefix() {
+        let mut g = DependencyGraph::new();
+        g.release_below(0, 1_000_000);
+        let far = CommandId::new(0, 1_000_005);
+        assert!(g.commit_prefixes(CommandId::new(1, 0), Command::Noop, [far].into_iter().collect(), 0).is_empty());
+        assert_eq!(g.missing(), vec![CommandId::new(0, 1_000_000)], "waits for the first position not released");
+        for p in 1_000_000..1_000_005 {
+            assert!(g.commit(CommandId::new(0, p), Command::Noop, Deps::new()).len() == 1);
+        }
+        assert_eq!(order_ids(g.commit(far, Command::Noop, Deps::new())), vec![far, CommandId::new(1, 0)]);
+    }
+
+    fn order_ids(v: Vec<(CommandId, Command)>) -> Vec<CommandId> {
+        v.into_iter().map(|(i, _)| i).collect()
     }
 }

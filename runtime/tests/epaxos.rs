@@ -103,6 +103,25 @@ fn the_checkers_catch_execution_that_ignores_dependencies() {
 }
 
 #[test]
+fn a_replica_cut_off_past_the_release_lag_catches_up_by_state_transfer() {
+    // Replica 2 is cut off for two seconds: the others stop waiting for it
+    // (it is silent and far behind) and release the instances it never
+    // saw. After the heal their released prefixes show it behind; it
+    // installs an image and ends with every command.
+    for replicas in [3, 5] {
+        let cut_off: ReplicaSet = [2].into_iter().collect();
+        let config = SimConfig {
+            scripted: vec![(Time::from_millis(500), Fault::Partition(cut_off)), (Time::from_millis(2500), Fault::Heal)],
+            ..uniform_10ms(replicas, 20, 4000, 20, 5)
+        };
+        let outcome = run::<EPaxos>(&config);
+        assert_eq!(outcome.violations(), Vec::<String>::new(), "{replicas} replicas");
+        assert!(outcome.state_transfers >= 1, "{replicas} replicas: replica 2 caught up without a state transfer");
+        assert_eq!(outcome.replicas[2].applied.len(), 4000, "{replicas} replicas");
+    }
+}
+
+#[test]
 fn random_faults_pass() {
     assert_random_faults_pass::<EPaxos>(20);
 }

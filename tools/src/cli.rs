@@ -70,7 +70,7 @@ pub struct CliArgs {
     /// advanced before the others release their logs past it (memory stays
     /// bounded while it is down); it then rejoins by state transfer
     /// (slots for Multi-Paxos, N2Paxos, CURP and Fast Paxos; commands for
-    /// SwiftPaxos, once it is silent; EPaxos waits for every replica).
+    /// SwiftPaxos and instances of a row for EPaxos, once it is silent).
     #[arg(long, default_value_t = protocols::DEFAULT_RELEASE_LAG)]
     pub release_lag: u64,
     /// Protocol instances per replica (servers and clients must agree):

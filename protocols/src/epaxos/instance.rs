@@ -24,6 +24,9 @@ impl crate::depgraph::Sequenced for InstanceId {
     fn position(&self) -> u64 {
         self.slot
     }
+    fn at(stream: u64, position: u64) -> Self {
+        InstanceId { leader: stream as ReplicaId, slot: position }
+    }
 }
 
 impl InstanceId {

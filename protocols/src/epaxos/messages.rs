@@ -62,17 +62,24 @@ pub enum Message {
     /// for one destination (at most [`MAX_STEPS`]): one message where
     /// there would be one per instance.
     Batch { steps: Vec<Step> },
-    /// How many instances of each row the sender has heard of, and below
+    /// How many instances of each row the sender has heard of, below
     /// which instance of each row it executed everything (for releasing
-    /// instances executed everywhere, [`crate::gc`]).
-    RowLengths { lengths: Vec<u64>, executed: Vec<u64> },
+    /// instances executed everywhere, [`crate::gc`]), and below which it
+    /// released them: a replica that executed less there fell behind what
+    /// was released past it and asks the sender for its image.
+    RowLengths { lengths: Vec<u64>, executed: Vec<u64>, released: Vec<u64> },
+    /// A replica behind what the receiver released asks for its image:
+    /// `Image` parts follow (a state transfer).
+    ImageRequest,
     /// One part of the first records of a snapshot (a compacted log, or
     /// what rebuilds a replica rejoining after losing its state,
     /// [`crate::rejoin`]): the executed state (`StateChunk`s: store and
     /// session table), per row the instance below which everything was
     /// released (executed everywhere), and the next instance of the row of
     /// replica `of`, whose snapshot it is. A record per instance not
-    /// released follows.
+    /// released follows. Also a state transfer (`part.version` not 0): sent
+    /// to a replica behind what `of` released, and recorded by it before it
+    /// installs the image, so that a restart replays the install.
     Image { part: Part, of: ReplicaId, state: StateChunk, released: Vec<u64>, next_slot: u64 },
 }
 
@@ -123,7 +130,7 @@ impl Message {
             | Message::TryPreAcceptReply { instance, .. }
             | Message::Nack { instance, .. }
             | Message::Fetch { instance } => Some(*instance),
-            Message::Request { .. } | Message::Reply { .. } | Message::RowLengths { .. } | Message::Batch { .. } | Message::Image { .. } => None,
+            Message::Request { .. } | Message::Reply { .. } | Message::RowLengths { .. } | Message::Batch { .. } | Message::Image { .. } | Message::ImageRequest => None,
         }
     }
 }

@@ -11,6 +11,7 @@
 mod compaction;
 mod normal_case;
 mod recovery;
+mod transfer;
 
 use super::attributes::ConflictMap;
 use super::instance::{command_of, Attributes, InstanceId, Report, Status, Value};
@@ -142,6 +143,25 @@ pub struct EPaxosReplica {
     floor_reports: Vec<Vec<u64>>,
     /// Normal-case messages for the next flush, one `Batch` per destination.
     steps: HeldVotes<Step>,
+    /// How many instances of a row a replica may have executed fewer than
+    /// this one before releases stop waiting for it, once it is silent
+    /// ([`ReplicaConfig::release_lag`]).
+    release_lag: u64,
+    /// When each replica's floors last arrived (this replica's own: when
+    /// it started), to tell a silent replica from a busy one.
+    floors_heard: Vec<Option<Time>>,
+    /// A state transfer: when this replica last asked for an image, when
+    /// it last sent one, and the parts of one arriving.
+    last_image_request: Option<Time>,
+    last_image_sent: Time,
+    /// Whether it asked for an image since it last installed one.
+    asked_since_install: bool,
+    /// Per row, the most any other replica said it released: everything
+    /// below is committed at every replica that was not silent, so a
+    /// replica behind it (back from a long absence) fetches those
+    /// instances, or installs an image, but never recovers them.
+    released_elsewhere: Vec<u64>,
+    arriving_image: crate::transfer::PartedReplies<transfer::ImagePiece>,
 }
 
 /// Releasing instances executed everywhere ([`crate::gc`]): replicas
@@ -149,15 +169,27 @@ pub struct EPaxosReplica {
 /// smallest floor of a row, every replica executed every instance, so all
 /// forget them (the dependency graph keeps only the number).
 impl EPaxosReplica {
-    fn on_floors(&mut self, from: ReplicaId, floors: &[u64]) {
+    fn on_floors(&mut self, from: ReplicaId, floors: &[u64], now: Time) {
         let n = self.n();
         if let Some(report) = self.floor_reports.get_mut(from) {
             for (row, &floor) in floors.iter().enumerate().take(n) {
                 report[row] = report[row].max(floor);
             }
         }
+        let started = *self.floors_heard[self.id].get_or_insert(now);
+        if from != self.id {
+            self.floors_heard[from] = Some(now);
+        }
         for row in 0..n {
-            let stable = (0..n).map(|r| self.floor_reports[r][row]).min().unwrap_or(0).min(self.row_floor[row]);
+            // A replica silent for a while (down or cut off) and further
+            // behind than the release lag is not waited for; it installs
+            // an image when it returns (`transfer`).
+            let own = self.row_floor[row];
+            let waited = |r: ReplicaId| {
+                let heard = self.floors_heard[r].unwrap_or(started);
+                r == self.id || now.since(heard) < 4 * self.timing.retry || self.floor_reports[r][row] + self.release_lag >= own
+            };
+            let stable = (0..n).filter(|&r| waited(r)).map(|r| self.floor_reports[r][row]).min().unwrap_or(0).min(own);
             let from_slot = self.graph.released_below(row as u64);
             if stable > from_slot {
                 let below = stable;
@@ -181,6 +213,14 @@ impl ReplicaProtocol for EPaxosReplica {
     /// `PrepareOk` it would answer a recoverer with (promised ballot and
     /// report); `Commit` for each decision.
     const DURABLE: bool = true;
+
+    /// Instances that do not depend on each other execute in different
+    /// orders at different replicas.
+    const EXECUTES_ONE_SEQUENCE: bool = false;
+
+    fn has_executed(&self, id: CommandId) -> bool {
+        self.state.has_executed(id)
+    }
 
     /// See [`compaction`].
     fn snapshot(&self) -> Vec<Message> {
@@ -225,6 +265,16 @@ impl ReplicaProtocol for EPaxosReplica {
                 (instance, None)
             }
             Message::Commit { instance, value, attrs } => (instance, Some((value, attrs))),
+            image @ Message::Image { part, .. } if part.version != 0 => {
+                // A state transfer this replica installed: again, on top of
+                // what the records before it rebuilt.
+                if let Some((of, part, piece)) = transfer::image_piece(image) {
+                    if let Some(pieces) = self.arriving_image.add(of, part, vec![piece]) {
+                        self.install(of, pieces, out);
+                    }
+                }
+                return;
+            }
             Message::Image { of, state, released, next_slot, .. } => return self.restore_image(of, state, &released, next_slot),
             _ => return,
         };
@@ -260,6 +310,13 @@ impl ReplicaProtocol for EPaxosReplica {
             recoveries: RecoveryCounts::default(),
             floor_reports: vec![vec![0; n]; n],
             steps: HeldVotes::new(),
+            release_lag: config.release_lag,
+            floors_heard: vec![None; n],
+            last_image_request: None,
+            last_image_sent: Time::ZERO,
+            asked_since_install: false,
+            released_elsewhere: vec![0; n],
+            arriving_image: crate::transfer::PartedReplies::new(),
         }
     }
 
@@ -275,7 +332,15 @@ impl ReplicaProtocol for EPaxosReplica {
             return; // executed everywhere and forgotten: a stale message
         }
         match msg {
-            Message::Request { .. } | Message::Reply { .. } | Message::Image { .. } => {}
+            Message::Request { .. } | Message::Reply { .. } => {}
+            Message::ImageRequest => self.on_image_request(r, now, out),
+            image @ Message::Image { .. } => {
+                if let Some((_, part, piece)) = transfer::image_piece(image) {
+                    if part.version != 0 {
+                        self.on_image_part(r, part, piece, out);
+                    }
+                }
+            }
             Message::Batch { steps } => {
                 for step in steps {
                     self.handle(from, step.into(), now, out);
@@ -292,9 +357,10 @@ impl ReplicaProtocol for EPaxosReplica {
             Message::TryPreAcceptReply { instance, ballot, outcome } => self.on_try_pre_accept_reply(r, instance, ballot, outcome, now, out),
             Message::Nack { instance, ballot } => self.on_nack(instance, ballot),
             Message::Fetch { instance } => self.on_fetch(r, instance, out),
-            Message::RowLengths { lengths, executed } => {
+            Message::RowLengths { lengths, executed, released } => {
                 self.on_row_lengths(&lengths, now);
-                self.on_floors(r, &executed);
+                self.on_floors(r, &executed, now);
+                self.check_released(r, &released, now, out);
             }
         }
     }
@@ -302,9 +368,9 @@ impl ReplicaProtocol for EPaxosReplica {
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
         if now.since(self.last_row_length) >= self.timing.heartbeat && self.row_known.iter().any(|l| *l > 0) {
             self.last_row_length = now;
-            out.broadcast(Message::RowLengths { lengths: self.row_known.clone(), executed: self.row_floor.clone() });
+            out.broadcast(Message::RowLengths { lengths: self.row_known.clone(), executed: self.row_floor.clone(), released: self.released() });
             let own = self.row_floor.clone();
-            self.on_floors(self.id, &own);
+            self.on_floors(self.id, &own, now);
         }
         self.notice_missing_dependencies(now, out);
         let undecided: Vec<InstanceId> = self.undecided.iter().copied().collect();
@@ -430,24 +496,18 @@ impl EPaxosReplica {
             // Planted bug: no waiting for dependencies.
             return self.apply(vec![(instance, value)], out);
         }
-        let deps = self.graph_deps(instance, &attrs);
-        let executable = self.graph.commit_with_priority(instance, value, deps, attrs.seq);
+        let executable = self.graph.commit_prefixes(instance, value, Self::graph_deps(&attrs), attrs.seq);
         self.apply(executable, out);
     }
 
     /// The edges `instance` gets in the dependency graph: EPaxos depends on
     /// every instance of row `q` up to `deps[q]` that conflicts, and the
-    /// graph gets every one of them not executed yet (those that do not
-    /// conflict too: the order only tightens, the same on every replica).
-    /// A replica far behind gets long lists: the graph reads each once
-    /// (`done_prefix`) and resumes stopped searches where they stopped.
-    fn graph_deps(&self, instance: InstanceId, attrs: &Attributes) -> crate::depgraph::DepList<InstanceId> {
-        let mut deps = crate::depgraph::DepList::new();
-        for (row, top) in attrs.deps.iter().enumerate() {
-            let Some(top) = *top else { continue };
-            deps.extend((self.row_floor[row]..=top).map(|slot| InstanceId { leader: row, slot }).filter(|d| *d != instance));
-        }
-        deps
+    /// graph gets every one of them (those that do not conflict too: the
+    /// order only tightens, the same on every replica), as one prefix per
+    /// row that it reads lazily: a replica far behind would otherwise hold
+    /// a list as long as its gap per command.
+    fn graph_deps(attrs: &Attributes) -> crate::depgraph::DepList<InstanceId> {
+        attrs.deps.iter().enumerate().filter_map(|(row, top)| top.map(|slot| InstanceId { leader: row, slot })).collect()
     }
 
     fn apply(&mut self, executable: Vec<(InstanceId, Value)>, out: &mut Outbox<Message>) {

@@ -45,7 +45,16 @@ impl EPaxosReplica {
     pub(super) fn tick_instance(&mut self, instance: InstanceId, now: Time, out: &mut Outbox<Message>) {
         let (retry, grace) = (self.timing.retry, self.timing.heartbeat);
         let majority = self.quorums.majority();
+        // Another replica released it: it is committed at every replica
+        // that was not silent then, so fetching it is enough (or the image
+        // this one installs covers it); a recovery would only cost a record
+        // with its value per retry (tens of thousands at once after a long
+        // absence) and find no majority to answer.
+        let recover = !self.is_released_elsewhere(instance);
         let Some(s) = self.instances.get_mut(&instance) else { return };
+        if !recover && matches!(s.coordinating, Some(Coordination::Preparing { .. } | Coordination::Trying { .. })) {
+            s.coordinating = None; // fetched instead, below
+        }
         match &mut s.coordinating {
             Some(Coordination::PreAccepting { ballot, merged, replies, sent, .. }) => {
                 // The fast quorum is overdue: go the slow path with a majority.
@@ -78,7 +87,7 @@ impl EPaxosReplica {
                     s.fetched = Some(now);
                     out.broadcast(Message::Fetch { instance });
                 }
-                if now.since(s.since) >= self.recovery_delay(instance) {
+                if recover && now.since(s.since) >= self.recovery_delay(instance) {
                     self.start_recovery(instance, now, out);
                 }
             }
