@@ -3,7 +3,7 @@
 //! their logs without it (their memory stays bounded); started again with
 //! the same command it cannot catch up from decisions, installs the
 //! others' state instead, and ends with memory at most 10% above the others'
-//! (30% for CURP, see below).
+//! (20% for CURP, see below).
 //! The client must finish and read back every acknowledged write. For the protocols that
 //! transfer state: all six.
 
@@ -81,10 +81,13 @@ fn a_follower_kept_down_past_the_release_lag_rejoins_by_state_transfer() {
         assert!(r2_log.contains("state transfer"), "{protocol}: r2 did not rejoin by state transfer:\n{r2_log}");
         let [r0, r1, r2] = [0, 1, 2].map(|r| rss_kib(&servers.0[r]));
         println!("{protocol}: RSS r0 {r0} KiB, r1 {r1} KiB, r2 {r2} KiB");
-        // CURP's witness also holds every new command while r2 catches up
-        // (measured up to +23% with 1 KB values, +14% in one CI run with
-        // these): it keeps a wider bound until that backlog is released sooner.
-        let percent = if protocol == "curp" { 30 } else { 10 };
+        // CURP's restarted follower ends with no more protocol state than
+        // the others (its witness empty, one log entry held), yet its RSS
+        // ran +0..+10% over the larger of them in eight local runs and +14%
+        // in one CI run (allocator pages kept from its replay, install and
+        // compactions; r0 and r1 themselves differ by up to 15%): a wider
+        // bound, not yet the 10% asked for.
+        let percent = if protocol == "curp" { 20 } else { 10 };
         let others = r0.max(r1);
         assert!(r2 * 100 <= others * (100 + percent), "{protocol}: the restarted follower holds {r2} KiB, the others up to {others} KiB (more than {percent}% above)");
         drop(servers);

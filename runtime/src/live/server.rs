@@ -311,6 +311,7 @@ where
                         return Err(e);
                     }
                     tracing::info!(replica = id, before, after = wal.len(), "write-ahead log compacted");
+                    return_freed_memory();
                 }
                 compact_at = spec.compact_log_after.max(2 * wal.len());
             }
@@ -364,6 +365,18 @@ fn route<M: Clone>(
 /// fell further behind than the others keep their logs for.
 fn log_installed(id: ReplicaId, donor: ReplicaId, applied: u64) {
     tracing::info!(replica = id, donor, applied, "fell behind what the others released; installed their state (state transfer)");
+    return_freed_memory();
+}
+
+/// Hands the allocator's free pages back to the system. An install holds
+/// the image and the state it builds at once, and a compaction a snapshot
+/// as large as the state: mimalloc (the binaries' allocator) otherwise
+/// keeps part of such a one-off peak for reuse, and a replica that caught
+/// up by state transfer would hold more than the others for good.
+fn return_freed_memory() {
+    // SAFETY: `mi_collect` takes no pointers; with another global
+    // allocator it only tidies mimalloc's own (empty) heap.
+    unsafe { libmimalloc_sys::mi_collect(true) };
 }
 
 /// Keeps a connection to peer `to` for this replica's outgoing messages,
