@@ -44,11 +44,22 @@ impl Sequenced for CommandId {
 }
 
 /// Per stream: everything below `released` is done and forgotten; above
-/// it, the done positions one by one.
+/// it, the done positions one by one, and `floor`, the first position not
+/// done (where a prefix dependency's search starts).
 #[derive(Clone, Debug, Default)]
 struct DoneStream {
     released: u64,
     done: BTreeSet<u64>,
+    floor: u64,
+}
+
+impl DoneStream {
+    fn advance_floor(&mut self) {
+        self.floor = self.floor.max(self.released);
+        while self.done.contains(&self.floor) {
+            self.floor += 1;
+        }
+    }
 }
 
 /// A list of dependencies, inline up to two: most commands have none or
@@ -164,11 +175,14 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         if below > s.released {
             s.released = below;
             s.done = s.done.split_off(&below);
+            s.advance_floor();
         }
     }
 
     fn mark_done(&mut self, id: K) {
-        self.done.entry(id.stream()).or_default().done.insert(id.position());
+        let s = self.done.entry(id.stream()).or_default();
+        s.done.insert(id.position());
+        s.advance_floor();
         self.blocked.remove(&id);
         self.unblock(id);
     }
@@ -282,7 +296,12 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
 
     /// Forgets that `id` was voided, so that it can commit as a new instance.
     pub fn revive(&mut self, id: K) -> bool {
-        let revived = !self.pending.contains_key(&id) && self.done.get_mut(&id.stream()).is_some_and(|s| s.done.remove(&id.position()));
+        let revived = !self.pending.contains_key(&id)
+            && self.done.get_mut(&id.stream()).is_some_and(|s| {
+                let removed = s.done.remove(&id.position());
+                s.floor = s.floor.min(id.position().max(s.released));
+                removed
+            });
         if revived {
             // It is no longer done: dependency lists are read again in full.
             self.pending.values_mut().for_each(|node| node.done_prefix = Cursor::default());
@@ -296,7 +315,7 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
     }
 
     /// The dependency of `node` at `cursor` or, for a prefix dependency,
-    /// the first position there not released, with the point after it;
+    /// the first position there not done, with the point after it;
     /// `None` past the last.
     fn dep_at(&self, node: &Node<K, V>, mut cursor: Cursor) -> Option<(K, Cursor)> {
         loop {
@@ -304,7 +323,7 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
             if !node.prefixes {
                 return Some((dep, Cursor { index: cursor.index + 1, position: 0 }));
             }
-            let position = cursor.position.max(self.released_below(dep.stream()));
+            let position = cursor.position.max(self.done.get(&dep.stream()).map_or(0, |s| s.floor));
             if position > dep.position() {
                 cursor = Cursor { index: cursor.index + 1, position: 0 };
                 continue;
