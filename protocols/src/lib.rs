@@ -29,6 +29,7 @@ pub mod protocol;
 pub mod quorum;
 pub mod quorum_file;
 pub mod rejoin;
+pub mod room;
 pub mod session;
 pub mod speculation;
 pub mod swift;

@@ -167,11 +167,11 @@ impl<M> Outbox<M> {
     /// hosts call it between steps so that a replica does not hold the
     /// size of its largest step for good.
     /// Steps of the usual size never shrink it (that would reallocate on
-    /// every step under load): only room eight times the last step's.
+    /// every step under load): only room eight times the last step's
+    /// ([`crate::room::give_back_for`]).
     pub fn trim(&mut self) {
-        let capacity = self.actions.capacity();
-        if self.actions.is_empty() && capacity > 16_384 && self.last_drained * 8 < capacity {
-            self.actions.shrink_to((self.last_drained * 2).max(1024));
+        if self.actions.is_empty() {
+            crate::room::give_back_for(&mut self.actions, self.last_drained);
         }
     }
 

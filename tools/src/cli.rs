@@ -81,6 +81,12 @@ pub struct CliArgs {
     /// before it parks; 0 parks at once (see `bench --spin`).
     #[arg(long, default_value = "0", value_parser = net::duration::parse_go_duration)]
     pub spin: Duration,
+    /// Servers: keep transparent huge pages. Off by default: with them a
+    /// replica's memory moves in 2 MiB steps (replicas holding the same
+    /// state differed by up to 15%) and latency showed 200 ms spikes
+    /// (results/restarts.md, "Huge pages").
+    #[arg(long)]
+    pub thp: bool,
     /// Client: after the workload, read back every key this client alone
     /// wrote and check it holds the last acknowledged write (PUT values are
     /// made unique for this); any loss is printed and makes the exit code 1.
@@ -201,6 +207,9 @@ where
         let id = d.replica_id(alias).ok_or_else(|| format!("{}: `{alias}` is not a replica in -- Replicas --", d.file))?;
         let table = latency(args)?;
         let base = replica_addresses(d)?;
+        if !args.thp {
+            runtime::live::memory::without_transparent_huge_pages();
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let mut handles = Vec::new();
         // One executor per shard, each on a core of its own when there are enough.

@@ -2,10 +2,9 @@
 //! down while the others run on far past `-release-lag`, so they release
 //! their logs without it (their memory stays bounded); started again with
 //! the same command it cannot catch up from decisions, installs the
-//! others' state instead, and ends with memory at most 10% above the others'
-//! (20% for CURP, see below).
-//! The client must finish and read back every acknowledged write. For the protocols that
-//! transfer state: all six.
+//! others' state instead, and ends with memory at most 10% above the others'.
+//! The client must finish and read back every acknowledged write. For the
+//! protocols that transfer state: all six.
 
 mod common;
 
@@ -69,9 +68,9 @@ fn a_follower_kept_down_past_the_release_lag_rejoins_by_state_transfer() {
         // again (a second client run, which must not be mistaken for the
         // first run's clients): right after catch-up r2 still shows the
         // install's transient peak (the image and its record in the log),
-        // and what a replica keeps for good is what matters. The two others
-        // differ among themselves by up to 15% (buffers sized by their last
-        // bursts), so r2 must hold at most 10% more than the larger of them.
+        // and what a replica keeps for good is what matters. The leader
+        // holds a little less than the followers (about 5%: it sends, they
+        // queue), so r2 must hold at most 10% more than the larger of them.
         let again = run_client(&config, protocol, Duration::from_secs(180));
         assert!(String::from_utf8_lossy(&again.stdout).contains("acknowledged writes: all present"), "{protocol}: second run: {}", String::from_utf8_lossy(&again.stdout));
         std::thread::sleep(Duration::from_millis(1000));
@@ -81,15 +80,8 @@ fn a_follower_kept_down_past_the_release_lag_rejoins_by_state_transfer() {
         assert!(r2_log.contains("state transfer"), "{protocol}: r2 did not rejoin by state transfer:\n{r2_log}");
         let [r0, r1, r2] = [0, 1, 2].map(|r| rss_kib(&servers.0[r]));
         println!("{protocol}: RSS r0 {r0} KiB, r1 {r1} KiB, r2 {r2} KiB");
-        // CURP's restarted follower ends with no more protocol state than
-        // the others (its witness empty, one log entry held), yet its RSS
-        // ran +0..+10% over the larger of them in eight local runs and +14%
-        // in one CI run (allocator pages kept from its replay, install and
-        // compactions; r0 and r1 themselves differ by up to 15%): a wider
-        // bound, not yet the 10% asked for.
-        let percent = if protocol == "curp" { 20 } else { 10 };
         let others = r0.max(r1);
-        assert!(r2 * 100 <= others * (100 + percent), "{protocol}: the restarted follower holds {r2} KiB, the others up to {others} KiB (more than {percent}% above)");
+        assert!(r2 * 100 <= others * 110, "{protocol}: the restarted follower holds {r2} KiB, the others up to {others} KiB (more than 10% above)");
         drop(servers);
         if std::env::var_os("TRANSFER_KEEP").is_none() {
             std::fs::remove_dir_all(&dir).ok();

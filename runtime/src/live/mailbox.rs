@@ -14,10 +14,6 @@ struct Inner<T> {
     closed: bool,
 }
 
-/// Room for this many queued items a mailbox always keeps; past it, a
-/// drain far smaller than the room gives the room back.
-const RETAINED_ITEMS: usize = 16_384;
-
 /// A queue shared by the tasks of one executor (not `Send`: no locks).
 pub struct Mailbox<T> {
     inner: Rc<RefCell<Inner<T>>>,
@@ -85,10 +81,7 @@ impl<T> Mailbox<T> {
         // A burst (a reconnect's backlog, a catch-up) grew the queue: give
         // the room back rather than hold it for good. A queue of the usual
         // size keeps its room (shrinking it would reallocate every drain).
-        let capacity = inner.items.capacity();
-        if capacity > RETAINED_ITEMS && items.len() * 8 < capacity {
-            inner.items.shrink_to((items.len() * 2).max(1024));
-        }
+        protocols::room::give_back_for(&mut inner.items, items.len());
         items
     }
 

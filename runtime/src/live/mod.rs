@@ -6,11 +6,13 @@
 //!   [`workload`] (keys, operations, arrival times) and [`timeline`]
 //!   (what completed when).
 //! - [`link`], [`wire`], [`mailbox`]: framing, envelopes, in-executor queues.
+//! - [`memory`]: a server's memory kept to what it holds.
 
 pub mod clients;
 pub mod cores;
 pub mod link;
 pub mod mailbox;
+pub mod memory;
 pub mod rejoin;
 pub mod server;
 pub mod timeline;

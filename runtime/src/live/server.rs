@@ -9,6 +9,7 @@
 
 use super::link::{read_loop_paced, write_loop, Delays};
 use super::mailbox::Mailbox;
+use super::memory::return_freed_memory;
 use super::wal::Wal;
 use super::rejoin::{answer, life_now, rejoin, serve_rejoin, HostRequest};
 use super::wire::{Envelope, Hello, Wire};
@@ -316,18 +317,14 @@ where
                 compact_at = spec.compact_log_after.max(2 * wal.len());
             }
         }
+        let sent = ready.len();
         for action in ready.drain(..) {
             route(action, id, peers, clients, &mut dropped);
         }
         out.trim();
-        // `ready` and `records` are drained each step; past 16,384 entries
-        // of room (a catch-up's burst, not a busy step) they start over.
-        if ready.capacity() > 16_384 {
-            ready = Vec::new();
-        }
-        if records.capacity() > 16_384 {
-            records = Vec::new();
-        }
+        // Drained each step: a catch-up's burst gives its room back.
+        // (`records` goes to the log whole, room and all.)
+        protocols::room::give_back_for(&mut ready, sent);
     }
     Ok(())
 }
@@ -366,17 +363,6 @@ fn route<M: Clone>(
 fn log_installed(id: ReplicaId, donor: ReplicaId, applied: u64) {
     tracing::info!(replica = id, donor, applied, "fell behind what the others released; installed their state (state transfer)");
     return_freed_memory();
-}
-
-/// Hands the allocator's free pages back to the system. An install holds
-/// the image and the state it builds at once, and a compaction a snapshot
-/// as large as the state: mimalloc (the binaries' allocator) otherwise
-/// keeps part of such a one-off peak for reuse, and a replica that caught
-/// up by state transfer would hold more than the others for good.
-fn return_freed_memory() {
-    // SAFETY: `mi_collect` takes no pointers; with another global
-    // allocator it only tidies mimalloc's own (empty) heap.
-    unsafe { libmimalloc_sys::mi_collect(true) };
 }
 
 /// Keeps a connection to peer `to` for this replica's outgoing messages,
