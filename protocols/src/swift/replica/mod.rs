@@ -420,7 +420,7 @@ impl ReplicaProtocol for SwiftReplica {
                 self.start_recovery(now, out);
             }
             Status::Normal => {
-                if now.since(self.last_heartbeat) >= self.timing.heartbeat {
+                if now.since(self.last_heartbeat) >= self.release_interval() {
                     self.last_heartbeat = now;
                     let release = if matches!(self.status, Status::Normal) { self.newly_stable(now) } else { Vec::new() };
                     self.release(&release);

@@ -57,7 +57,6 @@ impl SwiftReplica {
 
     /// One `Image` part from `donor`; the whole image is installed if this
     /// replica is still behind what it stands for.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_image_part(&mut self, donor: ReplicaId, part: Part, piece: ImagePiece, out: &mut Outbox<Message>) {
         if part.version == 0 {
             return; // a compacted log's part, never sent
