@@ -122,8 +122,13 @@ pub fn exact_share(i: u64, pct: u32) -> bool {
 impl Workload {
     /// The `i`-th command of `client`.
     pub fn command(&self, client: u64, i: u64) -> Command {
+        // Each client's shared-key commands start at an offset of its own:
+        // at the same positions for every client, clients in a closed loop
+        // reach them together and the shared key sees all of them at once
+        // (a burst of hundreds of conflicting commands twice in every 100,
+        // where the original's independent random draws spread them).
         let key = match self.keys {
-            Keys::SharedKey if exact_share(i, self.conflicts) => self.key,
+            Keys::SharedKey if exact_share(i.wrapping_add(mix(client, 0) % 100), self.conflicts) => self.key,
             _ => self.keys.key(client, i),
         };
         // SCANs first, exactly `scans`% of positions; PUTs are `writes`% of
@@ -209,6 +214,23 @@ mod tests {
                 assert_eq!(hits, pct as usize, "{pct}% in window {window}");
             }
         }
+    }
+
+    #[test]
+    fn clients_reach_the_shared_key_at_positions_of_their_own() {
+        let w = Workload::original(2, 50, Bytes::from_static(b"v"));
+        let shared = |client: u64, i: u64| matches!(w.command(client, i), Command::Put { key, .. } | Command::Get { key } if key == CONFLICT_KEY);
+        // Each client: exactly 2 in every 100 of its commands.
+        for client in 0..64 {
+            assert_eq!((0..1000).filter(|&i| shared(client, i)).count(), 20, "client {client}");
+        }
+        // Across 512 clients in step, no position sends them all at once
+        // (the same positions for all made bursts of 512 on one key).
+        let busiest = (0..100).map(|i| (0..512).filter(|&c| shared(c, i)).count()).max().unwrap_or(0);
+        assert!(busiest <= 40, "{busiest} of 512 clients on the shared key at one position");
+        // And both PUTs and GETs reach it.
+        let puts = (0..512).flat_map(|c| (0..100).map(move |i| (c, i))).filter(|&(c, i)| shared(c, i) && matches!(w.command(c, i), Command::Put { .. })).count();
+        assert!((400..=624).contains(&puts), "{puts} of 1,024 shared-key commands are PUTs");
     }
 
     #[test]
