@@ -43,7 +43,7 @@ pub struct BenchArgs {
     /// Replicas in the local cluster.
     #[arg(long, default_value_t = 3)]
     pub replicas: usize,
-    /// With --keys shared: percentage of commands on the shared key (exact: 2 means 2 in every 100).
+    /// With --keys shared: percentage of commands on the shared key (exact: 2 means 2 in every 100 of each client's commands, at positions of its own).
     #[arg(long, default_value_t = 2)]
     pub conflicts: u32,
     /// Percentage of PUTs among the commands that are not SCANs (exact); the rest are GETs.
