@@ -51,35 +51,27 @@ pub fn give_back_for(collection: &mut impl Room, usual: usize) {
     }
 }
 
-impl<T> Room for Vec<T> {
-    fn held(&self) -> usize {
-        self.len()
-    }
-    fn room(&self) -> usize {
-        self.capacity()
-    }
-    fn item_bytes(&self) -> usize {
-        std::mem::size_of::<T>()
-    }
-    fn shrink_room_to(&mut self, items: usize) {
-        self.shrink_to(items);
-    }
+/// `Room` for a sequence whose items are its `T`s.
+macro_rules! room_of_sequence {
+    ($($sequence:ident),*) => {$(
+        impl<T> Room for $sequence<T> {
+            fn held(&self) -> usize {
+                self.len()
+            }
+            fn room(&self) -> usize {
+                self.capacity()
+            }
+            fn item_bytes(&self) -> usize {
+                std::mem::size_of::<T>()
+            }
+            fn shrink_room_to(&mut self, items: usize) {
+                self.shrink_to(items);
+            }
+        }
+    )*};
 }
 
-impl<T> Room for VecDeque<T> {
-    fn held(&self) -> usize {
-        self.len()
-    }
-    fn room(&self) -> usize {
-        self.capacity()
-    }
-    fn item_bytes(&self) -> usize {
-        std::mem::size_of::<T>()
-    }
-    fn shrink_room_to(&mut self, items: usize) {
-        self.shrink_to(items);
-    }
-}
+room_of_sequence!(Vec, VecDeque);
 
 impl<K: Eq + Hash, V, S: BuildHasher> Room for HashMap<K, V, S> {
     fn held(&self) -> usize {
