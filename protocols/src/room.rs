@@ -8,6 +8,8 @@
 //! follower ended 10-15% above its peers with the same state (heaptrack:
 //! the witness's maps, the outbox and the mailbox, each sized by its
 //! catch-up). Every such collection asks [`give_back`] after it empties.
+//! (Byte buffers of connections keep their own rule,
+//! `net::frame::RETAINED_BUFFER`: a frame may be 16 MiB, so they keep 1 MiB.)
 //!
 //! The rule is in bytes, not items, so that a queue of large actions does
 //! not keep megabytes while one of ids keeps kilobytes; and it keeps room
