@@ -163,7 +163,7 @@ impl SwiftReplica {
             votes.slow.add(leader);
             votes.slow.add(me);
             if !leading {
-                self.slow_votes.broadcast((ballot, id));
+                self.hold_follower_slow_vote(ballot, id);
             }
             self.try_commit(id, out);
         }

@@ -116,7 +116,7 @@ pub struct SwiftReplica {
     uncommitted: Vec<CommandId>,
     /// When the leader last looked for accepted commands to retransmit.
     last_retransmit: Time,
-    /// Votes for every other replica, sent together at the next flush.
+    /// Votes for the other replicas (see [`Self::followers_need_each_others_votes`]), sent together at the next flush.
     fast_votes: HeldVotes<(Ballot, FastVote)>,
     slow_votes: HeldVotes<(Ballot, CommandId)>,
     conflicts: ConflictTable<CommandId>,
@@ -433,7 +433,7 @@ impl ReplicaProtocol for SwiftReplica {
     }
 
     /// Sends the votes gathered since the last flush, one message per kind
-    /// (and ballot) for every other replica; nothing waits when idle, since
+    /// (and ballot) per destination; nothing waits when idle, since
     /// the host flushes as soon as its inbox is empty.
     fn flush(&mut self, _now: Time, out: &mut Outbox<Message>) {
         let fast_size = |(_, v): &(Ballot, FastVote)| 48 + 16 * v.deps.len() + v.command.as_ref().map_or(0, Command::value_len);
@@ -568,6 +568,35 @@ impl SwiftReplica {
 
     fn is_normal_follower(&self) -> bool {
         matches!(self.status, Status::Normal) && !self.is_leader()
+    }
+
+    /// Whether a follower's votes must reach the other followers too. With
+    /// a majority of two (three replicas) a follower commits from the
+    /// leader's vote and its own alone, so its votes matter only to the
+    /// leader (the client gets a copy of its own): the other followers
+    /// would count them for nothing, and at three replicas that is a third
+    /// of the votes each replica decodes and tallies. Larger clusters need
+    /// them to reach a majority.
+    fn followers_need_each_others_votes(&self) -> bool {
+        self.quorums.majority() > 2
+    }
+
+    /// Holds this follower's fast-path vote for the next flush.
+    fn hold_follower_fast_vote(&mut self, ballot: Ballot, vote: FastVote) {
+        if self.followers_need_each_others_votes() {
+            self.fast_votes.broadcast((ballot, vote));
+        } else {
+            self.fast_votes.send(ballot.leader(self.n()), (ballot, vote));
+        }
+    }
+
+    /// Holds this follower's slow-path vote for the next flush.
+    fn hold_follower_slow_vote(&mut self, ballot: Ballot, id: CommandId) {
+        if self.followers_need_each_others_votes() {
+            self.slow_votes.broadcast((ballot, id));
+        } else {
+            self.slow_votes.send(ballot.leader(self.n()), (ballot, id));
+        }
     }
 
     /// Whether this replica votes on the fast path in the current ballot:

@@ -68,7 +68,7 @@ impl SwiftReplica {
             out.send_client(id.client, answer);
             self.try_commit(id, out);
         } else {
-            self.fast_votes.broadcast((ballot, FastVote { id, deps: deps.clone(), command: None }));
+            self.hold_follower_fast_vote(ballot, FastVote { id, deps: deps.clone(), command: None });
             out.send_client(id.client, Message::FastAck { ballot, id, deps, command: None });
             self.accept_if_leader_spoke(id, now, out);
         }
@@ -167,7 +167,7 @@ impl SwiftReplica {
         record.votes.slow.add(me);
         let ballot = self.ballot;
         self.record_vote(id, out);
-        self.slow_votes.broadcast((ballot, id));
+        self.hold_follower_slow_vote(ballot, id);
         out.send_client(id.client, Message::SlowAck { ballot, id });
         self.try_commit(id, out);
     }
