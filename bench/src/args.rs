@@ -120,6 +120,13 @@ pub struct BenchArgs {
     /// How an idle executor waits: spin this long (Go syntax: 50us) before parking; 0 parks at once (the default: on a machine with fewer cores than executors, spinning takes the core from a busy neighbour).
     #[arg(long, default_value = "0", value_parser = parse_duration)]
     pub spin: Duration,
+    /// Keep transparent huge pages. Off by default, as for servers: with
+    /// them the allocator's pages fault in 2 MiB at a time (the kernel
+    /// zeroing them was 10% of a SwiftPaxos profile) and p99 was 1.3-2x
+    /// higher for SwiftPaxos and Multi-Paxos at the same throughput
+    /// (results/README.md, "Huge pages and the main job").
+    #[arg(long)]
+    pub thp: bool,
     /// Durable mode: each replica shard keeps a write-ahead log under this
     /// directory (in a fresh subdirectory per run, removed at the end) and
     /// syncs it (one `fdatasync` per batch) before its messages leave, to

@@ -22,6 +22,9 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if !args.thp {
+        runtime::live::memory::without_transparent_huge_pages();
+    }
     let mut first = true;
     let result = run(&args, |summary| {
         if !std::mem::take(&mut first) {

@@ -31,8 +31,8 @@ pub enum Message {
     /// replica and to the client. The leader's carries the command, so that
     /// replicas which missed the client's proposal can still accept.
     FastAck { ballot: Ballot, id: CommandId, deps: Deps, command: Option<Command> },
-    /// One replica's `FastAck`s of one flush, to every other replica: one
-    /// message per flush instead of one per command, as Multi-Paxos batches
+    /// One replica's `FastAck`s of one flush, to every other replica (a
+    /// follower's to the leader only at three replicas): one message per flush instead of one per command, as Multi-Paxos batches
     /// `Accept`s (at most [`MAX_VOTES`] each).
     FastAcks { ballot: Ballot, acks: Vec<FastVote> },
     /// Leader → client: its fast ack with the result of executing optimistically.
@@ -40,8 +40,8 @@ pub enum Message {
     /// A replica accepted the leader's dependencies for `id` (slow-path
     /// vote), to every replica and to the client.
     SlowAck { ballot: Ballot, id: CommandId },
-    /// One replica's `SlowAck`s of one flush, to every other replica (at
-    /// most [`MAX_VOTES`] each).
+    /// One replica's `SlowAck`s of one flush, to every other replica (the
+    /// leader only at three replicas; at most [`MAX_VOTES`] each).
     SlowAcks { ballot: Ballot, ids: Vec<CommandId> },
     /// A replica executed `id`: the result is final. Answers retries of
     /// finished commands and commands recovered by a new leader.

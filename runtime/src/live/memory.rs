@@ -10,8 +10,8 @@
 
 /// Turns transparent huge pages off for this process (and the processes
 /// it starts): `prctl(PR_SET_THP_DISABLE)`, which covers mappings already
-/// made too. Servers call it at start unless asked to keep them (`-thp`);
-/// the one-process `bench` keeps them. Fails only on kernels without THP
+/// made too. Servers and `bench` call it at start unless asked to keep
+/// them (`-thp`, `--thp`). Fails only on kernels without THP
 /// or the call, where there is nothing to turn off.
 pub fn without_transparent_huge_pages() {
     // SAFETY: PR_SET_THP_DISABLE takes integers only and changes no memory.

@@ -3,11 +3,14 @@
 //! Normal case, ballot `b` led by `L`:
 //! * [`SwiftReplica::on_propose`]: a replica that may vote on the fast path
 //!   computes the command's dependencies from its conflict table and sends
-//!   `FastAck` to every replica and the client. `L` also executes the command
+//!   `FastAck` to every replica and the client (a follower of a
+//!   three-replica cluster to `L` and the client only: no other replica
+//!   counts it, [`SwiftReplica::followers_need_each_others_votes`]). `L` also executes the command
 //!   optimistically (on a [speculative overlay](crate::speculation)) and
 //!   sends the client a `Reply` with the result.
 //! * [`SwiftReplica::on_fast_ack`]: when `L`'s `FastAck` arrives, a replica
-//!   adopts `L`'s dependencies and sends `SlowAck` to every replica and the client.
+//!   adopts `L`'s dependencies and sends `SlowAck` to every replica (again
+//!   `L` only at three replicas) and the client.
 //! * [`SwiftReplica::try_commit`]: every replica commits on its own, on the
 //!   **fast path** when a fast quorum (with `L`) voted `L`'s dependencies, or
 //!   on the **slow path** when a majority (with `L`) accepted them. Committed
