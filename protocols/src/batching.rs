@@ -13,16 +13,23 @@ use crate::ids::ReplicaId;
 use crate::protocol::Outbox;
 
 /// Messages of one kind held for the next flush, for every other replica
-/// or for one.
+/// or for one. The queues keep their room from flush to flush (a busy
+/// replica holds about as many votes each time), so holding a vote does
+/// not reallocate; [`crate::room::give_back_for`] trims them after a burst.
 #[derive(Debug)]
 pub struct HeldVotes<V> {
     to_all: Vec<V>,
-    to_one: Vec<(ReplicaId, V)>,
+    /// Per destination named since the last flush, in the order first
+    /// named: its votes.
+    to_one: Vec<(ReplicaId, Vec<V>)>,
+    /// How many of `to_one`'s queues hold votes (the others wait, empty,
+    /// for the next flush to name them).
+    named: usize,
 }
 
 impl<V> Default for HeldVotes<V> {
     fn default() -> Self {
-        HeldVotes { to_all: Vec::new(), to_one: Vec::new() }
+        HeldVotes { to_all: Vec::new(), to_one: Vec::new(), named: 0 }
     }
 }
 
@@ -39,18 +46,33 @@ impl<V> HeldVotes<V> {
 
     /// Holds `vote` for replica `to`.
     pub fn send(&mut self, to: ReplicaId, vote: V) {
-        self.to_one.push((to, vote));
+        let named = &mut self.to_one[..self.named];
+        if let Some((_, votes)) = named.iter_mut().find(|(r, _)| *r == to) {
+            return votes.push(vote);
+        }
+        // Named first now: its queue (kept from an earlier flush, or new) goes next in line.
+        match self.to_one[self.named..].iter().position(|(r, _)| *r == to) {
+            Some(at) => self.to_one.swap(self.named, self.named + at),
+            None => {
+                self.to_one.push((to, Vec::new()));
+                let last = self.to_one.len() - 1;
+                self.to_one.swap(self.named, last);
+            }
+        }
+        self.to_one[self.named].1.push(vote);
+        self.named += 1;
     }
 
     /// Forgets what is held (a restart drops what restoring queued).
     pub fn clear(&mut self) {
         self.to_all.clear();
-        self.to_one.clear();
+        self.to_one.iter_mut().for_each(|(_, votes)| votes.clear());
+        self.named = 0;
     }
 
     /// Whether nothing is held.
     pub fn is_empty(&self) -> bool {
-        self.to_all.is_empty() && self.to_one.is_empty()
+        self.to_all.is_empty() && self.named == 0
     }
 
     /// Sends everything held: consecutive votes with the same `key` (a
@@ -68,21 +90,18 @@ impl<V> HeldVotes<V> {
         mut pack: impl FnMut(K, Vec<V>) -> M,
     ) {
         let limit = Limit { votes: max.max(1), bytes: MAX_BATCH_BYTES, size: &size };
-        for (k, votes) in runs(std::mem::take(&mut self.to_all), &limit, &key) {
-            out.broadcast(pack(k, votes));
+        let held = self.to_all.len();
+        runs(&mut self.to_all, &limit, &key, |k, votes| out.broadcast(pack(k, votes)));
+        crate::room::give_back_for(&mut self.to_all, held);
+        for (to, votes) in &mut self.to_one[..self.named] {
+            let (to, held) = (*to, votes.len());
+            runs(votes, &limit, &key, |k, votes| out.send_replica(to, pack(k, votes)));
+            crate::room::give_back_for(votes, held);
         }
-        let mut to_one = std::mem::take(&mut self.to_one);
-        while let Some(&(to, _)) = to_one.first() {
-            let (mine, rest): (Vec<_>, Vec<_>) = to_one.into_iter().partition(|(r, _)| *r == to);
-            to_one = rest;
-            for (k, votes) in runs(mine.into_iter().map(|(_, v)| v).collect(), &limit, &key) {
-                out.send_replica(to, pack(k, votes));
-            }
-        }
+        self.named = 0;
     }
 }
 
-/// Splits `votes` into runs of equal key, each at most `max` long.
 /// Bytes of votes one batch carries at most (a lone larger vote goes alone).
 pub const MAX_BATCH_BYTES: usize = crate::transfer::PART_BYTES;
 
@@ -92,19 +111,33 @@ struct Limit<'a, V> {
     size: &'a dyn Fn(&V) -> usize,
 }
 
-fn runs<V, K: PartialEq>(votes: Vec<V>, limit: &Limit<'_, V>, key: &impl Fn(&V) -> K) -> Vec<(K, Vec<V>)> {
-    let mut out: Vec<(K, Vec<V>, usize)> = Vec::new();
-    for vote in votes {
+/// Empties `votes` into runs of equal key, each within `limit`, handing
+/// each run to `send` in order.
+fn runs<V, K: PartialEq>(votes: &mut Vec<V>, limit: &Limit<'_, V>, key: &impl Fn(&V) -> K, mut send: impl FnMut(K, Vec<V>)) {
+    let mut remaining = votes.len();
+    let mut run: Option<(K, Vec<V>, usize)> = None;
+    for vote in votes.drain(..) {
         let (k, bytes) = (key(&vote), (limit.size)(&vote));
-        match out.last_mut() {
-            Some((last, run, used)) if *last == k && run.len() < limit.votes && *used + bytes <= limit.bytes => {
-                run.push(vote);
+        match &mut run {
+            Some((last, held, used)) if *last == k && held.len() < limit.votes && *used + bytes <= limit.bytes => {
+                held.push(vote);
                 *used += bytes;
             }
-            _ => out.push((k, vec![vote], bytes)),
+            _ => {
+                if let Some((k, held, _)) = run.take() {
+                    send(k, held);
+                }
+                // Sized once for what may follow, so a batch does not regrow vote by vote.
+                let mut held = Vec::with_capacity(remaining.min(limit.votes).min(limit.bytes / bytes.max(1) + 1));
+                held.push(vote);
+                run = Some((k, held, bytes));
+            }
         }
+        remaining -= 1;
     }
-    out.into_iter().map(|(k, run, _)| (k, run)).collect()
+    if let Some((k, held, _)) = run {
+        send(k, held);
+    }
 }
 
 #[cfg(test)]
@@ -136,6 +169,36 @@ mod tests {
             ]
         );
         assert!(held.is_empty());
+    }
+
+    #[test]
+    fn each_flush_sends_to_destinations_in_the_order_it_named_them() {
+        let mut held = HeldVotes::new();
+        let mut out: Outbox<(u32, String)> = Outbox::new();
+        let mut flush = |held: &mut HeldVotes<(u32, char)>| {
+            held.flush(&mut out, 8, |_| 1, |v| v.0, |k, votes| (k, votes.iter().map(|v| v.1).collect()));
+            out.drain().collect::<Vec<_>>()
+        };
+        held.send(2, (1, 'a'));
+        held.send(1, (1, 'b'));
+        assert_eq!(flush(&mut held).len(), 2);
+        held.send(1, (1, 'c'));
+        held.send(3, (1, 'd'));
+        held.send(2, (1, 'e'));
+        held.send(1, (1, 'f'));
+        assert_eq!(
+            flush(&mut held),
+            vec![
+                Action::Send { to: NodeId::Replica(1), msg: (1, "cf".into()) },
+                Action::Send { to: NodeId::Replica(3), msg: (1, "d".into()) },
+                Action::Send { to: NodeId::Replica(2), msg: (1, "e".into()) },
+            ]
+        );
+        assert!(held.is_empty());
+        assert!(flush(&mut held).is_empty());
+        held.send(3, (1, 'g'));
+        held.clear();
+        assert!(held.is_empty() && flush(&mut held).is_empty());
     }
 
     #[test]
