@@ -15,12 +15,14 @@ use std::time::Duration;
 
 impl SwiftReplica {
     /// How often followers report and the leader releases (its heartbeat
-    /// carries the release): a quarter of the heartbeat interval. Until a
-    /// command is released, its entry, votes, conflict-table record and
-    /// graph node stay; at a heartbeat's pace under load that was 100-200 ms
-    /// of commands in every table the hot path touches.
+    /// carries the release): an eighth of the heartbeat interval (at least
+    /// a tick). Until a command is released, its entry, votes,
+    /// conflict-table record and graph node stay, and every table the hot
+    /// path touches holds that many commands: at a heartbeat's pace under
+    /// load 100-200 ms of them, and the tables' random-key lookups missed
+    /// cache (results/README.md measures a quarter and an eighth).
     pub(super) fn release_interval(&self) -> Duration {
-        (self.timing.heartbeat / 4).max(self.timing.tick)
+        (self.timing.heartbeat / 8).max(self.timing.tick)
     }
 
     /// A follower's periodic report of its executed prefixes.
