@@ -28,8 +28,10 @@ pub enum Message {
     /// (the original's `waitClosest`).
     Propose { id: CommandId, command: Command, reply_on_execution: bool },
     /// A replica's dependencies for `id` (its fast-path vote), to every
-    /// replica and to the client. The leader's carries the command, so that
-    /// replicas which missed the client's proposal can still accept.
+    /// replica and to the client. The leader's retransmissions of what
+    /// stays uncommitted carry the command, so that replicas which missed
+    /// the client's proposal can still accept (a first vote, in
+    /// `FastAcks`, does not: replicas wait for the client's proposal).
     FastAck { ballot: Ballot, id: CommandId, deps: Deps, command: Option<Command> },
     /// One replica's `FastAck`s of one flush, to every other replica (a
     /// follower's to the leader only at three replicas): one message per flush instead of one per command, as Multi-Paxos batches
@@ -147,8 +149,6 @@ pub struct FastVote {
     pub id: CommandId,
     /// The voter's dependencies for it.
     pub deps: Deps,
-    /// The command, in the leader's votes (see `FastAck`).
-    pub command: Option<Command>,
 }
 
 /// One command in a [`Message::NewLeaderAck`].

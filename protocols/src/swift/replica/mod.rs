@@ -320,8 +320,8 @@ impl ReplicaProtocol for SwiftReplica {
         match msg {
             Message::FastAck { ballot, id, deps, command } => self.on_fast_ack(r, ballot, id, deps, command, now, out),
             Message::FastAcks { ballot, acks } => {
-                for FastVote { id, deps, command } in acks {
-                    self.on_fast_ack(r, ballot, id, deps, command, now, out);
+                for FastVote { id, deps } in acks {
+                    self.on_fast_ack(r, ballot, id, deps, None, now, out);
                 }
             }
             Message::SlowAck { ballot, id } => self.on_slow_ack(r, ballot, id, now, out),
@@ -439,7 +439,7 @@ impl ReplicaProtocol for SwiftReplica {
     /// (and ballot) per destination; nothing waits when idle, since
     /// the host flushes as soon as its inbox is empty.
     fn flush(&mut self, _now: Time, out: &mut Outbox<Message>) {
-        let fast_size = |(_, v): &(Ballot, FastVote)| 48 + 16 * v.deps.len() + v.command.as_ref().map_or(0, Command::value_len);
+        let fast_size = |(_, v): &(Ballot, FastVote)| 48 + 16 * v.deps.len();
         self.fast_votes.flush(out, MAX_VOTES, fast_size, |(b, _)| *b, |ballot, votes| Message::FastAcks { ballot, acks: votes.into_iter().map(|(_, v)| v).collect() });
         self.slow_votes.flush(out, MAX_VOTES, |_| 16, |(b, _)| *b, |ballot, votes| Message::SlowAcks { ballot, ids: votes.into_iter().map(|(_, id)| id).collect() });
         if !self.excluded.is_empty() && self.is_leader() {

@@ -54,21 +54,27 @@ impl SwiftReplica {
         let deps = deps_of(self.conflicts.dependencies(&command), id);
         self.conflicts.record(id, &command);
         let ballot = self.ballot;
+        // The leader's answer, worked out before the entry takes the
+        // command and sent once its vote is recorded.
+        let answer = leading.then(|| self.leader_answer(id, &command, deps.clone()));
         let phase = if leading { Phase::Accepted } else { Phase::PreAccepted };
-        self.put_entry(id, Entry { command: command.clone(), phase, deps: deps.clone(), touched: now });
+        self.put_entry(id, Entry { command, phase, deps: deps.clone(), touched: now });
         self.record_vote(id, out);
         let me = self.id;
         let votes = self.votes_mut(id);
         votes.fast.add(me, deps.clone());
-        if leading {
+        // No vote carries the command: every replica has the client's own
+        // proposal, or waits for it (as in the paper). A replica that
+        // missed it gets it from the leader's retransmission of what stays
+        // uncommitted (`retransmit_uncommitted`), or from the client's retry.
+        if let Some(answer) = answer {
             votes.leader_deps = Some(deps.clone());
             votes.slow.add(me);
-            let answer = self.leader_answer(id, &command, deps.clone());
-            self.fast_votes.broadcast((ballot, FastVote { id, deps, command: Some(command) }));
+            self.fast_votes.broadcast((ballot, FastVote { id, deps }));
             out.send_client(id.client, answer);
             self.try_commit(id, out);
         } else {
-            self.hold_follower_fast_vote(ballot, FastVote { id, deps: deps.clone(), command: None });
+            self.hold_follower_fast_vote(ballot, FastVote { id, deps: deps.clone() });
             out.send_client(id.client, Message::FastAck { ballot, id, deps, command: None });
             self.accept_if_leader_spoke(id, now, out);
         }
