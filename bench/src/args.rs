@@ -124,7 +124,8 @@ pub struct BenchArgs {
     /// them the allocator's pages fault in 2 MiB at a time (the kernel
     /// zeroing them was 10% of a SwiftPaxos profile) and p99 was 1.3-2x
     /// higher for SwiftPaxos and Multi-Paxos at the same throughput
-    /// (results/README.md, "Huge pages and the main job").
+    /// (results/README.md, "Four cuts in per-command cost, and huge pages
+    /// off in `bench`").
     #[arg(long)]
     pub thp: bool,
     /// Durable mode: each replica shard keeps a write-ahead log under this

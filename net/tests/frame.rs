@@ -54,8 +54,8 @@ fn every_protocols_messages_survive_a_frame() {
         protocols::swift::Message::FastAcks {
             ballot: Ballot(2),
             acks: vec![
-                protocols::swift::FastVote { id, deps: protocols::depgraph::deps_of([CommandId::new(1, 1)], id), command: Some(put(1)) },
-                protocols::swift::FastVote { id: CommandId::new(3, 4), deps: protocols::depgraph::deps_of((1..9).map(|s| CommandId::new(1, s)), id), command: None },
+                protocols::swift::FastVote { id, deps: protocols::depgraph::deps_of([CommandId::new(1, 1)], id) },
+                protocols::swift::FastVote { id: CommandId::new(3, 4), deps: protocols::depgraph::deps_of((1..9).map(|s| CommandId::new(1, s)), id) },
             ],
         },
         protocols::swift::Message::SlowAcks { ballot: Ballot(2), ids: vec![id, CommandId::new(3, 4)] },
