@@ -63,6 +63,14 @@ impl<V> HeldVotes<V> {
         self.named += 1;
     }
 
+    /// Holds `vote` for replica `to`, or for every other replica (`None`).
+    pub fn hold(&mut self, to: Option<ReplicaId>, vote: V) {
+        match to {
+            Some(to) => self.send(to, vote),
+            None => self.broadcast(vote),
+        }
+    }
+
     /// Forgets what is held (a restart drops what restoring queued).
     pub fn clear(&mut self) {
         self.to_all.clear();

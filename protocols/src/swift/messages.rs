@@ -34,8 +34,9 @@ pub enum Message {
     /// `FastAcks`, does not: replicas wait for the client's proposal).
     FastAck { ballot: Ballot, id: CommandId, deps: Deps, command: Option<Command> },
     /// One replica's `FastAck`s of one flush, to every other replica (a
-    /// follower's to the leader only at three replicas): one message per flush instead of one per command, as Multi-Paxos batches
-    /// `Accept`s (at most [`MAX_VOTES`] each).
+    /// follower's to the leader only at three replicas): one message per
+    /// flush instead of one per command, as Multi-Paxos batches `Accept`s
+    /// (at most [`MAX_VOTES`] each).
     FastAcks { ballot: Ballot, acks: Vec<FastVote> },
     /// Leader → client: its fast ack with the result of executing optimistically.
     Reply { ballot: Ballot, id: CommandId, deps: Deps, result: CommandResult },

@@ -163,7 +163,7 @@ impl SwiftReplica {
             votes.slow.add(leader);
             votes.slow.add(me);
             if !leading {
-                self.hold_follower_slow_vote(ballot, id);
+                self.slow_votes.hold(self.follower_votes_to(ballot), (ballot, id));
             }
             self.try_commit(id, out);
         }

@@ -5,7 +5,7 @@
 //!   computes the command's dependencies from its conflict table and sends
 //!   `FastAck` to every replica and the client (a follower of a
 //!   three-replica cluster to `L` and the client only: no other replica
-//!   counts it, [`SwiftReplica::followers_need_each_others_votes`]). `L` also executes the command
+//!   counts it, `follower_votes_to`). `L` also executes the command
 //!   optimistically (on a [speculative overlay](crate::speculation)) and
 //!   sends the client a `Reply` with the result.
 //! * [`SwiftReplica::on_fast_ack`]: when `L`'s `FastAck` arrives, a replica
@@ -119,7 +119,7 @@ pub struct SwiftReplica {
     uncommitted: Vec<CommandId>,
     /// When the leader last looked for accepted commands to retransmit.
     last_retransmit: Time,
-    /// Votes for the other replicas (see [`Self::followers_need_each_others_votes`]), sent together at the next flush.
+    /// Votes for the other replicas (see [`Self::follower_votes_to`]), sent together at the next flush.
     fast_votes: HeldVotes<(Ballot, FastVote)>,
     slow_votes: HeldVotes<(Ballot, CommandId)>,
     conflicts: ConflictTable<CommandId>,
@@ -573,33 +573,14 @@ impl SwiftReplica {
         matches!(self.status, Status::Normal) && !self.is_leader()
     }
 
-    /// Whether a follower's votes must reach the other followers too. With
-    /// a majority of two (three replicas) a follower commits from the
-    /// leader's vote and its own alone, so its votes matter only to the
-    /// leader (the client gets a copy of its own): the other followers
-    /// would count them for nothing, and at three replicas that is a third
-    /// of the votes each replica decodes and tallies. Larger clusters need
-    /// them to reach a majority.
-    fn followers_need_each_others_votes(&self) -> bool {
-        self.quorums.majority() > 2
-    }
-
-    /// Holds this follower's fast-path vote for the next flush.
-    fn hold_follower_fast_vote(&mut self, ballot: Ballot, vote: FastVote) {
-        if self.followers_need_each_others_votes() {
-            self.fast_votes.broadcast((ballot, vote));
-        } else {
-            self.fast_votes.send(ballot.leader(self.n()), (ballot, vote));
-        }
-    }
-
-    /// Holds this follower's slow-path vote for the next flush.
-    fn hold_follower_slow_vote(&mut self, ballot: Ballot, id: CommandId) {
-        if self.followers_need_each_others_votes() {
-            self.slow_votes.broadcast((ballot, id));
-        } else {
-            self.slow_votes.send(ballot.leader(self.n()), (ballot, id));
-        }
+    /// Where a follower's votes go: every other replica (`None`), or with a
+    /// majority of two (three replicas) the leader alone. A follower then
+    /// commits from the leader's vote and its own, so the other followers
+    /// would count its votes for nothing (at three replicas a third of the
+    /// votes each replica decodes and tallies; the client gets a copy of
+    /// its own). Larger clusters need them to reach a majority.
+    fn follower_votes_to(&self, ballot: Ballot) -> Option<ReplicaId> {
+        (self.quorums.majority() <= 2).then(|| ballot.leader(self.n()))
     }
 
     /// Whether this replica votes on the fast path in the current ballot:

@@ -74,7 +74,7 @@ impl SwiftReplica {
             out.send_client(id.client, answer);
             self.try_commit(id, out);
         } else {
-            self.hold_follower_fast_vote(ballot, FastVote { id, deps: deps.clone() });
+            self.fast_votes.hold(self.follower_votes_to(ballot), (ballot, FastVote { id, deps: deps.clone() }));
             out.send_client(id.client, Message::FastAck { ballot, id, deps, command: None });
             self.accept_if_leader_spoke(id, now, out);
         }
@@ -173,7 +173,7 @@ impl SwiftReplica {
         record.votes.slow.add(me);
         let ballot = self.ballot;
         self.record_vote(id, out);
-        self.hold_follower_slow_vote(ballot, id);
+        self.slow_votes.hold(self.follower_votes_to(ballot), (ballot, id));
         out.send_client(id.client, Message::SlowAck { ballot, id });
         self.try_commit(id, out);
     }
