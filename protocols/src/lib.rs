@@ -35,6 +35,7 @@ pub mod speculation;
 pub mod swift;
 pub mod time;
 pub mod transfer;
+pub mod unboxed;
 
 pub use command::{Command, CommandResult, Key};
 pub use ids::{ClientId, CommandId, NodeId, ReplicaId};

@@ -67,7 +67,7 @@ fn no_acknowledgement_of_the_old_ballot_after_joining_the_new_one() {
 
     // The old leader's FastAck of ballot 0 arrives late: no SlowAck (nor any
     // vote) of ballot 0 may come out, only a Nack telling it ballot 1 exists.
-    let old = Message::FastAck { ballot: Ballot(0), id, deps: deps_of([], id), command: Some(command.clone()) };
+    let old = Message::FastAck { ballot: Ballot(0), id, deps: deps_of([], id), command: Some(Box::new(command.clone())) };
     deliver(&mut r, NodeId::Replica(0), old.clone(), now, &mut out);
     let actions: Vec<Action<Message>> = out.drain().collect();
     assert!(
@@ -117,7 +117,7 @@ fn the_closest_replica_answers_once_the_command_executes_when_asked() {
     deliver(&mut r, NodeId::Client(9), Message::Propose { id, command: command.clone(), reply_on_execution: true }, now, &mut out);
     out.drain().for_each(drop);
     let deps = deps_of([], id);
-    deliver(&mut r, NodeId::Replica(0), Message::FastAck { ballot: Ballot(0), id, deps: deps.clone(), command: Some(command) }, now, &mut out);
+    deliver(&mut r, NodeId::Replica(0), Message::FastAck { ballot: Ballot(0), id, deps: deps.clone(), command: Some(Box::new(command)) }, now, &mut out);
     for voter in [1, 2] {
         deliver(&mut r, NodeId::Replica(voter), Message::FastAck { ballot: Ballot(0), id, deps: deps.clone(), command: None }, now, &mut out);
     }

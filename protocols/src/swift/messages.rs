@@ -6,6 +6,8 @@ use crate::depgraph::Deps;
 use crate::ids::{ClientId, CommandId};
 use crate::session::StateChunk;
 use crate::transfer::Part;
+use crate::unboxed::Unboxed;
+use rkyv::with::Map;
 
 /// How far a replica got with a command, in the ballot it last synced into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -32,7 +34,15 @@ pub enum Message {
     /// stays uncommitted carry the command, so that replicas which missed
     /// the client's proposal can still accept (a first vote, in
     /// `FastAcks`, does not: replicas wait for the client's proposal).
-    FastAck { ballot: Ballot, id: CommandId, deps: Deps, command: Option<Command> },
+    /// (The command is boxed, as are the big fields of the other rare
+    /// variants below: see [`crate::unboxed`].)
+    FastAck {
+        ballot: Ballot,
+        id: CommandId,
+        deps: Deps,
+        #[rkyv(with = Map<Unboxed>)]
+        command: Option<Box<Command>>,
+    },
     /// One replica's `FastAck`s of one flush, to every other replica (a
     /// follower's to the leader only at three replicas): one message per
     /// flush instead of one per command, as Multi-Paxos batches `Accept`s
@@ -107,7 +117,11 @@ pub enum Message {
     /// dependencies, or the leader's once it accepted them), the record it
     /// keeps on stable storage so that after a restart it reports the vote
     /// to a new leader exactly as before the crash.
-    Voted { ballot: Ballot, entry: ReportedEntry },
+    Voted {
+        ballot: Ballot,
+        #[rkyv(with = Unboxed)]
+        entry: Box<ReportedEntry>,
+    },
     /// Never sent: one part of the first records of a compacted log
     /// (`snapshot`), which rebuild what the replica's earlier records
     /// would: its ballots, its executed state (`StateChunk`s: store and
@@ -127,10 +141,13 @@ pub enum Message {
         cballot: Ballot,
         commit_base: u64,
         part: Part,
-        state: StateChunk,
+        #[rkyv(with = Unboxed)]
+        state: Box<StateChunk>,
         released: Vec<(ClientId, u64)>,
-        order: Vec<CommandId>,
-        done: Vec<CommandId>,
+        #[rkyv(with = Unboxed)]
+        order: Box<Vec<CommandId>>,
+        #[rkyv(with = Unboxed)]
+        done: Box<Vec<CommandId>>,
     },
 }
 

@@ -29,7 +29,7 @@ impl SwiftReplica {
                 votes.fast.add(me, e.deps.clone());
                 votes.slow.add(me);
             }
-            out.broadcast(Message::FastAck { ballot, id, deps: e.deps.clone(), command: Some(e.command.clone()) });
+            out.broadcast(Message::FastAck { ballot, id, deps: e.deps.clone(), command: Some(Box::new(e.command.clone())) });
         }
     }
 

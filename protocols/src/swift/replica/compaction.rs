@@ -59,10 +59,10 @@ impl SwiftReplica {
                 cballot: self.cballot,
                 commit_base: self.commit_base as u64,
                 part: Part { version, index: index as u32, count: count as u32 },
-                state: states.next().unwrap_or_default(),
+                state: Box::new(states.next().unwrap_or_default()),
                 released: released.next().unwrap_or_default(),
-                order: order.next().unwrap_or_default(),
-                done: done.next().unwrap_or_default(),
+                order: Box::new(order.next().unwrap_or_default()),
+                done: Box::new(done.next().unwrap_or_default()),
             })
             .collect()
     }
@@ -82,7 +82,7 @@ impl SwiftReplica {
         for (id, e) in rest {
             records.push(match e.phase {
                 Phase::Committed => Message::Commit { id, command: e.command.clone(), deps: e.deps.clone() },
-                phase => Message::Voted { ballot: self.ballot, entry: ReportedEntry { id, command: e.command.clone(), phase, deps: e.deps.clone() } },
+                phase => Message::Voted { ballot: self.ballot, entry: Box::new(ReportedEntry { id, command: e.command.clone(), phase, deps: e.deps.clone() }) },
             });
         }
         if self.is_leader() {

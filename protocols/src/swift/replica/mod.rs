@@ -219,7 +219,7 @@ impl ReplicaProtocol for SwiftReplica {
             Message::NewLeader { ballot } => self.ballot = self.ballot.max(ballot),
             Message::Voted { ballot, entry } => {
                 self.ballot = self.ballot.max(ballot);
-                self.restore_vote(entry);
+                self.restore_vote(*entry);
             }
             Message::Sync { ballot, part, decided, voided, released: _ } => {
                 if let Some((decided, voided)) = self.whole_sync(ballot, part, decided, voided) {
@@ -245,7 +245,7 @@ impl ReplicaProtocol for SwiftReplica {
                 }
             }
             Message::Image { ballot, cballot, commit_base, part: _, state, released, order, done, of: _ } => {
-                self.restore_image((ballot, cballot), commit_base, state, released, order, done, out)
+                self.restore_image((ballot, cballot), commit_base, *state, released, *order, *done, out)
             }
             Message::Commit { id, command, deps } => self.commit(id, Some(command), deps, out),
             _ => {}
@@ -318,7 +318,7 @@ impl ReplicaProtocol for SwiftReplica {
             }
         }
         match msg {
-            Message::FastAck { ballot, id, deps, command } => self.on_fast_ack(r, ballot, id, deps, command, now, out),
+            Message::FastAck { ballot, id, deps, command } => self.on_fast_ack(r, ballot, id, deps, command.map(|c| *c), now, out),
             Message::FastAcks { ballot, acks } => {
                 for FastVote { id, deps } in acks {
                     self.on_fast_ack(r, ballot, id, deps, None, now, out);
@@ -487,7 +487,7 @@ impl SwiftReplica {
         }
         if let Some(e) = self.entry(id) {
             let entry = ReportedEntry { id, command: e.command.clone(), phase: e.phase, deps: e.deps.clone() };
-            out.persist(Message::Voted { ballot: self.ballot, entry });
+            out.persist(Message::Voted { ballot: self.ballot, entry: Box::new(entry) });
         }
     }
 

@@ -127,10 +127,10 @@ impl SwiftReplica {
                 cballot: self.cballot,
                 commit_base: p.commit_base,
                 part: Part { version, index: index as u32, count },
-                state: p.state,
+                state: Box::new(p.state),
                 released: p.released,
-                order: p.order,
-                done: p.done,
+                order: Box::new(p.order),
+                done: Box::new(p.done),
             });
         }
         out.installed(donor, self.state.applied_count());
@@ -160,7 +160,7 @@ impl SwiftReplica {
 /// The contents of an `Image` message, if it is one.
 pub(super) fn image_piece(msg: Message) -> Option<(Part, ImagePiece)> {
     match msg {
-        Message::Image { commit_base, part, state, released, order, done, .. } => Some((part, ImagePiece { commit_base, state, released, order, done })),
+        Message::Image { commit_base, part, state, released, order, done, .. } => Some((part, ImagePiece { commit_base, state: *state, released, order: *order, done: *done })),
         _ => None,
     }
 }
