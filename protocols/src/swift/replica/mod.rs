@@ -413,7 +413,7 @@ impl ReplicaProtocol for SwiftReplica {
                 }
                 if matches!(self.status, Status::Normal) {
                     self.fetch_what_is_missing(now, out);
-                    self.report_prefixes(now, out);
+                    self.release_when_due(now, out);
                 }
             }
             Status::Joining => {
@@ -423,13 +423,7 @@ impl ReplicaProtocol for SwiftReplica {
                 self.start_recovery(now, out);
             }
             Status::Normal => {
-                if now.since(self.last_heartbeat) >= self.release_interval() {
-                    self.last_heartbeat = now;
-                    let release = if matches!(self.status, Status::Normal) { self.newly_stable(now) } else { Vec::new() };
-                    self.release(&release);
-                    let committed = self.commit_base + self.commit_order.len();
-                    out.broadcast(Message::Heartbeat { ballot: self.ballot, committed, release });
-                }
+                self.release_when_due(now, out);
                 self.retransmit_uncommitted(now, out);
             }
         }
@@ -438,7 +432,8 @@ impl ReplicaProtocol for SwiftReplica {
     /// Sends the votes gathered since the last flush, one message per kind
     /// (and ballot) per destination; nothing waits when idle, since
     /// the host flushes as soon as its inbox is empty.
-    fn flush(&mut self, _now: Time, out: &mut Outbox<Message>) {
+    fn flush(&mut self, now: Time, out: &mut Outbox<Message>) {
+        self.release_when_due(now, out);
         let fast_size = |(_, v): &(Ballot, FastVote)| 48 + 16 * v.deps.len();
         self.fast_votes.flush(out, MAX_VOTES, fast_size, |(b, _)| *b, |ballot, votes| Message::FastAcks { ballot, acks: votes.into_iter().map(|(_, v)| v).collect() });
         self.slow_votes.flush(out, MAX_VOTES, |_| 16, |(b, _)| *b, |ballot, votes| Message::SlowAcks { ballot, ids: votes.into_iter().map(|(_, id)| id).collect() });
