@@ -268,6 +268,7 @@ where
     let mut running = 0;
     let mut idle: Vec<usize> = Vec::new();
     let mut backlog: VecDeque<Time> = VecDeque::new();
+    let mut arrived = VecDeque::new();
     let mut clock = match spec.load {
         Load::Closed => None,
         Load::Open { rate, arrivals, seed } => Some(ArrivalClock::new(arrivals, rate, seed)),
@@ -315,7 +316,8 @@ where
                 submit(&mut clients[i], intended, t, &mut out);
             }
         }
-        for (shard, r, envelope) in inbox.drain() {
+        inbox.take_into(&mut arrived);
+        while let Some((shard, r, envelope)) = arrived.pop_front() {
             let Some((to, msg)) = envelope else {
                 // The link to replica `r` ended: it may have restarted
                 // without its state, so answers held from it must not

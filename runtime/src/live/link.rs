@@ -88,14 +88,20 @@ pub async fn write_loop<M: Wire, W: AsyncWrite + Unpin>(mut stream: W, queue: Ma
         if fresh.is_empty() && queue.is_closed() && held.is_empty() {
             return Ok(());
         }
-        if !fresh.is_empty() {
-            held.push_back((Instant::now() + delay, fresh));
-        }
-        let now = Instant::now();
-        let mut batch = Vec::new();
-        while held.front().is_some_and(|(due, _)| *due <= now) {
-            batch.extend(held.pop_front().expect("checked").1);
-        }
+        let batch = if delay.is_zero() {
+            // No emulated latency: what was queued leaves as it is.
+            fresh
+        } else {
+            if !fresh.is_empty() {
+                held.push_back((Instant::now() + delay, fresh));
+            }
+            let now = Instant::now();
+            let mut batch = Vec::new();
+            while held.front().is_some_and(|(due, _)| *due <= now) {
+                batch.extend(held.pop_front().expect("checked").1);
+            }
+            batch
+        };
         if batch.is_empty() {
             continue;
         }

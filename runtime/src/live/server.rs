@@ -22,7 +22,7 @@ use protocols::protocol::{Action, Protocol, ReplicaProtocol};
 use protocols::rejoin::Lives;
 use protocols::{ClientId, NodeId, Outbox, ReplicaConfig, ReplicaId, Time};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -246,6 +246,7 @@ where
     let mut out: Outbox<P::Message> = if wal.is_some() { Outbox::new() } else { Outbox::without_records() };
     let mut ready: Vec<Action<P::Message>> = Vec::new();
     let mut records: Vec<P::Message> = Vec::new();
+    let mut arrived = VecDeque::new();
     let start = Instant::now();
     let now = || Time(start.elapsed().as_nanos() as u64);
     let mut next_tick = now() + timing.tick;
@@ -261,7 +262,8 @@ where
             std::thread::sleep(pause);
         }
         let t = now();
-        for (from, msg) in inbox.drain() {
+        inbox.take_into(&mut arrived);
+        while let Some((from, msg)) = arrived.pop_front() {
             replica.handle(from, msg, t, &mut out);
         }
         // After what arrived before them: a rejoining replica's point must
