@@ -49,27 +49,34 @@ mod tests {
     use rkyv::rancor::Error;
     use rkyv::with::Map;
 
+    #[derive(Archive, Serialize, Deserialize, Debug, PartialEq, Clone)]
+    struct Inner {
+        n: u16,
+        xs: Vec<u64>,
+    }
+
     #[derive(Archive, Serialize, Deserialize, Debug, PartialEq)]
     struct Plain {
         a: u32,
-        big: Vec<u64>,
-        maybe: Option<Vec<u64>>,
+        big: Inner,
+        maybe: Option<Inner>,
     }
 
     #[derive(Archive, Serialize, Deserialize, Debug, PartialEq)]
     struct Boxed {
         a: u32,
         #[rkyv(with = Unboxed)]
-        big: Box<Vec<u64>>,
+        big: Box<Inner>,
         #[rkyv(with = Map<Unboxed>)]
-        maybe: Option<Box<Vec<u64>>>,
+        maybe: Option<Box<Inner>>,
     }
 
     #[test]
     fn a_boxed_field_has_the_bytes_of_the_plain_one() {
-        for maybe in [None, Some(vec![4, 5])] {
-            let plain = Plain { a: 7, big: vec![1, 2, 3], maybe: maybe.clone() };
-            let boxed = Boxed { a: 7, big: Box::new(vec![1, 2, 3]), maybe: maybe.map(Box::new) };
+        let big = Inner { n: 9, xs: vec![1, 2, 3] };
+        for maybe in [None, Some(Inner { n: 2, xs: vec![4, 5] })] {
+            let plain = Plain { a: 7, big: big.clone(), maybe: maybe.clone() };
+            let boxed = Boxed { a: 7, big: Box::new(big.clone()), maybe: maybe.map(Box::new) };
             let plain_bytes = rkyv::to_bytes::<Error>(&plain).expect("serializes");
             let boxed_bytes = rkyv::to_bytes::<Error>(&boxed).expect("serializes");
             assert_eq!(plain_bytes.as_slice(), boxed_bytes.as_slice());
