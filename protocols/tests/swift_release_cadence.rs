@@ -1,0 +1,72 @@
+//! How often a SwiftPaxos replica reports and releases what executed
+//! everywhere: every release interval (a 32nd of the heartbeat interval,
+//! at least 1 ms), at whichever flush or tick comes first once it passed.
+//! Not at the tick alone: `bench`'s timeouts tick every 12.5 ms, and
+//! commands held that long kept the per-command tables far past the CPU
+//! caches (results/README.md, session 14).
+//! Driven through the sans-IO interface, without ever calling `tick`.
+
+use bytes::Bytes;
+use protocols::ballot::Ballot;
+use protocols::depgraph::deps_of;
+use protocols::protocol::{Action, ReplicaProtocol};
+use protocols::quorum::QuorumSystem;
+use protocols::swift::{FastVote, Message, SwiftReplica};
+use protocols::{Command, CommandId, DeliberateBugs, NodeId, Outbox, ReplicaConfig, Time, Timing};
+use std::time::Duration;
+
+/// `bench`'s timing: 50 ms timeouts, a 12.5 ms tick, a 100 ms heartbeat.
+fn replica(id: usize) -> SwiftReplica {
+    let timing = Timing::for_max_delay(Duration::from_millis(50));
+    assert_eq!(timing.tick, Duration::from_micros(12_500));
+    SwiftReplica::new(ReplicaConfig { id, quorums: QuorumSystem::new(3), timing, bugs: DeliberateBugs::default(), release_lag: protocols::DEFAULT_RELEASE_LAG })
+}
+
+/// Hands over `msgs` at `now`, then flushes (never ticks); returns what it did.
+fn step(r: &mut SwiftReplica, now: Time, msgs: Vec<(NodeId, Message)>) -> Vec<Action<Message>> {
+    let mut out = Outbox::new();
+    for (from, msg) in msgs {
+        r.handle(from, msg, now, &mut out);
+    }
+    r.flush(now, &mut out);
+    out.drain().collect()
+}
+
+fn reports(actions: &[Action<Message>]) -> Vec<Vec<(u64, u64)>> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { to: NodeId::Replica(0), msg: Message::ExecutedPrefixes { prefixes } } => Some(prefixes.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn heartbeats(actions: &[Action<Message>]) -> usize {
+    actions.iter().filter(|a| matches!(a, Action::Broadcast(Message::Heartbeat { .. }))).count()
+}
+
+#[test]
+fn a_follower_reports_what_it_executed_at_a_flush_once_the_interval_passed() {
+    let mut r = replica(1);
+    let id = CommandId::new(7, 1);
+    let proposal = Message::Propose { id, command: Command::Put { key: 42, value: Bytes::from_static(b"x") }, reply_on_execution: false };
+    let leaders_vote = Message::FastAcks { ballot: Ballot(0), acks: vec![FastVote { id, deps: deps_of([], id) }] };
+    let actions = step(&mut r, Time::from_millis(1), vec![(NodeId::Client(7), proposal), (NodeId::Replica(0), leaders_vote)]);
+    assert!(actions.iter().any(|a| matches!(a, Action::Executed(e) if *e == id)), "committed and executed: {actions:?}");
+    assert!(reports(&actions).is_empty(), "1 ms in: the 3.125 ms interval has not passed");
+
+    let actions = step(&mut r, Time::from_millis(4), Vec::new());
+    assert_eq!(reports(&actions), vec![vec![(7, 2)]], "the report leaves at a flush, 8 ms before the first tick would be due");
+    assert!(reports(&step(&mut r, Time::from_millis(5), Vec::new())).is_empty(), "not again within the interval");
+    assert_eq!(reports(&step(&mut r, Time::from_millis(8), Vec::new())).len(), 1, "and again once it passed");
+}
+
+#[test]
+fn the_leader_sends_its_heartbeat_and_release_at_a_flush_once_the_interval_passed() {
+    let mut r = replica(0);
+    assert_eq!(heartbeats(&step(&mut r, Time::from_millis(1), Vec::new())), 0);
+    assert_eq!(heartbeats(&step(&mut r, Time::from_millis(4), Vec::new())), 1);
+    assert_eq!(heartbeats(&step(&mut r, Time::from_millis(5), Vec::new())), 0);
+    assert_eq!(heartbeats(&step(&mut r, Time::from_millis(8), Vec::new())), 1);
+}
