@@ -17,14 +17,14 @@ impl SwiftReplica {
     /// How often followers report and the leader releases (its heartbeat
     /// carries the release): a 32nd of the heartbeat interval, at least a
     /// millisecond; checked at every flush as well as every tick, so not
-    /// held to the tick (a 12.5 ms tick in `bench`). Until a command is released, its entry, votes,
-    /// conflict-table record and graph node stay, and every table the hot
-    /// path touches holds that many commands: at a heartbeat's pace under
-    /// load 100-200 ms of them, and the tables' random-key lookups missed
-    /// cache (results/README.md measures a quarter, an eighth and a 32nd
-    /// with a 2 ms tick). The price: a follower's report lists every
-    /// client (16 bytes each) and the leader takes the minimum per client,
-    /// each interval.
+    /// held to the tick (12.5 ms in `bench`). Until a command is
+    /// released, its entry, votes, conflict-table record and graph node
+    /// stay, and every table the hot path touches holds that many
+    /// commands: at a heartbeat's pace under load 100-200 ms of them, and
+    /// the tables' random-key lookups missed cache (results/README.md
+    /// measures a quarter, an eighth, and a 32nd checked at flush). The
+    /// price: a follower's report lists every client (16 bytes each) and
+    /// the leader takes the minimum per client, each interval.
     pub(super) fn release_interval(&self) -> Duration {
         (self.timing.heartbeat / 32).max(Duration::from_millis(1))
     }
