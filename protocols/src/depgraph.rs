@@ -43,22 +43,76 @@ impl Sequenced for CommandId {
     }
 }
 
-/// Per stream: everything below `released` is done and forgotten; above
-/// it, the done positions one by one, and `floor`, the first position not
-/// done (where a prefix dependency's search starts).
+/// Per stream: everything below `released` is done and forgotten; from
+/// there to `floor` (the first position not done, where a prefix
+/// dependency's search starts) everything is done too, and above `floor`
+/// the done positions are remembered one by one. Streams mostly finish in
+/// order (a client's commands, a replica's row), so marking one done
+/// mostly just moves the floor: no set to insert into and remove from.
+/// (A client numbers from 1, so its floor waits at 0 until the first
+/// release lifts it.)
 #[derive(Clone, Debug, Default)]
 struct DoneStream {
     released: u64,
-    done: BTreeSet<u64>,
     floor: u64,
+    done_above_floor: BTreeSet<u64>,
 }
 
 impl DoneStream {
+    fn is_done(&self, position: u64) -> bool {
+        position < self.floor || self.done_above_floor.contains(&position)
+    }
+
+    fn mark_done(&mut self, position: u64) {
+        if position == self.floor {
+            self.floor += 1;
+            self.advance_floor();
+        } else if position > self.floor {
+            self.done_above_floor.insert(position);
+        }
+    }
+
+    /// Moves the floor over the done positions right above it.
     fn advance_floor(&mut self) {
-        self.floor = self.floor.max(self.released);
-        while self.done.contains(&self.floor) {
+        while self.done_above_floor.first() == Some(&self.floor) {
+            self.done_above_floor.pop_first();
             self.floor += 1;
         }
+    }
+
+    /// Everything below `below` is done everywhere and forgotten.
+    fn release_below(&mut self, below: u64) {
+        if below > self.released {
+            self.released = below;
+            if below > self.floor {
+                self.floor = below;
+                self.done_above_floor = self.done_above_floor.split_off(&below);
+                self.advance_floor();
+            }
+        }
+    }
+
+    /// `position` is no longer done (recovery voided it, and it commits
+    /// afresh); whether it was. A released position stays released.
+    fn undo(&mut self, position: u64) -> bool {
+        if position < self.released {
+            return false;
+        }
+        if position < self.floor {
+            self.done_above_floor.extend(position + 1..self.floor);
+            self.floor = position;
+            return true;
+        }
+        self.done_above_floor.remove(&position)
+    }
+
+    /// The done positions above the released prefix.
+    fn done_above_released(&self) -> impl Iterator<Item = u64> + '_ {
+        (self.released..self.floor).chain(self.done_above_floor.iter().copied())
+    }
+
+    fn done_len(&self) -> usize {
+        (self.floor - self.released) as usize + self.done_above_floor.len()
     }
 }
 
@@ -154,7 +208,7 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
 
     /// Whether `id` executed (or was voided) here.
     pub fn is_done(&self, id: K) -> bool {
-        self.done.get(&id.stream()).is_some_and(|s| id.position() < s.released || s.done.contains(&id.position()))
+        self.done.get(&id.stream()).is_some_and(|s| s.is_done(id.position()))
     }
 
     /// Whether `id` lies in a released prefix: executed everywhere and
@@ -171,18 +225,15 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
     /// Forgets, for `stream`, every done position below `below` (the
     /// caller knows everything there executed everywhere). Never moves back.
     pub fn release_below(&mut self, stream: u64, below: u64) {
-        let s = self.done.entry(stream).or_default();
-        if below > s.released {
-            s.released = below;
-            s.done = s.done.split_off(&below);
-            s.advance_floor();
-        }
+        self.stream_mut(stream).release_below(below);
+    }
+
+    fn stream_mut(&mut self, stream: u64) -> &mut DoneStream {
+        self.done.entry(stream).or_default()
     }
 
     fn mark_done(&mut self, id: K) {
-        let s = self.done.entry(id.stream()).or_default();
-        s.done.insert(id.position());
-        s.advance_floor();
+        self.stream_mut(id.stream()).mark_done(id.position());
         self.blocked.remove(&id);
         self.unblock(id);
     }
@@ -206,12 +257,12 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
     /// The done positions above each stream's released prefix, as
     /// `(stream, position)`: executed or voided here, remembered one by one.
     pub fn done_above_released(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.done.iter().flat_map(|(stream, s)| s.done.iter().map(move |p| (*stream, *p)))
+        self.done.iter().flat_map(|(stream, s)| s.done_above_released().map(move |p| (*stream, p)))
     }
 
     /// How many done ids are remembered one by one (not released).
     pub fn done_len(&self) -> usize {
-        self.done.values().map(|s| s.done.len()).sum()
+        self.done.values().map(DoneStream::done_len).sum()
     }
 
     /// Records that `id` committed with `deps`; returns every command that
@@ -241,10 +292,20 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         if self.is_committed(id) {
             return Vec::new();
         }
-        self.pending.insert(id, node);
-        self.unblock(id);
         let mut order = Vec::new();
-        let mut roots = vec![id];
+        let mut roots = Vec::new();
+        if self.all_done(id, &node) {
+            // The common case: nothing to wait for, so no search either.
+            self.searched += 1;
+            self.mark_done(id);
+            order.push((id, node.value));
+            roots.extend(self.waiting.remove(&id).unwrap_or_default());
+            roots.extend(self.resume.remove(&id).unwrap_or_default());
+        } else {
+            self.pending.insert(id, node);
+            self.unblock(id);
+            roots.push(id);
+        }
         while let Some(root) = roots.pop() {
             let (mut executed, stopped) = self.try_execute(root);
             for (done, _) in &executed {
@@ -275,6 +336,18 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         order
     }
 
+    /// Whether every dependency of `node` (committing as `id`) is done.
+    fn all_done(&self, id: K, node: &Node<K, V>) -> bool {
+        let mut cursor = node.done_prefix;
+        while let Some((dep, after)) = self.dep_at(node, cursor) {
+            if dep != id && !self.is_done(dep) {
+                return false;
+            }
+            cursor = after;
+        }
+        true
+    }
+
     /// Declares that `id` will never execute as the instance recovery
     /// dropped: commands that depend on it stop waiting. Returns what became
     /// executable. A later, fresh commit of the same id starts over.
@@ -297,11 +370,7 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
     /// Forgets that `id` was voided, so that it can commit as a new instance.
     pub fn revive(&mut self, id: K) -> bool {
         let revived = !self.pending.contains_key(&id)
-            && self.done.get_mut(&id.stream()).is_some_and(|s| {
-                let removed = s.done.remove(&id.position());
-                s.floor = s.floor.min(id.position().max(s.released));
-                removed
-            });
+            && self.done.get_mut(&id.stream()).is_some_and(|s| s.undo(id.position()));
         if revived {
             // It is no longer done: dependency lists are read again in full.
             self.pending.values_mut().for_each(|node| node.done_prefix = Cursor::default());
@@ -620,6 +689,41 @@ mod tests {
         assert_eq!(order(g.void(id(1))), vec![2]);
         assert!(g.revive(id(1)));
         assert_eq!(order(g.commit(id(1), Command::Noop, deps(&[2]))), vec![1]);
+    }
+
+    /// A stream's done positions: below the floor implicitly, above it one
+    /// by one; reviving one below the floor keeps the others done.
+    #[test]
+    fn done_positions_survive_floor_moves_releases_and_revivals() {
+        let mut s = DoneStream::default();
+        for p in [0, 1, 3, 5] {
+            s.mark_done(p);
+        }
+        assert_eq!((s.floor, s.done_above_floor.len()), (2, 2));
+        s.mark_done(2);
+        assert_eq!((s.floor, s.done_above_floor.len()), (4, 1));
+        assert!(s.undo(1));
+        assert_eq!(s.done_above_released().collect::<Vec<_>>(), vec![0, 2, 3, 5]);
+        assert!(!s.is_done(1) && s.is_done(2) && !s.is_done(4));
+        s.mark_done(1);
+        s.release_below(3);
+        assert_eq!(s.done_above_released().collect::<Vec<_>>(), vec![3, 5]);
+        assert_eq!(s.done_len(), 2);
+        assert!(!s.undo(2), "released positions stay released");
+        s.release_below(7);
+        assert_eq!((s.floor, s.done_len()), (7, 0));
+        assert!(s.is_done(6) && !s.is_done(7));
+    }
+
+    /// A command whose dependencies are done executes at once, and wakes
+    /// what waited for it.
+    #[test]
+    fn a_command_with_its_dependencies_done_wakes_its_waiters() {
+        let mut g = DependencyGraph::new();
+        assert!(g.commit(id(3), Command::Noop, deps(&[2])).is_empty());
+        assert_eq!(order(g.commit(id(1), Command::Noop, deps(&[]))), vec![1]);
+        assert_eq!(order(g.commit(id(2), Command::Noop, deps(&[1]))), vec![2, 3]);
+        assert_eq!(g.pending_len(), 0);
     }
 
     /// Prefix dependencies execute exactly as the lists they stand for
