@@ -178,13 +178,20 @@ impl<Id: Copy + Eq + Hash + Ord> ConflictTable<Id> {
         self.len() == 0
     }
 
-    fn for_each_key_in(&self, range: &RangeInclusive<Key>, mut f: impl FnMut(&KeyEntry<Id>)) {
-        let width = range.end().abs_diff(*range.start());
-        if width < self.keys.len() as u64 {
-            (*range.start()..=*range.end()).filter_map(|k| self.keys.get(&k)).for_each(&mut f);
-        } else {
-            self.keys.iter().filter(|(k, _)| range.contains(k)).for_each(|(_, e)| f(e));
-        }
+    fn for_each_key_in(&self, range: &RangeInclusive<Key>, f: impl FnMut(&KeyEntry<Id>)) {
+        for_each_key_in(&self.keys, range, f)
+    }
+}
+
+/// Calls `f` on the entry of every key of `range` that `keys` holds, in no
+/// particular order: by looking each key up when the range is narrower
+/// than the map, else by walking the map (a SCAN may span every key).
+pub(crate) fn for_each_key_in<V>(keys: &HashMap<Key, V>, range: &RangeInclusive<Key>, mut f: impl FnMut(&V)) {
+    let width = range.end().abs_diff(*range.start());
+    if width < keys.len() as u64 {
+        (*range.start()..=*range.end()).filter_map(|k| keys.get(&k)).for_each(&mut f);
+    } else {
+        keys.iter().filter(|(k, _)| range.contains(k)).for_each(|(_, e)| f(e));
     }
 }
 

@@ -12,29 +12,54 @@
 
 use super::instance::{Attributes, InstanceId};
 use crate::command::{Command, Key};
-use std::collections::BTreeMap;
+use crate::conflicts::for_each_key_in;
+use rustc_hash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
+/// One key's maxima: per row, one more than the highest slot that wrote
+/// the key (0: none), then the same for reads; and the highest sequence
+/// numbers of each. Inline up to five replicas, so a key costs one map
+/// slot and no allocation of its own (a bench run touches half a million).
 #[derive(Clone, Debug)]
 struct Rows {
-    writes: Vec<Option<u64>>,
-    reads: Vec<Option<u64>>,
+    slots: SmallVec<[u64; 10]>,
     write_seq: u64,
     read_seq: u64,
 }
 
 impl Rows {
     fn new(n: usize) -> Self {
-        Rows { writes: vec![None; n], reads: vec![None; n], write_seq: 0, read_seq: 0 }
+        Rows { slots: SmallVec::from_elem(0, 2 * n), write_seq: 0, read_seq: 0 }
+    }
+
+    fn writes(&self) -> &[u64] {
+        &self.slots[..self.slots.len() / 2]
+    }
+
+    fn reads(&self) -> &[u64] {
+        &self.slots[self.slots.len() / 2..]
+    }
+
+    /// Notes `instance` as a write (or a read) of the key.
+    fn bump(&mut self, instance: InstanceId, read: bool, seq: u64) {
+        let n = self.slots.len() / 2;
+        let slot = &mut self.slots[instance.leader + if read { n } else { 0 }];
+        *slot = (*slot).max(instance.slot + 1);
+        let top = if read { &mut self.read_seq } else { &mut self.write_seq };
+        *top = (*top).max(seq);
     }
 }
 
-/// The conflict map of one replica.
+/// The conflict map of one replica. Keyed by hash, not in key order: the
+/// map only grows, and a search down an ordered map of half a million
+/// keys cost EPaxos more than anything else it does per command
+/// (SCANs walk their range the way the SwiftPaxos table does).
 #[derive(Clone, Debug)]
 pub struct ConflictMap {
     n: usize,
-    keys: BTreeMap<Key, Rows>,
+    keys: HashMap<Key, Rows>,
     /// SCANs, which read keys nobody may have written yet.
     scans: Vec<(RangeInclusive<Key>, InstanceId, u64)>,
 }
@@ -42,63 +67,54 @@ pub struct ConflictMap {
 impl ConflictMap {
     /// An empty map for `n` replicas.
     pub fn new(n: usize) -> Self {
-        ConflictMap { n, keys: BTreeMap::new(), scans: Vec::new() }
+        ConflictMap { n, keys: HashMap::default(), scans: Vec::new() }
     }
 
     /// The attributes `command` gets here now: for each row, the highest
     /// instance it conflicts with, and one more than their highest sequence.
     pub fn attributes(&self, command: &Command) -> Attributes {
-        let mut deps: Vec<Option<u64>> = vec![None; self.n];
+        // Per row, one more than the highest conflicting slot (0: none).
+        let mut tops: SmallVec<[u64; 5]> = SmallVec::from_elem(0, self.n);
         let mut seq = 0;
-        let mut take = |row: &[Option<u64>], s: u64, deps: &mut Vec<Option<u64>>| {
-            for (d, r) in deps.iter_mut().zip(row) {
-                *d = (*d).max(*r);
+        let mut take = |row: &[u64], s: u64| {
+            for (top, r) in tops.iter_mut().zip(row) {
+                *top = (*top).max(*r);
             }
             seq = seq.max(s);
         };
         match command {
             Command::Put { key, .. } => {
                 if let Some(rows) = self.keys.get(key) {
-                    take(&rows.writes, rows.write_seq, &mut deps);
-                    take(&rows.reads, rows.read_seq, &mut deps);
+                    take(rows.writes(), rows.write_seq);
+                    take(rows.reads(), rows.read_seq);
                 }
                 for (_, instance, s) in self.scans.iter().filter(|(r, _, _)| r.contains(key)) {
-                    let mut row = vec![None; self.n];
-                    row[instance.leader] = Some(instance.slot);
-                    take(&row, *s, &mut deps);
+                    let mut row: SmallVec<[u64; 5]> = SmallVec::from_elem(0, self.n);
+                    row[instance.leader] = instance.slot + 1;
+                    take(&row, *s);
                 }
             }
             Command::Get { key } => {
                 if let Some(rows) = self.keys.get(key) {
-                    take(&rows.writes, rows.write_seq, &mut deps);
+                    take(rows.writes(), rows.write_seq);
                 }
             }
             Command::Scan { .. } => {
                 let range = command.key_range().expect("a scan has a key range");
-                for rows in self.keys.range(range).map(|(_, r)| r) {
-                    take(&rows.writes, rows.write_seq, &mut deps);
-                }
+                for_each_key_in(&self.keys, &range, |rows| take(rows.writes(), rows.write_seq));
             }
             Command::Noop => {}
         }
-        Attributes { seq: seq + 1, deps: Arc::from(deps) }
+        let deps: Arc<[Option<u64>]> = tops.iter().map(|&top| top.checked_sub(1)).collect();
+        Attributes { seq: seq + 1, deps }
     }
 
     /// Records that `instance` holds `command` with sequence number `seq`.
     pub fn record(&mut self, instance: InstanceId, command: &Command, seq: u64) {
         let n = self.n;
-        let bump = |row: &mut Vec<Option<u64>>| row[instance.leader] = row[instance.leader].max(Some(instance.slot));
         match command {
-            Command::Put { key, .. } => {
-                let rows = self.keys.entry(*key).or_insert_with(|| Rows::new(n));
-                bump(&mut rows.writes);
-                rows.write_seq = rows.write_seq.max(seq);
-            }
-            Command::Get { key } => {
-                let rows = self.keys.entry(*key).or_insert_with(|| Rows::new(n));
-                bump(&mut rows.reads);
-                rows.read_seq = rows.read_seq.max(seq);
-            }
+            Command::Put { key, .. } => self.keys.entry(*key).or_insert_with(|| Rows::new(n)).bump(instance, false, seq),
+            Command::Get { key } => self.keys.entry(*key).or_insert_with(|| Rows::new(n)).bump(instance, true, seq),
             Command::Scan { .. } => {
                 let range = command.key_range().expect("a scan has a key range");
                 if !self.scans.iter().any(|(_, i, _)| *i == instance) {
