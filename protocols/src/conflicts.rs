@@ -15,7 +15,7 @@
 //! shard and one core, so it needs no locks.
 
 use crate::command::{Command, Key};
-use rustc_hash::FxHashMap as HashMap;
+use crate::keymap::{for_each_key_in, KeyMap};
 use smallvec::SmallVec;
 use std::hash::Hash;
 use std::ops::RangeInclusive;
@@ -46,7 +46,7 @@ impl<Id> KeyEntry<Id> {
 /// identified by `Id` (a command id, an instance, a slot).
 #[derive(Debug, Clone)]
 pub struct ConflictTable<Id> {
-    keys: HashMap<Key, KeyEntry<Id>>,
+    keys: KeyMap<KeyEntry<Id>>,
     /// SCANs span ranges that may hold keys nobody wrote yet, so a later
     /// PUT finds them here rather than in `keys`.
     scans: Vec<(RangeInclusive<Key>, Id)>,
@@ -54,7 +54,7 @@ pub struct ConflictTable<Id> {
 
 impl<Id> Default for ConflictTable<Id> {
     fn default() -> Self {
-        ConflictTable { keys: HashMap::default(), scans: Vec::new() }
+        ConflictTable { keys: KeyMap::default(), scans: Vec::new() }
     }
 }
 
@@ -178,20 +178,8 @@ impl<Id: Copy + Eq + Hash + Ord> ConflictTable<Id> {
         self.len() == 0
     }
 
-    fn for_each_key_in(&self, range: &RangeInclusive<Key>, f: impl FnMut(&KeyEntry<Id>)) {
-        for_each_key_in(&self.keys, range, f)
-    }
-}
-
-/// Calls `f` on the entry of every key of `range` that `keys` holds, in no
-/// particular order: by looking each key up when the range is narrower
-/// than the map, else by walking the map (a SCAN may span every key).
-pub(crate) fn for_each_key_in<V>(keys: &HashMap<Key, V>, range: &RangeInclusive<Key>, mut f: impl FnMut(&V)) {
-    let width = range.end().abs_diff(*range.start());
-    if width < keys.len() as u64 {
-        (*range.start()..=*range.end()).filter_map(|k| keys.get(&k)).for_each(&mut f);
-    } else {
-        keys.iter().filter(|(k, _)| range.contains(k)).for_each(|(_, e)| f(e));
+    fn for_each_key_in(&self, range: &RangeInclusive<Key>, mut f: impl FnMut(&KeyEntry<Id>)) {
+        for_each_key_in(&self.keys, range, |_, entry| f(entry))
     }
 }
 

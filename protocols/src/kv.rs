@@ -2,7 +2,7 @@
 
 use crate::command::{Command, CommandResult, Key};
 use bytes::Bytes;
-use rustc_hash::FxHashMap as HashMap;
+use crate::keymap::KeyMap;
 use std::ops::RangeInclusive;
 
 /// The state machine: a hash map from key to value. Every replica
@@ -10,10 +10,11 @@ use std::ops::RangeInclusive;
 /// map's lookups missed cache at each level (the store's B-tree was 7% of
 /// a SwiftPaxos profile). Keys are integers, so a SCAN of a short range
 /// probes each key in it, and a long one sorts what one pass finds: the
-/// same answer an ordered map gives, in key order.
+/// same answer an ordered map gives, in key order. Resized a few keys at
+/// a time ([`crate::keymap`]).
 #[derive(Debug, Default, Clone)]
 pub struct KvStore {
-    map: HashMap<Key, Bytes>,
+    map: KeyMap<Bytes>,
 }
 
 /// Ranges up to this many keys are read by probing each key; longer ones

@@ -21,6 +21,7 @@ pub mod epaxos;
 pub mod gc;
 pub mod fastpaxos;
 pub mod ids;
+pub mod keymap;
 pub mod kv;
 pub mod log;
 pub mod n2paxos;

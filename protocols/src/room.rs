@@ -75,21 +75,28 @@ macro_rules! room_of_sequence {
 
 room_of_sequence!(Vec, VecDeque);
 
-impl<K: Eq + Hash, V, S: BuildHasher> Room for HashMap<K, V, S> {
-    fn held(&self) -> usize {
-        self.len()
-    }
-    fn room(&self) -> usize {
-        self.capacity()
-    }
-    fn item_bytes(&self) -> usize {
-        // A bucket holds the pair and one control byte.
-        std::mem::size_of::<(K, V)>() + 1
-    }
-    fn shrink_room_to(&mut self, items: usize) {
-        self.shrink_to(items);
-    }
+/// `Room` for a hash map (std's, and griddle's for [`crate::keymap`]).
+macro_rules! room_of_map {
+    ($($map:path),*) => {$(
+        impl<K: Eq + Hash, V, S: BuildHasher> Room for $map {
+            fn held(&self) -> usize {
+                self.len()
+            }
+            fn room(&self) -> usize {
+                self.capacity()
+            }
+            fn item_bytes(&self) -> usize {
+                // A bucket holds the pair and one control byte.
+                std::mem::size_of::<(K, V)>() + 1
+            }
+            fn shrink_room_to(&mut self, items: usize) {
+                self.shrink_to(items);
+            }
+        }
+    )*};
 }
+
+room_of_map!(HashMap<K, V, S>, griddle::HashMap<K, V, S>);
 
 #[cfg(test)]
 mod tests {

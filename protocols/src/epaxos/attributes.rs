@@ -12,8 +12,7 @@
 
 use super::instance::{Attributes, InstanceId};
 use crate::command::{Command, Key};
-use crate::conflicts::for_each_key_in;
-use rustc_hash::FxHashMap as HashMap;
+use crate::keymap::{for_each_key_in, KeyMap};
 use smallvec::SmallVec;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
@@ -55,11 +54,12 @@ impl Rows {
 /// The conflict map of one replica. Keyed by hash, not in key order: the
 /// map only grows, and a search down an ordered map of half a million
 /// keys cost EPaxos more than anything else it does per command
-/// (SCANs walk their range the way the SwiftPaxos table does).
+/// (SCANs walk their range the way the SwiftPaxos table does); resized
+/// a few keys at a time ([`crate::keymap`]).
 #[derive(Clone, Debug)]
 pub struct ConflictMap {
     n: usize,
-    keys: HashMap<Key, Rows>,
+    keys: KeyMap<Rows>,
     /// SCANs, which read keys nobody may have written yet.
     scans: Vec<(RangeInclusive<Key>, InstanceId, u64)>,
 }
@@ -67,7 +67,7 @@ pub struct ConflictMap {
 impl ConflictMap {
     /// An empty map for `n` replicas.
     pub fn new(n: usize) -> Self {
-        ConflictMap { n, keys: HashMap::default(), scans: Vec::new() }
+        ConflictMap { n, keys: KeyMap::default(), scans: Vec::new() }
     }
 
     /// The attributes `command` gets here now: for each row, the highest
@@ -101,7 +101,7 @@ impl ConflictMap {
             }
             Command::Scan { .. } => {
                 let range = command.key_range().expect("a scan has a key range");
-                for_each_key_in(&self.keys, &range, |rows| take(rows.writes(), rows.write_seq));
+                for_each_key_in(&self.keys, &range, |_, rows| take(rows.writes(), rows.write_seq));
             }
             Command::Noop => {}
         }
