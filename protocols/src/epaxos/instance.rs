@@ -65,6 +65,18 @@ pub struct Attributes {
 impl Attributes {
     /// The attributes covering both: the union of dependencies, the higher sequence.
     pub fn merge(&self, other: &Attributes) -> Attributes {
+        // Usually one side covers the other (a replica that knew nothing
+        // more answers the leader's attributes unchanged): share it rather
+        // than allocate a copy.
+        let covers = |a: &Attributes, b: &Attributes| {
+            a.seq >= b.seq && a.deps.len() == b.deps.len() && a.deps.iter().zip(b.deps.iter()).all(|(x, y)| x >= y)
+        };
+        if covers(self, other) {
+            return self.clone();
+        }
+        if covers(other, self) {
+            return other.clone();
+        }
         let deps: Vec<Option<u64>> = self.deps.iter().zip(other.deps.iter()).map(|(a, b)| (*a).max(*b)).collect();
         Attributes { seq: self.seq.max(other.seq), deps: Arc::from(deps) }
     }
@@ -105,4 +117,26 @@ pub struct Report {
     /// Pre-accepted in the default ballot exactly as the command leader
     /// proposed (the only replies a fast path can have counted).
     pub unchanged: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(seq: u64, deps: &[Option<u64>]) -> Attributes {
+        Attributes { seq, deps: Arc::from(deps) }
+    }
+
+    #[test]
+    fn merging_takes_the_higher_of_each_and_shares_a_covering_side() {
+        let big = attrs(5, &[Some(3), None, Some(7)]);
+        let small = attrs(2, &[Some(1), None, None]);
+        let merged = big.merge(&small);
+        assert_eq!(merged, big);
+        assert!(Arc::ptr_eq(&merged.deps, &big.deps), "no copy when one side covers the other");
+        assert!(Arc::ptr_eq(&small.merge(&big).deps, &big.deps));
+        let other = attrs(4, &[None, Some(2), Some(9)]);
+        assert_eq!(big.merge(&other), attrs(5, &[Some(3), Some(2), Some(9)]));
+        assert_eq!(other.merge(&big), attrs(5, &[Some(3), Some(2), Some(9)]));
+    }
 }

@@ -449,8 +449,16 @@ impl EPaxosReplica {
 
     /// Records what a pre-accept or accept told us about `instance`.
     fn hold(&mut self, instance: InstanceId, status: Status, vbal: Ballot, value: Value, attrs: Attributes, unchanged: bool, now: Time) {
-        self.conflicts.record(instance, command_of(&value), attrs.seq);
-        let s = self.instance(instance, now);
+        let s = self.instances.entry(instance).or_insert_with(|| InstanceState::new(instance, now));
+        // The conflict map keeps maxima, so recording the same command
+        // again with no higher sequence number changes nothing: a commit
+        // of what was pre-accepted skips its key's lookup (a cache miss
+        // at half a million keys). Only `hold` sets `attrs`, always after
+        // recording them.
+        let recorded = s.attrs.as_ref().is_some_and(|held| held.seq >= attrs.seq) && s.value == value;
+        if !recorded {
+            self.conflicts.record(instance, command_of(&value), attrs.seq);
+        }
         s.status = status;
         s.vbal = vbal;
         s.value = value;
