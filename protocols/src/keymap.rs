@@ -17,7 +17,7 @@ pub type KeyMap<V> = griddle::HashMap<Key, V, rustc_hash::FxBuildHasher>;
 /// Calls `f` on the entry of every key of `range` that `keys` holds, in no
 /// particular order: by looking each key up when the range is narrower
 /// than the map, else by walking the map (a SCAN may span every key).
-pub fn for_each_key_in<V>(keys: &KeyMap<V>, range: &RangeInclusive<Key>, mut f: impl FnMut(Key, &V)) {
+pub fn for_each_key_in<'a, V>(keys: &'a KeyMap<V>, range: &RangeInclusive<Key>, mut f: impl FnMut(Key, &'a V)) {
     if range.is_empty() {
         return;
     }

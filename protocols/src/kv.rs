@@ -1,25 +1,21 @@
 //! The key-value store every protocol replicates.
 
 use crate::command::{Command, CommandResult, Key};
+use crate::keymap::{for_each_key_in, KeyMap};
 use bytes::Bytes;
-use crate::keymap::KeyMap;
 use std::ops::RangeInclusive;
 
 /// The state machine: a hash map from key to value. Every replica
 /// executes every command, and with the main job's 512k keys an ordered
 /// map's lookups missed cache at each level (the store's B-tree was 7% of
-/// a SwiftPaxos profile). Keys are integers, so a SCAN of a short range
-/// probes each key in it, and a long one sorts what one pass finds: the
-/// same answer an ordered map gives, in key order. Resized a few keys at
-/// a time ([`crate::keymap`]).
+/// a SwiftPaxos profile). Keys are integers, so a SCAN probes each key of
+/// a range narrower than the store, or walks the store for a wider one,
+/// and sorts what it found: the same answer an ordered map gives.
+/// Resized a few keys at a time ([`crate::keymap`]).
 #[derive(Debug, Default, Clone)]
 pub struct KvStore {
     map: KeyMap<Bytes>,
 }
-
-/// Ranges up to this many keys are read by probing each key; longer ones
-/// by one pass over the store.
-const PROBED_RANGE: u64 = 4096;
 
 impl KvStore {
     /// An empty store.
@@ -50,17 +46,9 @@ impl KvStore {
 
     /// The values in `range`, in key order, without executing anything.
     pub fn range(&self, range: RangeInclusive<Key>) -> impl Iterator<Item = (Key, &Bytes)> {
-        let (low, high) = (*range.start(), *range.end());
-        let found: Vec<(Key, &Bytes)> = if high < low {
-            Vec::new()
-        } else if high.abs_diff(low) < PROBED_RANGE.min(self.map.len() as u64) {
-            range.filter_map(|k| self.map.get(&k).map(|v| (k, v))).collect()
-        } else {
-            let mut found: Vec<(Key, &Bytes)> =
-                self.map.iter().filter(|(k, _)| range.contains(k)).map(|(k, v)| (*k, v)).collect();
-            found.sort_unstable_by_key(|(k, _)| *k);
-            found
-        };
+        let mut found: Vec<(Key, &Bytes)> = Vec::new();
+        for_each_key_in(&self.map, &range, |key, value| found.push((key, value)));
+        found.sort_unstable_by_key(|(k, _)| *k);
         found.into_iter()
     }
 
