@@ -1,6 +1,7 @@
 //! Where a SwiftPaxos follower's votes go. With three replicas a follower
 //! commits from the leader's vote and its own (a majority of two), so its
-//! `FastAck`s and `SlowAck`s go to the leader and the client only; with
+//! `SlowAck`s go to the leader and the client only, and its `FastAck`s to
+//! the client only (the leader commits on one follower's `SlowAck`); with
 //! five, the other followers need them to reach a majority. Votes never
 //! carry the command: a follower that hears the leader before the
 //! client's proposal waits for the proposal.
@@ -73,8 +74,9 @@ fn with_three_replicas_a_follower_votes_to_the_leader_and_commits_on_the_leaders
     let mut r = follower(3);
     let id = CommandId::new(7, 1);
 
+    // Its fast-path vote goes to the client alone.
     let actions = deliver(&mut r, NodeId::Client(7), proposal(id));
-    assert_eq!(vote_destinations(&actions), (vec![("FastAcks", Some(0))], 1), "{actions:?}");
+    assert_eq!(vote_destinations(&actions), (vec![], 1), "{actions:?}");
 
     // The leader agrees: the follower accepts, tells the leader and the
     // client, and commits (the leader and itself are a majority).
@@ -114,6 +116,28 @@ fn a_follower_that_hears_the_leader_first_waits_for_the_clients_proposal() {
     // The proposal arrives: the follower votes, accepts the leader's
     // dependencies at once, and commits.
     let actions = deliver(&mut r, NodeId::Client(7), proposal(id));
-    assert_eq!(vote_destinations(&actions), (vec![("FastAcks", Some(0)), ("SlowAcks", Some(0))], 2), "{actions:?}");
+    assert_eq!(vote_destinations(&actions), (vec![("SlowAcks", Some(0))], 2), "{actions:?}");
+    assert!(executed(&actions, id), "{actions:?}");
+}
+
+#[test]
+fn with_three_replicas_the_leader_commits_on_one_followers_slow_vote() {
+    let mut leader = SwiftReplica::new(ReplicaConfig {
+        id: 0,
+        quorums: QuorumSystem::new(3),
+        timing: Timing::for_max_delay(Duration::from_millis(10)),
+        bugs: DeliberateBugs::default(),
+        release_lag: protocols::DEFAULT_RELEASE_LAG,
+    });
+    let id = CommandId::new(7, 1);
+
+    // The leader votes to both followers and answers the client at once.
+    let actions = deliver(&mut leader, NodeId::Client(7), proposal(id));
+    assert_eq!(vote_destinations(&actions).0, vec![("FastAcks", None)], "{actions:?}");
+    assert!(actions.iter().any(|a| matches!(a, Action::Send { to: NodeId::Client(7), msg: Message::Reply { .. } })), "{actions:?}");
+    assert!(!executed(&actions, id));
+
+    // One follower accepted its dependencies: with its own, a majority.
+    let actions = deliver(&mut leader, NodeId::Replica(2), Message::SlowAcks { ballot: Ballot(0), ids: vec![id] });
     assert!(executed(&actions, id), "{actions:?}");
 }

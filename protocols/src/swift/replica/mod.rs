@@ -578,6 +578,19 @@ impl SwiftReplica {
         (self.quorums.majority() <= 2).then(|| ballot.leader(self.n()))
     }
 
+    /// Whether a follower's fast-path vote goes to any replica. With three
+    /// replicas and three-quarters quorums it does not: the other follower
+    /// would not count it (see [`Self::follower_votes_to`]), and the leader
+    /// needs both followers' votes for its fast quorum but one follower's
+    /// `SlowAck` for its slow one, which comes anyway, one delay later,
+    /// and survives a follower's crash. The leader's commit waits that
+    /// delay; no client does (each counts its own votes, and the leader
+    /// answered optimistically already), and each replica handles two
+    /// votes per command fewer (results/README.md measures it).
+    fn follower_fast_votes_count(&self) -> bool {
+        !(self.quorums.majority() <= 2 && matches!(self.quorums.fast_quorums(), crate::quorum::FastQuorums::ThreeQuarters))
+    }
+
     /// Whether this replica votes on the fast path in the current ballot:
     /// every replica with three-quarters quorums, the fixed quorum's members otherwise.
     fn votes_fast(&self) -> bool {

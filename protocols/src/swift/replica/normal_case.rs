@@ -74,7 +74,9 @@ impl SwiftReplica {
             out.send_client(id.client, answer);
             self.try_commit(id, out);
         } else {
-            self.fast_votes.hold(self.follower_votes_to(ballot), (ballot, FastVote { id, deps: deps.clone() }));
+            if self.follower_fast_votes_count() {
+                self.fast_votes.hold(self.follower_votes_to(ballot), (ballot, FastVote { id, deps: deps.clone() }));
+            }
             out.send_client(id.client, Message::FastAck { ballot, id, deps, command: None });
             self.accept_if_leader_spoke(id, now, out);
         }
