@@ -61,8 +61,11 @@ impl SwiftReplica {
         self.put_entry(id, Entry { command, phase, deps: deps.clone(), touched: now });
         self.record_vote(id, out);
         let me = self.id;
+        let tallies_fast = self.follower_fast_votes_count();
         let votes = self.votes_mut(id);
-        votes.fast.add(me, deps.clone());
+        if tallies_fast {
+            votes.fast.add(me, deps.clone());
+        }
         // No vote carries the command: every replica has the client's own
         // proposal, or waits for it (as in the paper). A replica that
         // missed it gets it from the leader's retransmission of what stays
@@ -127,8 +130,11 @@ impl SwiftReplica {
         if self.answer_if_committed(id, from_leader, out) {
             return;
         }
+        let tallies_fast = self.follower_fast_votes_count();
         let record = self.records.entry(id).or_default();
-        record.votes.fast.add(from, deps.clone());
+        if tallies_fast {
+            record.votes.fast.add(from, deps.clone());
+        }
         if from_leader {
             record.votes.leader_deps = Some(deps);
             record.votes.slow.add(from);

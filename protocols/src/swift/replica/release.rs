@@ -175,7 +175,7 @@ impl SwiftReplica {
             return;
         }
         for id in gone {
-            if let Some(entry) = self.records.remove(&id).and_then(|r| r.entry) {
+            if let Some(entry) = self.records.swap_remove(&id).and_then(|r| r.entry) {
                 self.conflicts.remove(id, &entry.command);
             }
         }
