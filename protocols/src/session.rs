@@ -12,7 +12,7 @@ use bytes::Bytes;
 use crate::ids::{ClientId, CommandId};
 use crate::kv::KvStore;
 use rustc_hash::FxHashMap as HashMap;
-use std::collections::VecDeque;
+use smallvec::SmallVec;
 
 /// How many commands a client has in flight at most: one. Every host's
 /// logical client waits for a command's answer before it sends the next,
@@ -83,7 +83,10 @@ pub struct SessionImage {
 struct ClientSession {
     /// Results by sequence number, ascending: usually one or two (the
     /// client's command in flight, and one that executed out of order).
-    results: VecDeque<(u64, CommandResult)>,
+    /// Inline up to one: each command looks its client's session up two
+    /// or three times at every replica, and a separate buffer per client
+    /// made each of those a second cache miss.
+    results: SmallVec<[(u64, CommandResult); 1]>,
     /// Every command numbered below this executed here and its result is
     /// gone; a retry of one is [`Applied::Forgotten`].
     forgotten_below: u64,
@@ -94,7 +97,7 @@ struct ClientSession {
 
 impl Default for ClientSession {
     fn default() -> Self {
-        ClientSession { results: VecDeque::new(), forgotten_below: 0, executed_below: 1 }
+        ClientSession { results: SmallVec::new(), forgotten_below: 0, executed_below: 1 }
     }
 }
 
@@ -115,21 +118,19 @@ impl ClientSession {
             self.executed_below += 1;
         }
         // Forget what the client finished: below its window, and executed here.
-        let newest = self.results.back().map_or(0, |(s, _)| *s);
+        let newest = self.results.last().map_or(0, |(s, _)| *s);
         let finished_below = (newest + 1).saturating_sub(CLIENT_WINDOW);
         self.forget_below(finished_below.min(self.executed_below));
         while self.results.len() > SESSION_LIMIT {
-            if let Some((oldest, _)) = self.results.pop_front() {
-                self.forgotten_below = self.forgotten_below.max(oldest + 1);
-            }
+            let (oldest, _) = self.results.remove(0);
+            self.forgotten_below = self.forgotten_below.max(oldest + 1);
         }
     }
 
     fn forget_below(&mut self, below: u64) {
         self.forgotten_below = self.forgotten_below.max(below);
-        while self.results.front().is_some_and(|(s, _)| *s < self.forgotten_below) {
-            self.results.pop_front();
-        }
+        let gone = self.results.iter().take_while(|(s, _)| *s < self.forgotten_below).count();
+        self.results.drain(..gone);
     }
 }
 
