@@ -174,8 +174,18 @@ impl SwiftReplica {
         if gone.is_empty() {
             return;
         }
-        for id in gone {
-            if let Some(entry) = self.records.swap_remove(&id).and_then(|r| r.entry) {
+        // Every record found first, then removed: the lookups are cache
+        // misses independent of each other, which the processor overlaps,
+        // where finding, unindexing and dropping one command at a time
+        // waited for each miss in turn. Removed from the highest position
+        // down, so that the record moved into each hole is not one still
+        // to remove.
+        let mut found: Vec<usize> = gone.iter().filter_map(|id| self.records.get_index_of(id)).collect();
+        found.sort_unstable_by(|a, b| b.cmp(a));
+        let records = &self.records;
+        self.conflicts.warm(found.iter().filter_map(|&at| records.get_index(at)?.1.entry.as_ref().map(|e| &e.command)));
+        for at in found {
+            if let Some((id, Record { entry: Some(entry), .. })) = self.records.swap_remove_index(at) {
                 self.conflicts.remove(id, &entry.command);
             }
         }
