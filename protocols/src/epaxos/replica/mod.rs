@@ -26,7 +26,8 @@ use crate::rejoin::RejoinPoint;
 use crate::session::{Applied, StateChunk, StateMachine};
 use crate::time::Time;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::collections::{BTreeMap, BTreeSet};
+use indexmap::IndexMap;
+use std::collections::BTreeSet;
 
 /// What this replica is doing as the coordinator of an instance.
 #[derive(Debug)]
@@ -120,10 +121,16 @@ pub struct EPaxosReplica {
     /// `f + ⌊(f + 1)/2⌋`, the paper's optimized fast quorum (leader included).
     fast_quorum: usize,
     next_slot: u64,
-    /// Ordered, and growing a node at a time: a hash map here doubles
-    /// with every instance held, and at hundreds of thousands of instances
-    /// one such resize stalled the replica for over half a second.
-    instances: BTreeMap<InstanceId, InstanceState>,
+    /// Dense, in arrival order (`IndexMap`): a new instance is written at
+    /// the warm end, and the table probed holds indices only. (A B-tree
+    /// moved its large states along a node at every insert and release:
+    /// memmove was the top of the profile. A hash map's all-at-once
+    /// doubling rehashed every state in place, which at hundreds of
+    /// thousands of instances stalled the replica for half a second; here
+    /// growth copies the dense states, and releases keep them to the
+    /// release lag.) Iteration order is not the instances' order: what
+    /// needs that sorts.
+    instances: IndexMap<InstanceId, InstanceState, rustc_hash::FxBuildHasher>,
     /// Instances known here and not committed: what `tick` looks at.
     undecided: BTreeSet<InstanceId>,
     conflicts: ConflictMap,
@@ -196,7 +203,7 @@ impl EPaxosReplica {
                 self.graph.release_below(row as u64, below);
                 for slot in from_slot..below {
                     let instance = InstanceId { leader: row, slot };
-                    self.instances.remove(&instance);
+                    self.instances.swap_remove(&instance);
                     self.undecided.remove(&instance);
                 }
             }
@@ -297,7 +304,7 @@ impl ReplicaProtocol for EPaxosReplica {
             timing: config.timing,
             bugs: config.bugs,
             next_slot: 0,
-            instances: BTreeMap::new(),
+            instances: IndexMap::default(),
             undecided: BTreeSet::new(),
             conflicts: ConflictMap::new(n),
             graph: DependencyGraph::new(),

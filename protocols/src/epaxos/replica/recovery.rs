@@ -302,11 +302,13 @@ impl EPaxosReplica {
             if !command_of(&s.value).conflicts_with(command) || attrs.covers(*other) || their.covers(instance) {
                 continue;
             }
+            // The lowest such instance, decided ones first (the instances
+            // are not held in order).
             let decided = s.status >= Status::Accepted;
-            if decided {
-                return Some((*other, true));
+            let rank = |(at, decided): (InstanceId, bool)| (decided, std::cmp::Reverse(at));
+            if found.is_none_or(|f| rank((*other, decided)) > rank(f)) {
+                found = Some((*other, decided));
             }
-            found.get_or_insert((*other, false));
         }
         found
     }
