@@ -74,7 +74,7 @@ fn every_protocols_messages_survive_a_frame() {
             executed: 3,
         },
     ]);
-    let attrs = Attributes { seq: 4, deps: Arc::from(vec![Some(3), None, Some(0)]) };
+    let attrs = Attributes { seq: 4, deps: [Some(3), None, Some(0)].into_iter().collect() };
     round_trip(vec![
         protocols::epaxos::Message::PreAccept { instance: InstanceId { leader: 2, slot: 9 }, ballot: Ballot(2), value: Some((id, put(5))), attrs: attrs.clone() },
         protocols::epaxos::Message::Fetch { instance: InstanceId { leader: 0, slot: 0 } },

@@ -10,12 +10,11 @@
 //! [`crate::conflicts::ConflictTable`] of SwiftPaxos, nothing is ever
 //! covered away, so no transitive argument is needed.
 
-use super::instance::{Attributes, InstanceId};
+use super::instance::{Attributes, InstanceId, RowDeps};
 use crate::command::{Command, Key};
 use crate::keymap::{for_each_key_in, KeyMap};
 use smallvec::SmallVec;
 use std::ops::RangeInclusive;
-use std::sync::Arc;
 
 /// One key's maxima: per row, one more than the highest slot that wrote
 /// the key (0: none), then the same for reads; and the highest sequence
@@ -105,7 +104,7 @@ impl ConflictMap {
             }
             Command::Noop => {}
         }
-        let deps: Arc<[Option<u64>]> = tops.iter().map(|&top| top.checked_sub(1)).collect();
+        let deps: RowDeps = tops.iter().map(|&top| top.checked_sub(1)).collect();
         Attributes { seq: seq + 1, deps }
     }
 

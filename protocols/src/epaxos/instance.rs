@@ -5,7 +5,7 @@ use crate::ballot::Ballot;
 use crate::command::Command;
 use crate::ids::{CommandId, ReplicaId};
 use std::fmt;
-use std::sync::Arc;
+use smallvec::SmallVec;
 
 /// Instance `slot` of replica `leader`'s row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -59,15 +59,21 @@ pub struct Attributes {
     /// One more than the highest sequence number among its dependencies.
     pub seq: u64,
     /// Per row, the highest instance it depends on.
-    pub deps: Arc<[Option<u64>]>,
+    pub deps: RowDeps,
 }
+
+/// Per row, the highest instance depended on: inline for up to three rows
+/// (the common cluster), so that computing, merging, sending and receiving
+/// attributes, several times per command at every replica, allocates
+/// nothing (a shared `Arc` cost an allocation each, and rkyv's pointer
+/// sharing on the wire).
+pub type RowDeps = SmallVec<[Option<u64>; 3]>;
 
 impl Attributes {
     /// The attributes covering both: the union of dependencies, the higher sequence.
     pub fn merge(&self, other: &Attributes) -> Attributes {
         // Usually one side covers the other (a replica that knew nothing
-        // more answers the leader's attributes unchanged): share it rather
-        // than allocate a copy.
+        // more answers the leader's attributes unchanged): that side.
         let covers = |a: &Attributes, b: &Attributes| {
             a.seq >= b.seq && a.deps.len() == b.deps.len() && a.deps.iter().zip(b.deps.iter()).all(|(x, y)| x >= y)
         };
@@ -77,8 +83,8 @@ impl Attributes {
         if covers(other, self) {
             return other.clone();
         }
-        let deps: Vec<Option<u64>> = self.deps.iter().zip(other.deps.iter()).map(|(a, b)| (*a).max(*b)).collect();
-        Attributes { seq: self.seq.max(other.seq), deps: Arc::from(deps) }
+        let deps: RowDeps = self.deps.iter().zip(other.deps.iter()).map(|(a, b)| (*a).max(*b)).collect();
+        Attributes { seq: self.seq.max(other.seq), deps }
     }
 
     /// Whether these attributes make the holder depend on `instance`.
@@ -124,17 +130,16 @@ mod tests {
     use super::*;
 
     fn attrs(seq: u64, deps: &[Option<u64>]) -> Attributes {
-        Attributes { seq, deps: Arc::from(deps) }
+        Attributes { seq, deps: RowDeps::from_slice(deps) }
     }
 
     #[test]
-    fn merging_takes_the_higher_of_each_and_shares_a_covering_side() {
+    fn merging_takes_the_higher_of_each_or_a_covering_side() {
         let big = attrs(5, &[Some(3), None, Some(7)]);
         let small = attrs(2, &[Some(1), None, None]);
         let merged = big.merge(&small);
         assert_eq!(merged, big);
-        assert!(Arc::ptr_eq(&merged.deps, &big.deps), "no copy when one side covers the other");
-        assert!(Arc::ptr_eq(&small.merge(&big).deps, &big.deps));
+        assert_eq!(small.merge(&big), big);
         let other = attrs(4, &[None, Some(2), Some(9)]);
         assert_eq!(big.merge(&other), attrs(5, &[Some(3), Some(2), Some(9)]));
         assert_eq!(other.merge(&big), attrs(5, &[Some(3), Some(2), Some(9)]));
