@@ -7,6 +7,7 @@ use crate::ids::{CommandId, ReplicaId};
 use crate::quorum::ReplicaSet;
 use crate::time::Time;
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use std::time::Duration;
 
 /// The longest a client waits between two retries of one command.
@@ -110,15 +111,18 @@ impl<X> PendingCommands<X> {
 }
 
 /// What each replica answered about one command, for protocols where a
-/// client (or a replica) waits for a quorum of matching answers.
+/// client (or a replica) waits for a quorum of matching answers. Kept as
+/// the distinct answers, each with the replicas that gave it: answers
+/// mostly agree, so there is one, inline, and counting a command's
+/// answers allocates nothing.
 #[derive(Clone, Debug)]
 pub struct ReplyCollector<V> {
-    replies: Vec<(ReplicaId, V)>,
+    answers: SmallVec<[(V, ReplicaSet); 1]>,
 }
 
 impl<V> Default for ReplyCollector<V> {
     fn default() -> Self {
-        ReplyCollector { replies: Vec::new() }
+        ReplyCollector { answers: SmallVec::new() }
     }
 }
 
@@ -130,25 +134,31 @@ impl<V: PartialEq> ReplyCollector<V> {
 
     /// Records `from`'s answer, replacing an earlier one from the same replica.
     pub fn add(&mut self, from: ReplicaId, value: V) {
-        match self.replies.iter_mut().find(|(r, _)| *r == from) {
-            Some(slot) => slot.1 = value,
-            None => self.replies.push((from, value)),
+        for (_, voters) in self.answers.iter_mut() {
+            voters.remove(from);
+        }
+        self.answers.retain(|(_, voters)| !voters.is_empty());
+        match self.answers.iter_mut().find(|(v, _)| *v == value) {
+            Some((_, voters)) => {
+                voters.insert(from);
+            }
+            None => self.answers.push((value, std::iter::once(from).collect())),
         }
     }
 
     /// `from`'s answer, if it gave one.
     pub fn get(&self, from: ReplicaId) -> Option<&V> {
-        self.replies.iter().find(|(r, _)| *r == from).map(|(_, v)| v)
+        self.answers.iter().find(|(_, voters)| voters.contains(from)).map(|(v, _)| v)
     }
 
     /// The replicas whose answer equals `value`.
     pub fn agreeing_with(&self, value: &V) -> ReplicaSet {
-        self.replies.iter().filter(|(_, v)| v == value).map(|(r, _)| *r).collect()
+        self.answers.iter().find(|(v, _)| v == value).map_or(ReplicaSet::EMPTY, |(_, voters)| *voters)
     }
 
     /// Every replica that answered.
     pub fn responders(&self) -> ReplicaSet {
-        self.replies.iter().map(|(r, _)| *r).collect()
+        self.answers.iter().flat_map(|(_, voters)| voters.iter()).collect()
     }
 }
 
@@ -249,6 +259,30 @@ mod tests {
             now = now + Duration::from_millis(80);
             assert_eq!(p.due(now).len(), 1, "a retry at least every 8 timeouts");
         }
+    }
+
+    #[test]
+    fn reply_collector_groups_equal_answers_and_replaces_a_replicas_earlier_one() {
+        let mut c: ReplyCollector<u32> = ReplyCollector::new();
+        assert_eq!(c.responders(), ReplicaSet::EMPTY);
+        c.add(0, 7);
+        c.add(2, 7);
+        c.add(1, 9);
+        assert_eq!(c.agreeing_with(&7), [0, 2].into_iter().collect());
+        assert_eq!(c.agreeing_with(&9), [1].into_iter().collect());
+        assert_eq!(c.agreeing_with(&5), ReplicaSet::EMPTY);
+        assert_eq!(c.get(1), Some(&9));
+        assert_eq!(c.responders(), ReplicaSet::all(3));
+        // Replica 2 changes its answer: it counts for the new one only.
+        c.add(2, 9);
+        assert_eq!(c.agreeing_with(&7), [0].into_iter().collect());
+        assert_eq!(c.agreeing_with(&9), [1, 2].into_iter().collect());
+        // Replica 0 too: the answer nobody gives any more is gone.
+        c.add(0, 9);
+        assert_eq!(c.agreeing_with(&7), ReplicaSet::EMPTY);
+        assert_eq!(c.agreeing_with(&9), ReplicaSet::all(3));
+        assert_eq!(c.answers.len(), 1);
+        assert_eq!(c.get(3), None);
     }
 
     #[test]
