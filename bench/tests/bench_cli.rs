@@ -195,16 +195,21 @@ fn killing_the_leader_shows_the_dip_and_the_recovery() {
     let dir = std::env::temp_dir().join(format!("bench-fault-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let out = bench(&[
-        "--protocol", "swift", "--clients", "64", "--fault", "kill-leader@1s", "--duration", "6s", "--warmup", "500ms", "--plot", "--output",
+        "--protocol", "swift", "--clients", "64", "--fault", "kill-leader@1s", "--duration", "12s", "--warmup", "2s", "--plot", "--output",
         &dir.display().to_string(), "--quiet",
     ]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("fault: kill r0 (the first leader) at 1.000 s"), "{text}");
     // A new leader needs the old one's timeout (550 ms here) and recovery.
-    // Back to 90% of the throughput before took 0.7-2.6 s in six local
-    // runs (two replicas left: SwiftPaxos's slow path only), and once more
-    // than the 3 s a 4 s run left in CI: the run lasts 6 s.
+    // Back to 90% of the throughput before took 0.7-5.8 s in ten local
+    // runs of this build (two replicas left: SwiftPaxos's slow path
+    // only, and the new leader's tables carry what the dead replica never
+    // acknowledged until releases stop waiting for it), so the run lasts
+    // 12 s. The warm-up is 2 s: after half a second the run itself was
+    // still speeding up (a fresh store and tables growing), and the
+    // second before the fault measured the warm-up as much as the normal
+    // case.
     let silent = line_value(&text, "  no command completed for: ").unwrap_or(0.0);
     assert!(silent >= 300.0, "{text}");
     assert!(line_value(&text, "  recovered in: ").is_some(), "{text}");
