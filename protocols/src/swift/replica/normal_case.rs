@@ -77,7 +77,7 @@ impl SwiftReplica {
             out.send_client(id.client, answer);
             self.try_commit(id, out);
         } else {
-            if self.follower_fast_votes_count() {
+            if tallies_fast {
                 self.fast_votes.hold(self.follower_votes_to(ballot), (ballot, FastVote { id, deps: deps.clone() }));
             }
             out.send_client(id.client, Message::FastAck { ballot, id, deps, command: None });
