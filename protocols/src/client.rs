@@ -6,7 +6,6 @@ use crate::command::Command;
 use crate::ids::{CommandId, ReplicaId};
 use crate::quorum::ReplicaSet;
 use crate::time::Time;
-use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use std::time::Duration;
 
@@ -31,56 +30,73 @@ struct InFlight<X> {
 /// same entry so that an answer costs one lookup: a client host runs hundreds
 /// of clients and handles several answers per command, and a second map per
 /// client (its own allocation, hashed separately) was a tenth of a
-/// SwiftPaxos client host's profile. A hash map, not a B-tree: a client has
-/// a handful of commands in flight, and a B-tree's first node alone is a few
-/// kilobytes; [`PendingCommands::due`] sorts the few it returns.
+/// SwiftPaxos client host's profile. The entries sit inline, in a small
+/// vector searched by id: a client has one command in flight (closed loop,
+/// and an open loop's starts wait for an idle client) or a handful, and
+/// with hundreds of clients per host a hash map's separate allocation was
+/// a cache miss at every answer (`BallotTallies::in_ballot` was the top
+/// symbol of a SwiftPaxos client host, 15% of it);
+/// [`PendingCommands::due`] sorts the few it returns.
 #[derive(Clone, Debug)]
 pub struct PendingCommands<X = ()> {
     retry: Duration,
-    in_flight: FxHashMap<CommandId, InFlight<X>>,
+    in_flight: SmallVec<[(CommandId, InFlight<X>); 1]>,
 }
 
 impl<X: Default> PendingCommands<X> {
     /// Tracks commands, retrying each after `retry` without an answer.
     pub fn new(retry: Duration) -> Self {
-        PendingCommands { retry, in_flight: FxHashMap::default() }
+        PendingCommands { retry, in_flight: SmallVec::new() }
     }
 
     /// Starts tracking `id`.
     pub fn insert(&mut self, id: CommandId, command: Command, now: Time) {
-        self.in_flight.insert(id, InFlight { command, deadline: now + self.retry, attempts: 1, extra: X::default() });
+        let fresh = InFlight { command, deadline: now + self.retry, attempts: 1, extra: X::default() };
+        match self.find_mut(id) {
+            Some(f) => *f = fresh,
+            None => self.in_flight.push((id, fresh)),
+        }
     }
 }
 
 impl<X> PendingCommands<X> {
+    fn find(&self, id: CommandId) -> Option<&InFlight<X>> {
+        self.in_flight.iter().find(|(i, _)| *i == id).map(|(_, f)| f)
+    }
+
+    fn find_mut(&mut self, id: CommandId) -> Option<&mut InFlight<X>> {
+        self.in_flight.iter_mut().find(|(i, _)| *i == id).map(|(_, f)| f)
+    }
+
     /// Whether `id` still awaits its answer.
     pub fn contains(&self, id: CommandId) -> bool {
-        self.in_flight.contains_key(&id)
+        self.find(id).is_some()
     }
 
     /// The command behind `id`, if it is in flight.
     pub fn get(&self, id: CommandId) -> Option<&Command> {
-        self.in_flight.get(&id).map(|f| &f.command)
+        self.find(id).map(|f| &f.command)
     }
 
     /// What is kept besides the command for `id`, if it is in flight.
     pub fn extra(&self, id: CommandId) -> Option<&X> {
-        self.in_flight.get(&id).map(|f| &f.extra)
+        self.find(id).map(|f| &f.extra)
     }
 
     /// The same, to change.
     pub fn extra_mut(&mut self, id: CommandId) -> Option<&mut X> {
-        self.in_flight.get_mut(&id).map(|f| &mut f.extra)
+        self.find_mut(id).map(|f| &mut f.extra)
     }
 
     /// Every command's extra, to change (for example to forget answers).
     pub fn extras_mut(&mut self) -> impl Iterator<Item = &mut X> {
-        self.in_flight.values_mut().map(|f| &mut f.extra)
+        self.in_flight.iter_mut().map(|(_, f)| &mut f.extra)
     }
 
     /// Stops tracking `id`; returns its command if it was in flight.
     pub fn complete(&mut self, id: CommandId) -> Option<Command> {
-        self.in_flight.remove(&id).map(|f| f.command)
+        let at = self.in_flight.iter().position(|(i, _)| *i == id)?;
+        Some(self.in_flight.swap_remove(at).1.command)
     }
 
     /// The commands whose deadline passed, in id order; each gets a new,

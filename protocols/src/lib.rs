@@ -33,6 +33,7 @@ pub mod rejoin;
 pub mod room;
 pub mod session;
 pub mod speculation;
+pub mod streams;
 pub mod swift;
 pub mod time;
 pub mod transfer;

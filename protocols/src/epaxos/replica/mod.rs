@@ -26,7 +26,7 @@ use crate::rejoin::RejoinPoint;
 use crate::session::{Applied, StateChunk, StateMachine};
 use crate::time::Time;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use indexmap::IndexMap;
+use crate::streams::StreamMap;
 use std::collections::BTreeSet;
 
 /// What this replica is doing as the coordinator of an instance.
@@ -121,16 +121,16 @@ pub struct EPaxosReplica {
     /// `f + ⌊(f + 1)/2⌋`, the paper's optimized fast quorum (leader included).
     fast_quorum: usize,
     next_slot: u64,
-    /// Dense, in arrival order (`IndexMap`): a new instance is written at
-    /// the warm end, and the table probed holds indices only. (A B-tree
-    /// moved its large states along a node at every insert and release:
-    /// memmove was the top of the profile. A hash map's all-at-once
-    /// doubling rehashed every state in place, which at hundreds of
-    /// thousands of instances stalled the replica for half a second; here
-    /// growth copies the dense states, and releases keep them to the
-    /// release lag.) Iteration order is not the instances' order: what
-    /// needs that sorts.
-    instances: IndexMap<InstanceId, InstanceState, rustc_hash::FxBuildHasher>,
+    /// Per row, in a window by slot ([`StreamMap`]): a new instance is
+    /// written at its row's warm end, a lookup indexes the row's window,
+    /// and a release pops the front. (A B-tree moved its large states
+    /// along a node at every insert and release: memmove was the top of
+    /// the profile. A hash map's all-at-once doubling rehashed every state
+    /// in place, which at hundreds of thousands of instances stalled the
+    /// replica for half a second; a window grows by copying, and releases
+    /// keep it to the release lag.) Iteration goes row by row in no
+    /// particular row order: what needs the instances' order sorts.
+    instances: StreamMap<InstanceId, InstanceState>,
     /// Instances known here and not committed: what `tick` looks at.
     undecided: BTreeSet<InstanceId>,
     conflicts: ConflictMap,
@@ -201,10 +201,9 @@ impl EPaxosReplica {
             if stable > from_slot {
                 let below = stable;
                 self.graph.release_below(row as u64, below);
+                self.instances.release_below(row as u64, below, |_, _| {});
                 for slot in from_slot..below {
-                    let instance = InstanceId { leader: row, slot };
-                    self.instances.swap_remove(&instance);
-                    self.undecided.remove(&instance);
+                    self.undecided.remove(&InstanceId { leader: row, slot });
                 }
             }
         }
@@ -304,7 +303,7 @@ impl ReplicaProtocol for EPaxosReplica {
             timing: config.timing,
             bugs: config.bugs,
             next_slot: 0,
-            instances: IndexMap::default(),
+            instances: StreamMap::new(),
             undecided: BTreeSet::new(),
             conflicts: ConflictMap::new(n),
             graph: DependencyGraph::new(),
@@ -403,8 +402,10 @@ impl ReplicaProtocol for EPaxosReplica {
 
     fn describe(&self) -> String {
         let stuck: Vec<String> = self.undecided.iter().take(5).map(|i| {
-            let s = &self.instances[i];
-            format!("{i} {:?}@{}", s.status, s.vbal)
+            match self.instances.get(i) {
+                Some(s) => format!("{i} {:?}@{}", s.status, s.vbal),
+                None => format!("{i} (not held)"),
+            }
         }).collect();
         let r = self.recoveries;
         format!(
@@ -434,7 +435,7 @@ impl EPaxosReplica {
     }
 
     fn instance(&mut self, instance: InstanceId, now: Time) -> &mut InstanceState {
-        self.instances.entry(instance).or_insert_with(|| InstanceState::new(instance, now))
+        self.instances.get_or_insert_with(instance, || InstanceState::new(instance, now))
     }
 
     /// Sends `msg` to `to`, or handles it at once when `to` is this replica.
@@ -456,7 +457,7 @@ impl EPaxosReplica {
 
     /// Records what a pre-accept or accept told us about `instance`.
     fn hold(&mut self, instance: InstanceId, status: Status, vbal: Ballot, value: Value, attrs: Attributes, unchanged: bool, now: Time) {
-        let s = self.instances.entry(instance).or_insert_with(|| InstanceState::new(instance, now));
+        let s = self.instances.get_or_insert_with(instance, || InstanceState::new(instance, now));
         // The conflict map keeps maxima, so recording the same command
         // again with no higher sequence number changes nothing: a commit
         // of what was pre-accepted skips its key's lookup (a cache miss

@@ -294,20 +294,20 @@ impl EPaxosReplica {
     fn blocking_conflict(&self, instance: InstanceId, value: &Value, attrs: &Attributes) -> Option<(InstanceId, bool)> {
         let command = command_of(value);
         let mut found: Option<(InstanceId, bool)> = None;
-        for (other, s) in &self.instances {
-            if *other == instance || s.status == crate::epaxos::instance::Status::None {
+        for (other, s) in self.instances.iter() {
+            if other == instance || s.status == crate::epaxos::instance::Status::None {
                 continue;
             }
             let Some(their) = &s.attrs else { continue };
-            if !command_of(&s.value).conflicts_with(command) || attrs.covers(*other) || their.covers(instance) {
+            if !command_of(&s.value).conflicts_with(command) || attrs.covers(other) || their.covers(instance) {
                 continue;
             }
             // The lowest such instance, decided ones first (the instances
             // are not held in order).
             let decided = s.status >= Status::Accepted;
             let rank = |(at, decided): (InstanceId, bool)| (decided, std::cmp::Reverse(at));
-            if found.is_none_or(|f| rank((*other, decided)) > rank(f)) {
-                found = Some((*other, decided));
+            if found.is_none_or(|f| rank((other, decided)) > rank(f)) {
+                found = Some((other, decided));
             }
         }
         found

@@ -98,7 +98,7 @@ impl EPaxosReplica {
         let n = self.n();
         let released = pieces.first().map(|p| p.released.clone()).unwrap_or_default();
         let released_here = |i: &InstanceId| released.get(i.leader).is_some_and(|&below| i.slot < below);
-        let mut kept: Vec<(InstanceId, InstanceState)> = std::mem::take(&mut self.instances).into_iter().filter(|(i, _)| !released_here(i)).collect();
+        let mut kept: Vec<(InstanceId, InstanceState)> = self.instances.drain().into_iter().filter(|(i, _)| !released_here(i)).collect();
         kept.sort_unstable_by_key(|(instance, _)| *instance);
         self.undecided.clear();
         self.conflicts = ConflictMap::new(n);

@@ -77,7 +77,7 @@ impl SwiftReplica {
                 }
             }
         }
-        let mut rest: Vec<(CommandId, &Entry)> = self.entries().filter(|(id, _)| !emitted.contains(*id)).map(|(id, e)| (*id, e)).collect();
+        let mut rest: Vec<(CommandId, &Entry)> = self.entries().filter(|(id, _)| !emitted.contains(id)).collect();
         rest.sort_unstable_by_key(|(id, _)| *id);
         for (id, e) in rest {
             records.push(match e.phase {

@@ -56,7 +56,7 @@ impl SwiftReplica {
     pub(super) fn report(&self) -> Vec<ReportedEntry> {
         let mut entries: Vec<ReportedEntry> = self
             .entries()
-            .map(|(id, e)| ReportedEntry { id: *id, command: e.command.clone(), phase: e.phase, deps: e.deps.clone() })
+            .map(|(id, e)| ReportedEntry { id, command: e.command.clone(), phase: e.phase, deps: e.deps.clone() })
             .collect();
         entries.sort_by_key(|e| e.id);
         entries
@@ -154,7 +154,7 @@ impl SwiftReplica {
         let leader = self.leader_id();
         let leading = self.is_leader();
         let mut pending: Vec<(CommandId, Deps)> =
-            self.entries().filter(|(_, e)| e.phase == Phase::Accepted).map(|(id, e)| (*id, e.deps.clone())).collect();
+            self.entries().filter(|(_, e)| e.phase == Phase::Accepted).map(|(id, e)| (id, e.deps.clone())).collect();
         pending.sort_by_key(|(id, _)| *id);
         for (id, deps) in pending {
             let me = self.id;
@@ -203,7 +203,7 @@ impl SwiftReplica {
         let recovered: HashSet<CommandId> = decided.iter().map(|d| d.id).collect();
         let mut retry: BTreeMap<CommandId, Command> = self.parked.drain(..).collect();
         let dropped: Vec<CommandId> =
-            self.entries().filter(|(id, e)| e.phase != Phase::Committed && !recovered.contains(id)).map(|(id, _)| *id).collect();
+            self.entries().filter(|(id, e)| e.phase != Phase::Committed && !recovered.contains(id)).map(|(id, _)| id).collect();
         for id in dropped {
             if let Some(e) = self.records.get_mut(&id).and_then(|r| r.entry.take()) {
                 retry.insert(id, e.command);
@@ -239,12 +239,12 @@ impl SwiftReplica {
     /// recovered one of each key, and all tables agree (the fast path works).
     pub(super) fn rebuild_conflicts(&mut self) {
         let mut known: Vec<(CommandId, Command, Deps)> =
-            self.entries().map(|(id, e)| (*id, e.command.clone(), e.deps.clone())).collect();
+            self.entries().map(|(id, e)| (id, e.command.clone(), e.deps.clone())).collect();
         known.sort_by_key(|(id, _, _)| *id);
         let mut table = ConflictTable::new();
         let by_id: HashMap<CommandId, &Command> = known.iter().map(|(id, c, _)| (*id, c)).collect();
         let committed: HashMap<CommandId, &Deps> =
-            self.entries().filter(|(_, e)| e.phase == Phase::Committed).map(|(id, e)| (*id, &e.deps)).collect();
+            self.entries().filter(|(_, e)| e.phase == Phase::Committed).map(|(id, e)| (id, &e.deps)).collect();
         for id in execution_order(&known) {
             table.record(id, by_id[&id]);
             if let Some(deps) = committed.get(&id) {

@@ -44,9 +44,9 @@ use crate::quorum::{QuorumSystem, Votes};
 use crate::rejoin::RejoinPoint;
 use crate::session::{Applied, StateChunk, StateMachine};
 use crate::speculation::Speculation;
+use crate::streams::StreamMap;
 use crate::time::Time;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use indexmap::IndexMap;
 use std::collections::{BTreeMap, VecDeque};
 
 /// At most this many ids go in one catch-up request.
@@ -113,11 +113,13 @@ pub struct SwiftReplica {
     cballot: Ballot,
     status: Status,
     election: Election,
-    /// Dense, in arrival order (`IndexMap`): a new record goes at the
-    /// end, on memory just written, and the table probed holds indices
-    /// only; a hash map's slot for each new command was a cache miss
-    /// (`put_entry` the top symbol of the profile).
-    records: IndexMap<CommandId, Record, rustc_hash::FxBuildHasher>,
+    /// Per client, in a window by sequence number ([`StreamMap`]): a new
+    /// record goes at its client's window's end, the table probed has one
+    /// entry per client, and a release pops each client's window front.
+    /// (A hash map's slot for each new command was a cache miss, `put_entry`
+    /// the top symbol of the profile; an `IndexMap`'s index probe then was,
+    /// at every lookup and at every release.)
+    records: StreamMap<CommandId, Record>,
     /// Entries that may not be committed yet, in the order they arrived:
     /// what the periodic retransmission and fetch look at, instead of every
     /// entry ever seen. Committed ones leave it lazily, at the next scan.
@@ -276,7 +278,7 @@ impl ReplicaProtocol for SwiftReplica {
             cballot: initial,
             status: Status::Normal,
             election: Election::new(config.id, n, config.timing),
-            records: IndexMap::default(),
+            records: StreamMap::new(),
             uncommitted: Vec::new(),
             last_retransmit: Time::ZERO,
             fast_votes: HeldVotes::new(),
@@ -312,7 +314,7 @@ impl ReplicaProtocol for SwiftReplica {
     fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
         if let Message::Propose { id, command, reply_on_execution } = msg {
             if reply_on_execution {
-                self.records.entry(id).or_default().notify = true;
+                self.records.get_or_default(id).notify = true;
             }
             return self.on_propose(id, command, now, out);
         }
@@ -506,7 +508,7 @@ impl SwiftReplica {
 
     /// Records `entry` for `id`, indexing it while it is not committed.
     fn put_entry(&mut self, id: CommandId, entry: Entry) {
-        let record = self.records.entry(id).or_default();
+        let record = self.records.get_or_default(id);
         if entry.phase != Phase::Committed && !record.listed {
             record.listed = true;
             self.uncommitted.push(id);
@@ -524,13 +526,13 @@ impl SwiftReplica {
     }
 
     /// Every command this replica knows, in no particular order.
-    fn entries(&self) -> impl Iterator<Item = (&CommandId, &Entry)> {
+    fn entries(&self) -> impl Iterator<Item = (CommandId, &Entry)> {
         self.records.iter().filter_map(|(id, r)| r.entry.as_ref().map(|e| (id, e)))
     }
 
     /// The votes for `id` in this ballot, created if none came yet.
     fn votes_mut(&mut self, id: CommandId) -> &mut BallotVotes {
-        &mut self.records.entry(id).or_default().votes
+        &mut self.records.get_or_default(id).votes
     }
 
     /// The indexed entries still not committed, in id order, that were last

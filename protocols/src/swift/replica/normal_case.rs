@@ -96,7 +96,7 @@ impl SwiftReplica {
             deps.iter().all(|d| self.speculation.contains(*d) || self.state.has_executed(*d) || self.graph.is_done(*d));
         if speculable {
             let result = self.speculation.execute(&self.state, id, command);
-            self.records.entry(id).or_default().replied = true;
+            self.records.get_or_default(id).replied = true;
             Message::Reply { ballot, id, deps, result }
         } else {
             Message::FastAck { ballot, id, deps, command: None }
@@ -131,7 +131,7 @@ impl SwiftReplica {
             return;
         }
         let tallies_fast = self.follower_fast_votes_count();
-        let record = self.records.entry(id).or_default();
+        let record = self.records.get_or_default(id);
         if tallies_fast {
             record.votes.fast.add(from, deps.clone());
         }

@@ -159,35 +159,28 @@ impl SwiftReplica {
     /// Forgets every command below the given prefixes (executed here and
     /// everywhere): entries, votes, conflict records, commit-order slots.
     pub(super) fn release(&mut self, release: &[(ClientId, u64)]) {
-        // The newly released ids, client by client: found by id, without
-        // looking at the entries that stay.
-        let mut gone: Vec<CommandId> = Vec::new();
+        // Each client's released records leave the front of its window in
+        // order (`StreamMap::release_below`): no record is found by id.
+        let mut gone: Vec<(CommandId, Entry)> = Vec::new();
         for &(client, below) in release {
             let own = self.state.executed_prefixes_of(client);
             let below = below.min(own);
             let from = self.graph.released_below(client).max(1);
             if below > from {
                 self.graph.release_below(client, below);
-                gone.extend((from..below).map(|seq| CommandId::new(client, seq)));
+                self.records.release_below(client, below, |id, record| gone.extend(record.entry.map(|e| (id, e))));
             }
         }
         if gone.is_empty() {
             return;
         }
-        // Every record found first, then removed: the lookups are cache
-        // misses independent of each other, which the processor overlaps,
-        // where finding, unindexing and dropping one command at a time
-        // waited for each miss in turn. Removed from the highest position
-        // down, so that the record moved into each hole is not one still
-        // to remove.
-        let mut found: Vec<usize> = gone.iter().filter_map(|id| self.records.get_index_of(id)).collect();
-        found.sort_unstable_by(|a, b| b.cmp(a));
-        let records = &self.records;
-        self.conflicts.warm(found.iter().filter_map(|&at| records.get_index(at)?.1.entry.as_ref().map(|e| &e.command)));
-        for at in found {
-            if let Some((id, Record { entry: Some(entry), .. })) = self.records.swap_remove_index(at) {
-                self.conflicts.remove(id, &entry.command);
-            }
+        // The conflict table's keys warmed first, then removed: the
+        // lookups are cache misses independent of each other, which the
+        // processor overlaps, where removing one at a time waited for each
+        // miss in turn.
+        self.conflicts.warm(gone.iter().map(|(_, e)| &e.command));
+        for (id, entry) in gone {
+            self.conflicts.remove(id, &entry.command);
         }
         while self.commit_order.front().is_some_and(|id| self.graph.is_released(*id)) {
             self.commit_order.pop_front();

@@ -76,7 +76,7 @@ impl SwiftReplica {
     /// every entry this replica held (some were never recorded), and what
     /// the image executed must not wait for them after a replay either.
     pub(super) fn install(&mut self, donor: ReplicaId, version: u64, pieces: Vec<ImagePiece>, out: &mut Outbox<Message>) {
-        let mut own: Vec<(CommandId, Entry)> = self.records.drain(..).filter_map(|(id, r)| r.entry.map(|e| (id, e))).collect();
+        let mut own: Vec<(CommandId, Entry)> = self.records.drain().into_iter().filter_map(|(id, r)| r.entry.map(|e| (id, e))).collect();
         own.sort_unstable_by_key(|(id, _)| *id);
         self.uncommitted.clear();
         self.conflicts = ConflictTable::new();
