@@ -355,6 +355,17 @@ pub trait ReplicaProtocol {
     /// Handles one message from `from`.
     fn handle(&mut self, from: NodeId, msg: Self::Message, now: Time, out: &mut Outbox<Self::Message>);
 
+    /// About to handle `arrived` (everything that came since the last
+    /// round), in order: a chance to look up what they will touch, so that
+    /// tables far larger than the cache miss once per round in parallel
+    /// rather than once per message in turn. Changes nothing; the default
+    /// does nothing.
+    fn warm<'a>(&self, _arrived: impl Iterator<Item = &'a Self::Message>)
+    where
+        Self::Message: 'a,
+    {
+    }
+
     /// Lets time-driven behaviour run: heartbeats, suspicion, retransmission.
     fn tick(&mut self, now: Time, out: &mut Outbox<Self::Message>);
 

@@ -150,6 +150,11 @@ impl StateMachine {
         Self::default()
     }
 
+    /// Looks up the store's slot for `command`'s key (see [`KvStore::warm`]).
+    pub fn warm(&self, command: &Command) {
+        self.store.warm(command);
+    }
+
     /// Executes `command` once per `id`; see [`Applied`].
     pub fn apply(&mut self, id: CommandId, command: &Command) -> Applied {
         let session = self.sessions.entry(id.client).or_default();

@@ -263,6 +263,7 @@ where
         }
         let t = now();
         inbox.take_into(&mut arrived);
+        replica.warm(arrived.iter().map(|(_, msg)| msg));
         while let Some((from, msg)) = arrived.pop_front() {
             replica.handle(from, msg, t, &mut out);
         }

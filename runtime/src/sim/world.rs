@@ -444,6 +444,9 @@ impl<P: Protocol> World<P> {
                 match to {
                     NodeId::Replica(r) => {
                         let mut out = std::mem::take(&mut self.outbox);
+                        // As the live server does before each round (a hint
+                        // that changes nothing; here it meets every message).
+                        self.replicas[r].warm(std::iter::once(&msg));
                         self.replicas[r].handle(from, msg, self.now, &mut out);
                         self.replicas[r].flush(self.now, &mut out);
                         self.carry_out_replica(r, out);

@@ -228,6 +228,29 @@ impl ReplicaProtocol for EPaxosReplica {
         self.state.has_executed(id)
     }
 
+    /// The conflict map holds every key ever touched (tens of megabytes in
+    /// `bench`), the store every key written: a round's requests' and
+    /// steps' keys are looked up in both together first
+    /// ([`ConflictMap::warm`]); each is recorded at once and executes here
+    /// soon after.
+    fn warm<'a>(&self, arrived: impl Iterator<Item = &'a Message>) {
+        let commands = arrived.flat_map(|msg| {
+            let (one, steps) = match msg {
+                Message::Request { command, .. } => (Some(command), None),
+                Message::PreAccept { value, .. } | Message::Accept { value, .. } | Message::Commit { value, .. } => (Some(command_of(value)), None),
+                Message::Batch { steps } => (None, Some(steps.iter().filter_map(|step| match step {
+                    Step::PreAccept { value, .. } | Step::Accept { value, .. } | Step::Commit { value, .. } => Some(command_of(value)),
+                    _ => None,
+                }))),
+                _ => (None, None),
+            };
+            one.into_iter().chain(steps.into_iter().flatten())
+        });
+        let commands: Vec<&crate::command::Command> = commands.collect();
+        self.conflicts.warm(commands.iter().copied());
+        commands.iter().for_each(|c| self.state.warm(c));
+    }
+
     /// See [`compaction`].
     fn snapshot(&self) -> Vec<Message> {
         self.compacted()
