@@ -154,6 +154,11 @@ struct Cursor {
     position: u64,
 }
 
+/// The commands a commit made executable, in execution order: mostly the
+/// committed one alone, so inline (a vector allocated per commit was most
+/// of a SwiftPaxos replica's allocations).
+pub type Ready<K, V> = SmallVec<[(K, V); 1]>;
+
 /// Committed commands waiting to execute, and which ones already did.
 #[derive(Clone, Debug)]
 pub struct DependencyGraph<K = CommandId, V = Command> {
@@ -267,13 +272,13 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
 
     /// Records that `id` committed with `deps`; returns every command that
     /// became executable, in execution order (priority 0: id order in cycles).
-    pub fn commit(&mut self, id: K, value: V, deps: DepList<K>) -> Vec<(K, V)> {
+    pub fn commit(&mut self, id: K, value: V, deps: DepList<K>) -> Ready<K, V> {
         self.commit_with_priority(id, value, deps, 0)
     }
 
     /// [`DependencyGraph::commit`] for a node that executes, inside a cycle,
     /// after the members with a lower `priority` (EPaxos's sequence number).
-    pub fn commit_with_priority(&mut self, id: K, value: V, deps: DepList<K>, priority: u64) -> Vec<(K, V)> {
+    pub fn commit_with_priority(&mut self, id: K, value: V, deps: DepList<K>, priority: u64) -> Ready<K, V> {
         self.insert(id, Node { value, deps, prefixes: false, priority, done_prefix: Cursor::default() })
     }
 
@@ -284,15 +289,15 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
     /// from the first position not done: a replica far behind would
     /// otherwise hold, for each command it commits, a list as long as its
     /// gap (gigabytes after a restart, measured).
-    pub fn commit_prefixes(&mut self, id: K, value: V, tops: DepList<K>, priority: u64) -> Vec<(K, V)> {
+    pub fn commit_prefixes(&mut self, id: K, value: V, tops: DepList<K>, priority: u64) -> Ready<K, V> {
         self.insert(id, Node { value, deps: tops, prefixes: true, priority, done_prefix: Cursor::default() })
     }
 
-    fn insert(&mut self, id: K, node: Node<K, V>) -> Vec<(K, V)> {
+    fn insert(&mut self, id: K, node: Node<K, V>) -> Ready<K, V> {
         if self.is_committed(id) {
-            return Vec::new();
+            return Ready::new();
         }
-        let mut order = Vec::new();
+        let mut order = Ready::new();
         let mut roots = Vec::new();
         if self.all_done(id, &node) {
             // The common case: nothing to wait for, so no search either.
@@ -312,7 +317,7 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
                 roots.extend(self.waiting.remove(done).unwrap_or_default());
                 roots.extend(self.resume.remove(done).unwrap_or_default());
             }
-            order.append(&mut executed);
+            order.extend(executed.drain(..));
             if let Some((missing, path)) = stopped {
                 // The search stopped at the end of `path`, on a dependency
                 // that is missing or blocked (it waits, committed, for the
@@ -351,12 +356,12 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
     /// Declares that `id` will never execute as the instance recovery
     /// dropped: commands that depend on it stop waiting. Returns what became
     /// executable. A later, fresh commit of the same id starts over.
-    pub fn void(&mut self, id: K) -> Vec<(K, V)> {
+    pub fn void(&mut self, id: K) -> Ready<K, V> {
         if self.is_committed(id) {
-            return Vec::new();
+            return Ready::new();
         }
         self.mark_done(id);
-        let mut order = Vec::new();
+        let mut order = Ready::new();
         let waiting = self.waiting.remove(&id).unwrap_or_default();
         for root in waiting.into_iter().chain(self.resume.remove(&id).unwrap_or_default()) {
             let skip = self.is_done(root);
@@ -378,8 +383,8 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         revived
     }
 
-    fn retry(&mut self, root: K) -> Vec<(K, V)> {
-        let Some(node) = self.pending.remove(&root) else { return Vec::new() };
+    fn retry(&mut self, root: K) -> Ready<K, V> {
+        let Some(node) = self.pending.remove(&root) else { return Ready::new() };
         self.insert(root, node)
     }
 
@@ -544,7 +549,7 @@ mod tests {
     fn deps(ids: &[u64]) -> Deps {
         deps_of(ids.iter().map(|&n| id(n)), id(0))
     }
-    fn order(v: Vec<(CommandId, Command)>) -> Vec<u64> {
+    fn order(v: Ready<CommandId, Command>) -> Vec<u64> {
         v.into_iter().map(|(i, _)| i.client).collect()
     }
 
@@ -771,7 +776,7 @@ mod tests {
         assert_eq!(order_ids(g.commit(far, Command::Noop, Deps::new())), vec![far, CommandId::new(1, 0)]);
     }
 
-    fn order_ids(v: Vec<(CommandId, Command)>) -> Vec<CommandId> {
+    fn order_ids(v: Ready<CommandId, Command>) -> Vec<CommandId> {
         v.into_iter().map(|(i, _)| i).collect()
     }
 }

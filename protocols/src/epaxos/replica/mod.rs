@@ -549,7 +549,7 @@ impl EPaxosReplica {
         attrs.deps.iter().enumerate().filter_map(|(row, top)| top.map(|slot| InstanceId { leader: row, slot })).collect()
     }
 
-    fn apply(&mut self, executable: Vec<(InstanceId, Value)>, out: &mut Outbox<Message>) {
+    fn apply(&mut self, executable: impl IntoIterator<Item = (InstanceId, Value)>, out: &mut Outbox<Message>) {
         for (instance, value) in executable {
             if let Some((id, command)) = value {
                 let applied = self.state.apply(id, &command);

@@ -252,7 +252,7 @@ impl SwiftReplica {
         self.execute(ready, out);
     }
 
-    pub(super) fn execute(&mut self, ready: Vec<(CommandId, Command)>, out: &mut Outbox<Message>) {
+    pub(super) fn execute(&mut self, ready: impl IntoIterator<Item = (CommandId, Command)>, out: &mut Outbox<Message>) {
         let leading = self.is_leader() && matches!(self.status, Status::Normal);
         for (id, command) in ready {
             let applied = self.state.apply(id, &command);
