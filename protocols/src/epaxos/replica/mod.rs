@@ -27,7 +27,6 @@ use crate::session::{Applied, StateChunk, StateMachine};
 use crate::time::Time;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::streams::StreamMap;
-use std::collections::BTreeSet;
 
 /// What this replica is doing as the coordinator of an instance.
 #[derive(Debug)]
@@ -131,8 +130,10 @@ pub struct EPaxosReplica {
     /// keep it to the release lag.) Iteration goes row by row in no
     /// particular row order: what needs the instances' order sorts.
     instances: StreamMap<InstanceId, InstanceState>,
-    /// Instances known here and not committed: what `tick` looks at.
-    undecided: BTreeSet<InstanceId>,
+    /// Instances known here and not committed: what `tick` looks at (in
+    /// instance order, sorted there). Per row like `instances`: a B-tree's
+    /// insert and remove at every instance were 2% of the profile.
+    undecided: StreamMap<InstanceId, ()>,
     conflicts: ConflictMap,
     graph: DependencyGraph<InstanceId, Value>,
     /// Per row: every instance below has executed here.
@@ -202,9 +203,7 @@ impl EPaxosReplica {
                 let below = stable;
                 self.graph.release_below(row as u64, below);
                 self.instances.release_below(row as u64, below, |_, _| {});
-                for slot in from_slot..below {
-                    self.undecided.remove(&InstanceId { leader: row, slot });
-                }
+                self.undecided.release_below(row as u64, below, |_, _| {});
             }
         }
     }
@@ -327,7 +326,7 @@ impl ReplicaProtocol for EPaxosReplica {
             bugs: config.bugs,
             next_slot: 0,
             instances: StreamMap::new(),
-            undecided: BTreeSet::new(),
+            undecided: StreamMap::new(),
             conflicts: ConflictMap::new(n),
             graph: DependencyGraph::new(),
             row_floor: vec![0; n],
@@ -402,7 +401,8 @@ impl ReplicaProtocol for EPaxosReplica {
             self.on_floors(self.id, &own, now);
         }
         self.notice_missing_dependencies(now, out);
-        let undecided: Vec<InstanceId> = self.undecided.iter().copied().collect();
+        let mut undecided: Vec<InstanceId> = self.undecided.keys().collect();
+        undecided.sort_unstable();
         for instance in undecided {
             self.tick_instance(instance, now, out);
         }
@@ -424,8 +424,8 @@ impl ReplicaProtocol for EPaxosReplica {
     }
 
     fn describe(&self) -> String {
-        let stuck: Vec<String> = self.undecided.iter().take(5).map(|i| {
-            match self.instances.get(i) {
+        let stuck: Vec<String> = self.undecided.keys().take(5).map(|i| {
+            match self.instances.get(&i) {
                 Some(s) => format!("{i} {:?}@{}", s.status, s.vbal),
                 None => format!("{i} (not held)"),
             }
@@ -496,7 +496,7 @@ impl EPaxosReplica {
         s.attrs = Some(attrs);
         s.unchanged = unchanged;
         if status != Status::Committed {
-            self.undecided.insert(instance);
+            self.undecided.insert(instance, ());
         }
         self.extend_row(instance.leader, instance.slot + 1, now);
     }

@@ -113,7 +113,7 @@ impl EPaxosReplica {
     /// `instance` exists and is not committed here: fetch it, then recover it.
     pub(super) fn notice(&mut self, instance: InstanceId, now: Time) {
         let committed = self.instances.get(&instance).is_some_and(|s| s.status == Status::Committed);
-        if !committed && self.undecided.insert(instance) {
+        if !committed && self.undecided.insert(instance, ()).is_none() {
             self.instance(instance, now).since = now;
         }
     }

@@ -100,7 +100,7 @@ impl EPaxosReplica {
         let released_here = |i: &InstanceId| released.get(i.leader).is_some_and(|&below| i.slot < below);
         let mut kept: Vec<(InstanceId, InstanceState)> = self.instances.drain().into_iter().filter(|(i, _)| !released_here(i)).collect();
         kept.sort_unstable_by_key(|(instance, _)| *instance);
-        self.undecided.clear();
+        self.undecided = StreamMap::new();
         self.conflicts = ConflictMap::new(n);
         self.graph = DependencyGraph::new();
         self.state = StateMachine::new();
