@@ -312,12 +312,12 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
             roots.push(id);
         }
         while let Some(root) = roots.pop() {
-            let (mut executed, stopped) = self.try_execute(root);
+            let (executed, stopped) = self.try_execute(root);
             for (done, _) in &executed {
                 roots.extend(self.waiting.remove(done).unwrap_or_default());
                 roots.extend(self.resume.remove(done).unwrap_or_default());
             }
-            order.extend(executed.drain(..));
+            order.extend(executed);
             if let Some((missing, path)) = stopped {
                 // The search stopped at the end of `path`, on a dependency
                 // that is missing or blocked (it waits, committed, for the

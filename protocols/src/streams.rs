@@ -128,11 +128,6 @@ impl<K: Sequenced, V> StreamMap<K, V> {
         }
     }
 
-    /// Whether `id` has a value.
-    pub fn contains_key(&self, id: &K) -> bool {
-        self.get(id).is_some()
-    }
-
     /// The value of `id`, made with `make` if it has none.
     pub fn get_or_insert_with(&mut self, id: K, make: impl FnOnce() -> V) -> &mut V {
         let key = (id.stream(), id.position());

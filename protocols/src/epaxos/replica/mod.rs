@@ -233,21 +233,24 @@ impl ReplicaProtocol for EPaxosReplica {
     /// ([`ConflictMap::warm`]); each is recorded at once and executes here
     /// soon after.
     fn warm<'a>(&self, arrived: impl Iterator<Item = &'a Message>) {
-        let commands = arrived.flat_map(|msg| {
-            let (one, steps) = match msg {
-                Message::Request { command, .. } => (Some(command), None),
-                Message::PreAccept { value, .. } | Message::Accept { value, .. } | Message::Commit { value, .. } => (Some(command_of(value)), None),
-                Message::Batch { steps } => (None, Some(steps.iter().filter_map(|step| match step {
-                    Step::PreAccept { value, .. } | Step::Accept { value, .. } | Step::Commit { value, .. } => Some(command_of(value)),
-                    _ => None,
-                }))),
-                _ => (None, None),
-            };
-            one.into_iter().chain(steps.into_iter().flatten())
-        });
-        let commands: Vec<&crate::command::Command> = commands.collect();
-        self.conflicts.warm(commands.iter().copied());
-        commands.iter().for_each(|c| self.state.warm(c));
+        let warm = |command: &crate::command::Command| {
+            self.conflicts.warm([command]);
+            self.state.warm(command);
+        };
+        for msg in arrived {
+            match msg {
+                Message::Request { command, .. } => warm(command),
+                Message::PreAccept { value, .. } | Message::Accept { value, .. } | Message::Commit { value, .. } => warm(command_of(value)),
+                Message::Batch { steps } => {
+                    for step in steps {
+                        if let Step::PreAccept { value, .. } | Step::Accept { value, .. } | Step::Commit { value, .. } = step {
+                            warm(command_of(value));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     /// See [`compaction`].
