@@ -70,3 +70,21 @@ fn the_leader_sends_its_heartbeat_and_release_at_a_flush_once_the_interval_passe
     assert_eq!(heartbeats(&step(&mut r, Time::from_millis(5), Vec::new())), 0);
     assert_eq!(heartbeats(&step(&mut r, Time::from_millis(8), Vec::new())), 1);
 }
+
+/// A follower that executed nothing still reports: a leader that released
+/// past it (it was cut off from the start) tells it so only in answer to a
+/// report, and refuses it catch-up meanwhile; a silent follower never
+/// rejoined, and with another replica down no command could commit
+/// (simulator seed 206 at five replicas).
+#[test]
+fn a_follower_that_executed_nothing_reports_and_rejoins_when_told_it_is_behind() {
+    let mut r = replica(1);
+    assert_eq!(reports(&step(&mut r, Time::from_millis(4), Vec::new())), vec![Vec::<(u64, u64)>::new()], "an empty report");
+    let told = Message::Released { behind: vec![(7, 40)] };
+    // A retry interval in (image requests are paced by it).
+    let actions = step(&mut r, Time::ZERO + Timing::for_max_delay(Duration::from_millis(50)).retry, vec![(NodeId::Replica(0), told)]);
+    assert!(
+        actions.iter().any(|a| matches!(a, Action::Send { to: NodeId::Replica(0), msg: Message::ImageRequest })),
+        "behind what was released: asks the leader for its image: {actions:?}"
+    );
+}

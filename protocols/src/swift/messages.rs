@@ -104,7 +104,9 @@ pub enum Message {
     /// (a recovery can outgrow a frame): a replica applies the `Sync` once
     /// all parts arrived, and records it as the same parts.
     /// `released` (in the first part, empty in the others): per client,
-    /// below what the new leader released. A replica that executed less
+    /// below what the new leader or a replica that reported to it released
+    /// (the highest figure; those commands are in no report, and a
+    /// dependency on one is not voided). A replica that executed less
     /// there fell behind what was released past it and rejoins by state
     /// transfer instead of syncing: the decisions' dependencies leave out
     /// commands it never executed.

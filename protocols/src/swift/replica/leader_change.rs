@@ -25,7 +25,8 @@ impl SwiftReplica {
         self.election.candidacy_started(now);
         self.leave_ballot();
         let own = Report { from: self.id, cballot: self.cballot, entries: self.report() };
-        self.status = Status::Recovering { reports: vec![own], arriving: PartedReplies::new(), sent: now, abandoned: false };
+        let released = self.released_figures().into_iter().collect();
+        self.status = Status::Recovering { reports: vec![own], arriving: PartedReplies::new(), sent: now, abandoned: false, released };
         // Its own report counts toward the majority: the ballot is a promise.
         out.persist(Message::NewLeader { ballot: self.ballot });
         out.broadcast(Message::NewLeader { ballot: self.ballot });
@@ -96,7 +97,13 @@ impl SwiftReplica {
             return self.saw_ballot(ballot, now, out);
         }
         let behind = self.is_behind(released);
-        let Status::Recovering { reports, arriving, abandoned, .. } = &mut self.status else { return };
+        let Status::Recovering { reports, arriving, abandoned, released: highest, .. } = &mut self.status else { return };
+        if ballot == self.ballot {
+            for &(client, below) in released {
+                let figure = highest.entry(client).or_insert(below);
+                *figure = (*figure).max(below);
+            }
+        }
         if behind || *abandoned {
             // The reporter released commands this candidate never
             // executed: their entries are gone from its report, so this
@@ -115,20 +122,29 @@ impl SwiftReplica {
     }
 
     pub(super) fn finish_recovery_if_reported(&mut self, now: Time, out: &mut Outbox<Message>) {
-        let Status::Recovering { reports, .. } = &self.status else { return };
+        let Status::Recovering { reports, released, .. } = &self.status else { return };
         if reports.len() < self.quorums.majority() {
             return;
         }
-        // A reporter that fell behind what was released may still hold
-        // votes on released commands (executed everywhere else, with their
-        // decided dependencies): they are not recovered again.
-        let graph = &self.graph;
+        // Released commands (executed at every replica the releasing
+        // leader waited for, this candidate included: a candidate behind a
+        // reporter's release abandons) are in no report. A reporter that
+        // fell behind may still hold votes on them: not recovered again.
+        // A dependency on one is not a command that cannot have committed,
+        // so it is not voided: voided, a replica that never executed it
+        // would run its dependents without it. The `Sync` carries the
+        // highest release any reporter made, so that such a replica sees it
+        // is behind and installs an image instead.
+        let is_released = |id: &CommandId| released.get(&id.client).is_some_and(|&below| id.seq < below);
         let reports: Vec<Report> = reports
             .iter()
-            .map(|r| Report { from: r.from, cballot: r.cballot, entries: r.entries.iter().filter(|e| !graph.is_released(e.id)).cloned().collect() })
+            .map(|r| Report { from: r.from, cballot: r.cballot, entries: r.entries.iter().filter(|e| !is_released(&e.id)).cloned().collect() })
             .collect();
-        let recovered = recover(&self.quorums, &reports);
-        let parts = sync_parts(self.ballot, &recovered.decided, &recovered.voided, self.released_figures());
+        let mut recovered = recover(&self.quorums, &reports);
+        recovered.voided.retain(|id| !is_released(id));
+        let mut figures: Vec<(ClientId, u64)> = released.iter().map(|(&client, &below)| (client, below)).collect();
+        figures.sort_unstable();
+        let parts = sync_parts(self.ballot, &recovered.decided, &recovered.voided, figures);
         for part in &parts {
             out.persist(part.clone());
             out.broadcast(part.clone());

@@ -99,7 +99,9 @@ enum Status {
     /// Leads a new ballot; gathers reports.
     /// `abandoned` once a report showed it behind what was released: it
     /// cannot lead, and stays silent until another candidate's ballot.
-    Recovering { reports: Vec<Report>, arriving: PartedReplies<ReportedEntry>, sent: Time, abandoned: bool },
+    /// `released`: per client, the highest figure below which this
+    /// candidate or a reporter released (see `finish_recovery_if_reported`).
+    Recovering { reports: Vec<Report>, arriving: PartedReplies<ReportedEntry>, sent: Time, abandoned: bool, released: HashMap<ClientId, u64> },
 }
 
 /// A SwiftPaxos replica.

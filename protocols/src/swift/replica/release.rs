@@ -54,10 +54,14 @@ impl SwiftReplica {
             return;
         }
         self.last_prefix_report = now;
+        // Sent even when empty: a replica the leader released past before it
+        // executed anything learns it is behind (`Released`) only in
+        // answer to a report, and the leader refuses it catch-up; silent,
+        // it waited forever (and, with another replica down, so did every
+        // command needing its vote: simulator seed 206 at five replicas,
+        // once the wait below was cut to one retry interval).
         let prefixes = self.state.executed_prefixes();
-        if !prefixes.is_empty() {
-            out.send_replica(self.leader_id(), Message::ExecutedPrefixes { prefixes });
-        }
+        out.send_replica(self.leader_id(), Message::ExecutedPrefixes { prefixes });
     }
 
     /// The leader records a replica's report, and tells a replica behind
