@@ -57,6 +57,7 @@ fn every_protocols_messages_survive_a_frame() {
                 protocols::swift::FastVote { id, deps: protocols::depgraph::deps_of([CommandId::new(1, 1)], id) },
                 protocols::swift::FastVote { id: CommandId::new(3, 4), deps: protocols::depgraph::deps_of((1..9).map(|s| CommandId::new(1, s)), id) },
             ],
+            all_heard: true,
         },
         protocols::swift::Message::SlowAcks { ballot: Ballot(2), ids: vec![id, CommandId::new(3, 4)] },
     ]);

@@ -37,7 +37,7 @@ fn votes(out: &mut Outbox<Message>) -> Vec<(Ballot, &'static str)> {
         .flat_map(|a| match a {
             Action::Send { msg, .. } | Action::Broadcast(msg) => match msg {
                 Message::FastAck { ballot, .. } => vec![(ballot, "FastAck")],
-                Message::FastAcks { ballot, acks } => acks.iter().map(|_| (ballot, "FastAck")).collect(),
+                Message::FastAcks { ballot, acks, .. } => acks.iter().map(|_| (ballot, "FastAck")).collect(),
                 Message::SlowAck { ballot, .. } => vec![(ballot, "SlowAck")],
                 Message::SlowAcks { ballot, ids } => ids.iter().map(|_| (ballot, "SlowAck")).collect(),
                 Message::Reply { ballot, .. } => vec![(ballot, "Reply")],

@@ -51,7 +51,7 @@ fn a_follower_reports_what_it_executed_at_a_flush_once_the_interval_passed() {
     let mut r = replica(1);
     let id = CommandId::new(7, 1);
     let proposal = Message::Propose { id, command: Command::Put { key: 42, value: Bytes::from_static(b"x") }, reply_on_execution: false };
-    let leaders_vote = Message::FastAcks { ballot: Ballot(0), acks: vec![FastVote { id, deps: deps_of([], id) }] };
+    let leaders_vote = Message::FastAcks { ballot: Ballot(0), acks: vec![FastVote { id, deps: deps_of([], id) }], all_heard: false };
     let actions = step(&mut r, Time::from_millis(1), vec![(NodeId::Client(7), proposal), (NodeId::Replica(0), leaders_vote)]);
     assert!(actions.iter().any(|a| matches!(a, Action::Executed(e) if *e == id)), "committed and executed: {actions:?}");
     assert!(reports(&actions).is_empty(), "1 ms in: the 3.125 ms interval has not passed");

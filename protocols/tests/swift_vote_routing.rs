@@ -4,7 +4,9 @@
 //! the client only (the leader commits on one follower's `SlowAck`); with
 //! five, the other followers need them to reach a majority. Votes never
 //! carry the command: a follower that hears the leader before the
-//! client's proposal waits for the proposal.
+//! client's proposal waits for the proposal. A follower whose fast vote
+//! was the leader's dependencies sends the client no `SlowAck` while the
+//! leader says it hears from every replica (`client_votes.rs`).
 //! Driven through the sans-IO interface: one replica, messages in, actions out.
 
 use bytes::Bytes;
@@ -66,7 +68,7 @@ fn proposal(id: CommandId) -> Message {
 
 /// The leader's (replica 0's) fast-path vote, as its flush sends it.
 fn leaders_vote(id: CommandId) -> Message {
-    Message::FastAcks { ballot: Ballot(0), acks: vec![FastVote { id, deps: deps_of([], id) }] }
+    Message::FastAcks { ballot: Ballot(0), acks: vec![FastVote { id, deps: deps_of([], id) }], all_heard: false }
 }
 
 #[test]
@@ -140,4 +142,94 @@ fn with_three_replicas_the_leader_commits_on_one_followers_slow_vote() {
     // One follower accepted its dependencies: with its own, a majority.
     let actions = deliver(&mut leader, NodeId::Replica(2), Message::SlowAcks { ballot: Ballot(0), ids: vec![id] });
     assert!(executed(&actions, id), "{actions:?}");
+}
+
+fn slow_acks_to_clients(actions: &[Action<Message>]) -> Vec<CommandId> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { to: NodeId::Client(_), msg: Message::SlowAck { id, .. } } => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The leader's vote with its word on whether it heard from every replica.
+fn leaders_vote_heard(id: CommandId, deps: protocols::depgraph::Deps, all_heard: bool) -> Message {
+    Message::FastAcks { ballot: Ballot(0), acks: vec![FastVote { id, deps }], all_heard }
+}
+
+#[test]
+fn a_follower_whose_fast_vote_matched_sends_the_client_no_slow_ack_while_the_leader_hears_everyone() {
+    let mut r = follower(3);
+    let (a, b) = (CommandId::new(7, 1), CommandId::new(8, 1));
+
+    // Its vote for `a` is the leader's (none): the client has it already.
+    deliver(&mut r, NodeId::Client(7), proposal(a));
+    let actions = deliver(&mut r, NodeId::Replica(0), leaders_vote_heard(a, deps_of([], a), true));
+    assert!(slow_acks_to_clients(&actions).is_empty(), "{actions:?}");
+    assert_eq!(vote_destinations(&actions).0, vec![("SlowAcks", Some(0))], "the leader still gets it");
+
+    // Its vote for `b` (after `a`, same key) differs from the leader's
+    // (none): the client needs its slow-path vote.
+    deliver(&mut r, NodeId::Client(8), proposal(b));
+    let actions = deliver(&mut r, NodeId::Replica(0), leaders_vote_heard(b, deps_of([], b), true));
+    assert_eq!(slow_acks_to_clients(&actions), vec![b], "{actions:?}");
+
+    // The leader stops hearing someone: the slow-path vote left out goes now.
+    let c = CommandId::new(9, 1);
+    let actions = deliver(&mut r, NodeId::Replica(0), leaders_vote_heard(c, deps_of([], c), false));
+    assert_eq!(slow_acks_to_clients(&actions), vec![a], "{actions:?}");
+}
+
+#[test]
+fn a_follower_sends_every_slow_ack_while_the_leader_has_not_heard_everyone() {
+    let mut r = follower(3);
+    let id = CommandId::new(7, 1);
+    deliver(&mut r, NodeId::Client(7), proposal(id));
+    let actions = deliver(&mut r, NodeId::Replica(0), leaders_vote_heard(id, deps_of([], id), false));
+    assert_eq!(slow_acks_to_clients(&actions), vec![id], "{actions:?}");
+}
+
+#[test]
+fn seven_replicas_with_three_quarters_quorums_always_send_slow_acks() {
+    // 6 fast and 4 slow of 7: four matching followers and two differing
+    // make neither quorum, so matching followers cannot stay silent.
+    let mut r = follower(7);
+    let id = CommandId::new(7, 1);
+    deliver(&mut r, NodeId::Client(7), proposal(id));
+    let actions = deliver(&mut r, NodeId::Replica(0), leaders_vote_heard(id, deps_of([], id), true));
+    assert_eq!(slow_acks_to_clients(&actions), vec![id], "{actions:?}");
+}
+
+#[test]
+fn the_leader_says_it_heard_everyone_only_while_every_replica_spoke_lately() {
+    let mut leader = SwiftReplica::new(ReplicaConfig {
+        id: 0,
+        quorums: QuorumSystem::new(3),
+        timing: Timing::for_max_delay(Duration::from_millis(10)),
+        bugs: DeliberateBugs::default(),
+        release_lag: protocols::DEFAULT_RELEASE_LAG,
+    });
+    let says = |actions: &[Action<Message>]| {
+        actions.iter().find_map(|a| match a {
+            Action::Broadcast(Message::FastAcks { all_heard, .. }) => Some(*all_heard),
+            _ => None,
+        })
+    };
+    let at = |ms: u64| Time::from_millis(ms);
+    let step = |leader: &mut SwiftReplica, now: Time, msgs: Vec<(NodeId, Message)>| {
+        let mut out = Outbox::new();
+        for (from, msg) in msgs {
+            leader.handle(from, msg, now, &mut out);
+        }
+        leader.flush(now, &mut out);
+        out.drain().collect::<Vec<_>>()
+    };
+    let report = || Message::ExecutedPrefixes { prefixes: Vec::new() };
+    let actions = step(&mut leader, at(100), vec![(NodeId::Replica(1), report()), (NodeId::Replica(2), report()), (NodeId::Client(7), proposal(CommandId::new(7, 1)))]);
+    assert_eq!(says(&actions), Some(true), "{actions:?}");
+    // Replica 2 falls silent for longer than four release intervals (1 ms each here).
+    let actions = step(&mut leader, at(110), vec![(NodeId::Replica(1), report()), (NodeId::Client(8), proposal(CommandId::new(8, 1)))]);
+    assert_eq!(says(&actions), Some(false), "{actions:?}");
 }

@@ -47,7 +47,10 @@ pub enum Message {
     /// follower's to the leader only at three replicas): one message per
     /// flush instead of one per command, as Multi-Paxos batches `Accept`s
     /// (at most [`MAX_VOTES`] each).
-    FastAcks { ballot: Ballot, acks: Vec<FastVote> },
+    /// `all_heard`, from the leader: it heard from every replica lately, so
+    /// a follower whose fast vote was the leader's dependencies need not
+    /// send the client its `SlowAck` (see `accept_if_leader_spoke`).
+    FastAcks { ballot: Ballot, acks: Vec<FastVote>, all_heard: bool },
     /// Leader → client: its fast ack with the result of executing optimistically.
     Reply { ballot: Ballot, id: CommandId, deps: Deps, result: CommandResult },
     /// A replica accepted the leader's dependencies for `id` (slow-path

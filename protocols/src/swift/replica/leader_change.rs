@@ -52,6 +52,9 @@ impl SwiftReplica {
             record.entry.is_some() || record.notify
         });
         self.speculation.clear();
+        // Slow-path votes of the old ballot are no answer in the new one.
+        self.skipped_slow_acks.clear();
+        self.leader_heard_all = false;
     }
 
     pub(super) fn report(&self) -> Vec<ReportedEntry> {
@@ -238,7 +241,7 @@ impl SwiftReplica {
                         self.graph.revive(d.id);
                     }
                     let phase = if self.graph.is_committed(d.id) { Phase::Committed } else { Phase::Accepted };
-                    self.put_entry(d.id, Entry { command: d.command.clone(), phase, deps: d.deps.clone(), touched: now });
+                    self.put_entry(d.id, Entry { command: d.command.clone(), phase, deps: d.deps.clone(), voted_fast: false, touched: now });
                 }
             }
         }

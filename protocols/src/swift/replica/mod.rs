@@ -21,6 +21,7 @@
 //! ([`SwiftReplica::start_recovery`], [`SwiftReplica::apply_sync`]).
 
 mod catch_up;
+mod client_votes;
 mod compaction;
 mod leader_change;
 use leader_change::{sync_parts, SyncItem};
@@ -59,6 +60,9 @@ struct Entry {
     phase: Phase,
     /// Its own dependencies while pre-accepted; the leader's once accepted.
     deps: Deps,
+    /// Whether this replica sent the client a fast vote for it (with
+    /// `deps`, while pre-accepted).
+    voted_fast: bool,
     /// When this replica last acted on it, for retransmission and catch-up.
     touched: Time,
 }
@@ -180,6 +184,16 @@ pub struct SwiftReplica {
     /// read, and how much the leader's last heartbeat said it has.
     leader_cursor: usize,
     leader_committed: usize,
+    /// The leader: when each replica's last message arrived (see
+    /// [`Self::heard_from_all`]).
+    heard_at: Vec<Time>,
+    /// A follower: whether the leader's last `FastAcks` said it heard from
+    /// every replica lately, and the `SlowAck`s to clients this follower
+    /// left out meanwhile (see `accept_if_leader_spoke`).
+    leader_heard_all: bool,
+    skipped_slow_acks: VecDeque<(Time, CommandId)>,
+    /// The leader: what its last `FastAcks` said of hearing from all.
+    said_all_heard: bool,
 }
 
 impl ReplicaProtocol for SwiftReplica {
@@ -321,6 +335,10 @@ impl ReplicaProtocol for SwiftReplica {
             last_prefix_report: Time::ZERO,
             leader_cursor: 0,
             leader_committed: 0,
+            heard_at: vec![Time::ZERO; n],
+            leader_heard_all: false,
+            skipped_slow_acks: VecDeque::new(),
+            said_all_heard: false,
         }
     }
 
@@ -332,14 +350,22 @@ impl ReplicaProtocol for SwiftReplica {
             return self.on_propose(id, command, now, out);
         }
         let NodeId::Replica(r) = from else { return };
+        if let Some(heard) = self.heard_at.get_mut(r) {
+            *heard = now;
+        }
         if let Message::Commit { id, .. } = &msg {
             if self.graph.is_released(*id) {
                 return; // executed everywhere and forgotten: a stale message
             }
         }
         match msg {
-            Message::FastAck { ballot, id, deps, command } => self.on_fast_ack(r, ballot, id, deps, command.map(|c| *c), now, out),
-            Message::FastAcks { ballot, acks } => {
+            Message::FastAck { ballot, id, deps, command } => {
+                // The leader retransmits one command at a time: something is amiss.
+                self.leader_says_all_heard(r, ballot, false, out);
+                self.on_fast_ack(r, ballot, id, deps, command.map(|c| *c), now, out)
+            }
+            Message::FastAcks { ballot, acks, all_heard } => {
+                self.leader_says_all_heard(r, ballot, all_heard, out);
                 for FastVote { id, deps } in acks {
                     self.on_fast_ack(r, ballot, id, deps, None, now, out);
                 }
@@ -455,7 +481,8 @@ impl ReplicaProtocol for SwiftReplica {
     fn flush(&mut self, now: Time, out: &mut Outbox<Message>) {
         self.release_when_due(now, out);
         let fast_size = |(_, v): &(Ballot, FastVote)| 48 + 16 * v.deps.len();
-        self.fast_votes.flush(out, MAX_VOTES, fast_size, |(b, _)| *b, |ballot, votes| Message::FastAcks { ballot, acks: votes.into_iter().map(|(_, v)| v).collect() });
+        let all_heard = self.all_heard_to_say(now, out);
+        self.fast_votes.flush(out, MAX_VOTES, fast_size, |(b, _)| *b, |ballot, votes| Message::FastAcks { ballot, acks: votes.into_iter().map(|(_, v)| v).collect(), all_heard });
         self.slow_votes.flush(out, MAX_VOTES, |_| 16, |(b, _)| *b, |ballot, votes| Message::SlowAcks { ballot, ids: votes.into_iter().map(|(_, id)| id).collect() });
         if !self.excluded.is_empty() && self.is_leader() {
             let carries_deps = |m: &Message| matches!(m, Message::FastAck { .. } | Message::FastAcks { .. });
@@ -516,7 +543,7 @@ impl SwiftReplica {
             self.graph.revive(id);
             self.conflicts.record(id, &entry.command);
         }
-        self.put_entry(id, Entry { command: entry.command, phase: entry.phase, deps: entry.deps, touched: Time::ZERO });
+        self.put_entry(id, Entry { command: entry.command, phase: entry.phase, deps: entry.deps, voted_fast: false, touched: Time::ZERO });
     }
 
     /// Records `entry` for `id`, indexing it while it is not committed.

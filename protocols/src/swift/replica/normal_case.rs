@@ -48,7 +48,7 @@ impl SwiftReplica {
             // Outside the fixed fast quorum: no vote of our own; wait for the
             // leader's dependencies (the empty set reported here counts for nothing).
             self.conflicts.record(id, &command);
-            self.put_entry(id, Entry { command, phase: Phase::PreAccepted, deps: deps_of([], id), touched: now });
+            self.put_entry(id, Entry { command, phase: Phase::PreAccepted, deps: deps_of([], id), voted_fast: false, touched: now });
             return self.accept_if_leader_spoke(id, now, out);
         }
         let deps = deps_of(self.conflicts.dependencies(&command), id);
@@ -58,7 +58,7 @@ impl SwiftReplica {
         // command and sent once its vote is recorded.
         let answer = leading.then(|| self.leader_answer(id, &command, deps.clone()));
         let phase = if leading { Phase::Accepted } else { Phase::PreAccepted };
-        self.put_entry(id, Entry { command, phase, deps: deps.clone(), touched: now });
+        self.put_entry(id, Entry { command, phase, deps: deps.clone(), voted_fast: !leading, touched: now });
         self.record_vote(id, out);
         let me = self.id;
         let tallies_fast = self.follower_fast_votes_count();
@@ -144,7 +144,7 @@ impl SwiftReplica {
                     // accept from the leader's copy, with no fast vote of our own.
                     self.graph.revive(id);
                     self.conflicts.record(id, &command);
-                    self.put_entry(id, Entry { command, phase: Phase::PreAccepted, deps: deps_of([], id), touched: now });
+                    self.put_entry(id, Entry { command, phase: Phase::PreAccepted, deps: deps_of([], id), voted_fast: false, touched: now });
                 }
             }
             self.accept_if_leader_spoke(id, now, out);
@@ -175,6 +175,7 @@ impl SwiftReplica {
         if entry.phase == Phase::Committed {
             return;
         }
+        let matched = entry.phase == Phase::PreAccepted && entry.voted_fast && entry.deps == leader_deps;
         entry.phase = Phase::Accepted;
         entry.deps = leader_deps;
         entry.touched = now;
@@ -182,7 +183,7 @@ impl SwiftReplica {
         let ballot = self.ballot;
         self.record_vote(id, out);
         self.slow_votes.hold(self.follower_votes_to(ballot), (ballot, id));
-        out.send_client(id.client, Message::SlowAck { ballot, id });
+        self.slow_ack_to_client(id, matched, now, out);
         self.try_commit(id, out);
     }
 
@@ -234,7 +235,7 @@ impl SwiftReplica {
             (None, Some(command)) => {
                 self.graph.revive(id);
                 self.conflicts.record(id, &command);
-                self.put_entry(id, Entry { command: command.clone(), phase: Phase::Committed, deps: deps.clone(), touched: Time::ZERO });
+                self.put_entry(id, Entry { command: command.clone(), phase: Phase::Committed, deps: deps.clone(), voted_fast: false, touched: Time::ZERO });
                 command
             }
             (None, None) => return,
