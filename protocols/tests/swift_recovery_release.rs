@@ -15,33 +15,28 @@ use bytes::Bytes;
 use protocols::ballot::Ballot;
 use protocols::depgraph::deps_of;
 use protocols::protocol::{Action, ReplicaProtocol};
-use protocols::quorum::QuorumSystem;
 use protocols::swift::messages::{Phase, ReportedEntry};
 use protocols::swift::{Message, SwiftReplica};
 use protocols::transfer::Part;
-use protocols::{Command, CommandId, DeliberateBugs, NodeId, Outbox, ReplicaConfig, Time, Timing};
+use protocols::{Command, CommandId, NodeId, Outbox, Time};
 use std::time::Duration;
 
-fn replica(id: usize) -> SwiftReplica {
-    let timing = Timing::for_max_delay(Duration::from_millis(50));
-    SwiftReplica::new(ReplicaConfig { id, quorums: QuorumSystem::new(3), timing, bugs: DeliberateBugs::default(), release_lag: protocols::DEFAULT_RELEASE_LAG })
-}
+mod common;
+use common::step;
 
-fn step(r: &mut SwiftReplica, now: Time, msgs: Vec<(NodeId, Message)>) -> Vec<Action<Message>> {
-    let mut out = Outbox::new();
-    for (from, msg) in msgs {
-        r.handle(from, msg, now, &mut out);
-    }
-    r.flush(now, &mut out);
-    out.drain().collect()
+fn replica(id: usize) -> SwiftReplica {
+    common::swift_replica(id, 3, Duration::from_millis(50))
 }
 
 fn put(key: i64) -> Command {
     Command::Put { key, value: Bytes::from_static(b"v") }
 }
 
-/// The `Sync` parts a step sent, as (decided ids, voided ids, released).
-fn syncs(actions: &[Action<Message>]) -> Vec<(Vec<CommandId>, Vec<CommandId>, Vec<(u64, u64)>)> {
+/// One `Sync` part, as (decided ids, voided ids, released).
+type SyncSeen = (Vec<CommandId>, Vec<CommandId>, Vec<(u64, u64)>);
+
+/// The `Sync` parts a step sent.
+fn syncs(actions: &[Action<Message>]) -> Vec<SyncSeen> {
     actions
         .iter()
         .filter_map(|a| match a {

@@ -9,27 +9,18 @@
 use bytes::Bytes;
 use protocols::ballot::Ballot;
 use protocols::depgraph::deps_of;
-use protocols::protocol::{Action, ReplicaProtocol};
-use protocols::quorum::QuorumSystem;
+use protocols::protocol::Action;
 use protocols::swift::{FastVote, Message, SwiftReplica};
-use protocols::{Command, CommandId, DeliberateBugs, NodeId, Outbox, ReplicaConfig, Time, Timing};
+use protocols::{Command, CommandId, NodeId, Time, Timing};
 use std::time::Duration;
+
+mod common;
+use common::step;
 
 /// `bench`'s timing: 50 ms timeouts, a 12.5 ms tick, a 100 ms heartbeat.
 fn replica(id: usize) -> SwiftReplica {
-    let timing = Timing::for_max_delay(Duration::from_millis(50));
-    assert_eq!(timing.tick, Duration::from_micros(12_500));
-    SwiftReplica::new(ReplicaConfig { id, quorums: QuorumSystem::new(3), timing, bugs: DeliberateBugs::default(), release_lag: protocols::DEFAULT_RELEASE_LAG })
-}
-
-/// Hands over `msgs` at `now`, then flushes (never ticks); returns what it did.
-fn step(r: &mut SwiftReplica, now: Time, msgs: Vec<(NodeId, Message)>) -> Vec<Action<Message>> {
-    let mut out = Outbox::new();
-    for (from, msg) in msgs {
-        r.handle(from, msg, now, &mut out);
-    }
-    r.flush(now, &mut out);
-    out.drain().collect()
+    assert_eq!(Timing::for_max_delay(Duration::from_millis(50)).tick, Duration::from_micros(12_500));
+    common::swift_replica(id, 3, Duration::from_millis(50))
 }
 
 fn reports(actions: &[Action<Message>]) -> Vec<Vec<(u64, u64)>> {

@@ -13,19 +13,14 @@ use bytes::Bytes;
 use protocols::ballot::Ballot;
 use protocols::depgraph::deps_of;
 use protocols::protocol::{Action, ReplicaProtocol};
-use protocols::quorum::QuorumSystem;
 use protocols::swift::{FastVote, Message, SwiftReplica};
-use protocols::{Command, CommandId, DeliberateBugs, NodeId, Outbox, ReplicaConfig, Time, Timing};
+use protocols::{Command, CommandId, NodeId, Outbox, Time};
 use std::time::Duration;
 
+mod common;
+
 fn follower(n: usize) -> SwiftReplica {
-    SwiftReplica::new(ReplicaConfig {
-        id: 1,
-        quorums: QuorumSystem::new(n),
-        timing: Timing::for_max_delay(Duration::from_millis(10)),
-        bugs: DeliberateBugs::default(),
-        release_lag: protocols::DEFAULT_RELEASE_LAG,
-    })
+    common::swift_replica(1, n, Duration::from_millis(10))
 }
 
 /// Hands the replica one message, then flushes, as every host does when
@@ -124,13 +119,7 @@ fn a_follower_that_hears_the_leader_first_waits_for_the_clients_proposal() {
 
 #[test]
 fn with_three_replicas_the_leader_commits_on_one_followers_slow_vote() {
-    let mut leader = SwiftReplica::new(ReplicaConfig {
-        id: 0,
-        quorums: QuorumSystem::new(3),
-        timing: Timing::for_max_delay(Duration::from_millis(10)),
-        bugs: DeliberateBugs::default(),
-        release_lag: protocols::DEFAULT_RELEASE_LAG,
-    });
+    let mut leader = common::swift_replica(0, 3, Duration::from_millis(10));
     let id = CommandId::new(7, 1);
 
     // The leader votes to both followers and answers the client at once.
@@ -204,13 +193,7 @@ fn seven_replicas_with_three_quarters_quorums_always_send_slow_acks() {
 
 #[test]
 fn the_leader_says_it_heard_everyone_only_while_every_replica_spoke_lately() {
-    let mut leader = SwiftReplica::new(ReplicaConfig {
-        id: 0,
-        quorums: QuorumSystem::new(3),
-        timing: Timing::for_max_delay(Duration::from_millis(10)),
-        bugs: DeliberateBugs::default(),
-        release_lag: protocols::DEFAULT_RELEASE_LAG,
-    });
+    let mut leader = common::swift_replica(0, 3, Duration::from_millis(10));
     let says = |actions: &[Action<Message>]| {
         actions.iter().find_map(|a| match a {
             Action::Broadcast(Message::FastAcks { all_heard, .. }) => Some(*all_heard),
@@ -218,14 +201,7 @@ fn the_leader_says_it_heard_everyone_only_while_every_replica_spoke_lately() {
         })
     };
     let at = |ms: u64| Time::from_millis(ms);
-    let step = |leader: &mut SwiftReplica, now: Time, msgs: Vec<(NodeId, Message)>| {
-        let mut out = Outbox::new();
-        for (from, msg) in msgs {
-            leader.handle(from, msg, now, &mut out);
-        }
-        leader.flush(now, &mut out);
-        out.drain().collect::<Vec<_>>()
-    };
+    let step = common::step;
     let report = || Message::ExecutedPrefixes { prefixes: Vec::new() };
     let actions = step(&mut leader, at(100), vec![(NodeId::Replica(1), report()), (NodeId::Replica(2), report()), (NodeId::Client(7), proposal(CommandId::new(7, 1)))]);
     assert_eq!(says(&actions), Some(true), "{actions:?}");
