@@ -79,3 +79,41 @@ fn a_follower_that_executed_nothing_reports_and_rejoins_when_told_it_is_behind()
         "behind what was released: asks the leader for its image: {actions:?}"
     );
 }
+
+/// A step releases at most 16,384 commands, shared among the clients that
+/// move: after a silent replica stops being waited for, everything since
+/// became releasable at once, and freeing it in one step stalled every
+/// replica for 150-200 ms (`bench --fault kill:r2@2s`).
+#[test]
+fn one_release_step_frees_a_bounded_number_of_commands() {
+    let mut leader = replica(0);
+    let per_client = 10_000u64;
+    let mut now = Time::from_millis(1);
+    for client in [7u64, 8] {
+        for seq in 1..=per_client {
+            let id = CommandId::new(client, seq);
+            let proposal = Message::Propose { id, command: Command::Put { key: client as i64, value: Bytes::from_static(b"x") }, reply_on_execution: false };
+            let vote = Message::SlowAcks { ballot: Ballot(0), ids: vec![id] };
+            step(&mut leader, now, vec![(NodeId::Client(client), proposal), (NodeId::Replica(1), vote)]);
+        }
+    }
+    // Both followers executed everything.
+    now = Time::from_millis(2);
+    let report = || Message::ExecutedPrefixes { prefixes: vec![(7, per_client + 1), (8, per_client + 1)] };
+    step(&mut leader, now, vec![(NodeId::Replica(1), report()), (NodeId::Replica(2), report())]);
+    let release_of = |actions: &[Action<Message>]| {
+        actions.iter().find_map(|a| match a {
+            Action::Broadcast(Message::Heartbeat { release, .. }) => Some(release.clone()),
+            _ => None,
+        })
+    };
+    let mut released = Vec::new();
+    for _ in 0..4 {
+        now = now + Duration::from_millis(4);
+        let actions = step(&mut leader, now, vec![(NodeId::Replica(1), report()), (NodeId::Replica(2), report())]);
+        released.push(release_of(&actions).expect("a heartbeat each interval"));
+    }
+    assert_eq!(released[0], vec![(7, 1 + 8192), (8, 1 + 8192)], "half the step each");
+    assert_eq!(released[1], vec![(7, per_client + 1), (8, per_client + 1)], "the rest at the next step");
+    assert!(released[2].is_empty(), "{released:?}");
+}
