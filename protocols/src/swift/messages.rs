@@ -49,7 +49,7 @@ pub enum Message {
     /// (at most [`MAX_VOTES`] each).
     /// `all_heard`, from the leader: it heard from every replica lately, so
     /// a follower whose fast vote was the leader's dependencies need not
-    /// send the client its `SlowAck` (see `accept_if_leader_spoke`).
+    /// send the client its `SlowAck` (see `replica/client_votes.rs`).
     FastAcks { ballot: Ballot, acks: Vec<FastVote>, all_heard: bool },
     /// Leader → client: its fast ack with the result of executing optimistically.
     Reply { ballot: Ballot, id: CommandId, deps: Deps, result: CommandResult },

@@ -11,8 +11,8 @@
 //! saves two of the five messages a client gets per command at three
 //! replicas (results/README.md measures it).
 //!
-//! The argument needs every follower's vote. The leader, which hears from
-//! every follower (slow-path votes, reports every release interval), says
+//! The argument needs every follower's vote. The leader, which gets every
+//! follower's report of its executed prefixes each release interval, says
 //! in each `FastAcks` whether it heard from all of them lately; followers
 //! leave `SlowAck`s out only while it does. When it stops saying so, each
 //! follower sends the `SlowAck`s it left out in the last few intervals, so
@@ -24,17 +24,18 @@ use super::*;
 use std::time::Duration;
 
 impl SwiftReplica {
-    /// How long a replica may be silent before the leader stops saying it
-    /// heard from all: four release intervals (a follower reports each
-    /// interval even when idle; under load it votes every round).
+    /// How long a replica's reports may stop before the leader stops saying
+    /// it heard from all: four release intervals (a follower reports each
+    /// interval it is busy, and at each tick when idle, when leaving out
+    /// `SlowAck`s saves nothing).
     fn silence_limit(&self) -> Duration {
         self.release_interval() * 4
     }
 
-    /// The leader: whether every other replica was heard from within the limit.
+    /// The leader: whether every other replica reported within the limit.
     pub(super) fn heard_from_all(&self, now: Time) -> bool {
         let limit = self.silence_limit();
-        self.heard_at.iter().enumerate().all(|(r, &at)| r == self.id || now.since(at) < limit)
+        (0..self.n()).all(|r| r == self.id || self.last_report_at.get(&r).is_some_and(|&at| now.since(at) < limit))
     }
 
     /// Whether, with every follower voting, the followers whose fast votes

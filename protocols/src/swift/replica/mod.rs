@@ -184,9 +184,6 @@ pub struct SwiftReplica {
     /// read, and how much the leader's last heartbeat said it has.
     leader_cursor: usize,
     leader_committed: usize,
-    /// The leader: when each replica's last message arrived (see
-    /// [`Self::heard_from_all`]).
-    heard_at: Vec<Time>,
     /// A follower: whether the leader's last `FastAcks` said it heard from
     /// every replica lately, and the `SlowAck`s to clients this follower
     /// left out meanwhile (see `accept_if_leader_spoke`).
@@ -335,7 +332,6 @@ impl ReplicaProtocol for SwiftReplica {
             last_prefix_report: Time::ZERO,
             leader_cursor: 0,
             leader_committed: 0,
-            heard_at: vec![Time::ZERO; n],
             leader_heard_all: false,
             skipped_slow_acks: VecDeque::new(),
             said_all_heard: false,
@@ -350,9 +346,6 @@ impl ReplicaProtocol for SwiftReplica {
             return self.on_propose(id, command, now, out);
         }
         let NodeId::Replica(r) = from else { return };
-        if let Some(heard) = self.heard_at.get_mut(r) {
-            *heard = now;
-        }
         if let Message::Commit { id, .. } = &msg {
             if self.graph.is_released(*id) {
                 return; // executed everywhere and forgotten: a stale message
