@@ -49,7 +49,7 @@ fn every_protocols_messages_survive_a_frame() {
         protocols::paxos::Message::Reply { id, result: CommandResult::Range(vec![(1, Bytes::from_static(b"x"))]) },
     ]);
     round_trip(vec![
-        protocols::swift::Message::Propose { id, command: put(1), reply_on_execution: true },
+        protocols::swift::Message::Propose { id, command: put(1), reply_on_execution: true, every_slow_ack: false },
         protocols::swift::Message::Reply { ballot: Ballot(2), id, deps: protocols::depgraph::deps_of([CommandId::new(1, 1)], id), result: CommandResult::Value(None) },
         protocols::swift::Message::FastAcks {
             ballot: Ballot(2),

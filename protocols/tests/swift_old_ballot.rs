@@ -57,7 +57,7 @@ fn no_acknowledgement_of_the_old_ballot_after_joining_the_new_one() {
     let command = Command::Put { key: 42, value: Bytes::from_static(b"x") };
 
     // Ballot 0: the client's proposal gets this replica's fast-path vote.
-    deliver(&mut r, NodeId::Client(7), Message::Propose { id, command: command.clone(), reply_on_execution: false }, now, &mut out);
+    deliver(&mut r, NodeId::Client(7), Message::Propose { id, command: command.clone(), reply_on_execution: false, every_slow_ack: false }, now, &mut out);
     assert_eq!(votes(&mut out), vec![(Ballot(0), "FastAck"), (Ballot(0), "FastAck")]);
 
     // Replica 1 takes over with ballot 1; this replica joins and reports.
@@ -76,7 +76,7 @@ fn no_acknowledgement_of_the_old_ballot_after_joining_the_new_one() {
     );
 
     // Nor does a retry of the client's proposal draw a vote while the ballot changes.
-    deliver(&mut r, NodeId::Client(7), Message::Propose { id, command: command.clone(), reply_on_execution: false }, now, &mut out);
+    deliver(&mut r, NodeId::Client(7), Message::Propose { id, command: command.clone(), reply_on_execution: false, every_slow_ack: false }, now, &mut out);
     assert_eq!(votes(&mut out), vec![]);
 
     // After the new leader's Sync (which recovered the command), votes carry ballot 1 only.
@@ -101,7 +101,7 @@ fn a_higher_ballot_seen_in_a_pre_vote_stops_an_old_leader() {
     assert!(granted);
     assert_eq!(r.leader(), None, "no longer leading ballot 0");
     let id = CommandId::new(1, 1);
-    deliver(&mut r, NodeId::Client(1), Message::Propose { id, command: Command::Get { key: 1 }, reply_on_execution: false }, now, &mut out);
+    deliver(&mut r, NodeId::Client(1), Message::Propose { id, command: Command::Get { key: 1 }, reply_on_execution: false, every_slow_ack: false }, now, &mut out);
     assert_eq!(votes(&mut out), vec![]);
 }
 
@@ -114,7 +114,7 @@ fn the_closest_replica_answers_once_the_command_executes_when_asked() {
     let now = Time::from_millis(1);
     let id = CommandId::new(9, 1);
     let command = Command::Put { key: 5, value: Bytes::from_static(b"v") };
-    deliver(&mut r, NodeId::Client(9), Message::Propose { id, command: command.clone(), reply_on_execution: true }, now, &mut out);
+    deliver(&mut r, NodeId::Client(9), Message::Propose { id, command: command.clone(), reply_on_execution: true, every_slow_ack: false }, now, &mut out);
     out.drain().for_each(drop);
     let deps = deps_of([], id);
     deliver(&mut r, NodeId::Replica(0), Message::FastAck { ballot: Ballot(0), id, deps: deps.clone(), command: Some(Box::new(command)) }, now, &mut out);
@@ -138,7 +138,7 @@ fn a_report_larger_than_a_frame_goes_to_the_new_leader_in_parts() {
     const COMMANDS: u64 = 20_000;
     for c in 0..COMMANDS {
         let command = Command::Put { key: c as i64, value: value.clone() };
-        deliver(&mut r, NodeId::Client(c), Message::Propose { id: CommandId::new(c, 1), command, reply_on_execution: false }, now, &mut out);
+        deliver(&mut r, NodeId::Client(c), Message::Propose { id: CommandId::new(c, 1), command, reply_on_execution: false, every_slow_ack: false }, now, &mut out);
     }
     out.drain().for_each(drop);
     deliver(&mut r, NodeId::Replica(1), Message::NewLeader { ballot: Ballot(1) }, now, &mut out);

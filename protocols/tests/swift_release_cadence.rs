@@ -41,7 +41,7 @@ fn heartbeats(actions: &[Action<Message>]) -> usize {
 fn a_follower_reports_what_it_executed_at_a_flush_once_the_interval_passed() {
     let mut r = replica(1);
     let id = CommandId::new(7, 1);
-    let proposal = Message::Propose { id, command: Command::Put { key: 42, value: Bytes::from_static(b"x") }, reply_on_execution: false };
+    let proposal = Message::Propose { id, command: Command::Put { key: 42, value: Bytes::from_static(b"x") }, reply_on_execution: false, every_slow_ack: false };
     let leaders_vote = Message::FastAcks { ballot: Ballot(0), acks: vec![FastVote { id, deps: deps_of([], id) }], all_heard: false };
     let actions = step(&mut r, Time::from_millis(1), vec![(NodeId::Client(7), proposal), (NodeId::Replica(0), leaders_vote)]);
     assert!(actions.iter().any(|a| matches!(a, Action::Executed(e) if *e == id)), "committed and executed: {actions:?}");
@@ -92,7 +92,7 @@ fn one_release_step_frees_a_bounded_number_of_commands() {
     for client in [7u64, 8] {
         for seq in 1..=per_client {
             let id = CommandId::new(client, seq);
-            let proposal = Message::Propose { id, command: Command::Put { key: client as i64, value: Bytes::from_static(b"x") }, reply_on_execution: false };
+            let proposal = Message::Propose { id, command: Command::Put { key: client as i64, value: Bytes::from_static(b"x") }, reply_on_execution: false, every_slow_ack: false };
             let vote = Message::SlowAcks { ballot: Ballot(0), ids: vec![id] };
             step(&mut leader, now, vec![(NodeId::Client(client), proposal), (NodeId::Replica(1), vote)]);
         }

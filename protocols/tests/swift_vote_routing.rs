@@ -58,7 +58,7 @@ fn executed(actions: &[Action<Message>], id: CommandId) -> bool {
 }
 
 fn proposal(id: CommandId) -> Message {
-    Message::Propose { id, command: Command::Put { key: 42, value: Bytes::from_static(b"x") }, reply_on_execution: false }
+    Message::Propose { id, command: Command::Put { key: 42, value: Bytes::from_static(b"x") }, reply_on_execution: false, every_slow_ack: false }
 }
 
 /// The leader's (replica 0's) fast-path vote, as its flush sends it.
@@ -177,6 +177,17 @@ fn a_follower_sends_every_slow_ack_while_the_leader_has_not_heard_everyone() {
     let id = CommandId::new(7, 1);
     deliver(&mut r, NodeId::Client(7), proposal(id));
     let actions = deliver(&mut r, NodeId::Replica(0), leaders_vote_heard(id, deps_of([], id), false));
+    assert_eq!(slow_acks_to_clients(&actions), vec![id], "{actions:?}");
+}
+
+#[test]
+fn a_follower_sends_its_matching_slow_ack_to_a_client_that_asks_for_every_one() {
+    // Across sites the slow path may answer first (swift/distances.rs).
+    let mut r = follower(3);
+    let id = CommandId::new(7, 1);
+    let Message::Propose { id, command, reply_on_execution, .. } = proposal(id) else { unreachable!() };
+    deliver(&mut r, NodeId::Client(7), Message::Propose { id, command, reply_on_execution, every_slow_ack: true });
+    let actions = deliver(&mut r, NodeId::Replica(0), leaders_vote_heard(id, deps_of([], id), true));
     assert_eq!(slow_acks_to_clients(&actions), vec![id], "{actions:?}");
 }
 

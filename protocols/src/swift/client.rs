@@ -3,6 +3,7 @@
 //! one-way delays) or the slow path (the leader's result and a majority of
 //! slow-path votes, three one-way delays).
 
+use super::distances::Distances;
 use super::messages::Message;
 use crate::client::{BallotTallies, ReplyCollector};
 use crate::command::{Command, CommandResult};
@@ -30,6 +31,8 @@ pub struct SwiftClient {
     /// The replica asked for the executed result, with `waitClosest`.
     closest: Option<ReplicaId>,
     tallies: BallotTallies<Tally>,
+    /// Whether to ask followers for every `SlowAck`.
+    distances: Distances,
 }
 
 impl SwiftClient {
@@ -49,9 +52,10 @@ impl SwiftClient {
     /// Sends `command` to every replica, asking the closest one (with
     /// `waitClosest`) for its result once executed.
     fn propose(&self, id: CommandId, command: &Command, out: &mut Outbox<Message>) {
+        let every_slow_ack = self.distances.wants_every_slow_ack();
         for r in 0..self.quorums.n() {
             let reply_on_execution = self.closest == Some(r);
-            out.send_replica(r, Message::Propose { id, command: command.clone(), reply_on_execution });
+            out.send_replica(r, Message::Propose { id, command: command.clone(), reply_on_execution, every_slow_ack });
         }
     }
 
@@ -61,21 +65,25 @@ impl ClientProtocol for SwiftClient {
     type Message = Message;
 
     fn new(config: ClientConfig) -> Self {
+        let n = config.quorums.n();
         SwiftClient {
             quorums: config.quorums,
             closest: config.wait_closest.then_some(config.closest),
             tallies: BallotTallies::new(config.timing.retry),
+            distances: Distances::new(n),
         }
     }
 
     fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
         self.propose(id, &command, out);
+        self.distances.sent(id, now);
         self.tallies.submit(id, command, now);
     }
 
-    fn handle(&mut self, from: ReplicaId, msg: Message, _now: Time, _out: &mut Outbox<Message>) -> Option<Completion> {
+    fn handle(&mut self, from: ReplicaId, msg: Message, now: Time, _out: &mut Outbox<Message>) -> Option<Completion> {
         match msg {
             Message::Reply { ballot, id, deps, result } => {
+                self.distances.answered(from, id, now);
                 let tally = self.tallies.in_ballot(id, ballot)?;
                 tally.fast.add(from, deps.clone());
                 tally.slow.add(from);
@@ -84,6 +92,7 @@ impl ClientProtocol for SwiftClient {
                 self.check(id)
             }
             Message::FastAck { ballot, id, deps, .. } => {
+                self.distances.answered(from, id, now);
                 let leader = ballot.leader(self.quorums.n());
                 let tally = self.tallies.in_ballot(id, ballot)?;
                 if from == leader {
@@ -111,6 +120,7 @@ impl ClientProtocol for SwiftClient {
 
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
         for (id, command) in self.tallies.due(now) {
+            self.distances.resent(id);
             self.propose(id, &command, out);
         }
     }

@@ -27,8 +27,11 @@ pub enum Phase {
 pub enum Message {
     /// Client → every replica: order and execute `command`. The client's
     /// closest replica may be asked to send the result once it executes
-    /// (the original's `waitClosest`).
-    Propose { id: CommandId, command: Command, reply_on_execution: bool },
+    /// (the original's `waitClosest`). `every_slow_ack`: the client's
+    /// replicas are at different distances from it, so the slow path may
+    /// answer first and no follower leaves its `SlowAck` out
+    /// ([`super::distances`]).
+    Propose { id: CommandId, command: Command, reply_on_execution: bool, every_slow_ack: bool },
     /// A replica's dependencies for `id` (its fast-path vote), to every
     /// replica and to the client. The leader's retransmissions of what
     /// stays uncommitted carry the command, so that replicas which missed

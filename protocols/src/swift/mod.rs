@@ -12,6 +12,7 @@
 //! a majority ([`recovery`]) and the command goes through the slow path again.
 
 pub mod client;
+pub mod distances;
 pub mod messages;
 pub mod recovery;
 pub mod replica;

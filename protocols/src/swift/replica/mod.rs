@@ -91,6 +91,9 @@ struct Record {
     replied: bool,
     /// Its client asked this replica (its closest) for the result once executed.
     notify: bool,
+    /// Its client wants this replica's `SlowAck` even if its fast vote
+    /// matched the leader's (see [`super::distances`]).
+    every_slow_ack: bool,
     /// Listed in `uncommitted`.
     listed: bool,
 }
@@ -339,11 +342,8 @@ impl ReplicaProtocol for SwiftReplica {
     }
 
     fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
-        if let Message::Propose { id, command, reply_on_execution } = msg {
-            if reply_on_execution {
-                self.records.get_or_default(id).notify = true;
-            }
-            return self.on_propose(id, command, now, out);
+        if let Message::Propose { id, command, reply_on_execution, every_slow_ack } = msg {
+            return self.on_propose(id, command, (reply_on_execution, every_slow_ack), now, out);
         }
         let NodeId::Replica(r) = from else { return };
         if let Message::Commit { id, .. } = &msg {

@@ -6,12 +6,20 @@ use super::*;
 impl SwiftReplica {
     // ----- normal case -------------------------------------------------------
 
-    pub(super) fn on_propose(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
+    /// `asks`: whether the client wants the result from this replica once
+    /// executed, and whether it wants every `SlowAck` (see the `Propose` message).
+    pub(super) fn on_propose(&mut self, id: CommandId, command: Command, asks: (bool, bool), now: Time, out: &mut Outbox<Message>) {
         if let Some(result) = self.state.result_of(id) {
             return out.send_client(id.client, Message::Executed { id, result: result.clone() });
         }
         if self.graph.is_released(id) || self.state.has_executed(id) {
             return; // executed everywhere long ago; its result is forgotten
+        }
+        let (reply_on_execution, every_slow_ack) = asks;
+        if reply_on_execution || every_slow_ack {
+            let record = self.records.get_or_default(id);
+            record.notify |= reply_on_execution;
+            record.every_slow_ack |= every_slow_ack;
         }
         if !matches!(self.status, Status::Normal) {
             return self.parked.push((id, command));
@@ -175,7 +183,7 @@ impl SwiftReplica {
         if entry.phase == Phase::Committed {
             return;
         }
-        let matched = entry.phase == Phase::PreAccepted && entry.voted_fast && entry.deps == leader_deps;
+        let matched = entry.phase == Phase::PreAccepted && entry.voted_fast && entry.deps == leader_deps && !record.every_slow_ack;
         entry.phase = Phase::Accepted;
         entry.deps = leader_deps;
         entry.touched = now;
