@@ -111,16 +111,23 @@ impl ClientSession {
         seq < self.executed_below || seq < self.forgotten_below || self.result(seq).is_some()
     }
 
+    /// Records `seq`'s result. What the client finished and this replica
+    /// executed is forgotten before the result goes in, so that a client's
+    /// one result stays inline: inserting first made two for a moment and
+    /// spilled every session to the heap, and each apply then touched a
+    /// separate buffer (a `memmove` in it was 2% of the main job).
     fn insert(&mut self, seq: u64, result: CommandResult) {
-        let at = self.results.iter().rposition(|(s, _)| *s < seq).map_or(0, |i| i + 1);
-        self.results.insert(at, (seq, result));
-        while self.results.iter().any(|(s, _)| *s == self.executed_below) {
+        while self.executed_below == seq || self.results.iter().any(|(s, _)| *s == self.executed_below) {
             self.executed_below += 1;
         }
-        // Forget what the client finished: below its window, and executed here.
-        let newest = self.results.last().map_or(0, |(s, _)| *s);
+        let newest = self.results.last().map_or(seq, |(s, _)| (*s).max(seq));
         let finished_below = (newest + 1).saturating_sub(CLIENT_WINDOW);
         self.forget_below(finished_below.min(self.executed_below));
+        if seq < self.forgotten_below {
+            return;
+        }
+        let at = self.results.iter().rposition(|(s, _)| *s < seq).map_or(0, |i| i + 1);
+        self.results.insert(at, (seq, result));
         while self.results.len() > SESSION_LIMIT {
             let (oldest, _) = self.results.remove(0);
             self.forgotten_below = self.forgotten_below.max(oldest + 1);
@@ -328,6 +335,7 @@ mod tests {
         assert!(sm.has_executed(CommandId::new(9, 1)));
         assert!(sm.result_of(CommandId::new(9, 10)).is_some(), "the latest command may still be retried");
         assert_eq!(sm.sessions[&9].results.len(), 1, "one result held per client");
+        assert!(!sm.sessions[&9].results.spilled(), "and inline, not in a buffer of its own");
     }
 
     #[test]
