@@ -242,6 +242,10 @@ pub struct DeliberateBugs {
     /// Host, not protocol: a replica restarted without its state votes at
     /// once, as a fresh replica, instead of rejoining ([`crate::rejoin`]).
     pub rejoin_at_once: bool,
+    /// Host, not protocol: a replica whose log has a storage fault (a
+    /// damaged entry that was synced) cuts it at the first bad entry and
+    /// votes on what is left, instead of rejoining.
+    pub trust_damaged_log: bool,
 }
 
 /// What a replica needs to know to start.

@@ -185,6 +185,15 @@ impl Rejoin {
         Rejoin { me, n, life, answered: ReplicaSet::EMPTY, point: RejoinPoint::default(), had_earlier_life: false, asked: None, last_hello: Time::ZERO, retry }
     }
 
+    /// The replica knows it held a state before (a durable log that could
+    /// not be believed): it rebuilds from a donor even when no replica knew
+    /// an earlier life of it, as after a whole-cluster restart, which
+    /// forgets lives.
+    pub fn with_earlier_state(mut self) -> Self {
+        self.had_earlier_life = true;
+        self
+    }
+
     /// The life being started.
     pub fn life(&self) -> u64 {
         self.life
@@ -300,6 +309,14 @@ mod tests {
         assert!(rejoin.accepts_image(4));
         assert_eq!(rejoin.tick(Time::from_millis(200)), RejoinStep::Wait);
         assert_eq!(rejoin.tick(Time::from_millis(250)), RejoinStep::AskImage(0, RejoinPoint::new(6, [(0, 40)])), "the next donor");
+    }
+
+    #[test]
+    fn a_replica_that_held_a_state_never_starts_fresh() {
+        let mut rejoin = Rejoin::new(0, 3, 1, Duration::from_millis(100)).with_earlier_state();
+        rejoin.start(Time::ZERO);
+        assert_eq!(rejoin.on_ack(1, 1, &RejoinPoint::new(2, [(0, 9)]), false, Time::ZERO), RejoinStep::Wait);
+        assert_eq!(rejoin.on_ack(2, 1, &RejoinPoint::default(), false, Time::ZERO), RejoinStep::AskImage(1, RejoinPoint::new(2, [(0, 9)])));
     }
 
     #[test]

@@ -19,7 +19,10 @@ fn clients_next_to_replica_2(replicas: usize, clients: usize, seed: u64) -> SimC
     SimConfig { placement, ..uniform_10ms(replicas, clients, 300, 0, seed) }
 }
 
-fn latencies<P: protocols::protocol::Protocol>(config: &SimConfig) -> Vec<Duration> {
+fn latencies<P: protocols::protocol::Protocol>(config: &SimConfig) -> Vec<Duration>
+where
+    P::Message: runtime::live::wire::Wire,
+{
     let outcome = run::<P>(config);
     assert_eq!(outcome.violations(), Vec::<String>::new());
     outcome.samples.iter().map(|s| s.latency).collect()

@@ -34,7 +34,10 @@ fn config_of(replicas: usize) -> protocols::ReplicaConfig {
     protocols::ReplicaConfig { id: 0, quorums, timing: protocols::Timing::for_max_delay(std::time::Duration::from_millis(10)), bugs: DeliberateBugs::default(), release_lag: protocols::DEFAULT_RELEASE_LAG }
 }
 
-fn restarted_replicas_rebuild_and_apply_everything<P: Protocol>() {
+fn restarted_replicas_rebuild_and_apply_everything<P: Protocol>()
+where
+    P::Message: runtime::live::wire::Wire,
+{
     for replicas in [3, 5] {
         let outcome = run::<P>(&rolling_restarts_then_power_loss(replicas));
         assert_eq!(outcome.violations(), Vec::<String>::new(), "{} with {replicas} replicas", P::NAME);

@@ -227,7 +227,15 @@ where
             let stop = stop.clone();
             let handle = cores
                 .next_executor(&format!("{alias}-{s}"))
-                .spawn(move || async move { run_replica::<P>(spec, stop).await })
+                .spawn(move || async move {
+                    // One shard that must stop (a failed sync) stops the
+                    // whole server: its process exits with the reason.
+                    let result = run_replica::<P>(spec, stop.clone()).await;
+                    if result.is_err() {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    result
+                })
                 .map_err(|e| e.to_string())?;
             handles.push(handle);
         }

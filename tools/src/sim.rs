@@ -87,6 +87,12 @@ pub struct SimArgs {
     /// `volatile`, empty, rejoining from the others before they act.
     #[arg(long, value_parser = parse_restarts, requires = "faults", default_value = None)]
     pub restarts: Option<Restarts>,
+    /// With --restarts durable: the disk lies too. A crash tears the
+    /// unsynced tail, the synced log and snapshot of at most f replicas are
+    /// damaged while they are down (a restart must find it and rejoin), and
+    /// now and then a sync fails (the replica stops and is restarted).
+    #[arg(long, requires = "restarts")]
+    pub disk_faults: bool,
     /// How many log positions a replica may fall behind before the others
     /// release past it (it then rejoins by state transfer); small by
     /// default so that outages in a short run end in state transfers.
@@ -101,6 +107,9 @@ pub struct SimArgs {
     /// Test-only: with --restarts volatile, a restarted replica votes at once instead of rejoining, to see the checkers catch it.
     #[arg(long, hide = true, requires = "restarts")]
     pub plant_rejoin_at_once: bool,
+    /// Test-only: with --disk-faults, a replica whose log is damaged cuts it at the first bad entry and votes, to see the checkers catch it.
+    #[arg(long, hide = true, requires = "disk_faults")]
+    pub plant_trust_damaged_log: bool,
 }
 
 /// What a whole `sim` invocation found.
@@ -127,6 +136,13 @@ pub struct SimReport {
     pub restored_from_snapshot: (u64, u64),
     /// Volatile restarts that rejoined, and in how many seeds.
     pub rejoins: (u64, u64),
+    /// With disk faults: restarts that found a storage fault (and rejoined),
+    /// torn tails cut, failed syncs; each with the seeds it happened in.
+    pub storage_faults: (u64, u64),
+    /// See `storage_faults`.
+    pub torn_tails: (u64, u64),
+    /// See `storage_faults`.
+    pub sync_failures: (u64, u64),
 }
 
 /// Latencies and fast-path share of the clients of one site.
@@ -185,9 +201,10 @@ pub fn base_config(args: &SimArgs) -> Result<SimConfig, String> {
         faults: args.faults,
         scripted: Vec::new(),
         fast_quorums: fast_quorums(args, &placement_aliases(args, replicas))?,
-        bugs: DeliberateBugs { paxos_skip_phase1: args.plant_paxos_skip_phase1, send_before_sync: args.plant_send_before_sync, rejoin_at_once: args.plant_rejoin_at_once, ..DeliberateBugs::default() },
+        bugs: DeliberateBugs { paxos_skip_phase1: args.plant_paxos_skip_phase1, send_before_sync: args.plant_send_before_sync, rejoin_at_once: args.plant_rejoin_at_once, trust_damaged_log: args.plant_trust_damaged_log, ..DeliberateBugs::default() },
         wait_closest: args.wait_closest,
         restarts: args.restarts.unwrap_or_default(),
+        disk_faults: args.disk_faults,
         release_lag: args.release_lag,
     })
 }
@@ -289,6 +306,9 @@ pub fn run(args: &SimArgs) -> Result<SimReport, String> {
         state_transfers: (0, 0),
         restored_from_snapshot: (0, 0),
         rejoins: (0, 0),
+        storage_faults: (0, 0),
+        torn_tails: (0, 0),
+        sync_failures: (0, 0),
     };
     for (seed, outcome, violations, took) in results {
         for s in &outcome.samples {
@@ -318,6 +338,10 @@ pub fn run(args: &SimArgs) -> Result<SimReport, String> {
         report.restored_from_snapshot.1 += u64::from(outcome.restored_from_snapshot > 0);
         report.rejoins.0 += outcome.rejoins;
         report.rejoins.1 += u64::from(outcome.rejoins > 0);
+        for (total, count) in [(&mut report.storage_faults, outcome.storage_faults), (&mut report.torn_tails, outcome.torn_tails), (&mut report.sync_failures, outcome.sync_failures)] {
+            total.0 += count;
+            total.1 += u64::from(count > 0);
+        }
         if violations.is_empty() {
             report.passed += 1;
         } else {
@@ -352,6 +376,9 @@ pub fn replay_command(args: &SimArgs, seed: u64) -> String {
         Some(Restarts::Volatile) => cmd += " --restarts volatile",
         _ => {}
     }
+    if args.disk_faults {
+        cmd += " --disk-faults";
+    }
     if let Some(path) = &args.latency {
         cmd += &format!(" --latency {}", path.display());
         if !args.replica_sites.is_empty() {
@@ -380,6 +407,9 @@ pub fn replay_command(args: &SimArgs, seed: u64) -> String {
     }
     if args.plant_rejoin_at_once {
         cmd += " --plant-rejoin-at-once";
+    }
+    if args.plant_trust_damaged_log {
+        cmd += " --plant-trust-damaged-log";
     }
     cmd + &format!(" --seed {seed} --verbose")
 }
@@ -449,6 +479,11 @@ pub fn print(args: &SimArgs, report: &SimReport) {
     }
     if args.restarts == Some(Restarts::Volatile) {
         println!("volatile restarts rejoined: {} in {} seeds", report.rejoins.0, report.rejoins.1);
+    }
+    if args.disk_faults {
+        let (faults, torn, failed) = (report.storage_faults, report.torn_tails, report.sync_failures);
+        println!("storage faults found at restart (rejoined instead): {} in {} seeds", faults.0, faults.1);
+        println!("torn tails cut at restart: {} in {} seeds; failed syncs (replica stopped): {} in {} seeds", torn.0, torn.1, failed.0, failed.1);
     }
     println!("{} passed, {} failed", report.passed, report.failed.len());
 }

@@ -202,7 +202,9 @@ async fn ask(to: SocketAddr, me: ReplicaId, life: u64, request: RejoinRequest) -
 
 /// Rebuilds replica `config.id` from the others (see the module): `None`
 /// if `stop` was set first. `requests` are others' questions, answered
-/// "nothing" meanwhile.
+/// "nothing" meanwhile. `had_state`: the replica knows it held a state (a
+/// durable log it could not believe), so it waits for a donor even when
+/// no replica knew an earlier life of it.
 pub(super) async fn rejoin<R: ReplicaProtocol>(
     config: &ReplicaConfig,
     addresses: &[SocketAddr],
@@ -210,6 +212,7 @@ pub(super) async fn rejoin<R: ReplicaProtocol>(
     lives: &Rc<RefCell<Lives>>,
     requests: &Mailbox<HostRequest>,
     stop: &AtomicBool,
+    had_state: bool,
 ) -> std::io::Result<Option<R>>
 where
     R::Message: Wire,
@@ -229,6 +232,9 @@ where
     let start = Instant::now();
     let now = || Time(start.elapsed().as_nanos() as u64);
     let mut rejoin = Rejoin::new(me, addresses.len(), life, ROUND_PAUSE);
+    if had_state {
+        rejoin = rejoin.with_earlier_state();
+    }
     let mut step = rejoin.start(now());
     let mut last_note = Instant::now();
     let result = loop {

@@ -10,7 +10,7 @@
 use super::link::{read_loop_paced, write_loop, Delays};
 use super::mailbox::Mailbox;
 use super::memory::return_freed_memory;
-use super::wal::Wal;
+use super::wal::{Opened, Recovered, Wal};
 use super::rejoin::{answer, life_now, rejoin, serve_rejoin, HostRequest};
 use super::wire::{Envelope, Hello, Wire};
 use futures_lite::future;
@@ -171,34 +171,19 @@ where
     let connections = Connections { inbox: inbox.clone(), clients: clients.clone(), lives: lives.clone(), requests: requests.clone(), delays: spec.delays.clone(), tasks: tasks.clone() };
     tasks.spawn(accept_loop::<P::Message>(listener, connections, stop.clone()));
 
-    let (replica, wal) = match &spec.wal {
-        None => match rejoin::<P::Replica>(&spec.config, &spec.addresses, life, &lives, &requests, &stop).await {
-            Ok(Some(replica)) => (replica, None),
-            Ok(None) => {
-                tasks.cancel_all();
-                return Ok(());
-            }
-            Err(e) => {
-                tasks.cancel_all();
-                return Err(e);
-            }
-        },
-        Some(path) => {
-            if !<P::Replica as ReplicaProtocol>::DURABLE {
-                tasks.cancel_all();
-                return Err(std::io::Error::other(format!("{} does not record its state: it cannot run with a data directory", P::NAME)));
-            }
-            let mut replica = P::Replica::new(spec.config.clone());
-            let mut scratch = Outbox::new();
-            let replay = |record| {
-                replica.restore(record, &mut scratch);
-                scratch.drain().for_each(drop);
-                scratch.trim();
-            };
-            let (wal, recovered) = Wal::open::<P::Message>(path, replay).await?;
-            let (replayed, dropped_bytes) = (recovered.replayed, recovered.dropped_bytes);
-            tracing::info!(replica = id, path = %path.display(), replayed, dropped_bytes, "write-ahead log replayed");
-            (replica, Some(wal))
+    let started = match &spec.wal {
+        None => rejoin::<P::Replica>(&spec.config, &spec.addresses, life, &lives, &requests, &stop, false).await.map(|r| r.map(|r| (r, None))),
+        Some(path) => open_durable::<P>(&spec, path, life, &lives, &requests, &stop).await,
+    };
+    let (replica, wal) = match started {
+        Ok(Some(started)) => started,
+        Ok(None) => {
+            tasks.cancel_all();
+            return Ok(());
+        }
+        Err(e) => {
+            tasks.cancel_all();
+            return Err(e);
         }
     };
     // What reached the replica while it rejoined is handled now, with its
@@ -222,6 +207,53 @@ where
     }
     tasks.cancel_all();
     result
+}
+
+/// A durable replica: rebuilt from its log if the log may be believed;
+/// after a storage fault, rejoined from the others like a volatile
+/// restart (it never votes on what is left) and its log rewritten from
+/// the snapshot it received before it acts. `None` if `stop` came first.
+async fn open_durable<P: Protocol>(
+    spec: &ReplicaSpec,
+    path: &std::path::Path,
+    life: u64,
+    lives: &Rc<RefCell<Lives>>,
+    requests: &Mailbox<HostRequest>,
+    stop: &AtomicBool,
+) -> std::io::Result<Option<(P::Replica, Option<Wal>)>>
+where
+    P::Message: Wire,
+{
+    let id = spec.config.id;
+    if !<P::Replica as ReplicaProtocol>::DURABLE {
+        return Err(std::io::Error::other(format!("{} does not record its state: it cannot run with a data directory", P::NAME)));
+    }
+    let mut replica = P::Replica::new(spec.config.clone());
+    let mut scratch = Outbox::new();
+    let replay = |record| {
+        replica.restore(record, &mut scratch);
+        scratch.drain().for_each(drop);
+        scratch.trim();
+    };
+    let fault = match Wal::open::<P::Message>(path, replay).await? {
+        Opened::Ready(wal, Recovered { replayed, dropped_bytes }) => {
+            tracing::info!(replica = id, path = %path.display(), replayed, dropped_bytes, "write-ahead log replayed");
+            return Ok(Some((replica, Some(wal))));
+        }
+        Opened::Fault(fault) => fault,
+    };
+    tracing::error!(
+        replica = id,
+        path = %path.display(),
+        offset = fault.offset,
+        "write-ahead log: storage fault at byte {}: {}; not voting on what is left: rejoining from the other replicas",
+        fault.offset,
+        fault.what
+    );
+    let Some(replica) = rejoin::<P::Replica>(&spec.config, &spec.addresses, life, lives, requests, stop, true).await? else { return Ok(None) };
+    let wal = Wal::replace_after_fault(path, replica.snapshot()).await?;
+    tracing::info!(replica = id, path = %path.display(), bytes = wal.len(), "write-ahead log rewritten from the rejoin snapshot (the damaged one kept as .wal.corrupt)");
+    Ok(Some((replica, Some(wal))))
 }
 
 /// The replica's loop: input, tick, flush, persist, send, until `stop`.
@@ -302,7 +334,10 @@ where
         if !records.is_empty() {
             wal.append(std::mem::take(&mut records))?;
             if let Err(e) = wal.sync().await {
-                tracing::error!(replica = id, "write-ahead log: {e}; stopping rather than answer without it");
+                // Never retried: after a failed fdatasync the kernel may
+                // have dropped the dirty pages and a second sync would
+                // report them durable.
+                tracing::error!(replica = id, "write-ahead log: a write or sync failed: {e}; stopping this replica rather than answer without its records");
                 return Err(e);
             }
             // Everything done so far is synced: a snapshot may replace it.

@@ -8,6 +8,7 @@
 //! spikes and jitter. Everything random comes from one seeded RNG, so a seed
 //! replays exactly, and [`SimOutcome::trace_hash`] proves it.
 
+mod disk;
 mod faults;
 mod placement;
 mod workload;
@@ -61,6 +62,11 @@ pub struct SimConfig {
     pub wait_closest: bool,
     /// Whether crashed replicas come back, and with what.
     pub restarts: Restarts,
+    /// With durable restarts, a disk that lies as well as crashes: the
+    /// unsynced tail is torn at a crash, synced entries and snapshots of at
+    /// most f replicas are damaged while they are down, and a sync
+    /// sometimes fails (its replica stops, and is restarted later).
+    pub disk_faults: bool,
     /// [`protocols::ReplicaConfig::release_lag`]: small in test runs
     /// ([`SIM_RELEASE_LAG`]), so that a replica that was down or cut off
     /// rejoins by state transfer.
@@ -143,6 +149,13 @@ pub struct SimOutcome {
     /// With volatile restarts: how many restarted replicas rejoined (got
     /// every acknowledgement and a donor's snapshot).
     pub rejoins: u64,
+    /// With disk faults: restarts that found their log damaged
+    /// (a storage fault) and rejoined from the others instead.
+    pub storage_faults: u64,
+    /// Restarts that cut a torn tail off their log.
+    pub torn_tails: u64,
+    /// Syncs that failed, each stopping its replica.
+    pub sync_failures: u64,
     /// State transfers whose image did not hold what the receiver had
     /// already applied, in its order (the replicas had diverged).
     pub transfer_violations: Vec<String>,

@@ -1,6 +1,8 @@
 //! The event loop of a simulated run.
 
+use super::disk::Disk;
 use super::faults::{Fault, FaultSchedule};
+use crate::live::wire::Wire;
 use super::{workload, Restarts, Sample, SimConfig, SimOutcome, SYNC_LATENCY};
 use crate::check::{History, Operation, ReplicaLog};
 use protocols::protocol::{Action, ClientConfig, ClientProtocol, Protocol, ReplicaProtocol};
@@ -46,32 +48,14 @@ enum HostMessage<M> {
     Image { life: u64, records: Vec<M>, applied: Vec<CommandId>, lives: Lives },
 }
 
-/// A replica's simulated stable storage, with [`Restarts::Durable`].
-struct Disk<M> {
-    /// What survives a crash, oldest first.
-    synced: Vec<M>,
-    /// Written, not yet synced: lost in a crash.
-    unsynced: Vec<M>,
-    /// Messages queued after an unsynced record, in order: they leave when
-    /// the sync completes, or never if the replica crashes first.
-    held: Vec<(NodeId, M)>,
-    /// Whether a sync is under way.
-    syncing: bool,
-    /// What the replica had applied when its records were last compacted
-    /// into a snapshot: the snapshot's state holds exactly these.
-    applied_at_snapshot: Vec<CommandId>,
-}
-
-impl<M> Default for Disk<M> {
-    fn default() -> Self {
-        Disk { synced: Vec::new(), unsynced: Vec::new(), held: Vec::new(), syncing: false, applied_at_snapshot: Vec::new() }
-    }
-}
-
 /// A replica's synced records are compacted into its snapshot once they
 /// number more than this (a few times per run, so restarts replay
 /// snapshots as often as plain logs).
 const COMPACT_AFTER_RECORDS: usize = 400;
+
+/// With disk faults, the chance that a sync fails (a run makes a few
+/// thousand syncs).
+const SYNC_FAILURE_CHANCE: f64 = 1.0 / 4000.0;
 
 struct Scheduled<M> {
     at: Time,
@@ -153,6 +137,9 @@ struct World<P: Protocol> {
     /// so their restarts wait too.
     crash_held: Vec<bool>,
     rejoins: u64,
+    storage_faults: u64,
+    torn_tails: u64,
+    sync_failures: u64,
     /// What replicas had executed before a state transfer replaced it, for
     /// protocols whose replicas order only conflicting commands alike.
     replaced: Vec<ReplicaLog>,
@@ -162,7 +149,10 @@ struct World<P: Protocol> {
 
 /// Runs `config` with protocol `P` and returns what happened; check it with
 /// [`SimOutcome::violations`].
-pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
+pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome
+where
+    P::Message: Wire,
+{
     let n = config.replicas;
     let placement = &config.placement;
     assert_eq!(placement.replica_sites.len(), n, "one site per replica");
@@ -241,6 +231,9 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         rejoining: (0..n).map(|_| None).collect(),
         crash_held: vec![false; n],
         rejoins: 0,
+        storage_faults: 0,
+        torn_tails: 0,
+        sync_failures: 0,
         replaced: Vec::new(),
         replaced_of: Vec::new(),
     };
@@ -302,6 +295,9 @@ pub fn run<P: Protocol>(config: &SimConfig) -> SimOutcome {
         restored_from_snapshot: world.restored_from_snapshot,
         state_transfers: world.state_transfers,
         rejoins: world.rejoins,
+        storage_faults: world.storage_faults,
+        torn_tails: world.torn_tails,
+        sync_failures: world.sync_failures,
         transfer_violations: world.transfer_violations,
     }
 }
@@ -333,10 +329,20 @@ fn first_lives(n: usize) -> Lives {
     lives
 }
 
-impl<P: Protocol> World<P> {
+impl<P: Protocol> World<P>
+where
+    P::Message: Wire,
+{
     /// Replica `r`'s life number: one more than its crashes.
     fn life(&self, r: usize) -> u64 {
         self.incarnation[r] + 1
+    }
+
+    /// Whether messages carry their sender's life: wherever a replica can
+    /// come back without its state (volatile restarts, or a damaged disk),
+    /// so that what its ended life sent stops counting.
+    fn stamps_lives(&self) -> bool {
+        self.config.restarts == Restarts::Volatile || self.config.disk_faults
     }
 
     fn schedule(&mut self, at: Time, event: Event<P::Message>) {
@@ -376,7 +382,7 @@ impl<P: Protocol> World<P> {
 
     fn send(&mut self, from: NodeId, to: NodeId, msg: P::Message) {
         let (life, lives) = match from {
-            NodeId::Replica(r) if self.config.restarts == Restarts::Volatile => (self.life(r), Some(self.known_lives[r].clone())),
+            NodeId::Replica(r) if self.stamps_lives() => (self.life(r), Some(self.known_lives[r].clone())),
             _ => (0, None),
         };
         if let Some(at) = self.arrival(from, to) {
@@ -496,7 +502,11 @@ impl<P: Protocol> World<P> {
             }
             Event::Synced { replica, incarnation } => {
                 if incarnation == self.incarnation[replica] {
-                    self.synced(replica);
+                    if self.sync_fails(replica) {
+                        self.stop_on_failed_sync(replica);
+                    } else {
+                        self.synced(replica);
+                    }
                 }
             }
             Event::Host { from, to, msg } => {
@@ -512,16 +522,7 @@ impl<P: Protocol> World<P> {
                 Fault::Restart(r) if self.crash_held[r] => {
                     self.schedule(self.now + self.timing.retry, Event::Fault(Fault::Restart(r)));
                 }
-                Fault::Crash(r) => {
-                    self.crash_held[r] = false;
-                    self.rejoining[r] = None;
-                    self.crashed[r] = true;
-                    self.incarnation[r] += 1;
-                    let disk = &mut self.disks[r];
-                    disk.unsynced.clear();
-                    disk.held.clear();
-                    disk.syncing = false;
-                }
+                Fault::Crash(r) => self.crash(r),
                 Fault::Restart(r) => self.restart(r),
                 Fault::Partition(group) => self.partition = group,
                 Fault::Heal => self.partition = ReplicaSet::EMPTY,
@@ -604,15 +605,13 @@ impl<P: Protocol> World<P> {
     fn synced(&mut self, r: usize) {
         let disk = &mut self.disks[r];
         disk.syncing = false;
-        let records = std::mem::take(&mut disk.unsynced);
-        disk.synced.extend(records);
-        if disk.synced.len() > COMPACT_AFTER_RECORDS {
+        disk.sync();
+        if disk.records_since_compaction > COMPACT_AFTER_RECORDS {
             // Everything the replica did is synced now: its snapshot may
             // replace its records, as the live host compacts its log.
             let snapshot = self.replicas[r].snapshot();
             if !snapshot.is_empty() {
-                disk.synced = snapshot;
-                disk.applied_at_snapshot = self.logs[r].applied.clone();
+                disk.replace(snapshot, self.logs[r].applied.clone());
             }
         }
         for (to, msg) in std::mem::take(&mut self.disks[r].held) {
@@ -628,13 +627,71 @@ impl<P: Protocol> World<P> {
         }
         self.crashed[r] = false;
         if self.config.restarts == Restarts::Volatile {
-            return self.restart_empty(r);
+            return self.restart_empty(r, false);
         }
         let applied = self.disks[r].applied_at_snapshot.clone();
-        self.restored_from_snapshot += u64::from(!applied.is_empty());
-        let records = self.disks[r].synced.clone();
-        self.rebuild(r, records, applied);
-        self.start_ticking(r);
+        match self.disks[r].read() {
+            Ok(replay) => {
+                self.torn_tails += u64::from(replay.torn_bytes > 0);
+                self.restored_from_snapshot += u64::from(!applied.is_empty());
+                self.rebuild(r, replay.records, applied);
+                self.start_ticking(r);
+            }
+            Err(fault) if self.config.bugs.trust_damaged_log => {
+                // The planted bug: cut at the first bad entry, as a host
+                // that cannot tell a fault from a torn tail would, and vote.
+                let records = self.disks[r].cut_at(&fault);
+                self.rebuild(r, records, applied);
+                let replica = &self.replicas[r];
+                self.logs[r].applied.retain(|id| replica.has_executed(*id));
+                self.start_ticking(r);
+            }
+            Err(_) => {
+                // Never vote on what is left: rejoin from the others, and
+                // rewrite the log from the snapshot they send.
+                self.storage_faults += 1;
+                self.restart_empty(r, true);
+            }
+        }
+    }
+
+    /// Replica `r` stops (a crash, or a failed sync): held messages never
+    /// leave; what it had not synced is lost or, with disk faults, torn;
+    /// with disk faults its disk may be damaged while it is down (at most
+    /// f replicas' disks at once are damaged or rejoining).
+    fn crash(&mut self, r: usize) {
+        self.crash_held[r] = false;
+        self.rejoining[r] = None;
+        self.crashed[r] = true;
+        self.incarnation[r] += 1;
+        if !self.config.disk_faults {
+            return self.disks[r].crash(None);
+        }
+        self.disks[r].crash(Some(&mut self.rng));
+        let others_without_state = (0..self.config.replicas).filter(|&o| o != r && (self.disks[o].damaged || self.rejoining[o].is_some())).count();
+        if !self.disks[r].damaged && others_without_state < self.quorums.f() && self.rng.gen_bool(0.5) {
+            let flips = self.rng.gen_range(1..=3);
+            self.disks[r].damage(&mut self.rng, flips);
+        }
+    }
+
+    /// With disk faults, rarely, a sync fails — only while every other
+    /// replica is up with its state, so that at most f are down.
+    fn sync_fails(&mut self, r: usize) -> bool {
+        if !self.config.disk_faults || !self.rng.gen_bool(SYNC_FAILURE_CHANCE) {
+            return false;
+        }
+        (0..self.config.replicas).all(|o| o == r || (!self.crashed[o] && self.rejoining[o].is_none() && !self.disks[o].damaged))
+    }
+
+    /// A sync failed: the replica stops rather than go on without knowing
+    /// what reached its disk (as the live host does), and its operator
+    /// restarts it after a while.
+    fn stop_on_failed_sync(&mut self, r: usize) {
+        self.sync_failures += 1;
+        self.crash(r);
+        let down_for = self.timing.leader_timeout.mul_f64(self.rng.gen_range(0.3..4.0));
+        self.schedule(self.now + down_for, Event::Fault(Fault::Restart(r)));
     }
 
     /// Replaces `r` with a replica rebuilt from `records` (its own synced
@@ -682,9 +739,10 @@ impl<P: Protocol> World<P> {
         without_state + 1 > self.quorums.f()
     }
 
-    /// A volatile restart: `r` comes back empty in a new life and rejoins
+    /// A volatile restart, or a durable one whose log had a storage fault
+    /// (`had_state`): `r` comes back empty in a new life and rejoins
     /// ([`protocols::rejoin`]) — or, with the planted bug, acts at once.
-    fn restart_empty(&mut self, r: usize) {
+    fn restart_empty(&mut self, r: usize, had_state: bool) {
         let life = self.life(r);
         let mut lives = Lives::new(self.config.replicas);
         lives.learn(r, life);
@@ -698,6 +756,9 @@ impl<P: Protocol> World<P> {
         }
         self.logs[r].applied.clear();
         let mut rejoin = Rejoin::new(r, self.config.replicas, life, self.timing.retry);
+        if had_state {
+            rejoin = rejoin.with_earlier_state();
+        }
         let step = rejoin.start(self.now);
         self.rejoining[r] = Some(rejoin);
         self.rejoin_step(r, step);
@@ -757,6 +818,15 @@ impl<P: Protocol> World<P> {
                     self.rejoining[to] = None;
                     self.known_lives[to].merge(&lives);
                     self.rejoins += 1;
+                    let records = if self.config.restarts == Restarts::Durable {
+                        // The damaged log is replaced by the snapshot, which
+                        // the replica then rebuilds from as from any log.
+                        let disk = &mut self.disks[to];
+                        disk.replace(records, applied.clone());
+                        disk.read().unwrap_or_else(|fault| panic!("a log just written must read back: {fault}")).records
+                    } else {
+                        records
+                    };
                     self.rebuild(to, records, applied);
                 }
             }

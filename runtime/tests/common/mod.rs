@@ -22,6 +22,7 @@ pub fn uniform_10ms(replicas: usize, clients: usize, commands: usize, conflicts:
         bugs: DeliberateBugs::default(),
         wait_closest: false,
         restarts: Restarts::Never,
+        disk_faults: false,
         release_lag: runtime::sim::SIM_RELEASE_LAG,
     }
 }
@@ -29,7 +30,10 @@ pub fn uniform_10ms(replicas: usize, clients: usize, commands: usize, conflicts:
 /// Runs `seeds` faulty seeds of `P` for 3 and 5 replicas at 2% and 50%
 /// conflicts (20 clients, 1000 commands) and fails on the first violation.
 #[allow(dead_code)] // each test binary uses its own subset of these helpers
-pub fn assert_random_faults_pass<P: protocols::protocol::Protocol>(seeds: u64) {
+pub fn assert_random_faults_pass<P: protocols::protocol::Protocol>(seeds: u64)
+where
+    P::Message: runtime::live::wire::Wire,
+{
     for replicas in [3, 5] {
         for conflicts in [2, 50] {
             for seed in 0..seeds {

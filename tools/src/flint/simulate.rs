@@ -76,6 +76,7 @@ pub fn sim_config(table: &LatencyTable, sites: &Sites, plan: &Plan, conflicts: u
         bugs: DeliberateBugs::default(),
         wait_closest: false,
         restarts: Restarts::Never,
+        disk_faults: false,
         release_lag: protocols::DEFAULT_RELEASE_LAG,
     })
 }
