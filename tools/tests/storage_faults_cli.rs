@@ -72,7 +72,7 @@ fn damaged_logs_rejoin_and_torn_tails_are_cut_losing_no_acknowledged_write() {
     for (i, protocol) in PROTOCOLS.into_iter().enumerate() {
         let dir = temp_dir(&format!("storage-faults-{protocol}"));
         let data = dir.join("data");
-        let config = write_config(&dir, 3, port(800 + 20 * i as u16), "reqs: 3000\nclones: 15\nwrites: 100\nconflicts: 10\ncommandSize: 100\n");
+        let config = write_config(&dir, 3, port(800 + 20 * i as u16), "reqs: 2500\nclones: 15\nwrites: 100\nconflicts: 10\ncommandSize: 100\n");
         // Compactions are frequent, so logs start with a snapshot.
         let start = |alias: &str| server(&config, &dir, alias, protocol, &data, &["-compact-log-after", "131072"]);
         let wal = |alias: &str| data.join(format!("{alias}.s0.wal"));
@@ -122,7 +122,7 @@ fn damaged_logs_rejoin_and_torn_tails_are_cut_losing_no_acknowledged_write() {
         let (out, took) = client.join().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
-        assert!(text.contains("client c1: 48000 commands completed"), "{protocol}: {text}");
+        assert!(text.contains("client c1: 40000 commands completed"), "{protocol}: {text}");
         assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
         assert!(took > last_fault, "{protocol}: the client finished ({took:?}) before the last fault ({last_fault:?}); raise reqs");
         drop(servers);
@@ -151,26 +151,27 @@ impl Drop for TinyDisk {
 
 #[test]
 fn a_failed_sync_stops_its_server_and_the_others_go_on() {
+    // Five replicas: with three, a Fast Paxos fast quorum is all of them,
+    // and one stopped replica makes each command wait for a timeout
+    // (an availability matter of its own); here a fast quorum survives it.
     for (i, protocol) in PROTOCOLS.into_iter().enumerate() {
         let dir = temp_dir(&format!("full-disk-{protocol}"));
-        let config = write_config(&dir, 3, port(960 + 20 * i as u16), "reqs: 4000\nclones: 7\nwrites: 100\nconflicts: 10\ncommandSize: 100\n");
+        let config = write_config(&dir, 5, port(960 + 20 * i as u16), "reqs: 1500\nclones: 7\nwrites: 100\nconflicts: 10\ncommandSize: 100\n");
         let roomy = dir.join("data");
-        let tiny = TinyDisk::mount(&dir.join("tiny"), "1m").expect("mounting a tmpfs (this test runs as root, as CI does)");
-        let mut servers = Processes(vec![
-            server(&config, &dir, "r0", protocol, &roomy, &[]),
-            server(&config, &dir, "r1", protocol, &roomy, &[]),
-            server(&config, &dir, "r2", protocol, &tiny.0, &[]),
-        ]);
+        let tiny = TinyDisk::mount(&dir.join("tiny"), "512k").expect("mounting a tmpfs (this test runs as root, as CI does)");
+        let mut servers = Processes((0..5).map(|r| server(&config, &dir, &format!("r{r}"), protocol, if r == 4 { &tiny.0 } else { &roomy }, &[])).collect());
         let out = run_client(&config, protocol, Duration::from_secs(120));
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
-        assert!(text.contains("client c1: 32000 commands completed"), "{protocol}: {text}");
+        assert!(text.contains("client c1: 12000 commands completed"), "{protocol}: {text}");
         assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
-        let status = servers.0[2].try_wait().unwrap();
-        assert!(status.is_some_and(|s| !s.success()), "{protocol}: r2 must have stopped with an error, not {status:?}");
-        let r2 = log_of(&dir, "r2");
-        assert!(r2.contains("a write or sync failed") && r2.contains("No space left on device"), "{protocol}: {r2}");
-        assert!(servers.0[0].try_wait().unwrap().is_none() && servers.0[1].try_wait().unwrap().is_none(), "{protocol}: r0 and r1 go on");
+        let status = servers.0[4].try_wait().unwrap();
+        assert!(status.is_some_and(|s| !s.success()), "{protocol}: r4 must have stopped with an error, not {status:?}");
+        let r4 = log_of(&dir, "r4");
+        assert!(r4.contains("a write or sync failed") && r4.contains("No space left on device"), "{protocol}: {r4}");
+        for r in 0..4 {
+            assert!(servers.0[r].try_wait().unwrap().is_none(), "{protocol}: r{r} goes on");
+        }
         drop(servers);
         drop(tiny);
         std::fs::remove_dir_all(&dir).ok();
