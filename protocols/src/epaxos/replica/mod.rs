@@ -110,6 +110,12 @@ struct RecoveryCounts {
     phase1: u32,
 }
 
+/// Leader timeouts after its start before a replica releases past one it
+/// has never heard a floor report from (see `on_floors`): longer than any
+/// outage the simulator schedules, so a restart followed by a partition
+/// does not look like a replica that fell behind.
+const NEVER_HEARD_GRACE: u32 = 40;
+
 /// An EPaxos replica.
 #[derive(Debug)]
 pub struct EPaxosReplica {
@@ -193,9 +199,17 @@ impl EPaxosReplica {
             // behind than the release lag is not waited for; it installs
             // an image when it returns (`transfer`).
             let own = self.row_floor[row];
+            // One not heard from at all since this replica started (it
+            // restarted, then was cut off) may be ahead of it in another
+            // row: releasing past it could leave two replicas each past the
+            // other, neither image holding what the other executed. So it
+            // is waited for much longer than one heard and then silent.
             let waited = |r: ReplicaId| {
-                let heard = self.floors_heard[r].unwrap_or(started);
-                r == self.id || now.since(heard) < 4 * self.timing.retry || self.floor_reports[r][row] + self.release_lag >= own
+                let silent_for = match self.floors_heard[r] {
+                    Some(heard) => now.since(heard) >= 4 * self.timing.retry,
+                    None => now.since(started) >= NEVER_HEARD_GRACE * self.timing.leader_timeout,
+                };
+                r == self.id || !silent_for || self.floor_reports[r][row] + self.release_lag >= own
             };
             let stable = (0..n).filter(|&r| waited(r)).map(|r| self.floor_reports[r][row]).min().unwrap_or(0).min(own);
             let from_slot = self.graph.released_below(row as u64);
