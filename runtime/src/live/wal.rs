@@ -241,7 +241,7 @@ mod tests {
 
     /// Runs `test` on a glommio executor of its own.
     fn on_executor<T: Send + 'static>(test: impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = T>>> + Send + 'static) -> T {
-        glommio::LocalExecutorBuilder::default().spawn(move || test()).unwrap().join().unwrap()
+        glommio::LocalExecutorBuilder::default().spawn(test).unwrap().join().unwrap()
     }
 
     fn ready(opened: Opened) -> (Wal, Recovered) {
