@@ -30,8 +30,20 @@ pub fn hot_key_history(total: usize, clients: u64) -> History {
         clock[c as usize] = end;
         points.push((start + next(end - start), i));
         let id = CommandId::new(c, i as u64 / clients + 1);
-        let command = if next(2) == 0 { Command::Put { key: 42, value: Bytes::from(format!("c{c}i{i}")) } } else { Command::Get { key: 42 } };
-        ops.push(Operation { id, command, invoked: Time(start), completed: Some((Time(end), CommandResult::Done)) });
+        let command = if next(2) == 0 {
+            Command::Put {
+                key: 42,
+                value: Bytes::from(format!("c{c}i{i}")),
+            }
+        } else {
+            Command::Get { key: 42 }
+        };
+        ops.push(Operation {
+            id,
+            command,
+            invoked: Time(start),
+            completed: Some((Time(end), CommandResult::Done)),
+        });
     }
     points.sort();
     let mut register: Option<Bytes> = None;
@@ -47,10 +59,15 @@ pub fn hot_key_history(total: usize, clients: u64) -> History {
 
 fn checker(c: &mut Criterion) {
     let history = hot_key_history(10_000, 50);
-    assert!(check_linearizability(&history).is_empty(), "the generated history is linearizable");
+    assert!(
+        check_linearizability(&history).is_empty(),
+        "the generated history is linearizable"
+    );
     let mut g = c.benchmark_group("linearizability");
     g.sample_size(20);
-    g.bench_function("10,000 ops on one key, 50 clients", |b| b.iter(|| check_linearizability(black_box(&history))));
+    g.bench_function("10,000 ops on one key, 50 clients", |b| {
+        b.iter(|| check_linearizability(black_box(&history)))
+    });
     g.finish();
 }
 

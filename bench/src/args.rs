@@ -190,7 +190,11 @@ impl BenchArgs {
         let mut args = self.clone();
         if args.shards == 0 {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            args.shards = if args.scans > 0 { 1 } else { (cores / args.replicas.max(1)).clamp(1, 64) };
+            args.shards = if args.scans > 0 {
+                1
+            } else {
+                (cores / args.replicas.max(1)).clamp(1, 64)
+            };
         }
         args
     }
@@ -223,7 +227,9 @@ impl BenchArgs {
         }
         runtime::live::workload::Keys::parse(&self.keys, self.keyspace).map_err(|e| format!("--keys: {e}"))?;
         if self.rate.is_some() && self.outstanding != 1 {
-            return Err("--outstanding is for the closed loop; with --rate the clients are a pool, one command each".into());
+            return Err(
+                "--outstanding is for the closed loop; with --rate the clients are a pool, one command each".into(),
+            );
         }
         if let Some(sweep) = &self.sweep {
             sweep.check(self)?;
@@ -250,7 +256,11 @@ mod tests {
 
     #[test]
     fn auto_shards_give_each_replica_shard_a_core() {
-        let parse = |extra: &[&str]| BenchArgs::try_parse_from([&["bench"], extra].concat()).expect("arguments parse").resolved();
+        let parse = |extra: &[&str]| {
+            BenchArgs::try_parse_from([&["bench"], extra].concat())
+                .expect("arguments parse")
+                .resolved()
+        };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         assert_eq!(parse(&[]).shards, (cores / 3).max(1));
         assert_eq!(parse(&["--replicas", "1"]).shards, cores.min(64));

@@ -4,6 +4,7 @@
 //! (a replica killed, restarted from its log, or frozen).
 
 use crate::BenchArgs;
+use glommio::ExecutorJoinHandle as JoinHandle;
 use protocols::protocol::Protocol;
 use protocols::quorum::QuorumSystem;
 use protocols::{DeliberateBugs, ReplicaConfig, Timing};
@@ -15,7 +16,6 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use glommio::ExecutorJoinHandle as JoinHandle;
 use std::time::Duration;
 
 /// Timeouts for a cluster on one machine: generous enough that a loaded
@@ -32,7 +32,10 @@ fn free_ports(ips: &[Ipv4Addr]) -> Result<Vec<SocketAddr>, String> {
         .iter()
         .map(|ip| TcpListener::bind((*ip, 0)).map_err(|e| format!("cannot find a free port on {ip}: {e}")))
         .collect::<Result<_, _>>()?;
-    listeners.iter().map(|l| l.local_addr().map_err(|e| e.to_string())).collect()
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map_err(|e| e.to_string()))
+        .collect()
 }
 
 /// How links are delayed: not at all, uniformly, or per site from a region table.
@@ -79,36 +82,77 @@ impl Emulation {
             return Ok(Emulation::Uniform(table.one_way("a", "b").unwrap_or(Duration::ZERO)));
         }
         let names = table.names();
-        let replica_sites = if args.replica_sites.is_empty() { names.iter().take(args.replicas).cloned().collect() } else { args.replica_sites.clone() };
+        let replica_sites = if args.replica_sites.is_empty() {
+            names.iter().take(args.replicas).cloned().collect()
+        } else {
+            args.replica_sites.clone()
+        };
         if replica_sites.len() != args.replicas {
-            return Err(format!("--replica-sites names {} regions for {} replicas", replica_sites.len(), args.replicas));
+            return Err(format!(
+                "--replica-sites names {} regions for {} replicas",
+                replica_sites.len(),
+                args.replicas
+            ));
         }
-        let client_sites = if args.client_sites.is_empty() { names.to_vec() } else { args.client_sites.clone() };
+        let client_sites = if args.client_sites.is_empty() {
+            names.to_vec()
+        } else {
+            args.client_sites.clone()
+        };
         if client_sites.len() > 250 || args.replicas > 250 {
             return Err("at most 250 replica and 250 client sites".into());
         }
         for name in replica_sites.iter().chain(&client_sites) {
             if !names.contains(name) {
-                return Err(format!("{shown}: unknown region `{name}` (the table knows: {})", names.join(", ")));
+                return Err(format!(
+                    "{shown}: unknown region `{name}` (the table knows: {})",
+                    names.join(", ")
+                ));
             }
         }
-        let replica_ips: Vec<Ipv4Addr> = (0..replica_sites.len()).map(|r| Ipv4Addr::new(127, 0, 0, r as u8 + 1)).collect();
-        let client_ips: Vec<Ipv4Addr> = (0..client_sites.len()).map(|c| Ipv4Addr::new(127, 0, 1, c as u8 + 1)).collect();
-        let nodes: Vec<(Ipv4Addr, &String)> = replica_ips.iter().copied().zip(&replica_sites).chain(client_ips.iter().copied().zip(&client_sites)).collect();
+        let replica_ips: Vec<Ipv4Addr> = (0..replica_sites.len())
+            .map(|r| Ipv4Addr::new(127, 0, 0, r as u8 + 1))
+            .collect();
+        let client_ips: Vec<Ipv4Addr> = (0..client_sites.len())
+            .map(|c| Ipv4Addr::new(127, 0, 1, c as u8 + 1))
+            .collect();
+        let nodes: Vec<(Ipv4Addr, &String)> = replica_ips
+            .iter()
+            .copied()
+            .zip(&replica_sites)
+            .chain(client_ips.iter().copied().zip(&client_sites))
+            .collect();
         let mut by_ip = net::LatencyTable::default();
         for (a, region_a) in &nodes {
             for (b, region_b) in &nodes {
-                let one_way = table.one_way(region_a, region_b).ok_or_else(|| format!("{shown}: no latency between `{region_a}` and `{region_b}`"))?;
+                let one_way = table
+                    .one_way(region_a, region_b)
+                    .ok_or_else(|| format!("{shown}: no latency between `{region_a}` and `{region_b}`"))?;
                 by_ip.insert_round_trip(&a.to_string(), &b.to_string(), one_way * 2);
             }
         }
         let one_way = |a: &str, b: &str| table.one_way(a, b).unwrap_or(Duration::ZERO);
         let closest = client_sites
             .iter()
-            .map(|c| (0..replica_sites.len()).min_by_key(|&r| one_way(c, &replica_sites[r])).unwrap_or(0))
+            .map(|c| {
+                (0..replica_sites.len())
+                    .min_by_key(|&r| one_way(c, &replica_sites[r]))
+                    .unwrap_or(0)
+            })
             .collect();
-        let slowest = replica_sites.iter().flat_map(|a| replica_sites.iter().map(move |b| (a, b))).map(|(a, b)| one_way(a, b)).max().unwrap_or_default();
-        Ok(Emulation::Sites(SitePlan { replica_ips, client_sites: client_sites.into_iter().zip(client_ips).collect(), closest, table: by_ip, slowest }))
+        let slowest = replica_sites
+            .iter()
+            .flat_map(|a| replica_sites.iter().map(move |b| (a, b)))
+            .map(|(a, b)| one_way(a, b))
+            .max()
+            .unwrap_or_default();
+        Ok(Emulation::Sites(SitePlan {
+            replica_ips,
+            client_sites: client_sites.into_iter().zip(client_ips).collect(),
+            closest,
+            table: by_ip,
+            slowest,
+        }))
     }
 
     /// Timeouts sized for the slowest link (and never below what a loaded
@@ -126,7 +170,10 @@ impl Emulation {
         match self {
             Emulation::Uniform(d) if d.is_zero() => Delays::None,
             Emulation::Uniform(d) => Delays::Uniform(*d),
-            Emulation::Sites(plan) => Delays::Table { table: plan.table.clone(), from: plan.replica_ips[r].to_string() },
+            Emulation::Sites(plan) => Delays::Table {
+                table: plan.table.clone(),
+                from: plan.replica_ips[r].to_string(),
+            },
         }
     }
 }
@@ -165,31 +212,59 @@ where
         let quorums = QuorumSystem::new(n);
         let timing = emulation.timing();
         let ips: Vec<Ipv4Addr> = match emulation {
-            Emulation::Sites(plan) => plan.replica_ips.iter().flat_map(|ip| std::iter::repeat(*ip).take(args.shards)).collect(),
+            Emulation::Sites(plan) => plan
+                .replica_ips
+                .iter()
+                .flat_map(|ip| std::iter::repeat_n(*ip, args.shards))
+                .collect(),
             Emulation::Uniform(_) => vec![Ipv4Addr::LOCALHOST; n * args.shards],
         };
         let ports = free_ports(&ips)?;
-        let shards: Vec<Vec<SocketAddr>> = (0..args.shards).map(|s| (0..n).map(|r| ports[r * args.shards + s]).collect()).collect();
-        let run_dir = args.data_dir.as_ref().map(|d| d.join(format!("bench-{}-{}", P::NAME, std::process::id())));
+        let shards: Vec<Vec<SocketAddr>> = (0..args.shards)
+            .map(|s| (0..n).map(|r| ports[r * args.shards + s]).collect())
+            .collect();
+        let run_dir = args
+            .data_dir
+            .as_ref()
+            .map(|d| d.join(format!("bench-{}-{}", P::NAME, std::process::id())));
         let mut instances = Vec::new();
         for id in 0..n {
             let mut of_replica = Vec::new();
             for (s, addresses) in shards.iter().enumerate() {
                 let spec = ReplicaSpec {
-                    config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default(), release_lag: args.release_lag },
+                    config: ReplicaConfig {
+                        id,
+                        quorums: quorums.clone(),
+                        timing,
+                        bugs: DeliberateBugs::default(),
+                        release_lag: args.release_lag,
+                    },
                     addresses: addresses.clone(),
                     delays: emulation.replica_delays(id),
                     wal: run_dir.as_ref().map(|d| d.join(format!("r{id}.s{s}.wal"))),
                     compact_log_after: runtime::live::server::COMPACT_LOG_AFTER,
                     stall: Some(Arc::new(StallSwitch::default())),
                 };
-                let mut instance = Instance { spec, stop: Arc::new(AtomicBool::new(false)), handle: None, name: format!("replica-{id}-shard-{s}") };
+                let mut instance = Instance {
+                    spec,
+                    stop: Arc::new(AtomicBool::new(false)),
+                    handle: None,
+                    name: format!("replica-{id}-shard-{s}"),
+                };
                 launch::<P>(&mut instance, &mut cores)?;
                 of_replica.push(instance);
             }
             instances.push(of_replica);
         }
-        Ok(LocalCluster { instances, shards, quorums, timing, run_dir, cores, _protocol: std::marker::PhantomData })
+        Ok(LocalCluster {
+            instances,
+            shards,
+            quorums,
+            timing,
+            run_dir,
+            cores,
+            _protocol: std::marker::PhantomData,
+        })
     }
 
     /// The placements left for the client hosts.
@@ -241,7 +316,9 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// running and reported.
 fn halt(instance: &mut Instance) -> Result<Option<String>, String> {
     instance.stop.store(true, Ordering::Relaxed);
-    let Some(handle) = instance.handle.take() else { return Ok(None) };
+    let Some(handle) = instance.handle.take() else {
+        return Ok(None);
+    };
     let (done, joined) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = done.send(handle.join());

@@ -37,15 +37,27 @@ impl FromStr for Fault {
     type Err = String;
     /// `kill-leader@3s`, `kill:r2@3s`, `restart:r2@6s`, `stall:r0@1s+200ms`.
     fn from_str(text: &str) -> Result<Fault, String> {
-        let bad = |why: &str| format!("fault `{text}`: {why} (expected e.g. kill-leader@3s, kill:r2@3s, restart:r2@6s, stall:r0@1s+200ms)");
+        let bad = |why: &str| {
+            format!(
+                "fault `{text}`: {why} (expected e.g. kill-leader@3s, kill:r2@3s, restart:r2@6s, stall:r0@1s+200ms)"
+            )
+        };
         let (what, when) = text.trim().split_once('@').ok_or_else(|| bad("no @TIME"))?;
         let (kind, target) = match what.split_once(':') {
             Some((kind, replica)) => (kind, replica),
-            None => what.rsplit_once('-').filter(|(_, t)| *t == "leader").ok_or_else(|| bad("no replica (kill:r2 or kill-leader)"))?,
+            None => what
+                .rsplit_once('-')
+                .filter(|(_, t)| *t == "leader")
+                .ok_or_else(|| bad("no replica (kill:r2 or kill-leader)"))?,
         };
         let (replica, named_leader) = match target {
             "leader" => (0, true),
-            r => (r.strip_prefix('r').and_then(|n| n.parse().ok()).ok_or_else(|| bad("a replica is r0, r1, …"))?, false),
+            r => (
+                r.strip_prefix('r')
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| bad("a replica is r0, r1, …"))?,
+                false,
+            ),
         };
         let (at, length) = match when.split_once('+') {
             Some((at, length)) => (at, Some(net::duration::parse_go_duration(length).map_err(|e| bad(&e))?)),
@@ -60,13 +72,22 @@ impl FromStr for Fault {
             ("kill" | "restart", Some(_)) => return Err(bad("only a stall has a length")),
             _ => return Err(bad("the kinds are kill, restart and stall")),
         };
-        Ok(Fault { kind, replica, named_leader, at })
+        Ok(Fault {
+            kind,
+            replica,
+            named_leader,
+            at,
+        })
     }
 }
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let who = if self.named_leader { format!("r{} (the first leader)", self.replica) } else { format!("r{}", self.replica) };
+        let who = if self.named_leader {
+            format!("r{} (the first leader)", self.replica)
+        } else {
+            format!("r{}", self.replica)
+        };
         match self.kind {
             FaultKind::Kill => write!(f, "kill {who}"),
             FaultKind::Restart => write!(f, "restart {who}"),
@@ -85,10 +106,17 @@ pub fn check(faults: &[Fault], args: &BenchArgs) -> Result<(), String> {
     sorted.sort_by_key(|f| f.at);
     for f in &sorted {
         if f.replica >= args.replicas {
-            return Err(format!("--fault {f}: there are {} replicas (r0 to r{})", args.replicas, args.replicas - 1));
+            return Err(format!(
+                "--fault {f}: there are {} replicas (r0 to r{})",
+                args.replicas,
+                args.replicas - 1
+            ));
         }
         if f.at >= args.duration {
-            return Err(format!("--fault {f}: after the measurement ends ({:.1} s)", args.duration.as_secs_f64()));
+            return Err(format!(
+                "--fault {f}: after the measurement ends ({:.1} s)",
+                args.duration.as_secs_f64()
+            ));
         }
         match f.kind {
             FaultKind::Kill if down[f.replica] => return Err(format!("--fault {f}: r{} is already down", f.replica)),
@@ -135,7 +163,9 @@ pub fn analyse(faults: &[Fault], timeline: &Timeline) -> Vec<FaultReport> {
         .map(|(i, fault)| {
             let slot_ms = SLOT.as_millis() as usize;
             let first = (fault.at.as_millis() as usize / slot_ms).min(slots.len());
-            let until = sorted.get(i + 1).map_or(slots.len(), |next| (next.at.as_millis() as usize / slot_ms).min(slots.len()));
+            let until = sorted.get(i + 1).map_or(slots.len(), |next| {
+                (next.at.as_millis() as usize / slot_ms).min(slots.len())
+            });
             // The longest run of empty slots that starts in [first, until).
             let (mut best, mut best_from) = (0usize, None);
             let mut s = first;
@@ -156,7 +186,11 @@ pub fn analyse(faults: &[Fault], timeline: &Timeline) -> Vec<FaultReport> {
                 }
             }
             let window = ((1.0 / slot_s) as usize).min(first);
-            let before_ops = if window == 0 { 0.0 } else { slots[first - window..first].iter().sum::<u64>() as f64 / (window as f64 * slot_s) };
+            let before_ops = if window == 0 {
+                0.0
+            } else {
+                slots[first - window..first].iter().sum::<u64>() as f64 / (window as f64 * slot_s)
+            };
             FaultReport {
                 fault: fault.to_string(),
                 at_s: fault.at.as_secs_f64(),
@@ -175,14 +209,18 @@ fn recovered_in(slots: &[u64], at: Duration, before_ops: f64) -> Option<f64> {
     }
     let bucket = SLOT * SLOTS_PER_BUCKET as u32;
     let bucket_s = bucket.as_secs_f64();
-    let per_bucket: Vec<f64> = slots.chunks(SLOTS_PER_BUCKET).map(|c| c.iter().sum::<u64>() as f64 / bucket_s).collect();
+    let per_bucket: Vec<f64> = slots
+        .chunks(SLOTS_PER_BUCKET)
+        .map(|c| c.iter().sum::<u64>() as f64 / bucket_s)
+        .collect();
     let first = at.as_millis().div_ceil(bucket.as_millis()) as usize;
     const AHEAD: usize = 5;
     let back = 0.9 * before_ops;
     (first..per_bucket.len()).find_map(|b| {
         let ahead = &per_bucket[b..(b + AHEAD).min(per_bucket.len())];
         let mean = ahead.iter().sum::<f64>() / ahead.len() as f64;
-        (per_bucket[b] >= back && mean >= back).then(|| ((b + 1) as f64 * bucket.as_millis() as f64) - at.as_secs_f64() * 1e3)
+        (per_bucket[b] >= back && mean >= back)
+            .then(|| ((b + 1) as f64 * bucket.as_millis() as f64) - at.as_secs_f64() * 1e3)
     })
 }
 
@@ -193,12 +231,27 @@ mod tests {
     #[test]
     fn faults_parse_as_the_issue_writes_them() {
         let f: Fault = "kill-leader@3s".parse().expect("kill-leader");
-        assert_eq!(f, Fault { kind: FaultKind::Kill, replica: 0, named_leader: true, at: Duration::from_secs(3) });
+        assert_eq!(
+            f,
+            Fault {
+                kind: FaultKind::Kill,
+                replica: 0,
+                named_leader: true,
+                at: Duration::from_secs(3)
+            }
+        );
         let f: Fault = "restart:r2@6s".parse().expect("restart");
         assert_eq!((f.kind, f.replica), (FaultKind::Restart, 2));
         let f: Fault = "stall:r1@1s+200ms".parse().expect("stall");
         assert_eq!(f.kind, FaultKind::Stall(Duration::from_millis(200)));
-        for bad in ["kill@3s", "kill:x2@1s", "explode:r1@1s", "stall:r0@1s", "kill:r1", "kill:r1@1s+5ms"] {
+        for bad in [
+            "kill@3s",
+            "kill:x2@1s",
+            "explode:r1@1s",
+            "stall:r0@1s",
+            "kill:r1",
+            "kill:r1@1s+5ms",
+        ] {
             assert!(bad.parse::<Fault>().is_err(), "{bad}");
         }
     }
@@ -240,9 +293,20 @@ mod tests {
         };
         // From its log, or (volatile) empty, rejoining.
         assert!(args(&["--fault", "kill:r1@3s,restart:r1@5s"]).validate().is_ok());
-        assert!(args(&["--fault", "kill:r1@3s,restart:r1@5s", "--data-dir", "/tmp"]).validate().is_ok());
-        assert!(args(&["--fault", "restart:r1@5s", "--data-dir", "/tmp"]).validate().unwrap_err().contains("not down"));
-        assert!(args(&["--fault", "kill:r5@3s"]).validate().unwrap_err().contains("3 replicas"));
-        assert!(args(&["--fault", "kill:r1@9s"]).validate().unwrap_err().contains("after the measurement"));
+        assert!(args(&["--fault", "kill:r1@3s,restart:r1@5s", "--data-dir", "/tmp"])
+            .validate()
+            .is_ok());
+        assert!(args(&["--fault", "restart:r1@5s", "--data-dir", "/tmp"])
+            .validate()
+            .unwrap_err()
+            .contains("not down"));
+        assert!(args(&["--fault", "kill:r5@3s"])
+            .validate()
+            .unwrap_err()
+            .contains("3 replicas"));
+        assert!(args(&["--fault", "kill:r1@9s"])
+            .validate()
+            .unwrap_err()
+            .contains("after the measurement"));
     }
 }

@@ -22,6 +22,7 @@ pub use report::{table, Memory, SiteSummary, Summary};
 
 use cluster::{Emulation, FaultTarget, LocalCluster};
 use faults::{Fault, FaultKind};
+use glommio::ExecutorJoinHandle as JoinHandle;
 use protocols::protocol::Protocol;
 use protocols::quorum::QuorumSystem;
 use runtime::live::clients::{run_clients, ClientHostReport, ClientHostSpec, Load};
@@ -34,7 +35,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use glommio::ExecutorJoinHandle as JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Everything one `bench` invocation measured.
@@ -124,11 +124,24 @@ struct PlannedHost {
 impl PlannedHost {
     /// Its spec, with its share of the open loop's rate.
     #[allow(clippy::too_many_arguments)]
-    fn spec(self, args: &BenchArgs, shards: &[Vec<SocketAddr>], quorums: &QuorumSystem, timing: protocols::Timing, workload: &Workload, h: usize, epoch: Instant) -> (ClientHostSpec, String) {
+    fn spec(
+        self,
+        args: &BenchArgs,
+        shards: &[Vec<SocketAddr>],
+        quorums: &QuorumSystem,
+        timing: protocols::Timing,
+        workload: &Workload,
+        h: usize,
+        epoch: Instant,
+    ) -> (ClientHostSpec, String) {
         let logical = (args.clients * args.outstanding) as f64;
         let load = match args.rate {
             None => Load::Closed,
-            Some(rate) => Load::Open { rate: rate * (self.clients.end - self.clients.start) as f64 / logical, arrivals: args.arrivals, seed: args.seed.wrapping_add(h as u64) },
+            Some(rate) => Load::Open {
+                rate: rate * (self.clients.end - self.clients.start) as f64 / logical,
+                arrivals: args.arrivals,
+                seed: args.seed.wrapping_add(h as u64),
+            },
         };
         let spec = ClientHostSpec {
             clients: self.clients,
@@ -167,7 +180,10 @@ fn plan_hosts(args: &BenchArgs, emulation: &Emulation, n: usize) -> Vec<PlannedH
                 planned.push(PlannedHost {
                     clients: first..first + count,
                     closest: vec![plan.closest[j]; count as usize],
-                    delays: Delays::Table { table: plan.table.clone(), from: ip.to_string() },
+                    delays: Delays::Table {
+                        table: plan.table.clone(),
+                        from: ip.to_string(),
+                    },
                     host: Some(*ip),
                     name: name.clone(),
                 });
@@ -180,7 +196,13 @@ fn plan_hosts(args: &BenchArgs, emulation: &Emulation, n: usize) -> Vec<PlannedH
                 let (first, last) = ((h * per_host) as u64, ((h + 1) * per_host).min(logical) as u64);
                 if first < last {
                     let delays = if d.is_zero() { Delays::None } else { Delays::Uniform(*d) };
-                    planned.push(PlannedHost { clients: first..last, closest: (first..last).map(|c| c as usize % n).collect(), delays, host: None, name: format!("clients-{h}") });
+                    planned.push(PlannedHost {
+                        clients: first..last,
+                        closest: (first..last).map(|c| c as usize % n).collect(),
+                        delays,
+                        host: None,
+                        name: format!("clients-{h}"),
+                    });
                 }
             }
         }
@@ -212,7 +234,10 @@ where
 }
 
 /// Waits for the client hosts; their reports with their names, or the first failure.
-fn join_hosts(hosts: Vec<(JoinHandle<std::io::Result<ClientHostReport>>, String)>, hint: &str) -> (Vec<(ClientHostReport, String)>, Option<String>) {
+fn join_hosts(
+    hosts: Vec<(JoinHandle<std::io::Result<ClientHostReport>>, String)>,
+    hint: &str,
+) -> (Vec<(ClientHostReport, String)>, Option<String>) {
     let mut reports = Vec::new();
     let mut failure = None;
     for (h, name) in hosts {
@@ -236,7 +261,11 @@ where
     let workload = workload(args)?;
     let (shards, quorums, timing) = (cluster.shards.clone(), cluster.quorums.clone(), cluster.timing);
     let epoch = Instant::now();
-    let specs = planned.into_iter().enumerate().map(|(h, p)| p.spec(args, &shards, &quorums, timing, &workload, h, epoch)).collect();
+    let specs = planned
+        .into_iter()
+        .enumerate()
+        .map(|(h, p)| p.spec(args, &shards, &quorums, timing, &workload, h, epoch))
+        .collect();
     let (progress, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
     let hosts = match spawn_hosts::<P>(specs, cluster.cores(), &progress, &stop) {
         Ok(hosts) => hosts,
@@ -267,14 +296,22 @@ where
     summary.memory = memory;
     summary.warnings = warnings;
     if matches!(emulation, Emulation::Sites(_)) {
-        summary.per_site = reports.iter().zip(&names).map(|(r, name)| SiteSummary::new(name, r)).collect();
+        summary.per_site = reports
+            .iter()
+            .zip(&names)
+            .map(|(r, name)| SiteSummary::new(name, r))
+            .collect();
     }
     Ok(summary)
 }
 
 /// A running deployment, from its config: the replicas' addresses per
 /// shard and the quorum system its servers use.
-fn deployment_target(args: &BenchArgs, protocol: &str, path: &std::path::Path) -> Result<(Vec<Vec<SocketAddr>>, QuorumSystem), String> {
+fn deployment_target(
+    args: &BenchArgs,
+    protocol: &str,
+    path: &std::path::Path,
+) -> Result<(Vec<Vec<SocketAddr>>, QuorumSystem), String> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
     let d = runtime::deployment::parse(&text, &file).map_err(|e| e.to_string())?;
@@ -282,13 +319,21 @@ fn deployment_target(args: &BenchArgs, protocol: &str, path: &std::path::Path) -
         return Err(format!("{file}: no replicas in -- Replicas --"));
     }
     if let Some(s) = d.setting(None, "protocol") {
-        let theirs: ProtocolName = s.value.parse().map_err(|e| format!("{file}:{}: protocol: {e}", s.line))?;
+        let theirs: ProtocolName = s
+            .value
+            .parse()
+            .map_err(|e| format!("{file}:{}: protocol: {e}", s.line))?;
         if theirs.to_string() != protocol {
-            return Err(format!("{file}:{}: the deployment runs {theirs}; pass --protocol {theirs}", s.line));
+            return Err(format!(
+                "{file}:{}: the deployment runs {theirs}; pass --protocol {theirs}",
+                s.line
+            ));
         }
     }
     let base = runtime::deployment::replica_addresses(&d)?;
-    let shards = (0..args.shards as u16).map(|s| runtime::deployment::shard_addresses(&base, s)).collect();
+    let shards = (0..args.shards as u16)
+        .map(|s| runtime::deployment::shard_addresses(&base, s))
+        .collect();
     let n = d.replicas.len();
     let quorums = match &args.quorum {
         None => QuorumSystem::new(n),
@@ -321,7 +366,13 @@ where
         .take_while(|(first, last)| first < last)
         .enumerate()
         .map(|(h, (first, last))| {
-            let planned = PlannedHost { clients: base + first..base + last, closest: (first..last).map(|c| c as usize % n).collect(), delays: Delays::None, host: None, name: format!("clients-{h}") };
+            let planned = PlannedHost {
+                clients: base + first..base + last,
+                closest: (first..last).map(|c| c as usize % n).collect(),
+                delays: Delays::None,
+                host: None,
+                name: format!("clients-{h}"),
+            };
             planned.spec(args, &shards, &quorums, cluster::loopback_timing(), &workload, h, epoch)
         })
         .collect::<Vec<_>>();
@@ -346,7 +397,14 @@ where
 /// This process's resident memory in MiB (`VmRSS`), where /proc has it.
 fn resident_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
     Some(kib / 1024.0)
 }
 
@@ -355,9 +413,19 @@ fn resident_mib() -> Option<f64> {
 /// due, and samples resident memory 10 s into the measurement and at its
 /// end (replicas and clients share this process). Returns the memory
 /// samples and the first fault that could not be carried out.
-fn drive(args: &BenchArgs, epoch: Instant, progress: &AtomicU64, hosts: usize, mut cluster: Option<&mut dyn FaultTarget>) -> (Option<Memory>, Option<String>) {
+fn drive(
+    args: &BenchArgs,
+    epoch: Instant,
+    progress: &AtomicU64,
+    hosts: usize,
+    mut cluster: Option<&mut dyn FaultTarget>,
+) -> (Option<Memory>, Option<String>) {
     let total = args.warmup + args.duration;
-    let bar = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(total.as_millis() as u64) };
+    let bar = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total.as_millis() as u64)
+    };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {elapsed}/{duration} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
@@ -374,9 +442,15 @@ fn drive(args: &BenchArgs, epoch: Instant, progress: &AtomicU64, hosts: usize, m
             at_10s = resident_mib();
         }
         let next_fault = pending.last().map(|f| args.warmup + f.at);
-        let nap = next_fault.map_or(Duration::from_millis(200), |due| due.saturating_sub(start.elapsed()).min(Duration::from_millis(200)));
+        let nap = next_fault.map_or(Duration::from_millis(200), |due| {
+            due.saturating_sub(start.elapsed()).min(Duration::from_millis(200))
+        });
         std::thread::sleep(nap);
-        while let Some(fault) = pending.last().copied().filter(|f| start.elapsed() >= args.warmup + f.at) {
+        while let Some(fault) = pending
+            .last()
+            .copied()
+            .filter(|f| start.elapsed() >= args.warmup + f.at)
+        {
             pending.pop();
             if let Some(target) = cluster.as_deref_mut() {
                 let done = match fault.kind {
@@ -399,12 +473,21 @@ fn drive(args: &BenchArgs, epoch: Instant, progress: &AtomicU64, hosts: usize, m
             let count = progress.load(Ordering::Relaxed);
             let rate = (count - last_count) as f64 / last_at.elapsed().as_secs_f64().max(1e-3);
             (last_count, last_at, last_bar) = (count, Instant::now(), Instant::now());
-            let phase = if start.elapsed() < args.warmup { "warm-up" } else { "measuring" };
+            let phase = if start.elapsed() < args.warmup {
+                "warm-up"
+            } else {
+                "measuring"
+            };
             bar.set_position(start.elapsed().as_millis().min(total.as_millis()) as u64);
             bar.set_message(format!("{phase}, {rate:.0} ops/s"));
         }
     }
     bar.finish_and_clear();
-    let memory = at_10s.and_then(|at_10s| Some(Memory { rss_mib_at_10s: at_10s, rss_mib_at_end: resident_mib()? }));
+    let memory = at_10s.and_then(|at_10s| {
+        Some(Memory {
+            rss_mib_at_10s: at_10s,
+            rss_mib_at_end: resident_mib()?,
+        })
+    });
     (memory, failure)
 }

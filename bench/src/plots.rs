@@ -5,8 +5,8 @@
 
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
-use plotters::prelude::*;
 pub use plotters::prelude::SeriesLabelPosition;
+use plotters::prelude::*;
 use std::path::Path;
 
 /// One line of a chart.
@@ -66,8 +66,14 @@ fn bounds(panel: &Panel) -> (f64, f64, f64, f64) {
     let points = || panel.series.iter().flat_map(|s| s.points.iter());
     let x_min = points().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let x_max = points().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-    let y_max = points().map(|p| p.1).chain(panel.reference).fold(f64::NEG_INFINITY, f64::max);
-    let y_min = points().map(|p| p.1).chain(panel.reference).fold(f64::INFINITY, f64::min);
+    let y_max = points()
+        .map(|p| p.1)
+        .chain(panel.reference)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let y_min = points()
+        .map(|p| p.1)
+        .chain(panel.reference)
+        .fold(f64::INFINITY, f64::min);
     if !x_min.is_finite() {
         return (0.0, 1.0, 0.0, 1.0);
     }
@@ -88,7 +94,10 @@ fn draw_svg(caption: &str, panels: &[Panel], (w, h): (u32, u32)) -> Result<Strin
             let (x0, x1, y0, y1) = bounds(panel);
             let builder = || {
                 let mut b = ChartBuilder::on(area);
-                b.caption(&panel.title, ("sans-serif", 17)).margin(12).x_label_area_size(44).y_label_area_size(58);
+                b.caption(&panel.title, ("sans-serif", 17))
+                    .margin(12)
+                    .x_label_area_size(44)
+                    .y_label_area_size(58);
                 b
             };
             if panel.log_y {
@@ -132,23 +141,36 @@ where
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 15))
         .light_line_style(WHITE.mix(0.0))
-        .draw().map_err(text)?;
+        .draw()
+        .map_err(text)?;
     if let Some(y) = panel.reference {
-        chart.draw_series(LineSeries::new(vec![(x0, y), (x1, y)], BLACK.mix(0.4).stroke_width(1))).map_err(text)?;
+        chart
+            .draw_series(LineSeries::new(vec![(x0, y), (x1, y)], BLACK.mix(0.4).stroke_width(1)))
+            .map_err(text)?;
     }
     for &x in &panel.markers {
-        chart.draw_series(LineSeries::new(vec![(x, y0), (x, y1)], RED.mix(0.6).stroke_width(1))).map_err(text)?;
+        chart
+            .draw_series(LineSeries::new(vec![(x, y0), (x, y1)], RED.mix(0.6).stroke_width(1)))
+            .map_err(text)?;
     }
     for (i, series) in panel.series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let visible: Vec<(f64, f64)> = series.points.iter().copied().filter(|p| p.0 <= x1).map(|(x, y)| (x, y.clamp(y0, y1))).collect();
+        let visible: Vec<(f64, f64)> = series
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.0 <= x1)
+            .map(|(x, y)| (x, y.clamp(y0, y1)))
+            .collect();
         chart
             .draw_series(LineSeries::new(visible.iter().copied(), color.stroke_width(2)))
             .map_err(text)?
             .label(series.label.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
         if series.points.len() <= 12 {
-            chart.draw_series(visible.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(text)?;
+            chart
+                .draw_series(visible.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(text)?;
         }
     }
     chart
@@ -157,7 +179,8 @@ where
         .label_font(("sans-serif", 13))
         .border_style(BLACK.mix(0.5))
         .background_style(WHITE.mix(0.85))
-        .draw().map_err(text)?;
+        .draw()
+        .map_err(text)?;
     Ok(())
 }
 
@@ -172,7 +195,8 @@ fn rasterise(svg: &str, path: &Path) -> Result<(), String> {
     options.font_family = "DejaVu Sans".into();
     let tree = resvg::usvg::Tree::from_str(svg, &options).map_err(|e| format!("{}: {e}", path.display()))?;
     let size = tree.size().to_int_size();
-    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).ok_or_else(|| format!("{}: empty image", path.display()))?;
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height())
+        .ok_or_else(|| format!("{}: empty image", path.display()))?;
     resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut pixmap.as_mut());
     pixmap.save_png(path).map_err(|e| format!("{}: {e}", path.display()))
 }

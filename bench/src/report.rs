@@ -57,14 +57,21 @@ impl SiteSummary {
             site: site.to_string(),
             completed: h.len(),
             latency_ms: percentiles(h),
-            fast_path_share: (report.fast + report.slow > 0).then(|| report.fast as f64 / (report.fast + report.slow) as f64),
+            fast_path_share: (report.fast + report.slow > 0)
+                .then(|| report.fast as f64 / (report.fast + report.slow) as f64),
         }
     }
 }
 
 fn percentiles(h: &Histogram<u64>) -> Percentiles {
     let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-    Percentiles { p50: ms(0.5), p90: ms(0.9), p99: ms(0.99), p999: ms(0.999), max: h.max() as f64 / 1000.0 }
+    Percentiles {
+        p50: ms(0.5),
+        p90: ms(0.9),
+        p99: ms(0.99),
+        p999: ms(0.999),
+        max: h.max() as f64 / 1000.0,
+    }
 }
 
 /// One benchmark's result, as printed and as written to `results/`.
@@ -155,13 +162,22 @@ fn keys_text(args: &BenchArgs) -> String {
 
 impl Summary {
     /// Builds the summary from the merged measurements.
-    pub fn new(args: &BenchArgs, protocol: &str, latency_us: &Histogram<u64>, fast: u64, slow: u64, single: u64) -> Summary {
+    pub fn new(
+        args: &BenchArgs,
+        protocol: &str,
+        latency_us: &Histogram<u64>,
+        fast: u64,
+        slow: u64,
+        single: u64,
+    ) -> Summary {
         let completed = fast + slow + single;
         Summary {
             command: std::env::args().collect::<Vec<_>>().join(" "),
             git_commit: git_commit(),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            finished_at_unix: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            finished_at_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
             protocol: protocol.to_string(),
             replicas: args.replicas,
             shards: args.shards,
@@ -282,8 +298,16 @@ impl fmt::Display for Summary {
             Some(_) => format!("open loop over a pool of {} clients", self.clients),
             None => format!("{} clients x {} outstanding", self.clients, self.outstanding),
         };
-        let scans = if self.scans > 0 { format!(", {}% scans", self.scans) } else { String::new() };
-        let shards = if self.shards > 1 { format!(" x {} shards", self.shards) } else { String::new() };
+        let scans = if self.scans > 0 {
+            format!(", {}% scans", self.scans)
+        } else {
+            String::new()
+        };
+        let shards = if self.shards > 1 {
+            format!(" x {} shards", self.shards)
+        } else {
+            String::new()
+        };
         writeln!(
             f,
             "{}: {} replicas{shards} on {}, {load}, {}, {}% writes{scans}, {}-byte values",
@@ -298,40 +322,80 @@ impl fmt::Display for Summary {
             if self.pinned { "pinned to cores" } else { "not pinned" }
         )?;
         if let (Some(offered), Some(arrivals)) = (self.offered_ops, &self.arrivals) {
-            writeln!(f, "offered: {offered:.0} ops/s ({arrivals} arrivals, {:.0} ops/s drawn)", self.drawn_ops.unwrap_or(0.0))?;
+            writeln!(
+                f,
+                "offered: {offered:.0} ops/s ({arrivals} arrivals, {:.0} ops/s drawn)",
+                self.drawn_ops.unwrap_or(0.0)
+            )?;
         }
         writeln!(f, "throughput: {:.0} ops/s", self.throughput_ops)?;
         if let Some(pending) = self.pending_at_end {
-            writeln!(f, "pending at the end: {pending} commands (started or due, not completed)")?;
+            writeln!(
+                f,
+                "pending at the end: {pending} commands (started or due, not completed)"
+            )?;
         }
         let l = &self.latency_ms;
-        writeln!(f, "p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms", l.p50, l.p90, l.p99, l.p999, l.max)?;
+        writeln!(
+            f,
+            "p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms",
+            l.p50, l.p90, l.p99, l.p999, l.max
+        )?;
         match self.fast_path_share {
             Some(s) => writeln!(f, "fast path: {:.1}% of commands", s * 100.0)?,
             None => writeln!(f, "fast path: n/a (one path only)")?,
         }
         if let Some(m) = &self.memory {
             let growth = 100.0 * (m.rss_mib_at_end / m.rss_mib_at_10s - 1.0);
-            writeln!(f, "memory: RSS {:.0} MiB 10 s into the measurement, {:.0} MiB at its end ({growth:+.1}%)", m.rss_mib_at_10s, m.rss_mib_at_end)?;
+            writeln!(
+                f,
+                "memory: RSS {:.0} MiB 10 s into the measurement, {:.0} MiB at its end ({growth:+.1}%)",
+                m.rss_mib_at_10s, m.rss_mib_at_end
+            )?;
         }
         if !self.per_site.is_empty() {
-            writeln!(f, "{:<16} {:>9} {:>9} {:>9} {:>9} {:>10}", "client site", "commands", "p50 ms", "p90 ms", "p99 ms", "fast path")?;
+            writeln!(
+                f,
+                "{:<16} {:>9} {:>9} {:>9} {:>9} {:>10}",
+                "client site", "commands", "p50 ms", "p90 ms", "p99 ms", "fast path"
+            )?;
             for s in &self.per_site {
-                let fast = s.fast_path_share.map_or("-".to_string(), |x| format!("{:.1}%", 100.0 * x));
+                let fast = s
+                    .fast_path_share
+                    .map_or("-".to_string(), |x| format!("{:.1}%", 100.0 * x));
                 let l = &s.latency_ms;
-                writeln!(f, "{:<16} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>10}", s.site, s.completed, l.p50, l.p90, l.p99, fast)?;
+                writeln!(
+                    f,
+                    "{:<16} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>10}",
+                    s.site, s.completed, l.p50, l.p90, l.p99, fast
+                )?;
             }
         }
         for fault in &self.faults {
             writeln!(f, "fault: {}", fault.fault)?;
             match fault.silent_from_s {
-                Some(from) => writeln!(f, "  no command completed for: {:.0} ms (from {from:.2} s)", fault.silent_ms)?,
+                Some(from) => writeln!(
+                    f,
+                    "  no command completed for: {:.0} ms (from {from:.2} s)",
+                    fault.silent_ms
+                )?,
                 None => writeln!(f, "  no command completed for: 0 ms (commands kept completing)")?,
             }
             match fault.recovered_in_ms {
-                Some(ms) => writeln!(f, "  recovered in: {ms:.0} ms (throughput back to 90% of {:.0} ops/s)", fault.before_ops)?,
-                None if fault.before_ops <= 0.0 => writeln!(f, "  recovered in: unknown (no throughput before the fault to compare with)")?,
-                None => writeln!(f, "  recovered in: not within the run (90% of {:.0} ops/s)", fault.before_ops)?,
+                Some(ms) => writeln!(
+                    f,
+                    "  recovered in: {ms:.0} ms (throughput back to 90% of {:.0} ops/s)",
+                    fault.before_ops
+                )?,
+                None if fault.before_ops <= 0.0 => writeln!(
+                    f,
+                    "  recovered in: unknown (no throughput before the fault to compare with)"
+                )?,
+                None => writeln!(
+                    f,
+                    "  recovered in: not within the run (90% of {:.0} ops/s)",
+                    fault.before_ops
+                )?,
             }
         }
         for w in &self.warnings {
@@ -355,8 +419,12 @@ pub fn table(summaries: &[Summary]) -> String {
     for s in summaries {
         let l = &s.latency_ms;
         let offered = s.offered_ops.map_or("closed loop".to_string(), |o| format!("{o:.0}"));
-        let fast = s.fast_path_share.map_or("-".to_string(), |f| format!("{:.1}%", 100.0 * f));
-        let rss = s.memory.as_ref().map_or("-".to_string(), |m| format!("{:.0} → {:.0}", m.rss_mib_at_10s, m.rss_mib_at_end));
+        let fast = s
+            .fast_path_share
+            .map_or("-".to_string(), |f| format!("{:.1}%", 100.0 * f));
+        let rss = s.memory.as_ref().map_or("-".to_string(), |m| {
+            format!("{:.0} → {:.0}", m.rss_mib_at_10s, m.rss_mib_at_end)
+        });
         out += &format!(
             "| {} | {} | {offered} | {:.0} | {:.2} | {:.2} | {:.2} | {fast} | {rss} |\n",
             s.protocol, s.clients, s.throughput_ops, l.p50, l.p99, l.p999

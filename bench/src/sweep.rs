@@ -20,7 +20,9 @@ impl FromStr for Sweep {
     type Err = String;
     /// `clients=1,8,64,512` or `rate=10k,50k,100k`.
     fn from_str(text: &str) -> Result<Sweep, String> {
-        let (name, values) = text.split_once('=').ok_or_else(|| format!("sweep `{text}`: expected clients=1,8,64 or rate=10k,50k"))?;
+        let (name, values) = text
+            .split_once('=')
+            .ok_or_else(|| format!("sweep `{text}`: expected clients=1,8,64 or rate=10k,50k"))?;
         let values: Vec<&str> = values.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
         if values.is_empty() {
             return Err(format!("sweep `{text}`: no values"));
@@ -28,10 +30,19 @@ impl FromStr for Sweep {
         match name.trim() {
             "clients" => values
                 .iter()
-                .map(|v| v.parse::<usize>().ok().filter(|&c| c > 0).ok_or_else(|| format!("sweep `{text}`: `{v}` is not a number of clients")))
+                .map(|v| {
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|&c| c > 0)
+                        .ok_or_else(|| format!("sweep `{text}`: `{v}` is not a number of clients"))
+                })
                 .collect::<Result<_, _>>()
                 .map(Sweep::Clients),
-            "rate" => values.iter().map(|v| parse_rate(v)).collect::<Result<_, _>>().map(Sweep::Rate),
+            "rate" => values
+                .iter()
+                .map(|v| parse_rate(v))
+                .collect::<Result<_, _>>()
+                .map(Sweep::Rate),
             other => Err(format!("sweep `{text}`: `{other}` cannot be swept (clients or rate)")),
         }
     }
@@ -49,8 +60,22 @@ impl Sweep {
     /// The arguments of each point.
     pub fn points(&self, args: &BenchArgs) -> Vec<BenchArgs> {
         match self {
-            Sweep::Clients(list) => list.iter().map(|&clients| BenchArgs { clients, sweep: None, ..args.clone() }).collect(),
-            Sweep::Rate(list) => list.iter().map(|&rate| BenchArgs { rate: Some(rate), sweep: None, ..args.clone() }).collect(),
+            Sweep::Clients(list) => list
+                .iter()
+                .map(|&clients| BenchArgs {
+                    clients,
+                    sweep: None,
+                    ..args.clone()
+                })
+                .collect(),
+            Sweep::Rate(list) => list
+                .iter()
+                .map(|&rate| BenchArgs {
+                    rate: Some(rate),
+                    sweep: None,
+                    ..args.clone()
+                })
+                .collect(),
         }
     }
 
@@ -73,8 +98,19 @@ pub fn write_csv(dir: &Path, stem: &str, summaries: &[Summary]) -> Result<PathBu
     let shown = path.display().to_string();
     let mut w = csv::Writer::from_path(&path).map_err(|e| format!("{shown}: {e}"))?;
     let header = [
-        "protocol", "clients", "outstanding", "offered_ops", "drawn_ops", "throughput_ops", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
-        "fast_path_share", "pending_at_end",
+        "protocol",
+        "clients",
+        "outstanding",
+        "offered_ops",
+        "drawn_ops",
+        "throughput_ops",
+        "p50_ms",
+        "p90_ms",
+        "p99_ms",
+        "p999_ms",
+        "max_ms",
+        "fast_path_share",
+        "pending_at_end",
     ];
     w.write_record(header).map_err(|e| format!("{shown}: {e}"))?;
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
@@ -114,14 +150,21 @@ pub fn write_png(dir: &Path, stem: &str, summaries: &[Summary]) -> Result<PathBu
             .map(|p| {
                 // In the sweep's order (growing load): past saturation
                 // throughput may fall back, and the curve shows it.
-                let points = summaries.iter().filter(|s| s.protocol == *p).map(|s| (s.throughput_ops / 1e3, pick(s))).collect();
-                Series { label: p.to_string(), points }
+                let points = summaries
+                    .iter()
+                    .filter(|s| s.protocol == *p)
+                    .map(|s| (s.throughput_ops / 1e3, pick(s)))
+                    .collect();
+                Series {
+                    label: p.to_string(),
+                    points,
+                }
             })
             .collect()
     };
     // An overloaded open-loop point queues for seconds; cut the axis at
     // five times the worst latency of the points that kept up.
-    let kept_up = |s: &&Summary| s.offered_ops.map_or(true, |offered| s.throughput_ops >= 0.9 * offered);
+    let kept_up = |s: &&Summary| s.offered_ops.is_none_or(|offered| s.throughput_ops >= 0.9 * offered);
     let cut = |pick: fn(&Summary) -> f64| {
         let overloaded = summaries.iter().any(|s| !kept_up(&s));
         let worst = summaries.iter().filter(kept_up).map(pick).fold(0.0, f64::max);
@@ -145,7 +188,12 @@ pub fn write_png(dir: &Path, stem: &str, summaries: &[Summary]) -> Result<PathBu
     };
     let first = &summaries[0];
     let caption = format!("Throughput–latency, {} replicas, {}", first.replicas, first.keys);
-    plots::write_png(&path, &caption, &[panel("p50", |s| s.latency_ms.p50), panel("p99", |s| s.latency_ms.p99)], (640, 480))?;
+    plots::write_png(
+        &path,
+        &caption,
+        &[panel("p50", |s| s.latency_ms.p50), panel("p99", |s| s.latency_ms.p99)],
+        (640, 480),
+    )?;
     Ok(path)
 }
 

@@ -30,7 +30,12 @@ pub fn points(timeline: &Timeline) -> Vec<TimelinePoint> {
         .zip(&timeline.latency_us)
         .enumerate()
         .map(|(b, (slots, latency))| {
-            let at = |q: f64| latency.as_ref().filter(|h| !h.is_empty()).map(|h| h.value_at_quantile(q) as f64 / 1e3);
+            let at = |q: f64| {
+                latency
+                    .as_ref()
+                    .filter(|h| !h.is_empty())
+                    .map(|h| h.value_at_quantile(q) as f64 / 1e3)
+            };
             TimelinePoint {
                 t_s: b as f64 * bucket_s,
                 throughput_ops: slots.iter().sum::<u64>() as f64 / (slots.len() as f64 * SLOT.as_secs_f64()),
@@ -62,8 +67,16 @@ pub fn write_png(path: &Path, caption: &str, points: &[TimelinePoint], faults: &
         y_max: None,
         log_y: false,
     };
-    let throughput = panel("throughput per 100 ms", "kops/s", vec![series("throughput", |p| Some(p.throughput_ops / 1e3))]);
-    let latency = panel("latency per 100 ms", "ms", vec![series("p50", |p| p.p50_ms), series("p99", |p| p.p99_ms)]);
+    let throughput = panel(
+        "throughput per 100 ms",
+        "kops/s",
+        vec![series("throughput", |p| Some(p.throughput_ops / 1e3))],
+    );
+    let latency = panel(
+        "latency per 100 ms",
+        "ms",
+        vec![series("p50", |p| p.p50_ms), series("p99", |p| p.p99_ms)],
+    );
     plots::write_png(path, caption, &[throughput, latency], (640, 420))
 }
 

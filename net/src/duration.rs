@@ -19,13 +19,19 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
     let mut rest = s;
     let mut total = 0f64;
     while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if number_len == 0 {
             return Err(format!("`{s}`: expected a number at `{rest}`"));
         }
-        let value: f64 = rest[..number_len].parse().map_err(|_| format!("`{s}`: bad number `{}`", &rest[..number_len]))?;
+        let value: f64 = rest[..number_len]
+            .parse()
+            .map_err(|_| format!("`{s}`: bad number `{}`", &rest[..number_len]))?;
         rest = &rest[number_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let nanos_per_unit = match &rest[..unit_len] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,

@@ -150,7 +150,8 @@ where
 pub fn decode<M>(header: Header, payload: &[u8]) -> Result<Vec<M>, FrameError>
 where
     Vec<M>: Archive,
-    <Vec<M> as Archive>::Archived: for<'a> CheckBytes<HighValidator<'a, RkyvError>> + Deserialize<Vec<M>, HighDeserializer<RkyvError>>,
+    <Vec<M> as Archive>::Archived:
+        for<'a> CheckBytes<HighValidator<'a, RkyvError>> + Deserialize<Vec<M>, HighDeserializer<RkyvError>>,
 {
     decode_with(header, payload, &mut AlignedVec::new())
 }
@@ -159,13 +160,17 @@ where
 fn decode_with<M>(header: Header, payload: &[u8], aligned: &mut AlignedVec) -> Result<Vec<M>, FrameError>
 where
     Vec<M>: Archive,
-    <Vec<M> as Archive>::Archived: for<'a> CheckBytes<HighValidator<'a, RkyvError>> + Deserialize<Vec<M>, HighDeserializer<RkyvError>>,
+    <Vec<M> as Archive>::Archived:
+        for<'a> CheckBytes<HighValidator<'a, RkyvError>> + Deserialize<Vec<M>, HighDeserializer<RkyvError>>,
 {
     aligned.clear();
     aligned.extend_from_slice(payload);
     let messages = rkyv::from_bytes::<Vec<M>, RkyvError>(aligned).map_err(|e| FrameError::Malformed(e.to_string()))?;
     if messages.len() != header.messages as usize {
-        return Err(FrameError::CountMismatch { announced: header.messages, found: messages.len() });
+        return Err(FrameError::CountMismatch {
+            announced: header.messages,
+            found: messages.len(),
+        });
     }
     Ok(messages)
 }
@@ -209,12 +214,15 @@ impl FrameReader {
     pub fn next_frame<M>(&mut self) -> Result<Option<Vec<M>>, FrameError>
     where
         Vec<M>: Archive,
-        <Vec<M> as Archive>::Archived: for<'a> CheckBytes<HighValidator<'a, RkyvError>> + Deserialize<Vec<M>, HighDeserializer<RkyvError>>,
+        <Vec<M> as Archive>::Archived:
+            for<'a> CheckBytes<HighValidator<'a, RkyvError>> + Deserialize<Vec<M>, HighDeserializer<RkyvError>>,
     {
         let header = match self.header {
             Some(h) => h,
             None => {
-                let Some(bytes) = self.buf.get(self.start..self.start + HEADER_LEN) else { return Ok(None) };
+                let Some(bytes) = self.buf.get(self.start..self.start + HEADER_LEN) else {
+                    return Ok(None);
+                };
                 let h = Header::parse(bytes.try_into().expect("HEADER_LEN bytes"))?;
                 self.header = Some(h);
                 h

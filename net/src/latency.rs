@@ -50,7 +50,11 @@ impl LatencyTable {
                     let rtt = parse_go_duration(rtt).map_err(bad)?;
                     table.insert_round_trip(a, b, rtt);
                 }
-                _ => return Err(bad(format!("expected `SITE SITE RTT` or `uniform RTT`, found `{content}`"))),
+                _ => {
+                    return Err(bad(format!(
+                        "expected `SITE SITE RTT` or `uniform RTT`, found `{content}`"
+                    )))
+                }
             }
         }
         if table.uniform_rtt.is_none() && table.rtt.is_empty() {
@@ -72,7 +76,10 @@ impl LatencyTable {
 
     /// A table where every pair of distinct sites is `one_way` apart.
     pub fn uniform(one_way: Duration) -> LatencyTable {
-        LatencyTable { uniform_rtt: Some(one_way * 2), ..Default::default() }
+        LatencyTable {
+            uniform_rtt: Some(one_way * 2),
+            ..Default::default()
+        }
     }
 
     /// The sites named in the file, in order of first appearance.
@@ -112,7 +119,15 @@ impl LatencyMatrix {
     /// `sites` numbered sites, every distinct pair `one_way` apart.
     pub fn uniform(sites: usize, one_way: Duration) -> LatencyMatrix {
         let names = (0..sites).map(|i| format!("site{i}")).collect::<Vec<_>>();
-        let delays = (0..sites * sites).map(|k| if k / sites == k % sites { Duration::ZERO } else { one_way }).collect();
+        let delays = (0..sites * sites)
+            .map(|k| {
+                if k / sites == k % sites {
+                    Duration::ZERO
+                } else {
+                    one_way
+                }
+            })
+            .collect();
         LatencyMatrix { sites: names, delays }
     }
 
@@ -129,7 +144,10 @@ impl LatencyMatrix {
                 delays.push(d);
             }
         }
-        Ok(LatencyMatrix { sites: sites.to_vec(), delays })
+        Ok(LatencyMatrix {
+            sites: sites.to_vec(),
+            delays,
+        })
     }
 
     /// How many sites.
@@ -194,15 +212,23 @@ mod tests {
     fn reference_files_parse() {
         for file in ["latency.conf", "aws-latency-table.txt"] {
             let path = format!("{}/../../shared/reference/{file}", env!("CARGO_MANIFEST_DIR"));
-            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
             let t = LatencyTable::parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
             assert!(t.names().len() >= 5, "{file}");
         }
-        let text = std::fs::read_to_string(format!("{}/../../shared/reference/aws-latency-table.txt", env!("CARGO_MANIFEST_DIR")));
+        let text = std::fs::read_to_string(format!(
+            "{}/../../shared/reference/aws-latency-table.txt",
+            env!("CARGO_MANIFEST_DIR")
+        ));
         if let Ok(text) = text {
             let t = LatencyTable::parse(&text).unwrap();
             // ap-south-1 <-> ap-northeast-1 is 128 ms round trip in both directions.
-            assert_eq!(t.one_way("ap-south-1", "ap-northeast-1"), Some(Duration::from_millis(64)));
+            assert_eq!(
+                t.one_way("ap-south-1", "ap-northeast-1"),
+                Some(Duration::from_millis(64))
+            );
         }
     }
 
@@ -215,6 +241,9 @@ mod tests {
         assert_eq!(m.max_one_way(), Duration::from_millis(15));
         assert!(LatencyMatrix::from_table(&t, &["a".into(), "z".into()]).is_err());
         let u = LatencyMatrix::uniform(3, Duration::from_millis(10));
-        assert_eq!((u.one_way(0, 0), u.one_way(2, 1)), (Duration::ZERO, Duration::from_millis(10)));
+        assert_eq!(
+            (u.one_way(0, 0), u.one_way(2, 1)),
+            (Duration::ZERO, Duration::from_millis(10))
+        );
     }
 }

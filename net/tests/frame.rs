@@ -11,13 +11,22 @@ use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 
 fn put(k: i64) -> Command {
-    Command::Put { key: k, value: Bytes::from(vec![7u8; 100]) }
+    Command::Put {
+        key: k,
+        value: Bytes::from(vec![7u8; 100]),
+    }
 }
 
 fn round_trip<M>(messages: Vec<M>)
 where
     M: PartialEq + std::fmt::Debug,
-    Vec<M>: for<'a, 'b> rkyv::Serialize<rkyv::api::high::HighSerializer<net::frame::PayloadWriter<'b>, rkyv::ser::allocator::ArenaHandle<'a>, rkyv::rancor::Error>>,
+    Vec<M>: for<'a, 'b> rkyv::Serialize<
+        rkyv::api::high::HighSerializer<
+            net::frame::PayloadWriter<'b>,
+            rkyv::ser::allocator::ArenaHandle<'a>,
+            rkyv::rancor::Error,
+        >,
+    >,
     Vec<M>: rkyv::Archive,
     <Vec<M> as rkyv::Archive>::Archived: for<'a> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'a, rkyv::rancor::Error>>
         + rkyv::Deserialize<Vec<M>, rkyv::api::high::HighDeserializer<rkyv::rancor::Error>>,
@@ -42,47 +51,117 @@ where
 #[test]
 fn every_protocols_messages_survive_a_frame() {
     let id = CommandId::new(3, 9);
-    let batch: Arc<[(CommandId, Command)]> = Arc::from(vec![(id, put(42)), (CommandId::new(4, 1), Command::Get { key: 42 })]);
+    let batch: Arc<[(CommandId, Command)]> =
+        Arc::from(vec![(id, put(42)), (CommandId::new(4, 1), Command::Get { key: 42 })]);
     round_trip(vec![
-        protocols::paxos::Message::Request { id, command: Command::Scan { key: 1, count: 4 } },
-        protocols::paxos::Message::Accept { ballot: Ballot(5), slot: 77, value: batch.clone() },
-        protocols::paxos::Message::Reply { id, result: CommandResult::Range(vec![(1, Bytes::from_static(b"x"))]) },
+        protocols::paxos::Message::Request {
+            id,
+            command: Command::Scan { key: 1, count: 4 },
+        },
+        protocols::paxos::Message::Accept {
+            ballot: Ballot(5),
+            slot: 77,
+            value: batch.clone(),
+        },
+        protocols::paxos::Message::Reply {
+            id,
+            result: CommandResult::Range(vec![(1, Bytes::from_static(b"x"))]),
+        },
     ]);
     round_trip(vec![
-        protocols::swift::Message::Propose { id, command: put(1), reply_on_execution: true, every_slow_ack: false },
-        protocols::swift::Message::Reply { ballot: Ballot(2), id, deps: protocols::depgraph::deps_of([CommandId::new(1, 1)], id), result: CommandResult::Value(None) },
+        protocols::swift::Message::Propose {
+            id,
+            command: put(1),
+            reply_on_execution: true,
+            every_slow_ack: false,
+        },
+        protocols::swift::Message::Reply {
+            ballot: Ballot(2),
+            id,
+            deps: protocols::depgraph::deps_of([CommandId::new(1, 1)], id),
+            result: CommandResult::Value(None),
+        },
         protocols::swift::Message::FastAcks {
             ballot: Ballot(2),
             acks: vec![
-                protocols::swift::FastVote { id, deps: protocols::depgraph::deps_of([CommandId::new(1, 1)], id) },
-                protocols::swift::FastVote { id: CommandId::new(3, 4), deps: protocols::depgraph::deps_of((1..9).map(|s| CommandId::new(1, s)), id) },
+                protocols::swift::FastVote {
+                    id,
+                    deps: protocols::depgraph::deps_of([CommandId::new(1, 1)], id),
+                },
+                protocols::swift::FastVote {
+                    id: CommandId::new(3, 4),
+                    deps: protocols::depgraph::deps_of((1..9).map(|s| CommandId::new(1, s)), id),
+                },
             ],
             all_heard: true,
         },
-        protocols::swift::Message::SlowAcks { ballot: Ballot(2), ids: vec![id, CommandId::new(3, 4)] },
+        protocols::swift::Message::SlowAcks {
+            ballot: Ballot(2),
+            ids: vec![id, CommandId::new(3, 4)],
+        },
     ]);
     round_trip(vec![
-        protocols::curp::Message::Paxos(protocols::paxos::Message::Commit { slot: 1, value: batch.clone() }),
-        protocols::curp::Message::SpecReply { ballot: Ballot(0), id, result: CommandResult::Done, commutes: true },
+        protocols::curp::Message::Paxos(protocols::paxos::Message::Commit {
+            slot: 1,
+            value: batch.clone(),
+        }),
+        protocols::curp::Message::SpecReply {
+            ballot: Ballot(0),
+            id,
+            result: CommandResult::Done,
+            commutes: true,
+        },
     ]);
     round_trip(vec![
-        protocols::fastpaxos::Message::Vote { instance: 8, round: Round::new(Ballot(1), Step::Recovery), value: batch.clone(), executed: 3 },
+        protocols::fastpaxos::Message::Vote {
+            instance: 8,
+            round: Round::new(Ballot(1), Step::Recovery),
+            value: batch.clone(),
+            executed: 3,
+        },
         protocols::fastpaxos::Message::Votes {
             votes: vec![
-                protocols::fastpaxos::messages::CastVote { instance: 9, round: Round::new(Ballot(1), Step::Fast), value: batch.clone() },
-                protocols::fastpaxos::messages::CastVote { instance: 10, round: Round::new(Ballot(1), Step::Fast), value: batch.clone() },
+                protocols::fastpaxos::messages::CastVote {
+                    instance: 9,
+                    round: Round::new(Ballot(1), Step::Fast),
+                    value: batch.clone(),
+                },
+                protocols::fastpaxos::messages::CastVote {
+                    instance: 10,
+                    round: Round::new(Ballot(1), Step::Fast),
+                    value: batch.clone(),
+                },
             ],
             executed: 3,
         },
     ]);
-    let attrs = Attributes { seq: 4, deps: [Some(3), None, Some(0)].into_iter().collect() };
+    let attrs = Attributes {
+        seq: 4,
+        deps: [Some(3), None, Some(0)].into_iter().collect(),
+    };
     round_trip(vec![
-        protocols::epaxos::Message::PreAccept { instance: InstanceId { leader: 2, slot: 9 }, ballot: Ballot(2), value: Some((id, put(5))), attrs: attrs.clone() },
-        protocols::epaxos::Message::Fetch { instance: InstanceId { leader: 0, slot: 0 } },
+        protocols::epaxos::Message::PreAccept {
+            instance: InstanceId { leader: 2, slot: 9 },
+            ballot: Ballot(2),
+            value: Some((id, put(5))),
+            attrs: attrs.clone(),
+        },
+        protocols::epaxos::Message::Fetch {
+            instance: InstanceId { leader: 0, slot: 0 },
+        },
         protocols::epaxos::Message::Batch {
             steps: vec![
-                protocols::epaxos::messages::Step::PreAcceptOk { instance: InstanceId { leader: 1, slot: 3 }, ballot: Ballot(2), attrs: attrs.clone(), unchanged: true },
-                protocols::epaxos::messages::Step::Commit { instance: InstanceId { leader: 2, slot: 9 }, value: Some((id, put(5))), attrs },
+                protocols::epaxos::messages::Step::PreAcceptOk {
+                    instance: InstanceId { leader: 1, slot: 3 },
+                    ballot: Ballot(2),
+                    attrs: attrs.clone(),
+                    unchanged: true,
+                },
+                protocols::epaxos::messages::Step::Commit {
+                    instance: InstanceId { leader: 2, slot: 9 },
+                    value: Some((id, put(5))),
+                    attrs,
+                },
             ],
         },
     ]);
@@ -119,18 +198,35 @@ fn bad_frames_are_refused_with_their_reason() {
 
     let mut miscounted = good.clone();
     miscounted[4..8].copy_from_slice(&5u32.to_le_bytes());
-    assert_eq!(read(&miscounted), Err(FrameError::CountMismatch { announced: 5, found: 1 }));
+    assert_eq!(
+        read(&miscounted),
+        Err(FrameError::CountMismatch { announced: 5, found: 1 })
+    );
 
     let mut reader = FrameReader::new();
     reader.push(&good[..good.len() - 1]);
-    assert_eq!(reader.next_frame::<protocols::paxos::Message>(), Ok(None), "waits for the rest");
-    assert_eq!(reader.finish(), Err(FrameError::Truncated { expected: good.len(), got: good.len() - 1 }));
+    assert_eq!(
+        reader.next_frame::<protocols::paxos::Message>(),
+        Ok(None),
+        "waits for the rest"
+    );
+    assert_eq!(
+        reader.finish(),
+        Err(FrameError::Truncated {
+            expected: good.len(),
+            got: good.len() - 1
+        })
+    );
 
     let mut scrambled = good.clone();
     for b in &mut scrambled[HEADER_LEN..] {
         *b ^= 0xA5;
     }
-    assert!(matches!(read(&scrambled), Err(FrameError::Malformed(_))), "{:?}", read(&scrambled));
+    assert!(
+        matches!(read(&scrambled), Err(FrameError::Malformed(_))),
+        "{:?}",
+        read(&scrambled)
+    );
 
     let parsed = Header::parse(good[..HEADER_LEN].try_into().unwrap()).unwrap();
     assert_eq!((parsed.messages, parsed.payload_len), (1, good.len() - HEADER_LEN));

@@ -5,8 +5,9 @@ use std::fmt;
 
 /// A ballot number. Ballot `b` of an `n`-replica deployment is led by replica
 /// `b mod n`, so two replicas never compete with the same ballot.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct Ballot(pub u64);
 
 impl Ballot {

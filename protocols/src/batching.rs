@@ -29,7 +29,11 @@ pub struct HeldVotes<V> {
 
 impl<V> Default for HeldVotes<V> {
     fn default() -> Self {
-        HeldVotes { to_all: Vec::new(), to_one: Vec::new(), named: 0 }
+        HeldVotes {
+            to_all: Vec::new(),
+            to_one: Vec::new(),
+            named: 0,
+        }
     }
 }
 
@@ -97,7 +101,11 @@ impl<V> HeldVotes<V> {
         key: impl Fn(&V) -> K,
         mut pack: impl FnMut(K, Vec<V>) -> M,
     ) {
-        let limit = Limit { votes: max.max(1), bytes: MAX_BATCH_BYTES, size: &size };
+        let limit = Limit {
+            votes: max.max(1),
+            bytes: MAX_BATCH_BYTES,
+            size: &size,
+        };
         let held = self.to_all.len();
         runs(&mut self.to_all, &limit, &key, |k, votes| out.broadcast(pack(k, votes)));
         crate::room::give_back_for(&mut self.to_all, held);
@@ -121,7 +129,12 @@ struct Limit<'a, V> {
 
 /// Empties `votes` into runs of equal key, each within `limit`, handing
 /// each run to `send` in order.
-fn runs<V, K: PartialEq>(votes: &mut Vec<V>, limit: &Limit<'_, V>, key: &impl Fn(&V) -> K, mut send: impl FnMut(K, Vec<V>)) {
+fn runs<V, K: PartialEq>(
+    votes: &mut Vec<V>,
+    limit: &Limit<'_, V>,
+    key: &impl Fn(&V) -> K,
+    mut send: impl FnMut(K, Vec<V>),
+) {
     let mut remaining = votes.len();
     let mut run: Option<(K, Vec<V>, usize)> = None;
     for vote in votes.drain(..) {
@@ -151,8 +164,8 @@ fn runs<V, K: PartialEq>(votes: &mut Vec<V>, limit: &Limit<'_, V>, key: &impl Fn
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Action;
     use crate::ids::NodeId;
+    use crate::protocol::Action;
 
     #[test]
     fn held_votes_leave_as_one_message_per_key_run_and_destination() {
@@ -164,7 +177,13 @@ mod tests {
         held.send(1, (1, 'y'));
         held.send(2, (1, 'z'));
         let mut out: Outbox<(u32, String)> = Outbox::new();
-        held.flush(&mut out, 2, |_| 1, |v| v.0, |k, votes| (k, votes.iter().map(|v| v.1).collect()));
+        held.flush(
+            &mut out,
+            2,
+            |_| 1,
+            |v| v.0,
+            |k, votes| (k, votes.iter().map(|v| v.1).collect()),
+        );
         let sent: Vec<Action<(u32, String)>> = out.drain().collect();
         assert_eq!(
             sent,
@@ -172,8 +191,14 @@ mod tests {
                 Action::Broadcast((1, "ab".into())),
                 Action::Broadcast((2, "cd".into())),
                 Action::Broadcast((2, "e".into())),
-                Action::Send { to: NodeId::Replica(2), msg: (1, "xz".into()) },
-                Action::Send { to: NodeId::Replica(1), msg: (1, "y".into()) },
+                Action::Send {
+                    to: NodeId::Replica(2),
+                    msg: (1, "xz".into())
+                },
+                Action::Send {
+                    to: NodeId::Replica(1),
+                    msg: (1, "y".into())
+                },
             ]
         );
         assert!(held.is_empty());
@@ -184,7 +209,13 @@ mod tests {
         let mut held = HeldVotes::new();
         let mut out: Outbox<(u32, String)> = Outbox::new();
         let mut flush = |held: &mut HeldVotes<(u32, char)>| {
-            held.flush(&mut out, 8, |_| 1, |v| v.0, |k, votes| (k, votes.iter().map(|v| v.1).collect()));
+            held.flush(
+                &mut out,
+                8,
+                |_| 1,
+                |v| v.0,
+                |k, votes| (k, votes.iter().map(|v| v.1).collect()),
+            );
             out.drain().collect::<Vec<_>>()
         };
         held.send(2, (1, 'a'));
@@ -197,9 +228,18 @@ mod tests {
         assert_eq!(
             flush(&mut held),
             vec![
-                Action::Send { to: NodeId::Replica(1), msg: (1, "cf".into()) },
-                Action::Send { to: NodeId::Replica(3), msg: (1, "d".into()) },
-                Action::Send { to: NodeId::Replica(2), msg: (1, "e".into()) },
+                Action::Send {
+                    to: NodeId::Replica(1),
+                    msg: (1, "cf".into())
+                },
+                Action::Send {
+                    to: NodeId::Replica(3),
+                    msg: (1, "d".into())
+                },
+                Action::Send {
+                    to: NodeId::Replica(2),
+                    msg: (1, "e".into())
+                },
             ]
         );
         assert!(held.is_empty());
@@ -217,7 +257,13 @@ mod tests {
         }
         let mut out: Outbox<Vec<usize>> = Outbox::new();
         held.flush(&mut out, 1024, |b| *b, |_| (), |(), votes| votes);
-        let sent: Vec<Vec<usize>> = out.drain().filter_map(|a| if let Action::Broadcast(v) = a { Some(v) } else { None }).collect();
-        assert_eq!(sent, vec![vec![600_000], vec![600_000, 100], vec![3 * MAX_BATCH_BYTES], vec![10]]);
+        let sent: Vec<Vec<usize>> = out
+            .drain()
+            .filter_map(|a| if let Action::Broadcast(v) = a { Some(v) } else { None })
+            .collect();
+        assert_eq!(
+            sent,
+            vec![vec![600_000], vec![600_000, 100], vec![3 * MAX_BATCH_BYTES], vec![10]]
+        );
     }
 }

@@ -46,12 +46,20 @@ pub struct PendingCommands<X = ()> {
 impl<X: Default> PendingCommands<X> {
     /// Tracks commands, retrying each after `retry` without an answer.
     pub fn new(retry: Duration) -> Self {
-        PendingCommands { retry, in_flight: SmallVec::new() }
+        PendingCommands {
+            retry,
+            in_flight: SmallVec::new(),
+        }
     }
 
     /// Starts tracking `id`.
     pub fn insert(&mut self, id: CommandId, command: Command, now: Time) {
-        let fresh = InFlight { command, deadline: now + self.retry, attempts: 1, extra: X::default() };
+        let fresh = InFlight {
+            command,
+            deadline: now + self.retry,
+            attempts: 1,
+            extra: X::default(),
+        };
         match self.find_mut(id) {
             Some(f) => *f = fresh,
             None => self.in_flight.push((id, fresh)),
@@ -147,7 +155,9 @@ pub struct ReplyCollector<V> {
 
 impl<V> Default for ReplyCollector<V> {
     fn default() -> Self {
-        ReplyCollector { answers: SmallVec::new() }
+        ReplyCollector {
+            answers: SmallVec::new(),
+        }
     }
 }
 
@@ -173,12 +183,18 @@ impl<V: PartialEq> ReplyCollector<V> {
 
     /// `from`'s answer, if it gave one.
     pub fn get(&self, from: ReplicaId) -> Option<&V> {
-        self.answers.iter().find(|(_, voters)| voters.contains(from)).map(|(v, _)| v)
+        self.answers
+            .iter()
+            .find(|(_, voters)| voters.contains(from))
+            .map(|(v, _)| v)
     }
 
     /// The replicas whose answer equals `value`.
     pub fn agreeing_with(&self, value: &V) -> ReplicaSet {
-        self.answers.iter().find(|(v, _)| v == value).map_or(ReplicaSet::EMPTY, |(_, voters)| *voters)
+        self.answers
+            .iter()
+            .find(|(v, _)| v == value)
+            .map_or(ReplicaSet::EMPTY, |(_, voters)| *voters)
     }
 
     /// Every replica that answered.
@@ -202,7 +218,9 @@ pub struct BallotTallies<T> {
 impl<T: Default> BallotTallies<T> {
     /// Nothing in flight; commands are retried after `retry` (see [`PendingCommands`]).
     pub fn new(retry: Duration) -> Self {
-        BallotTallies { pending: PendingCommands::new(retry) }
+        BallotTallies {
+            pending: PendingCommands::new(retry),
+        }
     }
 
     /// Starts tracking `id`.
@@ -214,7 +232,10 @@ impl<T: Default> BallotTallies<T> {
     /// than the one counted so far; `None` for an older ballot or a command
     /// not in flight.
     pub fn in_ballot(&mut self, id: CommandId, ballot: Ballot) -> Option<&mut T> {
-        let (counted, tally) = self.pending.extra_mut(id)?.get_or_insert_with(|| (ballot, T::default()));
+        let (counted, tally) = self
+            .pending
+            .extra_mut(id)?
+            .get_or_insert_with(|| (ballot, T::default()));
         if ballot > *counted {
             *counted = ballot;
             *tally = T::default();
@@ -278,9 +299,17 @@ mod tests {
         *t.in_ballot(id, Ballot(0)).expect("in flight") = 7;
         t.forget_answers();
         assert!(t.get(id).is_none(), "the answers are gone");
-        assert_eq!(t.due(Time::from_millis(1)), vec![(id, Command::Noop)], "sent again now, not at 100 ms");
+        assert_eq!(
+            t.due(Time::from_millis(1)),
+            vec![(id, Command::Noop)],
+            "sent again now, not at 100 ms"
+        );
         assert!(t.due(Time::from_millis(100)).is_empty());
-        assert_eq!(t.due(Time::from_millis(101)).len(), 1, "then the first retry interval, not twice it");
+        assert_eq!(
+            t.due(Time::from_millis(101)).len(),
+            1,
+            "then the first retry interval, not twice it"
+        );
     }
 
     #[test]
@@ -342,10 +371,17 @@ mod tests {
         *t.in_ballot(id, Ballot(8)).unwrap() += 5;
         t.forget_answers();
         assert_eq!(t.get(id), None, "answers forgotten");
-        assert_eq!(*t.in_ballot(id, Ballot(8)).unwrap(), 0, "counting starts over, the command still in flight");
+        assert_eq!(
+            *t.in_ballot(id, Ballot(8)).unwrap(),
+            0,
+            "counting starts over, the command still in flight"
+        );
         assert_eq!(t.finish(id), Some(Command::Noop));
         assert_eq!(t.get(id), None);
-        assert!(t.in_ballot(id, Ballot(8)).is_none(), "answers after completion are ignored");
+        assert!(
+            t.in_ballot(id, Ballot(8)).is_none(),
+            "answers after completion are ignored"
+        );
     }
 
     #[test]
@@ -411,13 +447,23 @@ impl<M: LeaderMessages + Clone + std::fmt::Debug> crate::protocol::ClientProtoco
         self.pending.insert(id, command, now);
     }
 
-    fn handle(&mut self, from: ReplicaId, msg: M, _now: Time, _out: &mut crate::Outbox<M>) -> Option<crate::Completion> {
+    fn handle(
+        &mut self,
+        from: ReplicaId,
+        msg: M,
+        _now: Time,
+        _out: &mut crate::Outbox<M>,
+    ) -> Option<crate::Completion> {
         let (id, result) = msg.into_reply()?;
         if self.closest != Some(from) {
             self.leader = from;
         }
         self.pending.complete(id)?;
-        Some(crate::Completion { id, result, fast_path: None })
+        Some(crate::Completion {
+            id,
+            result,
+            fast_path: None,
+        })
     }
 
     fn tick(&mut self, now: Time, out: &mut crate::Outbox<M>) {

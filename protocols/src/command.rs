@@ -8,8 +8,7 @@ use std::ops::RangeInclusive;
 pub type Key = i64;
 
 /// A command of the original tool's state machine.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Command {
     /// Writes `value` under `key`.
     Put { key: Key, value: Bytes },
@@ -22,8 +21,7 @@ pub enum Command {
 }
 
 /// What a client gets back for its command.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum CommandResult {
     /// A PUT or NONE was applied.
     Done,
@@ -79,7 +77,10 @@ mod tests {
     use super::*;
 
     fn put(key: Key) -> Command {
-        Command::Put { key, value: Bytes::from_static(b"v") }
+        Command::Put {
+            key,
+            value: Bytes::from_static(b"v"),
+        }
     }
 
     #[test]
@@ -115,7 +116,10 @@ mod tests {
 
     #[test]
     fn scan_range_saturates() {
-        let scan = Command::Scan { key: i64::MAX - 1, count: u64::MAX };
+        let scan = Command::Scan {
+            key: i64::MAX - 1,
+            count: u64::MAX,
+        };
         assert_eq!(scan.key_range(), Some(i64::MAX - 1..=i64::MAX));
         assert!(scan.conflicts_with(&put(i64::MAX)));
     }

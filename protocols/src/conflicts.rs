@@ -32,7 +32,10 @@ struct KeyEntry<Id> {
 
 impl<Id> Default for KeyEntry<Id> {
     fn default() -> Self {
-        KeyEntry { writes: SmallVec::new(), reads: SmallVec::new() }
+        KeyEntry {
+            writes: SmallVec::new(),
+            reads: SmallVec::new(),
+        }
     }
 }
 
@@ -54,7 +57,10 @@ pub struct ConflictTable<Id> {
 
 impl<Id> Default for ConflictTable<Id> {
     fn default() -> Self {
-        ConflictTable { keys: KeyMap::default(), scans: Vec::new() }
+        ConflictTable {
+            keys: KeyMap::default(),
+            scans: Vec::new(),
+        }
     }
 }
 
@@ -74,9 +80,17 @@ impl<Id: Copy + Eq + Hash + Ord> ConflictTable<Id> {
         match command {
             Command::Put { key, .. } => {
                 if let Some(entry) = self.keys.get(key) {
-                    entry.writes.iter().chain(entry.reads.iter()).copied().for_each(&mut push);
+                    entry
+                        .writes
+                        .iter()
+                        .chain(entry.reads.iter())
+                        .copied()
+                        .for_each(&mut push);
                 }
-                self.scans.iter().filter(|(r, _)| r.contains(key)).for_each(|(_, id)| push(*id));
+                self.scans
+                    .iter()
+                    .filter(|(r, _)| r.contains(key))
+                    .for_each(|(_, id)| push(*id));
             }
             Command::Get { key } => {
                 if let Some(entry) = self.keys.get(key) {
@@ -182,7 +196,11 @@ impl<Id: Copy + Eq + Hash + Ord> ConflictTable<Id> {
 
     /// How many commands the table holds, to check it stays bounded.
     pub fn len(&self) -> usize {
-        self.keys.values().map(|e| e.writes.len() + e.reads.len()).sum::<usize>() + self.scans.len()
+        self.keys
+            .values()
+            .map(|e| e.writes.len() + e.reads.len())
+            .sum::<usize>()
+            + self.scans.len()
     }
 
     /// Whether the table holds nothing.
@@ -201,7 +219,10 @@ mod tests {
     use bytes::Bytes;
 
     fn put(key: Key) -> Command {
-        Command::Put { key, value: Bytes::from_static(b"x") }
+        Command::Put {
+            key,
+            value: Bytes::from_static(b"x"),
+        }
     }
     fn get(key: Key) -> Command {
         Command::Get { key }
@@ -266,13 +287,24 @@ mod tests {
     fn wide_scans_are_answered_without_walking_the_range() {
         let mut t = ConflictTable::new();
         t.record(1, &put(i64::MAX));
-        assert_eq!(t.dependencies(&Command::Scan { key: 0, count: u64::MAX }), vec![1]);
+        assert_eq!(
+            t.dependencies(&Command::Scan {
+                key: 0,
+                count: u64::MAX
+            }),
+            vec![1]
+        );
     }
 
     #[test]
     fn removed_commands_leave_the_table_empty() {
         let mut t = ConflictTable::new();
-        let cmds = [(1, put(1)), (2, get(1)), (3, Command::Scan { key: 0, count: 3 }), (4, get(2))];
+        let cmds = [
+            (1, put(1)),
+            (2, get(1)),
+            (3, Command::Scan { key: 0, count: 3 }),
+            (4, get(2)),
+        ];
         for (id, c) in &cmds {
             t.record(*id, c);
             t.record(*id, c);

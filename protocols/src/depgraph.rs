@@ -15,8 +15,8 @@
 use crate::command::Command;
 use crate::ids::CommandId;
 use rustc_hash::FxHashMap as HashMap;
-use std::collections::BTreeSet;
 use smallvec::SmallVec;
+use std::collections::BTreeSet;
 use std::hash::Hash;
 
 /// Ids that come in numbered streams (a client's commands, a replica's row
@@ -256,13 +256,18 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
     /// Per stream, below which position it is released (streams with a
     /// released prefix only): what a snapshot must keep.
     pub fn released_prefixes(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.done.iter().filter(|(_, s)| s.released > 0).map(|(stream, s)| (*stream, s.released))
+        self.done
+            .iter()
+            .filter(|(_, s)| s.released > 0)
+            .map(|(stream, s)| (*stream, s.released))
     }
 
     /// The done positions above each stream's released prefix, as
     /// `(stream, position)`: executed or voided here, remembered one by one.
     pub fn done_above_released(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.done.iter().flat_map(|(stream, s)| s.done_above_released().map(move |p| (*stream, p)))
+        self.done
+            .iter()
+            .flat_map(|(stream, s)| s.done_above_released().map(move |p| (*stream, p)))
     }
 
     /// How many done ids are remembered one by one (not released).
@@ -279,7 +284,16 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
     /// [`DependencyGraph::commit`] for a node that executes, inside a cycle,
     /// after the members with a lower `priority` (EPaxos's sequence number).
     pub fn commit_with_priority(&mut self, id: K, value: V, deps: DepList<K>, priority: u64) -> Ready<K, V> {
-        self.insert(id, Node { value, deps, prefixes: false, priority, done_prefix: Cursor::default() })
+        self.insert(
+            id,
+            Node {
+                value,
+                deps,
+                prefixes: false,
+                priority,
+                done_prefix: Cursor::default(),
+            },
+        )
     }
 
     /// [`DependencyGraph::commit_with_priority`] where each of `tops` (one
@@ -290,7 +304,16 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
     /// otherwise hold, for each command it commits, a list as long as its
     /// gap (gigabytes after a restart, measured).
     pub fn commit_prefixes(&mut self, id: K, value: V, tops: DepList<K>, priority: u64) -> Ready<K, V> {
-        self.insert(id, Node { value, deps: tops, prefixes: true, priority, done_prefix: Cursor::default() })
+        self.insert(
+            id,
+            Node {
+                value,
+                deps: tops,
+                prefixes: true,
+                priority,
+                done_prefix: Cursor::default(),
+            },
+        )
     }
 
     fn insert(&mut self, id: K, node: Node<K, V>) -> Ready<K, V> {
@@ -374,17 +397,21 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
 
     /// Forgets that `id` was voided, so that it can commit as a new instance.
     pub fn revive(&mut self, id: K) -> bool {
-        let revived = !self.pending.contains_key(&id)
-            && self.done.get_mut(&id.stream()).is_some_and(|s| s.undo(id.position()));
+        let revived =
+            !self.pending.contains_key(&id) && self.done.get_mut(&id.stream()).is_some_and(|s| s.undo(id.position()));
         if revived {
             // It is no longer done: dependency lists are read again in full.
-            self.pending.values_mut().for_each(|node| node.done_prefix = Cursor::default());
+            self.pending
+                .values_mut()
+                .for_each(|node| node.done_prefix = Cursor::default());
         }
         revived
     }
 
     fn retry(&mut self, root: K) -> Ready<K, V> {
-        let Some(node) = self.pending.remove(&root) else { return Ready::new() };
+        let Some(node) = self.pending.remove(&root) else {
+            return Ready::new();
+        };
         self.insert(root, node)
     }
 
@@ -395,21 +422,41 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         loop {
             let &dep = node.deps.get(cursor.index)?;
             if !node.prefixes {
-                return Some((dep, Cursor { index: cursor.index + 1, position: 0 }));
+                return Some((
+                    dep,
+                    Cursor {
+                        index: cursor.index + 1,
+                        position: 0,
+                    },
+                ));
             }
             let position = cursor.position.max(self.done.get(&dep.stream()).map_or(0, |s| s.floor));
             if position > dep.position() {
-                cursor = Cursor { index: cursor.index + 1, position: 0 };
+                cursor = Cursor {
+                    index: cursor.index + 1,
+                    position: 0,
+                };
                 continue;
             }
-            return Some((K::at(dep.stream(), position), Cursor { index: cursor.index, position: position + 1 }));
+            return Some((
+                K::at(dep.stream(), position),
+                Cursor {
+                    index: cursor.index,
+                    position: position + 1,
+                },
+            ));
         }
     }
 
     /// The dependencies some committed command waits for that are not
     /// committed here: what a lagging replica should ask others about.
     pub fn missing(&self) -> Vec<K> {
-        let mut v: Vec<K> = self.waiting.keys().copied().filter(|id| !self.is_committed(*id)).collect();
+        let mut v: Vec<K> = self
+            .waiting
+            .keys()
+            .copied()
+            .filter(|id| !self.is_committed(*id))
+            .collect();
         v.sort_unstable();
         v
     }
@@ -448,13 +495,27 @@ impl<K: Sequenced + Ord + Hash, V: Clone> DependencyGraph<K, V> {
         let mut components: Vec<Vec<K>> = Vec::new();
         let mut next_index = 0;
 
-        let mut visit = |v: K, from: Cursor, marks: &mut HashMap<K, Mark>, stack: &mut Vec<K>, calls: &mut Vec<(K, Cursor)>| {
-            marks.insert(v, Mark { index: next_index, low: next_index, on_stack: true });
-            next_index += 1;
-            stack.push(v);
-            calls.push((v, from));
-        };
-        visit(root, self.pending[&root].done_prefix, &mut marks, &mut stack, &mut calls);
+        let mut visit =
+            |v: K, from: Cursor, marks: &mut HashMap<K, Mark>, stack: &mut Vec<K>, calls: &mut Vec<(K, Cursor)>| {
+                marks.insert(
+                    v,
+                    Mark {
+                        index: next_index,
+                        low: next_index,
+                        on_stack: true,
+                    },
+                );
+                next_index += 1;
+                stack.push(v);
+                calls.push((v, from));
+            };
+        visit(
+            root,
+            self.pending[&root].done_prefix,
+            &mut marks,
+            &mut stack,
+            &mut calls,
+        );
         let mut visited = 1u64;
 
         while let Some(&mut (v, ref mut cursor)) = calls.last_mut() {
@@ -593,7 +654,10 @@ mod tests {
             assert_eq!(all.len(), 6);
             // Conflicting order is what matters: compare the order of each component.
             let pos = |x: u64| all.iter().position(|&y| y == x).unwrap();
-            let relation: Vec<bool> = (1..=6).flat_map(|a| (1..=6).map(move |b| (a, b))).map(|(a, b)| pos(a) < pos(b)).collect();
+            let relation: Vec<bool> = (1..=6)
+                .flat_map(|a| (1..=6).map(move |b| (a, b)))
+                .map(|(a, b)| pos(a) < pos(b))
+                .collect();
             match &reference {
                 None => reference = Some(relation),
                 Some(r) => assert_eq!(r, &relation, "rotation {rotation}"),
@@ -623,7 +687,10 @@ mod tests {
     fn inside_a_cycle_a_lower_priority_goes_first() {
         let mut g: DependencyGraph = DependencyGraph::new();
         g.commit_with_priority(id(1), Command::Noop, deps(&[2]), 7);
-        assert_eq!(order(g.commit_with_priority(id(2), Command::Noop, deps(&[1]), 3)), vec![2, 1]);
+        assert_eq!(
+            order(g.commit_with_priority(id(2), Command::Noop, deps(&[1]), 3)),
+            vec![2, 1]
+        );
     }
 
     /// 2,000 commands committed one by one, each depending on the one
@@ -642,7 +709,10 @@ mod tests {
         }
         assert!(g.nodes_searched() < 4 * n, "{} visits", g.nodes_searched());
         let executed = g.commit(id(missing), Command::Noop, deps(&[]));
-        assert_eq!(order(executed), std::iter::once(missing).chain(1..=n).collect::<Vec<_>>());
+        assert_eq!(
+            order(executed),
+            std::iter::once(missing).chain(1..=n).collect::<Vec<_>>()
+        );
         assert_eq!(g.pending_len(), 0);
     }
 
@@ -659,15 +729,25 @@ mod tests {
         let (waiting, gaps) = (2_000u64, 100u64);
         let gap = |j: u64| CommandId::new(1_000_000 + j, 1);
         let hub = CommandId::new(999_999, 1);
-        assert!(g.commit(hub, Command::Noop, deps_of((1..=gaps).map(gap), hub)).is_empty());
+        assert!(g
+            .commit(hub, Command::Noop, deps_of((1..=gaps).map(gap), hub))
+            .is_empty());
         for k in 1..=waiting {
             assert!(g.commit(id(k), Command::Noop, deps_of([hub], id(k))).is_empty());
         }
         let searched = g.nodes_searched();
         for j in 1..gaps {
-            assert_eq!(g.commit(gap(j), Command::Noop, Deps::new()).len(), 1, "gap {j} alone executes");
+            assert_eq!(
+                g.commit(gap(j), Command::Noop, Deps::new()).len(),
+                1,
+                "gap {j} alone executes"
+            );
         }
-        assert!(g.nodes_searched() - searched < 3 * gaps * gaps, "{} visits", g.nodes_searched() - searched);
+        assert!(
+            g.nodes_searched() - searched < 3 * gaps * gaps,
+            "{} visits",
+            g.nodes_searched() - searched
+        );
         let executed = g.commit(gap(gaps), Command::Noop, Deps::new());
         assert_eq!(executed.len() as u64, 1 + 1 + waiting);
         assert_eq!(g.pending_len(), 0);
@@ -743,7 +823,14 @@ mod tests {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let nodes: Vec<(CommandId, Vec<Option<u64>>)> = (0..streams)
                 .flat_map(|s| (0..per_stream).map(move |p| CommandId::new(s, p)))
-                .map(|id| (id, (0..streams).map(|_| rng.gen_bool(0.7).then(|| rng.gen_range(0..per_stream))).collect()))
+                .map(|id| {
+                    (
+                        id,
+                        (0..streams)
+                            .map(|_| rng.gen_bool(0.7).then(|| rng.gen_range(0..per_stream)))
+                            .collect(),
+                    )
+                })
                 .collect();
             let mut commit_order = nodes.clone();
             for i in (1..commit_order.len()).rev() {
@@ -753,10 +840,33 @@ mod tests {
             let (mut by_list, mut by_prefix) = (Vec::new(), Vec::new());
             for (id, tops) in &commit_order {
                 let priority = id.seq % 7;
-                let list: Deps = tops.iter().enumerate().flat_map(|(s, top)| top.map(|t| (0..=t).map(move |p| CommandId::new(s as u64, p))).into_iter().flatten()).filter(|d| d != id).collect();
-                let prefix: Deps = tops.iter().enumerate().filter_map(|(s, top)| top.map(|t| CommandId::new(s as u64, t))).collect();
-                by_list.extend(order_ids(listed.commit_with_priority(*id, Command::Noop, list, priority)));
-                by_prefix.extend(order_ids(prefixed.commit_prefixes(*id, Command::Noop, prefix, priority)));
+                let list: Deps = tops
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(s, top)| {
+                        top.map(|t| (0..=t).map(move |p| CommandId::new(s as u64, p)))
+                            .into_iter()
+                            .flatten()
+                    })
+                    .filter(|d| d != id)
+                    .collect();
+                let prefix: Deps = tops
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(s, top)| top.map(|t| CommandId::new(s as u64, t)))
+                    .collect();
+                by_list.extend(order_ids(listed.commit_with_priority(
+                    *id,
+                    Command::Noop,
+                    list,
+                    priority,
+                )));
+                by_prefix.extend(order_ids(prefixed.commit_prefixes(
+                    *id,
+                    Command::Noop,
+                    prefix,
+                    priority,
+                )));
             }
             assert_eq!(by_list.len(), nodes.len(), "seed {seed}: all execute");
             assert_eq!(by_list, by_prefix, "seed {seed}");
@@ -768,12 +878,21 @@ mod tests {
         let mut g = DependencyGraph::new();
         g.release_below(0, 1_000_000);
         let far = CommandId::new(0, 1_000_005);
-        assert!(g.commit_prefixes(CommandId::new(1, 0), Command::Noop, [far].into_iter().collect(), 0).is_empty());
-        assert_eq!(g.missing(), vec![CommandId::new(0, 1_000_000)], "waits for the first position not released");
+        assert!(g
+            .commit_prefixes(CommandId::new(1, 0), Command::Noop, [far].into_iter().collect(), 0)
+            .is_empty());
+        assert_eq!(
+            g.missing(),
+            vec![CommandId::new(0, 1_000_000)],
+            "waits for the first position not released"
+        );
         for p in 1_000_000..1_000_005 {
             assert!(g.commit(CommandId::new(0, p), Command::Noop, Deps::new()).len() == 1);
         }
-        assert_eq!(order_ids(g.commit(far, Command::Noop, Deps::new())), vec![far, CommandId::new(1, 0)]);
+        assert_eq!(
+            order_ids(g.commit(far, Command::Noop, Deps::new())),
+            vec![far, CommandId::new(1, 0)]
+        );
     }
 
     fn order_ids(v: Ready<CommandId, Command>) -> Vec<CommandId> {

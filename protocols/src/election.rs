@@ -40,7 +40,13 @@ pub struct Election {
 impl Election {
     /// A replica that heard its leader at time zero.
     pub fn new(id: ReplicaId, n: usize, timing: Timing) -> Self {
-        Election { id, n, timing, last_heard: Time::ZERO, suspecting: None }
+        Election {
+            id,
+            n,
+            timing,
+            last_heard: Time::ZERO,
+            suspecting: None,
+        }
     }
 
     /// The leader (or a candidate for a new ballot) showed it is alive:
@@ -127,7 +133,10 @@ mod tests {
         let at = Time::ZERO + t.leader_timeout;
         assert_eq!(first.tick(Ballot(0), at), ElectionStep::AskPreVotes);
         assert_eq!(second.tick(Ballot(0), at), ElectionStep::Wait);
-        assert_eq!(second.tick(Ballot(0), at + t.leader_timeout / 2), ElectionStep::AskPreVotes);
+        assert_eq!(
+            second.tick(Ballot(0), at + t.leader_timeout / 2),
+            ElectionStep::AskPreVotes
+        );
     }
 
     #[test]

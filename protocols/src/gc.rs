@@ -42,8 +42,15 @@ impl ExecutedEverywhere {
     /// what is undecided (a Fast Paxos follower may decide instances its
     /// leader has not), so nothing it has not executed may be released.
     pub fn stable_within(&self, lag: u64, leader: ReplicaId) -> u64 {
-        let Some(&anchor) = self.frontiers.get(leader) else { return 0 };
-        self.frontiers.iter().copied().filter(|f| f.saturating_add(lag) >= anchor).min().unwrap_or(0)
+        let Some(&anchor) = self.frontiers.get(leader) else {
+            return 0;
+        };
+        self.frontiers
+            .iter()
+            .copied()
+            .filter(|f| f.saturating_add(lag) >= anchor)
+            .min()
+            .unwrap_or(0)
     }
 }
 

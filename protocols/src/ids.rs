@@ -10,8 +10,9 @@ pub type ClientId = u64;
 
 /// Names a command across retries so that replicas execute it at most once
 /// and clients match replies to what they asked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct CommandId {
     /// Who submitted it.
     pub client: ClientId,

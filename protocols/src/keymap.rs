@@ -23,8 +23,12 @@ pub fn for_each_key_in<'a, V>(keys: &'a KeyMap<V>, range: &RangeInclusive<Key>, 
     }
     let width = range.end().abs_diff(*range.start());
     if width < keys.len() as u64 {
-        (*range.start()..=*range.end()).filter_map(|k| keys.get(&k).map(|v| (k, v))).for_each(|(k, v)| f(k, v));
+        (*range.start()..=*range.end())
+            .filter_map(|k| keys.get(&k).map(|v| (k, v)))
+            .for_each(|(k, v)| f(k, v));
     } else {
-        keys.iter().filter(|(k, _)| range.contains(k)).for_each(|(k, v)| f(*k, v));
+        keys.iter()
+            .filter(|(k, _)| range.contains(k))
+            .for_each(|(k, v)| f(*k, v));
     }
 }

@@ -90,7 +90,10 @@ mod tests {
     use super::*;
 
     fn put(key: Key, v: &'static str) -> Command {
-        Command::Put { key, value: Bytes::from_static(v.as_bytes()) }
+        Command::Put {
+            key,
+            value: Bytes::from_static(v.as_bytes()),
+        }
     }
 
     #[test]
@@ -126,7 +129,10 @@ mod tests {
                 (5, Bytes::from_static(b"five")),
             ])
         );
-        assert_eq!(kv.execute(&Command::Scan { key: 7, count: 0 }), CommandResult::Range(vec![]));
+        assert_eq!(
+            kv.execute(&Command::Scan { key: 7, count: 0 }),
+            CommandResult::Range(vec![])
+        );
     }
 
     #[test]
@@ -143,9 +149,17 @@ mod tests {
         let mut kv = KvStore::new();
         let mut model = std::collections::BTreeMap::new();
         let edges = [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
-        for (i, key) in edges.iter().copied().chain((0..3000).map(|_| rng.gen_range(-5000..5000))).enumerate() {
+        for (i, key) in edges
+            .iter()
+            .copied()
+            .chain((0..3000).map(|_| rng.gen_range(-5000..5000)))
+            .enumerate()
+        {
             let value = Bytes::from(i.to_string());
-            kv.execute(&Command::Put { key, value: value.clone() });
+            kv.execute(&Command::Put {
+                key,
+                value: value.clone(),
+            });
             model.insert(key, value);
         }
         let mut ranges: Vec<(i64, i64)> = (0..300)
@@ -154,11 +168,19 @@ mod tests {
                 (low, low + rng.gen_range(-5..9000))
             })
             .collect();
-        ranges.extend([(i64::MIN, i64::MAX), (i64::MAX - 3, i64::MAX), (i64::MIN, i64::MIN + 2), (5, 4)]);
+        ranges.extend([
+            (i64::MIN, i64::MAX),
+            (i64::MAX - 3, i64::MAX),
+            (i64::MIN, i64::MIN + 2),
+            (5, 4),
+        ]);
         for (low, high) in ranges {
             let got: Vec<_> = kv.range(low..=high).map(|(k, v)| (k, v.clone())).collect();
-            let want: Vec<_> =
-                if low > high { Vec::new() } else { model.range(low..=high).map(|(k, v)| (*k, v.clone())).collect() };
+            let want: Vec<_> = if low > high {
+                Vec::new()
+            } else {
+                model.range(low..=high).map(|(k, v)| (*k, v.clone())).collect()
+            };
             assert_eq!(got, want, "range {low}..={high}");
         }
         let all: Vec<_> = kv.iter().map(|(k, v)| (k, v.clone())).collect();

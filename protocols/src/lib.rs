@@ -18,8 +18,8 @@ pub mod curp;
 pub mod depgraph;
 pub mod election;
 pub mod epaxos;
-pub mod gc;
 pub mod fastpaxos;
+pub mod gc;
 pub mod ids;
 pub mod keymap;
 pub mod kv;
@@ -41,5 +41,8 @@ pub mod unboxed;
 
 pub use command::{Command, CommandResult, Key};
 pub use ids::{ClientId, CommandId, NodeId, ReplicaId};
-pub use protocol::{Action, ClientConfig, ClientProtocol, Completion, DeliberateBugs, Outbox, DEFAULT_RELEASE_LAG, Protocol, ReplicaConfig, ReplicaProtocol, Timing};
+pub use protocol::{
+    Action, ClientConfig, ClientProtocol, Completion, DeliberateBugs, Outbox, Protocol, ReplicaConfig, ReplicaProtocol,
+    Timing, DEFAULT_RELEASE_LAG,
+};
 pub use time::Time;

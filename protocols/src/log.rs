@@ -63,7 +63,14 @@ impl SlotLog {
     /// replicas can still catch up from it.
     pub fn keep_executed(&mut self, slot: Slot, ballot: Ballot, value: Batch) {
         if (self.forgotten..self.executed).contains(&slot) {
-            self.entries.insert(slot, Entry { ballot, value, committed: true });
+            self.entries.insert(
+                slot,
+                Entry {
+                    ballot,
+                    value,
+                    committed: true,
+                },
+            );
         }
     }
 
@@ -79,7 +86,10 @@ impl SlotLog {
 
     /// The slot after the highest one known, or the frontier if none is.
     pub fn end(&self) -> Slot {
-        self.entries.last_key_value().map_or(self.executed, |(s, _)| s + 1).max(self.executed)
+        self.entries
+            .last_key_value()
+            .map_or(self.executed, |(s, _)| s + 1)
+            .max(self.executed)
     }
 
     /// The entry at `slot`, if known.
@@ -98,7 +108,14 @@ impl SlotLog {
         if self.is_committed(slot) {
             return;
         }
-        self.entries.insert(slot, Entry { ballot, value, committed: false });
+        self.entries.insert(
+            slot,
+            Entry {
+                ballot,
+                value,
+                committed: false,
+            },
+        );
     }
 
     /// Records that `value` is chosen at `slot`; answers whether that is news.
@@ -106,7 +123,14 @@ impl SlotLog {
         if self.is_committed(slot) {
             return false;
         }
-        self.entries.insert(slot, Entry { ballot, value, committed: true });
+        self.entries.insert(
+            slot,
+            Entry {
+                ballot,
+                value,
+                committed: true,
+            },
+        );
         true
     }
 
@@ -128,7 +152,11 @@ impl SlotLog {
             return;
         }
         self.forgotten = keep_from;
-        if self.entries.first_key_value().is_some_and(|(first, _)| *first < keep_from) {
+        if self
+            .entries
+            .first_key_value()
+            .is_some_and(|(first, _)| *first < keep_from)
+        {
             self.entries = self.entries.split_off(&keep_from);
         }
     }
@@ -201,7 +229,11 @@ mod tests {
         log.accept(7, Ballot(2), batch(7));
         log.accept(9, Ballot(2), batch(9));
         log.install(8, 8);
-        assert_eq!((log.execution_frontier(), log.forgotten(), log.len()), (8, 8, 1), "slot 7 is covered by the image");
+        assert_eq!(
+            (log.execution_frontier(), log.forgotten(), log.len()),
+            (8, 8, 1),
+            "slot 7 is covered by the image"
+        );
         assert_eq!(log.get(9).map(|e| e.ballot), Some(Ballot(2)), "the vote at 9 stays");
         log.install(3, 5);
         assert_eq!(log.execution_frontier(), 8, "an older image changes nothing");

@@ -66,7 +66,10 @@ impl ClientProtocol for N2PaxosClient {
     type Message = Message;
 
     fn new(config: ClientConfig) -> Self {
-        N2PaxosClient(LeaderClient::new(ClientConfig { wait_closest: true, ..config }))
+        N2PaxosClient(LeaderClient::new(ClientConfig {
+            wait_closest: true,
+            ..config
+        }))
     }
     fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
         self.0.submit(id, command, now, out)

@@ -60,7 +60,11 @@ pub struct Outbox<M> {
 
 impl<M> Default for Outbox<M> {
     fn default() -> Self {
-        Outbox { actions: Vec::new(), keeps_records: true, last_drained: 0 }
+        Outbox {
+            actions: Vec::new(),
+            keeps_records: true,
+            last_drained: 0,
+        }
     }
 }
 
@@ -73,7 +77,11 @@ impl<M> Outbox<M> {
     /// An empty outbox for a host that stores nothing (volatile mode):
     /// [`Outbox::persist`] and [`Outbox::persist_with`] queue nothing.
     pub fn without_records() -> Self {
-        Outbox { actions: Vec::new(), keeps_records: false, last_drained: 0 }
+        Outbox {
+            actions: Vec::new(),
+            keeps_records: false,
+            last_drained: 0,
+        }
     }
 
     /// Whether records are wanted (see [`Outbox::without_records`]).
@@ -131,11 +139,20 @@ impl<M> Outbox<M> {
     /// replicas among `0..n` (but `me`) that `keep` accepts: for a replica
     /// that must stop hearing some messages (SwiftPaxos's leader and a
     /// replica behind what it released).
-    pub fn narrow_broadcasts(&mut self, n: usize, me: ReplicaId, pick: impl Fn(&M) -> bool, keep: impl Fn(ReplicaId) -> bool)
-    where
+    pub fn narrow_broadcasts(
+        &mut self,
+        n: usize,
+        me: ReplicaId,
+        pick: impl Fn(&M) -> bool,
+        keep: impl Fn(ReplicaId) -> bool,
+    ) where
         M: Clone,
     {
-        if !self.actions.iter().any(|a| matches!(a, Action::Broadcast(msg) if pick(msg))) {
+        if !self
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Broadcast(msg) if pick(msg)))
+        {
             return;
         }
         let actions = std::mem::take(&mut self.actions);
@@ -143,7 +160,10 @@ impl<M> Outbox<M> {
             match action {
                 Action::Broadcast(msg) if pick(&msg) => {
                     for r in (0..n).filter(|&r| r != me && keep(r)) {
-                        self.actions.push(Action::Send { to: NodeId::Replica(r), msg: msg.clone() });
+                        self.actions.push(Action::Send {
+                            to: NodeId::Replica(r),
+                            msg: msg.clone(),
+                        });
                     }
                 }
                 other => self.actions.push(other),
@@ -406,7 +426,13 @@ pub trait ClientProtocol {
     fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Self::Message>);
 
     /// Handles a replica's message; returns the commands it completes.
-    fn handle(&mut self, from: ReplicaId, msg: Self::Message, now: Time, out: &mut Outbox<Self::Message>) -> Option<Completion>;
+    fn handle(
+        &mut self,
+        from: ReplicaId,
+        msg: Self::Message,
+        now: Time,
+        out: &mut Outbox<Self::Message>,
+    ) -> Option<Completion>;
 
     /// Retransmits what went unanswered for too long.
     fn tick(&mut self, now: Time, out: &mut Outbox<Self::Message>);

@@ -217,7 +217,9 @@ impl QuorumSystem {
     /// file (its first `l ALIAS` line, as the original starts), else replica 0.
     pub fn initial_ballot(&self) -> Ballot {
         match &self.fast {
-            FastQuorums::Fixed(entries) => entries.first().map_or(Ballot::INITIAL, |(leader, _)| Ballot(*leader as u64)),
+            FastQuorums::Fixed(entries) => entries
+                .first()
+                .map_or(Ballot::INITIAL, |(leader, _)| Ballot(*leader as u64)),
             FastQuorums::ThreeQuarters => Ballot::INITIAL,
         }
     }
@@ -254,7 +256,7 @@ mod tests {
     fn fast_paxos_quorums_leave_a_majority_able_to_tell_the_chosen_value() {
         for n in 1..=15usize {
             let q = QuorumSystem::new(n);
-            assert_eq!(q.fast_paxos(), (3 * n + 3) / 4, "n={n}");
+            assert_eq!(q.fast_paxos(), (3 * n).div_ceil(4), "n={n}");
             assert!(2 * q.fast_paxos() + q.majority() > 2 * n, "n={n}");
         }
     }
@@ -263,7 +265,9 @@ mod tests {
     fn any_two_majorities_intersect() {
         for n in 1..=9usize {
             let q = QuorumSystem::new(n);
-            let sets: Vec<u64> = (0u64..(1 << n)).filter(|s| s.count_ones() as usize >= q.majority()).collect();
+            let sets: Vec<u64> = (0u64..(1 << n))
+                .filter(|s| s.count_ones() as usize >= q.majority())
+                .collect();
             for a in &sets {
                 for b in &sets {
                     assert_ne!(a & b, 0, "n={n}");
@@ -274,7 +278,10 @@ mod tests {
 
     #[test]
     fn three_quarters_sizes_match_the_original() {
-        let sizes: Vec<usize> = [3, 4, 5, 7, 9].iter().map(|&n| QuorumSystem::new(n).three_quarters()).collect();
+        let sizes: Vec<usize> = [3, 4, 5, 7, 9]
+            .iter()
+            .map(|&n| QuorumSystem::new(n).three_quarters())
+            .collect();
         assert_eq!(sizes, vec![3, 4, 4, 6, 7]);
     }
 
@@ -283,7 +290,10 @@ mod tests {
         let q = QuorumSystem::new(5);
         let ballot = Ballot(1); // led by replica 1
         assert!(q.is_fast_quorum(ballot, [0, 1, 2, 3].into_iter().collect()));
-        assert!(!q.is_fast_quorum(ballot, [0, 2, 3, 4].into_iter().collect()), "leader missing");
+        assert!(
+            !q.is_fast_quorum(ballot, [0, 2, 3, 4].into_iter().collect()),
+            "leader missing"
+        );
         assert!(!q.is_fast_quorum(ballot, [0, 1, 2].into_iter().collect()), "too small");
     }
 
@@ -293,7 +303,10 @@ mod tests {
         let q = QuorumSystem::with_fast_quorums(5, FastQuorums::Fixed(vec![(3, fixed)]));
         assert!(q.is_fast_quorum(Ballot(3), fixed));
         assert!(q.is_fast_quorum(Ballot(8), [0, 1, 3, 4].into_iter().collect()));
-        assert!(!q.is_fast_quorum(Ballot(3), [0, 1, 2, 3].into_iter().collect()), "4 is missing");
+        assert!(
+            !q.is_fast_quorum(Ballot(3), [0, 1, 2, 3].into_iter().collect()),
+            "4 is missing"
+        );
         // A leader without an entry falls back to itself and its successors.
         assert_eq!(q.fixed_fast_quorum(0), [0, 1, 2].into_iter().collect());
     }
@@ -304,7 +317,10 @@ mod tests {
         let q = QuorumSystem::with_fast_quorums(5, FastQuorums::Fixed(vec![(3, fixed)]));
         assert_eq!(q.initial_ballot().leader(5), 3);
         assert_eq!(QuorumSystem::new(5).initial_ballot(), Ballot::INITIAL);
-        assert_eq!(QuorumSystem::with_fast_quorums(5, FastQuorums::Fixed(vec![])).initial_ballot(), Ballot::INITIAL);
+        assert_eq!(
+            QuorumSystem::with_fast_quorums(5, FastQuorums::Fixed(vec![])).initial_ballot(),
+            Ballot::INITIAL
+        );
     }
 
     #[test]

@@ -26,7 +26,12 @@ pub enum QuorumFileError {
     TwoLeaders { line: usize },
     /// A fixed quorum that is not a majority of the replicas.
     #[error("quorum {index} (ending at line {line}) has {size} replicas; a fast quorum needs a majority ({majority})")]
-    TooSmall { index: usize, line: usize, size: usize, majority: usize },
+    TooSmall {
+        index: usize,
+        line: usize,
+        size: usize,
+        majority: usize,
+    },
 }
 
 /// Parses `text` against the replicas' aliases (index = replica id).
@@ -38,11 +43,14 @@ pub fn parse(text: &str, replicas: &[&str]) -> Result<FastQuorums, QuorumFileErr
     let mut last_line = 0;
 
     let lookup = |alias: &str, line: usize| {
-        replicas.iter().position(|r| *r == alias).ok_or_else(|| QuorumFileError::UnknownReplica {
-            line,
-            alias: alias.to_string(),
-            known: replicas.join(", "),
-        })
+        replicas
+            .iter()
+            .position(|r| *r == alias)
+            .ok_or_else(|| QuorumFileError::UnknownReplica {
+                line,
+                alias: alias.to_string(),
+                known: replicas.join(", "),
+            })
     };
 
     for (i, raw) in text.lines().enumerate() {
@@ -67,7 +75,12 @@ pub fn parse(text: &str, replicas: &[&str]) -> Result<FastQuorums, QuorumFileErr
             [alias] => {
                 current.members.insert(lookup(alias, line)?);
             }
-            _ => return Err(QuorumFileError::Malformed { line, text: content.to_string() }),
+            _ => {
+                return Err(QuorumFileError::Malformed {
+                    line,
+                    text: content.to_string(),
+                })
+            }
         }
     }
     if three_quarters {
@@ -91,7 +104,12 @@ impl Pending {
     fn finish(self, index: usize, line: usize, majority: usize) -> Result<(ReplicaId, ReplicaSet), QuorumFileError> {
         let leader = self.leader.ok_or(QuorumFileError::NoLeader { index, line })?;
         if self.members.len() < majority {
-            return Err(QuorumFileError::TooSmall { index, line, size: self.members.len(), majority });
+            return Err(QuorumFileError::TooSmall {
+                index,
+                line,
+                size: self.members.len(),
+                majority,
+            });
         }
         Ok((leader, self.members))
     }
@@ -113,8 +131,16 @@ mod tests {
     #[test]
     fn dashes_start_the_next_ballots_pair() {
         let text = "l ap-south-1\neu-west-3\naf-south-1\n---\nl eu-west-3\nus-west-1\naf-south-1\n";
-        let FastQuorums::Fixed(q) = parse(text, &AWS).unwrap() else { panic!("fixed expected") };
-        assert_eq!(q, vec![(0, [0, 2, 4].into_iter().collect()), (2, [2, 3, 4].into_iter().collect())]);
+        let FastQuorums::Fixed(q) = parse(text, &AWS).unwrap() else {
+            panic!("fixed expected")
+        };
+        assert_eq!(
+            q,
+            vec![
+                (0, [0, 2, 4].into_iter().collect()),
+                (2, [2, 3, 4].into_iter().collect())
+            ]
+        );
     }
 
     #[test]
@@ -132,9 +158,21 @@ mod tests {
                 known: AWS.join(", ")
             })
         );
-        assert!(matches!(parse("a b c", &AWS), Err(QuorumFileError::Malformed { line: 1, .. })));
-        assert!(matches!(parse("ap-south-1\neu-west-3\nus-west-1", &AWS), Err(QuorumFileError::NoLeader { .. })));
-        assert!(matches!(parse("l ap-south-1\nl eu-west-3", &AWS), Err(QuorumFileError::TwoLeaders { line: 2 })));
-        assert!(matches!(parse("l ap-south-1\neu-west-3", &AWS), Err(QuorumFileError::TooSmall { size: 2, .. })));
+        assert!(matches!(
+            parse("a b c", &AWS),
+            Err(QuorumFileError::Malformed { line: 1, .. })
+        ));
+        assert!(matches!(
+            parse("ap-south-1\neu-west-3\nus-west-1", &AWS),
+            Err(QuorumFileError::NoLeader { .. })
+        ));
+        assert!(matches!(
+            parse("l ap-south-1\nl eu-west-3", &AWS),
+            Err(QuorumFileError::TwoLeaders { line: 2 })
+        ));
+        assert!(matches!(
+            parse("l ap-south-1\neu-west-3", &AWS),
+            Err(QuorumFileError::TooSmall { size: 2, .. })
+        ));
     }
 }

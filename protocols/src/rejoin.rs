@@ -48,7 +48,10 @@ pub struct Lives {
 impl Lives {
     /// Nothing heard of any of `n` replicas.
     pub fn new(n: usize) -> Self {
-        Lives { latest: vec![0; n], before: vec![0; n] }
+        Lives {
+            latest: vec![0; n],
+            before: vec![0; n],
+        }
     }
 
     /// Replica `r`'s life as known here.
@@ -82,7 +85,13 @@ impl Lives {
         for r in 0..other.latest.len().min(self.latest.len()) {
             let (theirs, mine) = (other.latest[r], self.latest[r]);
             // The highest life below the latest that either side heard of.
-            let below = |latest: u64| [other.before[r], self.before[r], theirs, mine].into_iter().filter(|&l| l < latest).max().unwrap_or(0);
+            let below = |latest: u64| {
+                [other.before[r], self.before[r], theirs, mine]
+                    .into_iter()
+                    .filter(|&l| l < latest)
+                    .max()
+                    .unwrap_or(0)
+            };
             if theirs > mine {
                 self.before[r] = below(theirs);
                 self.latest[r] = theirs;
@@ -121,7 +130,10 @@ pub struct RejoinPoint {
 impl RejoinPoint {
     /// A point from a ballot and marks in any order (the highest per log kept).
     pub fn new(ballot: u64, marks: impl IntoIterator<Item = (u64, u64)>) -> Self {
-        let mut point = RejoinPoint { ballot, marks: Vec::new() };
+        let mut point = RejoinPoint {
+            ballot,
+            marks: Vec::new(),
+        };
         point.raise(marks);
         point
     }
@@ -143,7 +155,9 @@ impl RejoinPoint {
 
     /// The mark of `log`, 0 if none.
     pub fn mark(&self, log: u64) -> u64 {
-        self.marks.binary_search_by_key(&log, |&(l, _)| l).map_or(0, |i| self.marks[i].1)
+        self.marks
+            .binary_search_by_key(&log, |&(l, _)| l)
+            .map_or(0, |i| self.marks[i].1)
     }
 }
 
@@ -182,7 +196,17 @@ impl Rejoin {
     /// Replica `me` of `n` starts life `life` with nothing; the first step
     /// is [`Rejoin::start`].
     pub fn new(me: ReplicaId, n: usize, life: u64, retry: Duration) -> Self {
-        Rejoin { me, n, life, answered: ReplicaSet::EMPTY, point: RejoinPoint::default(), had_earlier_life: false, asked: None, last_hello: Time::ZERO, retry }
+        Rejoin {
+            me,
+            n,
+            life,
+            answered: ReplicaSet::EMPTY,
+            point: RejoinPoint::default(),
+            had_earlier_life: false,
+            asked: None,
+            last_hello: Time::ZERO,
+            retry,
+        }
     }
 
     /// The replica knows it held a state before (a durable log that could
@@ -206,13 +230,22 @@ impl Rejoin {
     }
 
     fn unanswered(&self) -> ReplicaSet {
-        (0..self.n).filter(|&r| r != self.me && !self.answered.contains(r)).collect()
+        (0..self.n)
+            .filter(|&r| r != self.me && !self.answered.contains(r))
+            .collect()
     }
 
     /// Replica `from` acknowledged life `life` with its point, saying
     /// whether it knew an earlier life of this replica
     /// ([`Lives::knew_earlier`]).
-    pub fn on_ack(&mut self, from: ReplicaId, life: u64, point: &RejoinPoint, knew_earlier: bool, now: Time) -> RejoinStep {
+    pub fn on_ack(
+        &mut self,
+        from: ReplicaId,
+        life: u64,
+        point: &RejoinPoint,
+        knew_earlier: bool,
+        now: Time,
+    ) -> RejoinStep {
         if life != self.life || from == self.me || from >= self.n || self.answered.contains(from) {
             return RejoinStep::Wait;
         }
@@ -230,7 +263,10 @@ impl Rejoin {
 
     /// Asks the next replica after `after` for its image.
     fn ask(&mut self, after: ReplicaId, now: Time) -> RejoinStep {
-        let donor = (1..self.n).map(|k| (after + k) % self.n).find(|&r| r != self.me).unwrap_or(after);
+        let donor = (1..self.n)
+            .map(|k| (after + k) % self.n)
+            .find(|&r| r != self.me)
+            .unwrap_or(after);
         self.asked = Some((donor, now));
         RejoinStep::AskImage(donor, self.point.clone())
     }
@@ -262,7 +298,13 @@ mod tests {
     fn points_merge_to_the_highest_ballot_and_marks() {
         let mut a = RejoinPoint::new(3, [(2, 10), (0, 5)]);
         a.merge(&RejoinPoint::new(2, [(0, 7), (1, 1)]));
-        assert_eq!(a, RejoinPoint { ballot: 3, marks: vec![(0, 7), (1, 1), (2, 10)] });
+        assert_eq!(
+            a,
+            RejoinPoint {
+                ballot: 3,
+                marks: vec![(0, 7), (1, 1), (2, 10)]
+            }
+        );
         assert_eq!(a.mark(1), 1);
         assert_eq!(a.mark(9), 0);
     }
@@ -298,32 +340,61 @@ mod tests {
     fn a_donor_is_asked_only_once_every_other_replica_answered() {
         let retry = Duration::from_millis(100);
         let mut rejoin = Rejoin::new(1, 3, 4, retry);
-        assert_eq!(rejoin.start(Time::ZERO), RejoinStep::Hello([0, 2].into_iter().collect()));
+        assert_eq!(
+            rejoin.start(Time::ZERO),
+            RejoinStep::Hello([0, 2].into_iter().collect())
+        );
         let now = Time::from_millis(10);
-        assert_eq!(rejoin.on_ack(0, 3, &RejoinPoint::new(9, []), true, now), RejoinStep::Wait, "an ack for another life");
-        assert_eq!(rejoin.on_ack(0, 4, &RejoinPoint::new(5, [(0, 40)]), true, now), RejoinStep::Wait);
+        assert_eq!(
+            rejoin.on_ack(0, 3, &RejoinPoint::new(9, []), true, now),
+            RejoinStep::Wait,
+            "an ack for another life"
+        );
+        assert_eq!(
+            rejoin.on_ack(0, 4, &RejoinPoint::new(5, [(0, 40)]), true, now),
+            RejoinStep::Wait
+        );
         assert!(!rejoin.accepts_image(4), "not everyone answered");
-        assert_eq!(rejoin.tick(Time::from_millis(150)), RejoinStep::Hello([2].into_iter().collect()));
+        assert_eq!(
+            rejoin.tick(Time::from_millis(150)),
+            RejoinStep::Hello([2].into_iter().collect())
+        );
         let step = rejoin.on_ack(2, 4, &RejoinPoint::new(6, [(0, 30)]), false, Time::from_millis(150));
         assert_eq!(step, RejoinStep::AskImage(2, RejoinPoint::new(6, [(0, 40)])));
         assert!(rejoin.accepts_image(4));
         assert_eq!(rejoin.tick(Time::from_millis(200)), RejoinStep::Wait);
-        assert_eq!(rejoin.tick(Time::from_millis(250)), RejoinStep::AskImage(0, RejoinPoint::new(6, [(0, 40)])), "the next donor");
+        assert_eq!(
+            rejoin.tick(Time::from_millis(250)),
+            RejoinStep::AskImage(0, RejoinPoint::new(6, [(0, 40)])),
+            "the next donor"
+        );
     }
 
     #[test]
     fn a_replica_that_held_a_state_never_starts_fresh() {
         let mut rejoin = Rejoin::new(0, 3, 1, Duration::from_millis(100)).with_earlier_state();
         rejoin.start(Time::ZERO);
-        assert_eq!(rejoin.on_ack(1, 1, &RejoinPoint::new(2, [(0, 9)]), false, Time::ZERO), RejoinStep::Wait);
-        assert_eq!(rejoin.on_ack(2, 1, &RejoinPoint::default(), false, Time::ZERO), RejoinStep::AskImage(1, RejoinPoint::new(2, [(0, 9)])));
+        assert_eq!(
+            rejoin.on_ack(1, 1, &RejoinPoint::new(2, [(0, 9)]), false, Time::ZERO),
+            RejoinStep::Wait
+        );
+        assert_eq!(
+            rejoin.on_ack(2, 1, &RejoinPoint::default(), false, Time::ZERO),
+            RejoinStep::AskImage(1, RejoinPoint::new(2, [(0, 9)]))
+        );
     }
 
     #[test]
     fn a_first_life_starts_fresh_once_everyone_answered() {
         let mut rejoin = Rejoin::new(0, 3, 1, Duration::from_millis(100));
         rejoin.start(Time::ZERO);
-        assert_eq!(rejoin.on_ack(1, 1, &RejoinPoint::new(2, [(0, 9)]), false, Time::ZERO), RejoinStep::Wait);
-        assert_eq!(rejoin.on_ack(2, 1, &RejoinPoint::default(), false, Time::ZERO), RejoinStep::StartFresh);
+        assert_eq!(
+            rejoin.on_ack(1, 1, &RejoinPoint::new(2, [(0, 9)]), false, Time::ZERO),
+            RejoinStep::Wait
+        );
+        assert_eq!(
+            rejoin.on_ack(2, 1, &RejoinPoint::default(), false, Time::ZERO),
+            RejoinStep::StartFresh
+        );
     }
 }

@@ -108,7 +108,11 @@ mod tests {
         queue.extend((0..100_000).map(|_| [0; 8]));
         queue.clear();
         give_back(&mut queue);
-        assert!(queue.capacity() * 64 <= RETAINED_BYTES, "an emptied burst keeps {} items' room", queue.capacity());
+        assert!(
+            queue.capacity() * 64 <= RETAINED_BYTES,
+            "an emptied burst keeps {} items' room",
+            queue.capacity()
+        );
 
         // The usual load (room for 2,000, holding 1,000) keeps its room.
         let mut usual: Vec<[u64; 8]> = Vec::with_capacity(2_000);
@@ -127,6 +131,10 @@ mod tests {
         let mut drained: VecDeque<[u64; 8]> = (0..100_000).map(|_| [0; 8]).collect();
         drained.clear();
         give_back_for(&mut drained, 5_000);
-        assert!((10_000..20_000).contains(&drained.capacity()), "room for {}", drained.capacity());
+        assert!(
+            (10_000..20_000).contains(&drained.capacity()),
+            "room for {}",
+            drained.capacity()
+        );
     }
 }

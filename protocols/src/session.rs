@@ -8,9 +8,9 @@
 //! without being applied twice.
 
 use crate::command::{Command, CommandResult, Key};
-use bytes::Bytes;
 use crate::ids::{ClientId, CommandId};
 use crate::kv::KvStore;
+use bytes::Bytes;
 use rustc_hash::FxHashMap as HashMap;
 use smallvec::SmallVec;
 
@@ -50,8 +50,7 @@ impl Applied {
 /// A part of a state machine's image: some keys of the store and some
 /// client sessions. A snapshot is a sequence of these, each small enough
 /// for one frame, so it can be logged and sent however large the state.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct StateChunk {
     /// Keys and their values.
     pub store: Vec<(Key, Bytes)>,
@@ -65,8 +64,7 @@ pub struct StateChunk {
 }
 
 /// One client's session in a [`StateChunk`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct SessionImage {
     /// The client.
     pub client: ClientId,
@@ -97,7 +95,11 @@ struct ClientSession {
 
 impl Default for ClientSession {
     fn default() -> Self {
-        ClientSession { results: SmallVec::new(), forgotten_below: 0, executed_below: 1 }
+        ClientSession {
+            results: SmallVec::new(),
+            forgotten_below: 0,
+            executed_below: 1,
+        }
     }
 }
 
@@ -136,7 +138,11 @@ impl ClientSession {
 
     fn forget_below(&mut self, below: u64) {
         self.forgotten_below = self.forgotten_below.max(below);
-        let gone = self.results.iter().take_while(|(s, _)| *s < self.forgotten_below).count();
+        let gone = self
+            .results
+            .iter()
+            .take_while(|(s, _)| *s < self.forgotten_below)
+            .count();
         self.results.drain(..gone);
     }
 }
@@ -219,15 +225,27 @@ impl StateMachine {
         };
         for (key, value) in self.store.iter() {
             room(&mut chunks, 16 + value.len());
-            chunks.last_mut().expect("one at least").store.push((key, value.clone()));
+            chunks
+                .last_mut()
+                .expect("one at least")
+                .store
+                .push((key, value.clone()));
         }
         let mut clients: Vec<&ClientId> = self.sessions.keys().collect();
         clients.sort_unstable();
         for client in clients {
             let s = &self.sessions[client];
             let results: Vec<(u64, CommandResult)> = s.results.iter().map(|(q, r)| (*q, r.clone())).collect();
-            room(&mut chunks, 32 + results.iter().map(|(_, r)| 16 + result_size(r)).sum::<usize>());
-            let image = SessionImage { client: *client, forgotten_below: s.forgotten_below, executed_below: s.executed_below, results };
+            room(
+                &mut chunks,
+                32 + results.iter().map(|(_, r)| 16 + result_size(r)).sum::<usize>(),
+            );
+            let image = SessionImage {
+                client: *client,
+                forgotten_below: s.forgotten_below,
+                executed_below: s.executed_below,
+                results,
+            };
             chunks.last_mut().expect("one at least").sessions.push(image);
         }
         for chunk in &mut chunks {
@@ -282,7 +300,13 @@ mod tests {
     fn a_state_rebuilt_from_its_chunks_answers_alike() {
         let mut sm = StateMachine::new();
         for i in 0..200u64 {
-            sm.apply(CommandId::new(i % 7, i / 7 + 1), &Command::Put { key: i as i64, value: Bytes::from(vec![b'x'; 100]) });
+            sm.apply(
+                CommandId::new(i % 7, i / 7 + 1),
+                &Command::Put {
+                    key: i as i64,
+                    value: Bytes::from(vec![b'x'; 100]),
+                },
+            );
         }
         let chunks = sm.chunks(4096);
         assert!(chunks.len() > 3, "{} chunks", chunks.len());
@@ -291,22 +315,45 @@ mod tests {
             rebuilt.absorb(chunk);
         }
         assert_eq!(rebuilt.executed_prefixes(), sm.executed_prefixes());
-        assert_eq!(rebuilt.store().iter().collect::<Vec<_>>(), sm.store().iter().collect::<Vec<_>>());
+        assert_eq!(
+            rebuilt.store().iter().collect::<Vec<_>>(),
+            sm.store().iter().collect::<Vec<_>>()
+        );
         // A retry of a client's latest command is still answered from the
         // session, not applied again; older ones are known executed.
-        let latest = (0..200u64).filter(|i| i % 7 == 3).map(|i| i / 7 + 1).max().expect("client 3 ran");
-        assert_eq!(rebuilt.apply(CommandId::new(3, latest), &Command::Noop), Applied::Duplicate(CommandResult::Done));
+        let latest = (0..200u64)
+            .filter(|i| i % 7 == 3)
+            .map(|i| i / 7 + 1)
+            .max()
+            .expect("client 3 ran");
+        assert_eq!(
+            rebuilt.apply(CommandId::new(3, latest), &Command::Noop),
+            Applied::Duplicate(CommandResult::Done)
+        );
         assert_eq!(rebuilt.apply(CommandId::new(3, 2), &Command::Noop), Applied::Forgotten);
-        assert_eq!(StateMachine::new().chunks(4096).len(), 1, "an empty state is one empty chunk");
+        assert_eq!(
+            StateMachine::new().chunks(4096).len(),
+            1,
+            "an empty state is one empty chunk"
+        );
     }
 
     #[test]
     fn a_command_is_applied_once_and_its_result_remembered() {
         let mut sm = StateMachine::new();
         let id = CommandId::new(1, 1);
-        let put = Command::Put { key: 1, value: Bytes::from_static(b"a") };
+        let put = Command::Put {
+            key: 1,
+            value: Bytes::from_static(b"a"),
+        };
         assert_eq!(sm.apply(id, &put), Applied::Fresh(CommandResult::Done));
-        sm.apply(CommandId::new(2, 1), &Command::Put { key: 1, value: Bytes::from_static(b"b") });
+        sm.apply(
+            CommandId::new(2, 1),
+            &Command::Put {
+                key: 1,
+                value: Bytes::from_static(b"b"),
+            },
+        );
         // A retry of the first PUT must not overwrite the second.
         assert_eq!(sm.apply(id, &put), Applied::Duplicate(CommandResult::Done));
         assert_eq!(
@@ -333,9 +380,15 @@ mod tests {
         }
         assert_eq!(sm.apply(CommandId::new(9, 1), &Command::Noop), Applied::Forgotten);
         assert!(sm.has_executed(CommandId::new(9, 1)));
-        assert!(sm.result_of(CommandId::new(9, 10)).is_some(), "the latest command may still be retried");
+        assert!(
+            sm.result_of(CommandId::new(9, 10)).is_some(),
+            "the latest command may still be retried"
+        );
         assert_eq!(sm.sessions[&9].results.len(), 1, "one result held per client");
-        assert!(!sm.sessions[&9].results.spilled(), "and inline, not in a buffer of its own");
+        assert!(
+            !sm.sessions[&9].results.spilled(),
+            "and inline, not in a buffer of its own"
+        );
     }
 
     #[test]
@@ -343,13 +396,19 @@ mod tests {
         // The client finished 1 elsewhere (fast path) and sent 2, which
         // executed here first: 1 must still execute here, once.
         let mut sm = StateMachine::new();
-        let put = |v: &'static str| Command::Put { key: 1, value: Bytes::from_static(v.as_bytes()) };
+        let put = |v: &'static str| Command::Put {
+            key: 1,
+            value: Bytes::from_static(v.as_bytes()),
+        };
         assert!(matches!(sm.apply(CommandId::new(5, 2), &put("b")), Applied::Fresh(_)));
         assert!(!sm.has_executed(CommandId::new(5, 1)));
         assert!(matches!(sm.apply(CommandId::new(5, 1), &put("a")), Applied::Fresh(_)));
         assert_eq!(sm.executed_prefixes(), vec![(5, 3)]);
         assert_eq!(sm.apply(CommandId::new(5, 1), &put("a")), Applied::Forgotten);
-        assert_eq!(sm.apply(CommandId::new(5, 2), &put("b")), Applied::Duplicate(CommandResult::Done));
+        assert_eq!(
+            sm.apply(CommandId::new(5, 2), &put("b")),
+            Applied::Duplicate(CommandResult::Done)
+        );
     }
 
     #[test]

@@ -41,12 +41,17 @@ impl Speculation {
                 self.overlay.insert(*key, (value.clone(), id));
                 CommandResult::Done
             }
-            Command::Get { key } => {
-                CommandResult::Value(self.overlay.get(key).map(|(v, _)| v).or_else(|| store.get(*key)).cloned())
-            }
+            Command::Get { key } => CommandResult::Value(
+                self.overlay
+                    .get(key)
+                    .map(|(v, _)| v)
+                    .or_else(|| store.get(*key))
+                    .cloned(),
+            ),
             Command::Scan { .. } => {
                 let range = command.key_range().expect("a scan has a key range");
-                let mut merged: BTreeMap<Key, Bytes> = store.range(range.clone()).map(|(k, v)| (k, v.clone())).collect();
+                let mut merged: BTreeMap<Key, Bytes> =
+                    store.range(range.clone()).map(|(k, v)| (k, v.clone())).collect();
                 merged.extend(self.overlay.range(range).map(|(k, (v, _))| (*k, v.clone())));
                 CommandResult::Range(merged.into_iter().collect())
             }
@@ -93,7 +98,10 @@ mod tests {
     use super::*;
 
     fn put(key: Key, v: &'static str) -> Command {
-        Command::Put { key, value: Bytes::from_static(v.as_bytes()) }
+        Command::Put {
+            key,
+            value: Bytes::from_static(v.as_bytes()),
+        }
     }
     fn value(v: &'static str) -> CommandResult {
         CommandResult::Value(Some(Bytes::from_static(v.as_bytes())))
@@ -104,9 +112,15 @@ mod tests {
         let mut state = StateMachine::new();
         state.apply(CommandId::new(9, 1), &put(1, "committed"));
         let mut s = Speculation::new();
-        assert_eq!(s.execute(&state, CommandId::new(1, 1), &Command::Get { key: 1 }), value("committed"));
+        assert_eq!(
+            s.execute(&state, CommandId::new(1, 1), &Command::Get { key: 1 }),
+            value("committed")
+        );
         s.execute(&state, CommandId::new(1, 2), &put(1, "spec"));
-        assert_eq!(s.execute(&state, CommandId::new(1, 3), &Command::Get { key: 1 }), value("spec"));
+        assert_eq!(
+            s.execute(&state, CommandId::new(1, 3), &Command::Get { key: 1 }),
+            value("spec")
+        );
         assert_eq!(state.store().get(1), Some(&Bytes::from_static(b"committed")));
         let scan = s.execute(&state, CommandId::new(1, 4), &Command::Scan { key: 0, count: 5 });
         assert_eq!(scan, CommandResult::Range(vec![(1, Bytes::from_static(b"spec"))]));
@@ -121,11 +135,18 @@ mod tests {
         s.execute(&state, w2, &put(1, "b"));
         state.apply(w1, &put(1, "a"));
         s.settle(w1, &put(1, "a"));
-        assert_eq!(s.execute(&state, CommandId::new(3, 1), &Command::Get { key: 1 }), value("b"), "w2 still speculative");
+        assert_eq!(
+            s.execute(&state, CommandId::new(3, 1), &Command::Get { key: 1 }),
+            value("b"),
+            "w2 still speculative"
+        );
         state.apply(w2, &put(1, "b"));
         s.settle(w2, &put(1, "b"));
         s.clear();
-        assert_eq!(s.execute(&state, CommandId::new(3, 2), &Command::Get { key: 1 }), value("b"));
+        assert_eq!(
+            s.execute(&state, CommandId::new(3, 2), &Command::Get { key: 1 }),
+            value("b")
+        );
     }
 
     #[test]
@@ -133,8 +154,14 @@ mod tests {
         let state = StateMachine::new();
         let mut s = Speculation::new();
         let id = CommandId::new(1, 1);
-        assert_eq!(s.execute(&state, id, &Command::Get { key: 7 }), CommandResult::Value(None));
+        assert_eq!(
+            s.execute(&state, id, &Command::Get { key: 7 }),
+            CommandResult::Value(None)
+        );
         s.execute(&state, CommandId::new(2, 1), &put(7, "x"));
-        assert_eq!(s.execute(&state, id, &Command::Get { key: 7 }), CommandResult::Value(None));
+        assert_eq!(
+            s.execute(&state, id, &Command::Get { key: 7 }),
+            CommandResult::Value(None)
+        );
     }
 }

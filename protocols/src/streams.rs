@@ -37,7 +37,8 @@ impl<V> Window<V> {
     }
 
     fn slot_mut(&mut self, position: u64) -> Option<&mut Option<V>> {
-        self.slots.get_mut(usize::try_from(position.checked_sub(self.first)?).ok()?)
+        self.slots
+            .get_mut(usize::try_from(position.checked_sub(self.first)?).ok()?)
     }
 
     /// Whether `position` is in the window or close enough to join it.
@@ -87,7 +88,12 @@ pub struct StreamMap<K, V> {
 
 impl<K, V> Default for StreamMap<K, V> {
     fn default() -> Self {
-        StreamMap { streams: FxHashMap::default(), strays: BTreeMap::new(), len: 0, _ids: std::marker::PhantomData }
+        StreamMap {
+            streams: FxHashMap::default(),
+            strays: BTreeMap::new(),
+            len: 0,
+            _ids: std::marker::PhantomData,
+        }
     }
 }
 
@@ -109,7 +115,11 @@ impl<K: Sequenced, V> StreamMap<K, V> {
 
     /// The value of `id`.
     pub fn get(&self, id: &K) -> Option<&V> {
-        let in_window = self.streams.get(&id.stream()).and_then(|w| w.slot(id.position())).and_then(Option::as_ref);
+        let in_window = self
+            .streams
+            .get(&id.stream())
+            .and_then(|w| w.slot(id.position()))
+            .and_then(Option::as_ref);
         match in_window {
             Some(v) => Some(v),
             None if self.strays.is_empty() => None,
@@ -120,7 +130,11 @@ impl<K: Sequenced, V> StreamMap<K, V> {
     /// The same, to change.
     pub fn get_mut(&mut self, id: &K) -> Option<&mut V> {
         let has_strays = !self.strays.is_empty();
-        let in_window = self.streams.get_mut(&id.stream()).and_then(|w| w.slot_mut(id.position())).and_then(Option::as_mut);
+        let in_window = self
+            .streams
+            .get_mut(&id.stream())
+            .and_then(|w| w.slot_mut(id.position()))
+            .and_then(Option::as_mut);
         match in_window {
             Some(v) => Some(v),
             None if !has_strays => None,
@@ -134,7 +148,10 @@ impl<K: Sequenced, V> StreamMap<K, V> {
         if !self.strays.is_empty() && self.strays.contains_key(&key) {
             return self.strays.get_mut(&key).expect("just checked");
         }
-        let window = self.streams.entry(id.stream()).or_insert_with(|| Window { first: id.position(), slots: VecDeque::new() });
+        let window = self.streams.entry(id.stream()).or_insert_with(|| Window {
+            first: id.position(),
+            slots: VecDeque::new(),
+        });
         if !window.slots.is_empty() && !window.reaches(id.position()) {
             self.len += 1;
             return self.strays.entry(key).or_insert_with(make);
@@ -164,7 +181,11 @@ impl<K: Sequenced, V> StreamMap<K, V> {
     /// Removes the value of `id`.
     pub fn remove(&mut self, id: &K) -> Option<V> {
         let stream = id.stream();
-        let from_window = self.streams.get_mut(&stream).and_then(|w| w.slot_mut(id.position())).and_then(Option::take);
+        let from_window = self
+            .streams
+            .get_mut(&stream)
+            .and_then(|w| w.slot_mut(id.position()))
+            .and_then(Option::take);
         let removed = match from_window {
             Some(v) => {
                 self.tidy(stream);
@@ -195,7 +216,11 @@ impl<K: Sequenced, V> StreamMap<K, V> {
             self.tidy(stream);
         }
         if !self.strays.is_empty() {
-            let stale: Vec<(u64, u64)> = self.strays.range((stream, 0)..(stream, below)).map(|(k, _)| *k).collect();
+            let stale: Vec<(u64, u64)> = self
+                .strays
+                .range((stream, 0)..(stream, below))
+                .map(|(k, _)| *k)
+                .collect();
             for key in stale {
                 if let Some(v) = self.strays.remove(&key) {
                     self.len -= 1;
@@ -232,9 +257,16 @@ impl<K: Sequenced, V> StreamMap<K, V> {
     /// Every id and value, stream by stream in position order (strays last).
     pub fn iter(&self) -> impl Iterator<Item = (K, &V)> {
         let windows = self.streams.iter().flat_map(|(&stream, w)| {
-            w.slots.iter().enumerate().filter_map(move |(i, slot)| slot.as_ref().map(|v| (K::at(stream, w.first + i as u64), v)))
+            w.slots
+                .iter()
+                .enumerate()
+                .filter_map(move |(i, slot)| slot.as_ref().map(|v| (K::at(stream, w.first + i as u64), v)))
         });
-        windows.chain(self.strays.iter().map(|(&(stream, position), v)| (K::at(stream, position), v)))
+        windows.chain(
+            self.strays
+                .iter()
+                .map(|(&(stream, position), v)| (K::at(stream, position), v)),
+        )
     }
 
     /// Every id.
@@ -247,9 +279,19 @@ impl<K: Sequenced, V> StreamMap<K, V> {
         let mut all = Vec::with_capacity(self.len);
         for (stream, window) in std::mem::take(&mut self.streams) {
             let first = window.first;
-            all.extend(window.slots.into_iter().enumerate().filter_map(|(i, slot)| slot.map(|v| (K::at(stream, first + i as u64), v))));
+            all.extend(
+                window
+                    .slots
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(i, slot)| slot.map(|v| (K::at(stream, first + i as u64), v))),
+            );
         }
-        all.extend(std::mem::take(&mut self.strays).into_iter().map(|((stream, position), v)| (K::at(stream, position), v)));
+        all.extend(
+            std::mem::take(&mut self.strays)
+                .into_iter()
+                .map(|((stream, position), v)| (K::at(stream, position), v)),
+        );
         self.len = 0;
         all
     }
@@ -286,7 +328,10 @@ mod tests {
         m.release_below(7, 4, |id, v| gone.push((id.seq, v)));
         assert_eq!(gone, vec![(1, 1), (2, 2), (3, 3)]);
         assert_eq!(m.len(), 2);
-        assert_eq!(m.keys().collect::<Vec<_>>(), vec![CommandId::new(7, 4), CommandId::new(7, 5)]);
+        assert_eq!(
+            m.keys().collect::<Vec<_>>(),
+            vec![CommandId::new(7, 4), CommandId::new(7, 5)]
+        );
     }
 
     #[test]

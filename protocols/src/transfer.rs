@@ -56,17 +56,32 @@ impl IncomingImage {
     /// image than the one being assembled is dropped; a newer image
     /// replaces it. Malformed announcements (`part >= parts`, too many
     /// parts) are dropped.
-    pub fn add(&mut self, frontier: u64, part: u32, parts: u32, chunk: StateChunk, now: Time) -> Option<Vec<StateChunk>> {
+    pub fn add(
+        &mut self,
+        frontier: u64,
+        part: u32,
+        parts: u32,
+        chunk: StateChunk,
+        now: Time,
+    ) -> Option<Vec<StateChunk>> {
         if part >= parts || parts > MAX_PARTS {
             return None;
         }
-        let stale = self.assembly.as_ref().is_some_and(|a| a.frontier > frontier || (a.frontier == frontier && a.parts.len() != parts as usize));
+        let stale = self
+            .assembly
+            .as_ref()
+            .is_some_and(|a| a.frontier > frontier || (a.frontier == frontier && a.parts.len() != parts as usize));
         if stale {
             return None;
         }
         let assembly = match &mut self.assembly {
             Some(a) if a.frontier == frontier => a,
-            _ => self.assembly.insert(Assembly { frontier, parts: vec![None; parts as usize], missing: parts as usize, last_part: now }),
+            _ => self.assembly.insert(Assembly {
+                frontier,
+                parts: vec![None; parts as usize],
+                missing: parts as usize,
+                last_part: now,
+            }),
         };
         assembly.last_part = now;
         let slot = &mut assembly.parts[part as usize];
@@ -109,7 +124,9 @@ impl IncomingImage {
     /// Whether an image is arriving: a part came within `patience`. The
     /// receiver does not ask again meanwhile.
     pub fn is_arriving(&self, now: Time, patience: Duration) -> bool {
-        self.assembly.as_ref().is_some_and(|a| now.since(a.last_part) < patience)
+        self.assembly
+            .as_ref()
+            .is_some_and(|a| now.since(a.last_part) < patience)
     }
 
     /// Drops a partial image, once the receiver got past its frontier otherwise.
@@ -125,7 +142,13 @@ impl IncomingImage {
 /// from it and the log jumps there, keeping this replica's votes above
 /// (`SlotLog::install`). Answers whether it was news (an image no newer
 /// than the replica's own frontier changes nothing).
-pub fn install_image(state: &mut StateMachine, log: &mut SlotLog, forgotten: u64, executed: u64, image: Vec<StateChunk>) -> bool {
+pub fn install_image(
+    state: &mut StateMachine,
+    log: &mut SlotLog,
+    forgotten: u64,
+    executed: u64,
+    image: Vec<StateChunk>,
+) -> bool {
     if executed <= log.execution_frontier() {
         return false;
     }
@@ -148,12 +171,16 @@ pub struct ImageSender {
 impl ImageSender {
     /// None sent yet to any of `n` replicas.
     pub fn new(n: usize) -> Self {
-        ImageSender { last_sent: vec![None; n] }
+        ImageSender {
+            last_sent: vec![None; n],
+        }
     }
 
     /// Whether an image may go to `to` now; if so, notes it as sent.
     pub fn may_send(&mut self, to: ReplicaId, now: Time, interval: Duration) -> bool {
-        let Some(last) = self.last_sent.get_mut(to) else { return false };
+        let Some(last) = self.last_sent.get_mut(to) else {
+            return false;
+        };
         if last.is_some_and(|t| now.since(t) < interval) {
             return false;
         }
@@ -182,8 +209,7 @@ pub fn split_by_size<T>(items: Vec<T>, max_bytes: usize, size: impl Fn(&T) -> us
 
 /// Which part of a reply a message carries: part `index` of `count` of
 /// the reply its sender tagged `version`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Part {
     /// Tells one reply from a retransmitted one, which may be cut otherwise.
     pub version: u64,
@@ -198,7 +224,16 @@ pub struct Part {
 pub fn parts_of<T>(items: Vec<T>, version: u64, size: impl Fn(&T) -> usize) -> impl Iterator<Item = (Part, Vec<T>)> {
     let parts = split_by_size(items, PART_BYTES, size);
     let count = parts.len() as u32;
-    parts.into_iter().enumerate().map(move |(i, items)| (Part { version, index: i as u32, count }, items))
+    parts.into_iter().enumerate().map(move |(i, items)| {
+        (
+            Part {
+                version,
+                index: i as u32,
+                count,
+            },
+            items,
+        )
+    })
 }
 
 /// Replies in parts, put back together per replica: a reply counts only
@@ -236,7 +271,11 @@ impl<T> PartedReplies<T> {
     /// whole reply, parts in order, once its last missing part arrived.
     /// Malformed parts are dropped.
     pub fn add(&mut self, from: ReplicaId, label: Part, items: Vec<T>) -> Option<Vec<T>> {
-        let Part { version, index: part, count: parts } = label;
+        let Part {
+            version,
+            index: part,
+            count: parts,
+        } = label;
         if part >= parts || parts > MAX_PARTS {
             return None;
         }
@@ -244,7 +283,12 @@ impl<T> PartedReplies<T> {
             Some(i) if self.arriving[i].version == version && self.arriving[i].parts.len() == parts as usize => i,
             Some(i) if self.arriving[i].version > version => return None,
             found => {
-                let fresh = Arriving { from, version, parts: (0..parts).map(|_| None).collect(), missing: parts as usize };
+                let fresh = Arriving {
+                    from,
+                    version,
+                    parts: (0..parts).map(|_| None).collect(),
+                    missing: parts as usize,
+                };
                 match found {
                     Some(i) => {
                         self.arriving[i] = fresh;
@@ -277,20 +321,31 @@ mod tests {
     use bytes::Bytes;
 
     fn chunk(key: i64) -> StateChunk {
-        StateChunk { store: vec![(key, Bytes::from_static(b"v"))], sessions: Vec::new(), applied: 7 }
+        StateChunk {
+            store: vec![(key, Bytes::from_static(b"v"))],
+            sessions: Vec::new(),
+            applied: 7,
+        }
     }
 
     #[test]
     fn an_image_is_whole_once_every_part_arrived_in_any_order() {
         let mut incoming = IncomingImage::new();
         assert_eq!(incoming.add(10, 2, 3, chunk(2), Time(0)), None);
-        assert_eq!(incoming.add(10, 2, 3, chunk(2), Time(1)), None, "a duplicate adds nothing");
+        assert_eq!(
+            incoming.add(10, 2, 3, chunk(2), Time(1)),
+            None,
+            "a duplicate adds nothing"
+        );
         assert!(incoming.is_arriving(Time(2), Duration::from_nanos(5)));
         assert_eq!(incoming.add(10, 0, 3, chunk(0), Time(3)), None);
         let whole = incoming.add(10, 1, 3, chunk(1), Time(4)).expect("complete");
         let keys: Vec<i64> = whole.iter().map(|c| c.store[0].0).collect();
         assert_eq!(keys, vec![0, 1, 2], "parts come back in order");
-        assert!(!incoming.is_arriving(Time(5), Duration::from_secs(1)), "nothing pending after");
+        assert!(
+            !incoming.is_arriving(Time(5), Duration::from_secs(1)),
+            "nothing pending after"
+        );
     }
 
     #[test]
@@ -298,9 +353,17 @@ mod tests {
         let mut incoming = IncomingImage::new();
         assert_eq!(incoming.add(10, 0, 2, chunk(0), Time(0)), None);
         assert_eq!(incoming.add(20, 0, 2, chunk(5), Time(1)), None);
-        assert_eq!(incoming.add(10, 1, 2, chunk(1), Time(2)), None, "the older image is gone");
+        assert_eq!(
+            incoming.add(10, 1, 2, chunk(1), Time(2)),
+            None,
+            "the older image is gone"
+        );
         assert_eq!(incoming.add(20, 2, 2, chunk(9), Time(2)), None, "part out of range");
-        assert_eq!(incoming.add(20, 0, MAX_PARTS + 1, chunk(9), Time(2)), None, "too many parts");
+        assert_eq!(
+            incoming.add(20, 0, MAX_PARTS + 1, chunk(9), Time(2)),
+            None,
+            "too many parts"
+        );
         assert!(incoming.add(20, 1, 2, chunk(6), Time(3)).is_some());
         let mut incoming = IncomingImage::new();
         incoming.add(10, 0, 2, chunk(0), Time(0));
@@ -330,15 +393,118 @@ mod tests {
     #[test]
     fn a_reply_is_whole_once_all_its_parts_of_one_version_arrived() {
         let mut replies = PartedReplies::new();
-        assert_eq!(replies.add(1, Part { version: 5, index: 1, count: 2 }, vec![3, 4]), None);
-        assert_eq!(replies.add(1, Part { version: 5, index: 1, count: 2 }, vec![3, 4]), None, "duplicate");
-        assert_eq!(replies.add(2, Part { version: 9, index: 3, count: 2 }, vec![0]), None, "malformed");
-        assert_eq!(replies.add(1, Part { version: 5, index: 0, count: 2 }, vec![1, 2]), Some(vec![1, 2, 3, 4]));
+        assert_eq!(
+            replies.add(
+                1,
+                Part {
+                    version: 5,
+                    index: 1,
+                    count: 2
+                },
+                vec![3, 4]
+            ),
+            None
+        );
+        assert_eq!(
+            replies.add(
+                1,
+                Part {
+                    version: 5,
+                    index: 1,
+                    count: 2
+                },
+                vec![3, 4]
+            ),
+            None,
+            "duplicate"
+        );
+        assert_eq!(
+            replies.add(
+                2,
+                Part {
+                    version: 9,
+                    index: 3,
+                    count: 2
+                },
+                vec![0]
+            ),
+            None,
+            "malformed"
+        );
+        assert_eq!(
+            replies.add(
+                1,
+                Part {
+                    version: 5,
+                    index: 0,
+                    count: 2
+                },
+                vec![1, 2]
+            ),
+            Some(vec![1, 2, 3, 4])
+        );
         // A newer version replaces the parts of an older one, never mixes.
-        assert_eq!(replies.add(2, Part { version: 1, index: 0, count: 2 }, vec![1]), None);
-        assert_eq!(replies.add(2, Part { version: 2, index: 1, count: 2 }, vec![9]), None);
-        assert_eq!(replies.add(2, Part { version: 1, index: 1, count: 2 }, vec![2]), None, "older version dropped");
-        assert_eq!(replies.add(2, Part { version: 2, index: 0, count: 2 }, vec![8]), Some(vec![8, 9]));
-        assert_eq!(replies.add(3, Part { version: 0, index: 0, count: 1 }, Vec::<u8>::new()), Some(vec![]), "an empty reply is one empty part");
+        assert_eq!(
+            replies.add(
+                2,
+                Part {
+                    version: 1,
+                    index: 0,
+                    count: 2
+                },
+                vec![1]
+            ),
+            None
+        );
+        assert_eq!(
+            replies.add(
+                2,
+                Part {
+                    version: 2,
+                    index: 1,
+                    count: 2
+                },
+                vec![9]
+            ),
+            None
+        );
+        assert_eq!(
+            replies.add(
+                2,
+                Part {
+                    version: 1,
+                    index: 1,
+                    count: 2
+                },
+                vec![2]
+            ),
+            None,
+            "older version dropped"
+        );
+        assert_eq!(
+            replies.add(
+                2,
+                Part {
+                    version: 2,
+                    index: 0,
+                    count: 2
+                },
+                vec![8]
+            ),
+            Some(vec![8, 9])
+        );
+        assert_eq!(
+            replies.add(
+                3,
+                Part {
+                    version: 0,
+                    index: 0,
+                    count: 1
+                },
+                Vec::<u8>::new()
+            ),
+            Some(vec![]),
+            "an empty reply is one empty part"
+        );
     }
 }

@@ -73,10 +73,21 @@ mod tests {
 
     #[test]
     fn a_boxed_field_has_the_bytes_of_the_plain_one() {
-        let big = Inner { n: 9, xs: vec![1, 2, 3] };
+        let big = Inner {
+            n: 9,
+            xs: vec![1, 2, 3],
+        };
         for maybe in [None, Some(Inner { n: 2, xs: vec![4, 5] })] {
-            let plain = Plain { a: 7, big: big.clone(), maybe: maybe.clone() };
-            let boxed = Boxed { a: 7, big: Box::new(big.clone()), maybe: maybe.map(Box::new) };
+            let plain = Plain {
+                a: 7,
+                big: big.clone(),
+                maybe: maybe.clone(),
+            };
+            let boxed = Boxed {
+                a: 7,
+                big: Box::new(big.clone()),
+                maybe: maybe.map(Box::new),
+            };
             let plain_bytes = rkyv::to_bytes::<Error>(&plain).expect("serializes");
             let boxed_bytes = rkyv::to_bytes::<Error>(&boxed).expect("serializes");
             assert_eq!(plain_bytes.as_slice(), boxed_bytes.as_slice());

@@ -29,7 +29,10 @@ fn replica(id: usize) -> SwiftReplica {
 }
 
 fn put(key: i64) -> Command {
-    Command::Put { key, value: Bytes::from_static(b"v") }
+    Command::Put {
+        key,
+        value: Bytes::from_static(b"v"),
+    }
 }
 
 /// One `Sync` part, as (decided ids, voided ids, released).
@@ -40,7 +43,12 @@ fn syncs(actions: &[Action<Message>]) -> Vec<SyncSeen> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Broadcast(Message::Sync { decided, voided, released, .. }) => Some((decided.iter().map(|d| d.id).collect(), voided.clone(), released.clone())),
+            Action::Broadcast(Message::Sync {
+                decided,
+                voided,
+                released,
+                ..
+            }) => Some((decided.iter().map(|d| d.id).collect(), voided.clone(), released.clone())),
             _ => None,
         })
         .collect()
@@ -51,17 +59,39 @@ fn a_new_leader_does_not_void_a_released_dependency_and_its_sync_names_the_highe
     // Replica 1 executed client 7's commands 1..=12 (committed by the
     // leader of ballot 0), then takes over.
     let mut r = replica(1);
-    let commits: Vec<(NodeId, Message)> =
-        (1..=12).map(|seq| (NodeId::Replica(0), Message::Commit { id: CommandId::new(7, seq), command: put(seq as i64), deps: deps_of([], CommandId::new(7, seq)) })).collect();
+    let commits: Vec<(NodeId, Message)> = (1..=12)
+        .map(|seq| {
+            (
+                NodeId::Replica(0),
+                Message::Commit {
+                    id: CommandId::new(7, seq),
+                    command: put(seq as i64),
+                    deps: deps_of([], CommandId::new(7, seq)),
+                },
+            )
+        })
+        .collect();
     let actions = step(&mut r, Time::from_millis(1), commits);
-    assert_eq!(actions.iter().filter(|a| matches!(a, Action::Executed(_))).count(), 12, "{actions:?}");
+    assert_eq!(
+        actions.iter().filter(|a| matches!(a, Action::Executed(_))).count(),
+        12,
+        "{actions:?}"
+    );
     // The leader falls silent: a tick well past the suspicion timeout asks
     // for pre-votes, and one grant makes a majority of three.
     let late = Time::from_millis(10_000);
     let mut out = Outbox::new();
     r.tick(late, &mut out);
-    assert!(out.drain().any(|a| matches!(a, Action::Broadcast(Message::PreVote { .. }))), "replica 1 suspects the leader");
-    let actions = step(&mut r, late, vec![(NodeId::Replica(2), Message::PreVoteGranted { ballot: Ballot(0) })]);
+    assert!(
+        out.drain()
+            .any(|a| matches!(a, Action::Broadcast(Message::PreVote { .. }))),
+        "replica 1 suspects the leader"
+    );
+    let actions = step(
+        &mut r,
+        late,
+        vec![(NodeId::Replica(2), Message::PreVoteGranted { ballot: Ballot(0) })],
+    );
     let ballot = actions
         .iter()
         .find_map(|a| match a {
@@ -74,15 +104,34 @@ fn a_new_leader_does_not_void_a_released_dependency_and_its_sync_names_the_highe
     // everywhere the old leader waited for) and reports a command of
     // client 8 that depends on 7.12.
     let dependent = CommandId::new(8, 1);
-    let entry = ReportedEntry { id: dependent, command: put(12), phase: Phase::Accepted, deps: deps_of([CommandId::new(7, 12)], dependent) };
-    let ack = Message::NewLeaderAck { ballot, cballot: Ballot(0), part: Part { version: 1, index: 0, count: 1 }, entries: vec![entry], released: vec![(7, 13)] };
+    let entry = ReportedEntry {
+        id: dependent,
+        command: put(12),
+        phase: Phase::Accepted,
+        deps: deps_of([CommandId::new(7, 12)], dependent),
+    };
+    let ack = Message::NewLeaderAck {
+        ballot,
+        cballot: Ballot(0),
+        part: Part {
+            version: 1,
+            index: 0,
+            count: 1,
+        },
+        entries: vec![entry],
+        released: vec![(7, 13)],
+    };
     let actions = step(&mut r, late, vec![(NodeId::Replica(2), ack)]);
     let sent = syncs(&actions);
     assert_eq!(sent.len(), 1, "a majority reported: the Sync leaves: {actions:?}");
     let (decided, voided, released) = &sent[0];
     assert_eq!(decided, &vec![dependent]);
     assert!(voided.is_empty(), "7.12 was released, not lost: {voided:?}");
-    assert_eq!(released, &vec![(7, 13)], "the reporter's release, higher than the leader's own (none)");
+    assert_eq!(
+        released,
+        &vec![(7, 13)],
+        "the reporter's release, higher than the leader's own (none)"
+    );
 }
 
 #[test]
@@ -93,12 +142,32 @@ fn a_replica_behind_the_release_a_sync_names_installs_an_image_instead_of_syncin
     let dependent = CommandId::new(8, 1);
     let sync = Message::Sync {
         ballot: Ballot(1),
-        part: Part { version: 1, index: 0, count: 1 },
-        decided: vec![protocols::swift::messages::Decided { id: dependent, command: put(12), deps: deps_of([CommandId::new(7, 12)], dependent) }],
+        part: Part {
+            version: 1,
+            index: 0,
+            count: 1,
+        },
+        decided: vec![protocols::swift::messages::Decided {
+            id: dependent,
+            command: put(12),
+            deps: deps_of([CommandId::new(7, 12)], dependent),
+        }],
         voided: Vec::new(),
         released: vec![(7, 13)],
     };
     let actions = step(&mut r, Time::from_millis(10_000), vec![(NodeId::Replica(1), sync)]);
-    assert!(actions.iter().any(|a| matches!(a, Action::Send { to: NodeId::Replica(1), msg: Message::ImageRequest })), "{actions:?}");
-    assert!(!actions.iter().any(|a| matches!(a, Action::Executed(_))), "nothing runs without 7.12: {actions:?}");
+    assert!(
+        actions.iter().any(|a| matches!(
+            a,
+            Action::Send {
+                to: NodeId::Replica(1),
+                msg: Message::ImageRequest
+            }
+        )),
+        "{actions:?}"
+    );
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Executed(_))),
+        "nothing runs without 7.12: {actions:?}"
+    );
 }

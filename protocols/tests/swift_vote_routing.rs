@@ -44,9 +44,15 @@ fn vote_destinations(actions: &[Action<Message>]) -> (Vec<(&'static str, Option<
     let mut to_clients = 0;
     for action in actions {
         match action {
-            Action::Send { to: NodeId::Replica(r), msg } => to_replicas.extend(kind(msg).map(|k| (k, Some(*r)))),
+            Action::Send {
+                to: NodeId::Replica(r),
+                msg,
+            } => to_replicas.extend(kind(msg).map(|k| (k, Some(*r)))),
             Action::Broadcast(msg) => to_replicas.extend(kind(msg).map(|k| (k, None))),
-            Action::Send { to: NodeId::Client(_), msg: Message::FastAck { .. } | Message::SlowAck { .. } } => to_clients += 1,
+            Action::Send {
+                to: NodeId::Client(_),
+                msg: Message::FastAck { .. } | Message::SlowAck { .. },
+            } => to_clients += 1,
             _ => {}
         }
     }
@@ -58,12 +64,27 @@ fn executed(actions: &[Action<Message>], id: CommandId) -> bool {
 }
 
 fn proposal(id: CommandId) -> Message {
-    Message::Propose { id, command: Command::Put { key: 42, value: Bytes::from_static(b"x") }, reply_on_execution: false, every_slow_ack: false }
+    Message::Propose {
+        id,
+        command: Command::Put {
+            key: 42,
+            value: Bytes::from_static(b"x"),
+        },
+        reply_on_execution: false,
+        every_slow_ack: false,
+    }
 }
 
 /// The leader's (replica 0's) fast-path vote, as its flush sends it.
 fn leaders_vote(id: CommandId) -> Message {
-    Message::FastAcks { ballot: Ballot(0), acks: vec![FastVote { id, deps: deps_of([], id) }], all_heard: false }
+    Message::FastAcks {
+        ballot: Ballot(0),
+        acks: vec![FastVote {
+            id,
+            deps: deps_of([], id),
+        }],
+        all_heard: false,
+    }
 }
 
 #[test]
@@ -78,7 +99,11 @@ fn with_three_replicas_a_follower_votes_to_the_leader_and_commits_on_the_leaders
     // The leader agrees: the follower accepts, tells the leader and the
     // client, and commits (the leader and itself are a majority).
     let actions = deliver(&mut r, NodeId::Replica(0), leaders_vote(id));
-    assert_eq!(vote_destinations(&actions), (vec![("SlowAcks", Some(0))], 1), "{actions:?}");
+    assert_eq!(
+        vote_destinations(&actions),
+        (vec![("SlowAcks", Some(0))], 1),
+        "{actions:?}"
+    );
     assert!(executed(&actions, id), "{actions:?}");
 }
 
@@ -88,15 +113,30 @@ fn with_five_replicas_a_followers_votes_reach_every_replica() {
     let id = CommandId::new(7, 1);
 
     let actions = deliver(&mut r, NodeId::Client(7), proposal(id));
-    assert_eq!(vote_destinations(&actions), (vec![("FastAcks", None)], 1), "{actions:?}");
+    assert_eq!(
+        vote_destinations(&actions),
+        (vec![("FastAcks", None)], 1),
+        "{actions:?}"
+    );
 
     // The leader's vote and its own are two of five: no commit yet.
     let actions = deliver(&mut r, NodeId::Replica(0), leaders_vote(id));
-    assert_eq!(vote_destinations(&actions), (vec![("SlowAcks", None)], 1), "{actions:?}");
+    assert_eq!(
+        vote_destinations(&actions),
+        (vec![("SlowAcks", None)], 1),
+        "{actions:?}"
+    );
     assert!(!executed(&actions, id), "{actions:?}");
 
     // A third replica's slow-path vote makes the majority.
-    let actions = deliver(&mut r, NodeId::Replica(3), Message::SlowAcks { ballot: Ballot(0), ids: vec![id] });
+    let actions = deliver(
+        &mut r,
+        NodeId::Replica(3),
+        Message::SlowAcks {
+            ballot: Ballot(0),
+            ids: vec![id],
+        },
+    );
     assert!(executed(&actions, id), "{actions:?}");
 }
 
@@ -113,7 +153,11 @@ fn a_follower_that_hears_the_leader_first_waits_for_the_clients_proposal() {
     // The proposal arrives: the follower votes, accepts the leader's
     // dependencies at once, and commits.
     let actions = deliver(&mut r, NodeId::Client(7), proposal(id));
-    assert_eq!(vote_destinations(&actions), (vec![("SlowAcks", Some(0))], 2), "{actions:?}");
+    assert_eq!(
+        vote_destinations(&actions),
+        (vec![("SlowAcks", Some(0))], 2),
+        "{actions:?}"
+    );
     assert!(executed(&actions, id), "{actions:?}");
 }
 
@@ -125,11 +169,27 @@ fn with_three_replicas_the_leader_commits_on_one_followers_slow_vote() {
     // The leader votes to both followers and answers the client at once.
     let actions = deliver(&mut leader, NodeId::Client(7), proposal(id));
     assert_eq!(vote_destinations(&actions).0, vec![("FastAcks", None)], "{actions:?}");
-    assert!(actions.iter().any(|a| matches!(a, Action::Send { to: NodeId::Client(7), msg: Message::Reply { .. } })), "{actions:?}");
+    assert!(
+        actions.iter().any(|a| matches!(
+            a,
+            Action::Send {
+                to: NodeId::Client(7),
+                msg: Message::Reply { .. }
+            }
+        )),
+        "{actions:?}"
+    );
     assert!(!executed(&actions, id));
 
     // One follower accepted its dependencies: with its own, a majority.
-    let actions = deliver(&mut leader, NodeId::Replica(2), Message::SlowAcks { ballot: Ballot(0), ids: vec![id] });
+    let actions = deliver(
+        &mut leader,
+        NodeId::Replica(2),
+        Message::SlowAcks {
+            ballot: Ballot(0),
+            ids: vec![id],
+        },
+    );
     assert!(executed(&actions, id), "{actions:?}");
 }
 
@@ -137,7 +197,10 @@ fn slow_acks_to_clients(actions: &[Action<Message>]) -> Vec<CommandId> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Send { to: NodeId::Client(_), msg: Message::SlowAck { id, .. } } => Some(*id),
+            Action::Send {
+                to: NodeId::Client(_),
+                msg: Message::SlowAck { id, .. },
+            } => Some(*id),
             _ => None,
         })
         .collect()
@@ -145,7 +208,11 @@ fn slow_acks_to_clients(actions: &[Action<Message>]) -> Vec<CommandId> {
 
 /// The leader's vote with its word on whether it heard from every replica.
 fn leaders_vote_heard(id: CommandId, deps: protocols::depgraph::Deps, all_heard: bool) -> Message {
-    Message::FastAcks { ballot: Ballot(0), acks: vec![FastVote { id, deps }], all_heard }
+    Message::FastAcks {
+        ballot: Ballot(0),
+        acks: vec![FastVote { id, deps }],
+        all_heard,
+    }
 }
 
 #[test]
@@ -157,7 +224,11 @@ fn a_follower_whose_fast_vote_matched_sends_the_client_no_slow_ack_while_the_lea
     deliver(&mut r, NodeId::Client(7), proposal(a));
     let actions = deliver(&mut r, NodeId::Replica(0), leaders_vote_heard(a, deps_of([], a), true));
     assert!(slow_acks_to_clients(&actions).is_empty(), "{actions:?}");
-    assert_eq!(vote_destinations(&actions).0, vec![("SlowAcks", Some(0))], "the leader still gets it");
+    assert_eq!(
+        vote_destinations(&actions).0,
+        vec![("SlowAcks", Some(0))],
+        "the leader still gets it"
+    );
 
     // Its vote for `b` (after `a`, same key) differs from the leader's
     // (none): the client needs its slow-path vote.
@@ -176,7 +247,11 @@ fn a_follower_sends_every_slow_ack_while_the_leader_has_not_heard_everyone() {
     let mut r = follower(3);
     let id = CommandId::new(7, 1);
     deliver(&mut r, NodeId::Client(7), proposal(id));
-    let actions = deliver(&mut r, NodeId::Replica(0), leaders_vote_heard(id, deps_of([], id), false));
+    let actions = deliver(
+        &mut r,
+        NodeId::Replica(0),
+        leaders_vote_heard(id, deps_of([], id), false),
+    );
     assert_eq!(slow_acks_to_clients(&actions), vec![id], "{actions:?}");
 }
 
@@ -185,9 +260,30 @@ fn a_follower_sends_its_matching_slow_ack_to_a_client_that_asks_for_every_one() 
     // Across sites the slow path may answer first (swift/distances.rs).
     let mut r = follower(3);
     let id = CommandId::new(7, 1);
-    let Message::Propose { id, command, reply_on_execution, .. } = proposal(id) else { unreachable!() };
-    deliver(&mut r, NodeId::Client(7), Message::Propose { id, command, reply_on_execution, every_slow_ack: true });
-    let actions = deliver(&mut r, NodeId::Replica(0), leaders_vote_heard(id, deps_of([], id), true));
+    let Message::Propose {
+        id,
+        command,
+        reply_on_execution,
+        ..
+    } = proposal(id)
+    else {
+        unreachable!()
+    };
+    deliver(
+        &mut r,
+        NodeId::Client(7),
+        Message::Propose {
+            id,
+            command,
+            reply_on_execution,
+            every_slow_ack: true,
+        },
+    );
+    let actions = deliver(
+        &mut r,
+        NodeId::Replica(0),
+        leaders_vote_heard(id, deps_of([], id), true),
+    );
     assert_eq!(slow_acks_to_clients(&actions), vec![id], "{actions:?}");
 }
 
@@ -198,7 +294,11 @@ fn seven_replicas_with_three_quarters_quorums_always_send_slow_acks() {
     let mut r = follower(7);
     let id = CommandId::new(7, 1);
     deliver(&mut r, NodeId::Client(7), proposal(id));
-    let actions = deliver(&mut r, NodeId::Replica(0), leaders_vote_heard(id, deps_of([], id), true));
+    let actions = deliver(
+        &mut r,
+        NodeId::Replica(0),
+        leaders_vote_heard(id, deps_of([], id), true),
+    );
     assert_eq!(slow_acks_to_clients(&actions), vec![id], "{actions:?}");
 }
 
@@ -214,9 +314,24 @@ fn the_leader_says_it_heard_everyone_only_while_every_replica_spoke_lately() {
     let at = |ms: u64| Time::from_millis(ms);
     let step = common::step;
     let report = || Message::ExecutedPrefixes { prefixes: Vec::new() };
-    let actions = step(&mut leader, at(100), vec![(NodeId::Replica(1), report()), (NodeId::Replica(2), report()), (NodeId::Client(7), proposal(CommandId::new(7, 1)))]);
+    let actions = step(
+        &mut leader,
+        at(100),
+        vec![
+            (NodeId::Replica(1), report()),
+            (NodeId::Replica(2), report()),
+            (NodeId::Client(7), proposal(CommandId::new(7, 1))),
+        ],
+    );
     assert_eq!(says(&actions), Some(true), "{actions:?}");
     // Replica 2 falls silent for longer than four release intervals (1 ms each here).
-    let actions = step(&mut leader, at(110), vec![(NodeId::Replica(1), report()), (NodeId::Client(8), proposal(CommandId::new(8, 1)))]);
+    let actions = step(
+        &mut leader,
+        at(110),
+        vec![
+            (NodeId::Replica(1), report()),
+            (NodeId::Client(8), proposal(CommandId::new(8, 1))),
+        ],
+    );
     assert_eq!(says(&actions), Some(false), "{actions:?}");
 }

@@ -16,13 +16,24 @@ pub const DEFAULT_PORT: u16 = 7070;
 
 /// An address from the config: `ip` (port 7070) or `ip:port`.
 pub fn address(text: &str) -> Result<SocketAddr, String> {
-    let with_port = if text.contains(':') { text.to_string() } else { format!("{text}:{DEFAULT_PORT}") };
-    with_port.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| format!("`{text}` is not an address"))
+    let with_port = if text.contains(':') {
+        text.to_string()
+    } else {
+        format!("{text}:{DEFAULT_PORT}")
+    };
+    with_port
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("`{text}` is not an address"))
 }
 
 /// The replicas' addresses from the config (errors name file, line, alias).
 pub fn replica_addresses(d: &Deployment) -> Result<Vec<SocketAddr>, String> {
-    d.replicas.iter().map(|r| address(&r.address).map_err(|e| format!("{}:{}: {}: {e}", d.file, r.line, r.alias))).collect()
+    d.replicas
+        .iter()
+        .map(|r| address(&r.address).map_err(|e| format!("{}:{}: {}: {e}", d.file, r.line, r.alias)))
+        .collect()
 }
 
 /// The replicas' addresses for shard `s`: each port plus `s` (a replica
@@ -93,8 +104,23 @@ pub struct Deployment {
 
 /// Every field the original knows; anything else is a typo and an error.
 const KNOWN: [&str; 17] = [
-    "masterPort", "protocol", "noop", "thrifty", "optread", "leaderless", "fast", "reqs", "runTime", "writes", "conflicts", "commandSize",
-    "clones", "key", "pipeline", "pendings", "waitClosest",
+    "masterPort",
+    "protocol",
+    "noop",
+    "thrifty",
+    "optread",
+    "leaderless",
+    "fast",
+    "reqs",
+    "runTime",
+    "writes",
+    "conflicts",
+    "commandSize",
+    "clones",
+    "key",
+    "pipeline",
+    "pendings",
+    "waitClosest",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -109,8 +135,16 @@ enum Section {
 
 /// Parses `text`, read from `file`.
 pub fn parse(text: &str, file: &str) -> Result<Deployment, ConfigError> {
-    let err = |line: usize, field: &str, message: String| ConfigError { file: file.to_string(), line, field: field.to_string(), message };
-    let mut d = Deployment { file: file.to_string(), ..Deployment::default() };
+    let err = |line: usize, field: &str, message: String| ConfigError {
+        file: file.to_string(),
+        line,
+        field: field.to_string(),
+        message,
+    };
+    let mut d = Deployment {
+        file: file.to_string(),
+        ..Deployment::default()
+    };
     let mut section = Section::Global;
     let mut apply_to = String::new();
     let mut proxy_server: Option<String> = None;
@@ -124,7 +158,11 @@ pub fn parse(text: &str, file: &str) -> Result<Deployment, ConfigError> {
             section = Section::Global;
             continue;
         }
-        if let Some(title) = content.strip_prefix("--").and_then(|t| t.strip_suffix("--")).map(str::trim) {
+        if let Some(title) = content
+            .strip_prefix("--")
+            .and_then(|t| t.strip_suffix("--"))
+            .map(str::trim)
+        {
             section = match title {
                 "Replicas" => Section::Replicas,
                 "Clients" => Section::Clients,
@@ -140,15 +178,24 @@ pub fn parse(text: &str, file: &str) -> Result<Deployment, ConfigError> {
             continue;
         }
         // `field: value` (one word before the colon); `alias ip:port` is a node.
-        if let Some((key, value)) = content.split_once(':').filter(|(k, _)| !k.trim().contains(char::is_whitespace)) {
+        if let Some((key, value)) = content
+            .split_once(':')
+            .filter(|(k, _)| !k.trim().contains(char::is_whitespace))
+        {
             let (key, value) = (key.trim(), value.trim());
             if !KNOWN.contains(&key) {
                 return Err(err(line, key, format!("unknown field (known: {})", KNOWN.join(", "))));
             }
-            let setting = Setting { value: value.to_string(), line };
+            let setting = Setting {
+                value: value.to_string(),
+                line,
+            };
             match section {
                 Section::Apply => {
-                    d.per_alias.entry(apply_to.clone()).or_default().insert(key.to_string(), setting);
+                    d.per_alias
+                        .entry(apply_to.clone())
+                        .or_default()
+                        .insert(key.to_string(), setting);
                 }
                 _ => {
                     d.settings.insert(key.to_string(), setting);
@@ -160,9 +207,17 @@ pub fn parse(text: &str, file: &str) -> Result<Deployment, ConfigError> {
         match section {
             Section::Replicas | Section::Clients | Section::Master => {
                 let [alias, address] = words.as_slice() else {
-                    return Err(err(line, "node", format!("expected `alias address`, found `{content}`")));
+                    return Err(err(
+                        line,
+                        "node",
+                        format!("expected `alias address`, found `{content}`"),
+                    ));
                 };
-                let node = Node { alias: alias.to_string(), address: address.to_string(), line };
+                let node = Node {
+                    alias: alias.to_string(),
+                    address: address.to_string(),
+                    line,
+                };
                 match section {
                     Section::Replicas => {
                         if d.replicas.iter().any(|n| n.alias == node.alias) {
@@ -182,9 +237,21 @@ pub fn parse(text: &str, file: &str) -> Result<Deployment, ConfigError> {
                     };
                     d.proxy.insert(client.to_string(), server.clone());
                 }
-                _ => return Err(err(line, "proxy", format!("expected `server_alias NAME` or a client alias, found `{content}`"))),
+                _ => {
+                    return Err(err(
+                        line,
+                        "proxy",
+                        format!("expected `server_alias NAME` or a client alias, found `{content}`"),
+                    ))
+                }
             },
-            Section::Global | Section::Apply => return Err(err(line, "setting", format!("expected `field: value`, found `{content}`"))),
+            Section::Global | Section::Apply => {
+                return Err(err(
+                    line,
+                    "setting",
+                    format!("expected `field: value`, found `{content}`"),
+                ))
+            }
         }
     }
     if d.replicas.is_empty() {
@@ -192,8 +259,15 @@ pub fn parse(text: &str, file: &str) -> Result<Deployment, ConfigError> {
     }
     for (client, server) in &d.proxy {
         if !d.replicas.iter().any(|r| &r.alias == server) {
-            let line = text.lines().position(|l| l.contains("server_alias") && l.contains(server.as_str())).map_or(0, |p| p + 1);
-            return Err(err(line, "server_alias", format!("`{server}` (proxy of `{client}`) is not a replica")));
+            let line = text
+                .lines()
+                .position(|l| l.contains("server_alias") && l.contains(server.as_str()))
+                .map_or(0, |p| p + 1);
+            return Err(err(
+                line,
+                "server_alias",
+                format!("`{server}` (proxy of `{client}`) is not a replica"),
+            ));
         }
     }
     Ok(d)
@@ -202,18 +276,29 @@ pub fn parse(text: &str, file: &str) -> Result<Deployment, ConfigError> {
 impl Deployment {
     /// The setting `key` for `alias` (its `-- Apply to --` section first, then the global one).
     pub fn setting(&self, alias: Option<&str>, key: &str) -> Option<&Setting> {
-        alias.and_then(|a| self.per_alias.get(a)).and_then(|m| m.get(key)).or_else(|| self.settings.get(key))
+        alias
+            .and_then(|a| self.per_alias.get(a))
+            .and_then(|m| m.get(key))
+            .or_else(|| self.settings.get(key))
     }
 
     fn error(&self, s: &Setting, key: &str, message: String) -> ConfigError {
-        ConfigError { file: self.file.clone(), line: s.line, field: key.to_string(), message }
+        ConfigError {
+            file: self.file.clone(),
+            line: s.line,
+            field: key.to_string(),
+            message,
+        }
     }
 
     /// A whole-number setting, `default` when absent.
     pub fn number(&self, alias: Option<&str>, key: &str, default: u64) -> Result<u64, ConfigError> {
         match self.setting(alias, key) {
             None => Ok(default),
-            Some(s) => s.value.parse().map_err(|_| self.error(s, key, format!("`{}` is not a whole number", s.value))),
+            Some(s) => s
+                .value
+                .parse()
+                .map_err(|_| self.error(s, key, format!("`{}` is not a whole number", s.value))),
         }
     }
 
@@ -243,7 +328,9 @@ impl Deployment {
         match self.setting(alias, key) {
             None => Ok(None),
             Some(s) if s.value == "none" => Ok(None),
-            Some(s) => net::duration::parse_go_duration(&s.value).map(Some).map_err(|e| self.error(s, key, e)),
+            Some(s) => net::duration::parse_go_duration(&s.value)
+                .map(Some)
+                .map_err(|e| self.error(s, key, e)),
         }
     }
 
@@ -276,13 +363,19 @@ mod tests {
         assert!(d.flag(Some("us-west-1"), "waitClosest", false).unwrap());
         assert!(!d.flag(Some("eu-west-1"), "waitClosest", false).unwrap());
         assert_eq!(d.proxy.get("ca-central-1").map(String::as_str), Some("us-west-1"));
-        assert_eq!(d.proxy.get("ap-northeast-1").map(String::as_str), Some("ap-northeast-1"));
+        assert_eq!(
+            d.proxy.get("ap-northeast-1").map(String::as_str),
+            Some("ap-northeast-1")
+        );
         assert_eq!(d.replica_id("af-south-1"), Some(4));
     }
 
     #[test]
     fn errors_name_file_line_and_field() {
-        let e = parse("-- Replicas --\na 127.0.0.1\nwrites: lots\n", "x.conf").unwrap().percent(None, "writes", 0).unwrap_err();
+        let e = parse("-- Replicas --\na 127.0.0.1\nwrites: lots\n", "x.conf")
+            .unwrap()
+            .percent(None, "writes", 0)
+            .unwrap_err();
         assert_eq!(e.to_string(), "x.conf:3: writes: `lots` is not a whole number");
         let e = parse("-- Replicas --\na 127.0.0.1\nconflcts: 2\n", "x.conf").unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (3, "conflcts"));
@@ -290,9 +383,16 @@ mod tests {
         assert_eq!((e.line, e.field.as_str()), (2, "node"));
         let e = parse("-- Replicas --\na 127.0.0.1\n-- Proxy --\nclient\n", "x.conf").unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (4, "proxy"));
-        let e = parse("-- Replicas --\na 127.0.0.1\n-- Proxy --\nserver_alias b\nc\n", "x.conf").unwrap_err();
+        let e = parse(
+            "-- Replicas --\na 127.0.0.1\n-- Proxy --\nserver_alias b\nc\n",
+            "x.conf",
+        )
+        .unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (4, "server_alias"));
-        let e = parse("-- Replicas --\na 1\nwrites: 150\n", "x.conf").unwrap().percent(None, "writes", 0).unwrap_err();
+        let e = parse("-- Replicas --\na 1\nwrites: 150\n", "x.conf")
+            .unwrap()
+            .percent(None, "writes", 0)
+            .unwrap_err();
         assert_eq!(e.line, 3);
         let e = parse("-- Clients --\nc 1\n", "x.conf").unwrap_err();
         assert_eq!(e.field, "-- Replicas --");
@@ -304,8 +404,14 @@ mod tests {
 
     #[test]
     fn addresses_default_to_the_original_port() {
-        assert_eq!(address("127.0.0.3").unwrap(), "127.0.0.3:7070".parse::<std::net::SocketAddr>().unwrap());
-        assert_eq!(address("127.0.0.1:9000").unwrap(), "127.0.0.1:9000".parse::<std::net::SocketAddr>().unwrap());
+        assert_eq!(
+            address("127.0.0.3").unwrap(),
+            "127.0.0.3:7070".parse::<std::net::SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            address("127.0.0.1:9000").unwrap(),
+            "127.0.0.1:9000".parse::<std::net::SocketAddr>().unwrap()
+        );
         assert!(address("not an address").is_err());
     }
 }

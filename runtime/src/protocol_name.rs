@@ -52,7 +52,10 @@ impl ProtocolName {
     /// the share of slow paths means something (the original's client logs
     /// `Slow Paths:` for these).
     pub fn has_slow_path(self) -> bool {
-        matches!(self, ProtocolName::SwiftPaxos | ProtocolName::Curp | ProtocolName::FastPaxos | ProtocolName::EPaxos)
+        matches!(
+            self,
+            ProtocolName::SwiftPaxos | ProtocolName::Curp | ProtocolName::FastPaxos | ProtocolName::EPaxos
+        )
     }
 }
 
@@ -98,7 +101,9 @@ impl FromStr for ProtocolName {
             "curp" => Ok(ProtocolName::Curp),
             "fastpaxos" => Ok(ProtocolName::FastPaxos),
             "epaxos" => Ok(ProtocolName::EPaxos),
-            _ => Err(format!("unknown protocol `{s}` (expected one of swiftpaxos|swift, paxos, n2paxos, curp, fastpaxos, epaxos)")),
+            _ => Err(format!(
+                "unknown protocol `{s}` (expected one of swiftpaxos|swift, paxos, n2paxos, curp, fastpaxos, epaxos)"
+            )),
         }
     }
 }
@@ -133,7 +138,10 @@ mod tests {
 
     #[test]
     fn lists_and_all() {
-        assert_eq!(ProtocolName::parse_list("paxos,swift"), Ok(vec![ProtocolName::Paxos, ProtocolName::SwiftPaxos]));
+        assert_eq!(
+            ProtocolName::parse_list("paxos,swift"),
+            Ok(vec![ProtocolName::Paxos, ProtocolName::SwiftPaxos])
+        );
         assert_eq!(ProtocolName::parse_list("ALL"), Ok(ProtocolName::ALL.to_vec()));
         assert!(ProtocolName::parse_list("paxos,raft").is_err());
         assert!(ProtocolName::parse_list(",").is_err());

@@ -39,8 +39,22 @@ fn a_conflict_takes_the_slow_path() {
     let config = SimConfig {
         writes: 100,
         scripted: vec![
-            (Time::ZERO, Fault::SpikeStart { a: client0_site, b: 3, extra: late }),
-            (Time::ZERO, Fault::SpikeStart { a: client0_site, b: 4, extra: late }),
+            (
+                Time::ZERO,
+                Fault::SpikeStart {
+                    a: client0_site,
+                    b: 3,
+                    extra: late,
+                },
+            ),
+            (
+                Time::ZERO,
+                Fault::SpikeStart {
+                    a: client0_site,
+                    b: 4,
+                    extra: late,
+                },
+            ),
             (Time::from_millis(1), Fault::SpikeEnd { a: client0_site, b: 3 }),
             (Time::from_millis(1), Fault::SpikeEnd { a: client0_site, b: 4 }),
         ],
@@ -50,8 +64,17 @@ fn a_conflict_takes_the_slow_path() {
     assert_eq!(outcome.violations(), Vec::<String>::new());
     let mut latencies: Vec<Duration> = outcome.samples.iter().map(|s| s.latency).collect();
     latencies.sort();
-    assert_eq!(latencies, [Duration::from_millis(30), Duration::from_millis(50)], "{:?}", outcome.samples);
-    assert!(outcome.samples.iter().all(|s| s.fast_path == Some(false)), "{:?}", outcome.samples);
+    assert_eq!(
+        latencies,
+        [Duration::from_millis(30), Duration::from_millis(50)],
+        "{:?}",
+        outcome.samples
+    );
+    assert!(
+        outcome.samples.iter().all(|s| s.fast_path == Some(false)),
+        "{:?}",
+        outcome.samples
+    );
 }
 
 #[test]
@@ -59,11 +82,22 @@ fn killing_the_master_mid_run_loses_no_acknowledged_command() {
     // The new master replays what witnesses hold; every fast-path answer
     // must survive that, and the same writes must be read everywhere after.
     for replicas in [3, 5] {
-        let config = SimConfig { scripted: vec![(Time::from_millis(700), Fault::Crash(0))], ..uniform_10ms(replicas, 20, 2000, 20, 4) };
+        let config = SimConfig {
+            scripted: vec![(Time::from_millis(700), Fault::Crash(0))],
+            ..uniform_10ms(replicas, 20, 2000, 20, 4)
+        };
         let outcome = run::<Curp>(&config);
         assert_eq!(outcome.violations(), Vec::<String>::new());
-        let before_crash = outcome.history.ops.iter().filter(|op| op.completed.as_ref().is_some_and(|(t, _)| *t < Time::from_millis(700))).count();
-        assert!(before_crash > 100, "the crash came mid-run ({before_crash} done before it)");
+        let before_crash = outcome
+            .history
+            .ops
+            .iter()
+            .filter(|op| op.completed.as_ref().is_some_and(|(t, _)| *t < Time::from_millis(700)))
+            .count();
+        assert!(
+            before_crash > 100,
+            "the crash came mid-run ({before_crash} done before it)"
+        );
         for survivor in 1..replicas {
             assert_eq!(outcome.replicas[survivor].applied.len(), 2000, "replica {survivor}");
         }

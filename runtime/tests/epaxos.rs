@@ -21,24 +21,46 @@ fn clients_at(replicas: usize, sites: &[usize], commands: usize, seed: u64) -> S
         replica_sites: (0..replicas).collect(),
         client_sites: sites.to_vec(),
     };
-    SimConfig { placement, writes: 100, ..uniform_10ms(replicas, sites.len(), commands, 100, seed) }
+    SimConfig {
+        placement,
+        writes: 100,
+        ..uniform_10ms(replicas, sites.len(), commands, 100, seed)
+    }
 }
 
 /// The recovery counters a replica reports in its state line.
 fn recovery_count(outcome: &SimOutcome, replica: usize, what: &str) -> u32 {
     let line = &outcome.replica_states[replica];
-    let counts = line.split("recovery:").nth(1).unwrap_or_else(|| panic!("no recovery counts in {line}"));
-    let tail = counts.split(&format!(" {what} ")).nth(1).unwrap_or_else(|| panic!("no `{what}` in {line}"));
-    tail.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("bad `{what}` in {line}"))
+    let counts = line
+        .split("recovery:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no recovery counts in {line}"));
+    let tail = counts
+        .split(&format!(" {what} "))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no `{what}` in {line}"));
+    tail.split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("bad `{what}` in {line}"))
 }
 
 fn total(outcome: &SimOutcome, what: &str) -> u32 {
-    (0..outcome.replica_states.len()).map(|r| recovery_count(outcome, r, what)).sum()
+    (0..outcome.replica_states.len())
+        .map(|r| recovery_count(outcome, r, what))
+        .sum()
 }
 
 fn spike(a: usize, b: usize, extra_ms: u64) -> [(Time, Fault); 2] {
     [
-        (Time::ZERO, Fault::SpikeStart { a, b, extra: Duration::from_millis(extra_ms) }),
+        (
+            Time::ZERO,
+            Fault::SpikeStart {
+                a,
+                b,
+                extra: Duration::from_millis(extra_ms),
+            },
+        ),
         (Time::from_millis(1), Fault::SpikeEnd { a, b }),
     ]
 }
@@ -76,12 +98,25 @@ fn a_conflict_seen_in_two_orders_takes_the_slow_path() {
     scripted.extend(spike(0, 3, 5));
     scripted.extend(spike(0, 4, 5));
     scripted.extend(spike(1, 2, 5));
-    let config = SimConfig { scripted, ..clients_at(5, &[0, 1], 2, 3) };
+    let config = SimConfig {
+        scripted,
+        ..clients_at(5, &[0, 1], 2, 3)
+    };
     let outcome = run::<EPaxos>(&config);
     assert_eq!(outcome.violations(), Vec::<String>::new());
-    let mut seen: Vec<_> = outcome.samples.iter().map(|s| (s.client, s.latency, s.fast_path)).collect();
+    let mut seen: Vec<_> = outcome
+        .samples
+        .iter()
+        .map(|s| (s.client, s.latency, s.fast_path))
+        .collect();
     seen.sort();
-    assert_eq!(seen, [(0, Duration::from_millis(40), Some(false)), (1, Duration::from_millis(20), Some(true))]);
+    assert_eq!(
+        seen,
+        [
+            (0, Duration::from_millis(40), Some(false)),
+            (1, Duration::from_millis(20), Some(true))
+        ]
+    );
 }
 
 #[test]
@@ -89,15 +124,28 @@ fn the_checkers_catch_execution_that_ignores_dependencies() {
     // Test-only switch: each replica executes a command as soon as it
     // commits. Conflicting commands then run in commit order, which differs
     // between replicas; the agreement and linearizability checkers must say so.
-    let bugs = DeliberateBugs { epaxos_execute_on_commit: true, ..DeliberateBugs::default() };
+    let bugs = DeliberateBugs {
+        epaxos_execute_on_commit: true,
+        ..DeliberateBugs::default()
+    };
     let caught = (0..20).any(|seed| {
-        let config = SimConfig { bugs, faults: true, ..uniform_10ms(5, 20, 1000, 50, seed) };
-        run::<EPaxos>(&config).violations().iter().any(|v| is_safety_violation(v))
+        let config = SimConfig {
+            bugs,
+            faults: true,
+            ..uniform_10ms(5, 20, 1000, 50, seed)
+        };
+        run::<EPaxos>(&config)
+            .violations()
+            .iter()
+            .any(|v| is_safety_violation(v))
     });
     assert!(caught, "20 seeds of broken execution and no safety violation reported");
     // The same seeds pass with the switch off.
     for seed in 0..20 {
-        let config = SimConfig { faults: true, ..uniform_10ms(5, 20, 1000, 50, seed) };
+        let config = SimConfig {
+            faults: true,
+            ..uniform_10ms(5, 20, 1000, 50, seed)
+        };
         assert_eq!(run::<EPaxos>(&config).violations(), Vec::<String>::new(), "seed {seed}");
     }
 }
@@ -111,12 +159,18 @@ fn a_replica_cut_off_past_the_release_lag_catches_up_by_state_transfer() {
     for replicas in [3, 5] {
         let cut_off: ReplicaSet = [2].into_iter().collect();
         let config = SimConfig {
-            scripted: vec![(Time::from_millis(500), Fault::Partition(cut_off)), (Time::from_millis(2500), Fault::Heal)],
+            scripted: vec![
+                (Time::from_millis(500), Fault::Partition(cut_off)),
+                (Time::from_millis(2500), Fault::Heal),
+            ],
             ..uniform_10ms(replicas, 20, 4000, 20, 5)
         };
         let outcome = run::<EPaxos>(&config);
         assert_eq!(outcome.violations(), Vec::<String>::new(), "{replicas} replicas");
-        assert!(outcome.state_transfers >= 1, "{replicas} replicas: replica 2 caught up without a state transfer");
+        assert!(
+            outcome.state_transfers >= 1,
+            "{replicas} replicas: replica 2 caught up without a state transfer"
+        );
         assert_eq!(outcome.replicas[2].applied.len(), 4000, "{replicas} replicas");
     }
 }
@@ -128,7 +182,10 @@ fn random_faults_pass() {
 
 /// `a` and `b` (replica sites) cut apart from `at` on, as one group.
 fn partition(at_ms: u64, group: &[usize]) -> (Time, Fault) {
-    (Time::from_millis(at_ms), Fault::Partition(group.iter().copied().collect::<ReplicaSet>()))
+    (
+        Time::from_millis(at_ms),
+        Fault::Partition(group.iter().copied().collect::<ReplicaSet>()),
+    )
 }
 
 #[test]
@@ -150,8 +207,18 @@ fn efficient_epaxos_27_a_command_executed_before_its_commit_is_broadcast_keeps_i
     let outcome = run::<EPaxos>(&config);
     assert_eq!(outcome.violations(), Vec::<String>::new());
     let first = outcome.samples.iter().find(|s| s.client == 0).expect("client 0 done");
-    assert_eq!((first.latency, first.fast_path), (Duration::from_millis(20), Some(true)), "{:?}\n{:?}", outcome.samples, outcome.history.ops);
-    assert!(total(&outcome, "tried-then-accepted") >= 1, "{:?}", outcome.replica_states);
+    assert_eq!(
+        (first.latency, first.fast_path),
+        (Duration::from_millis(20), Some(true)),
+        "{:?}\n{:?}",
+        outcome.samples,
+        outcome.history.ops
+    );
+    assert!(
+        total(&outcome, "tried-then-accepted") >= 1,
+        "{:?}",
+        outcome.replica_states
+    );
     for survivor in 1..5 {
         assert_eq!(outcome.replicas[survivor].applied.len(), 2, "replica {survivor}");
     }
@@ -173,7 +240,11 @@ fn efficient_epaxos_29_and_swiftpaxos_3_recovery_after_asymmetric_pre_accept_los
     // fast path never happened: phase 1 again, and the recovered command
     // depends on the other.
     let mut config = clients_at(5, &[0, 2], 2, 7);
-    config.scripted = vec![partition(5, &[0, 1]), (Time::from_millis(15), Fault::Crash(0)), (Time::from_millis(60), Fault::Heal)];
+    config.scripted = vec![
+        partition(5, &[0, 1]),
+        (Time::from_millis(15), Fault::Crash(0)),
+        (Time::from_millis(60), Fault::Heal),
+    ];
     let outcome = run::<EPaxos>(&config);
     assert_eq!(outcome.violations(), Vec::<String>::new());
     assert!(total(&outcome, "tried") >= 1, "{:?}", outcome.replica_states);
@@ -197,9 +268,19 @@ fn efficient_epaxos_26_a_cycle_whose_last_commit_arrives_late_still_executes() {
     scripted.extend(spike(0, 3, 5));
     scripted.extend(spike(1, 4, 5));
     scripted.extend(spike(2, 1, 3));
-    scripted.push((Time::from_millis(15), Fault::SpikeStart { a: 2, b: 0, extra: Duration::from_millis(100) }));
+    scripted.push((
+        Time::from_millis(15),
+        Fault::SpikeStart {
+            a: 2,
+            b: 0,
+            extra: Duration::from_millis(100),
+        },
+    ));
     scripted.push((Time::from_millis(45), Fault::SpikeEnd { a: 2, b: 0 }));
-    let config = SimConfig { scripted, ..clients_at(5, &[0, 1, 2], 3, 11) };
+    let config = SimConfig {
+        scripted,
+        ..clients_at(5, &[0, 1, 2], 3, 11)
+    };
     let outcome = run::<EPaxos>(&config);
     assert_eq!(outcome.violations(), Vec::<String>::new());
     assert_eq!(outcome.samples.len(), 3);
@@ -207,7 +288,11 @@ fn efficient_epaxos_26_a_cycle_whose_last_commit_arrives_late_still_executes() {
         assert_eq!(outcome.replicas[r].applied.len(), 3, "replica {r}");
     }
     let at_0 = outcome.samples.iter().find(|s| s.client == 0).expect("client 0 done");
-    assert!(at_0.latency > Duration::from_millis(100), "replica 0 waited for the late Commit: {:?}", outcome.samples);
+    assert!(
+        at_0.latency > Duration::from_millis(100),
+        "replica 0 waited for the late Commit: {:?}",
+        outcome.samples
+    );
 }
 
 #[test]
@@ -225,15 +310,41 @@ fn swiftpaxos_3_competing_recoveries_keep_promised_ballots() {
         partition(5, &[0, 1, 2]),
         (Time::from_millis(15), Fault::Crash(0)),
         (Time::from_millis(60), Fault::Heal),
-        (Time::from_millis(100), Fault::SpikeStart { a: 1, b: 3, extra: Duration::from_millis(400) }),
-        (Time::from_millis(100), Fault::SpikeStart { a: 1, b: 4, extra: Duration::from_millis(400) }),
+        (
+            Time::from_millis(100),
+            Fault::SpikeStart {
+                a: 1,
+                b: 3,
+                extra: Duration::from_millis(400),
+            },
+        ),
+        (
+            Time::from_millis(100),
+            Fault::SpikeStart {
+                a: 1,
+                b: 4,
+                extra: Duration::from_millis(400),
+            },
+        ),
         (Time::from_millis(700), Fault::SpikeEnd { a: 1, b: 3 }),
         (Time::from_millis(700), Fault::SpikeEnd { a: 1, b: 4 }),
     ];
     let outcome = run::<EPaxos>(&config);
     assert_eq!(outcome.violations(), Vec::<String>::new());
-    let recoverers = (1..5).filter(|&r| recovery_count(&outcome, r, "tried") + recovery_count(&outcome, r, "phase1") + recovery_count(&outcome, r, "accepted") + recovery_count(&outcome, r, "committed") > 0).count();
-    assert!(recoverers >= 2, "two replicas recovered the instance: {:?}", outcome.replica_states);
+    let recoverers = (1..5)
+        .filter(|&r| {
+            recovery_count(&outcome, r, "tried")
+                + recovery_count(&outcome, r, "phase1")
+                + recovery_count(&outcome, r, "accepted")
+                + recovery_count(&outcome, r, "committed")
+                > 0
+        })
+        .count();
+    assert!(
+        recoverers >= 2,
+        "two replicas recovered the instance: {:?}",
+        outcome.replica_states
+    );
     for survivor in 1..5 {
         assert_eq!(outcome.replicas[survivor].applied.len(), 2, "replica {survivor}");
     }

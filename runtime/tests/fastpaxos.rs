@@ -44,17 +44,35 @@ fn a_collision_is_recovered_without_the_coordinator() {
     let mut scripted = Vec::new();
     for (site, replicas) in [(client0, [3, 4].as_slice()), (client1, [0, 1, 2].as_slice())] {
         for &r in replicas {
-            scripted.push((Time::ZERO, Fault::SpikeStart { a: site, b: r, extra: late }));
+            scripted.push((
+                Time::ZERO,
+                Fault::SpikeStart {
+                    a: site,
+                    b: r,
+                    extra: late,
+                },
+            ));
             scripted.push((Time::from_millis(1), Fault::SpikeEnd { a: site, b: r }));
         }
     }
-    let config = SimConfig { writes: 100, scripted, ..uniform_10ms(5, 2, 2, 100, 3) };
+    let config = SimConfig {
+        writes: 100,
+        scripted,
+        ..uniform_10ms(5, 2, 2, 100, 3)
+    };
     let outcome = run::<FastPaxos>(&config);
     assert_eq!(outcome.violations(), Vec::<String>::new());
     let mut latencies: Vec<(usize, Duration)> = outcome.samples.iter().map(|s| (s.client, s.latency)).collect();
     latencies.sort();
-    assert_eq!(latencies, [(0, Duration::from_millis(40)), (1, Duration::from_millis(45))]);
-    assert!(outcome.samples.iter().all(|s| s.fast_path == Some(false)), "{:?}", outcome.samples);
+    assert_eq!(
+        latencies,
+        [(0, Duration::from_millis(40)), (1, Duration::from_millis(45))]
+    );
+    assert!(
+        outcome.samples.iter().all(|s| s.fast_path == Some(false)),
+        "{:?}",
+        outcome.samples
+    );
 }
 
 #[test]
@@ -63,9 +81,19 @@ fn crashes_leave_the_classic_round_to_finish_the_log() {
     // leader's classic round decides it; then the leader itself crashes and
     // its successor recovers the log suffix.
     for replicas in [3, 5] {
-        let scripted = vec![(Time::from_millis(400), Fault::Crash(replicas - 1)), (Time::from_millis(900), Fault::Crash(0))];
-        let scripted = if replicas == 3 { scripted[1..].to_vec() } else { scripted };
-        let config = SimConfig { scripted, ..uniform_10ms(replicas, 20, 2000, 20, 4) };
+        let scripted = vec![
+            (Time::from_millis(400), Fault::Crash(replicas - 1)),
+            (Time::from_millis(900), Fault::Crash(0)),
+        ];
+        let scripted = if replicas == 3 {
+            scripted[1..].to_vec()
+        } else {
+            scripted
+        };
+        let config = SimConfig {
+            scripted,
+            ..uniform_10ms(replicas, 20, 2000, 20, 4)
+        };
         let outcome = run::<FastPaxos>(&config);
         assert_eq!(outcome.violations(), Vec::<String>::new(), "{replicas} replicas");
         assert_eq!(outcome.replicas[1].applied.len(), 2000, "{replicas} replicas");

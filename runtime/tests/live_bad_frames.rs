@@ -34,7 +34,10 @@ impl RawClient {
             if let Ok(mut stream) = TcpStream::connect(addr) {
                 stream.write_all(&Hello::Clients { host: None }.to_bytes()).unwrap();
                 stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-                return RawClient { stream, reader: FrameReader::new() };
+                return RawClient {
+                    stream,
+                    reader: FrameReader::new(),
+                };
             }
             assert!(Instant::now() < deadline, "replica never listened");
             std::thread::sleep(Duration::from_millis(20));
@@ -50,7 +53,17 @@ impl RawClient {
             assert!(Instant::now() < deadline, "no reply to {id}");
             if last_send.elapsed() > Duration::from_millis(500) {
                 let mut frame = Vec::new();
-                encode(&vec![(7u64, Message::Request { id, command: command.clone() })], &mut frame).unwrap();
+                encode(
+                    &vec![(
+                        7u64,
+                        Message::Request {
+                            id,
+                            command: command.clone(),
+                        },
+                    )],
+                    &mut frame,
+                )
+                .unwrap();
                 self.stream.write_all(&frame).unwrap();
                 last_send = Instant::now();
             }
@@ -97,7 +110,13 @@ fn bad_frames_close_their_connection_and_nothing_else() {
     let replicas: Vec<_> = (0..3)
         .map(|id| {
             let spec = ReplicaSpec {
-                config: ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: DeliberateBugs::default(), release_lag: protocols::DEFAULT_RELEASE_LAG },
+                config: ReplicaConfig {
+                    id,
+                    quorums: quorums.clone(),
+                    timing,
+                    bugs: DeliberateBugs::default(),
+                    release_lag: protocols::DEFAULT_RELEASE_LAG,
+                },
                 addresses: addresses.clone(),
                 delays: runtime::live::link::Delays::None,
                 wal: None,
@@ -105,18 +124,38 @@ fn bad_frames_close_their_connection_and_nothing_else() {
                 stall: None,
             };
             let stop = stop.clone();
-            LocalExecutorBuilder::new(Placement::Unbound).spawn(move || async move { run_replica::<Paxos>(spec, stop).await }).unwrap()
+            LocalExecutorBuilder::new(Placement::Unbound)
+                .spawn(move || async move { run_replica::<Paxos>(spec, stop).await })
+                .unwrap()
         })
         .collect();
 
     let leader = addresses[0];
     let mut good = RawClient::connect(leader);
     let value = Bytes::from_static(b"kept");
-    assert_eq!(good.call(1, Command::Put { key: 5, value: value.clone() }), CommandResult::Done);
+    assert_eq!(
+        good.call(
+            1,
+            Command::Put {
+                key: 5,
+                value: value.clone()
+            }
+        ),
+        CommandResult::Done
+    );
 
     let hello = Hello::Clients { host: None }.to_bytes();
     let mut valid = Vec::new();
-    encode(&vec![(9u64, Message::Nack { ballot: protocols::ballot::Ballot(0) })], &mut valid).unwrap();
+    encode(
+        &vec![(
+            9u64,
+            Message::Nack {
+                ballot: protocols::ballot::Ballot(0),
+            },
+        )],
+        &mut valid,
+    )
+    .unwrap();
     let with_hello = |frame: &[u8]| [hello.as_slice(), frame].concat();
 
     refused(leader, &with_hello(b"this is not a frame at all, just text"), "garbage");
@@ -138,13 +177,33 @@ fn bad_frames_close_their_connection_and_nothing_else() {
         s.write_all(&with_hello(&valid[..valid.len() / 2])).unwrap();
     }
     // A replica-to-replica link is held to the same rules.
-    refused(addresses[1], &[Hello::Replica { id: 0, life: 1 }.to_bytes().as_slice(), b"garbage garbage garbage"].concat(), "garbage from a peer");
+    refused(
+        addresses[1],
+        &[
+            Hello::Replica { id: 0, life: 1 }.to_bytes().as_slice(),
+            b"garbage garbage garbage",
+        ]
+        .concat(),
+        "garbage from a peer",
+    );
 
     // The good connection still works, and the committed write is still there.
     assert_eq!(good.call(2, Command::Get { key: 5 }), CommandResult::Value(Some(value)));
-    assert_eq!(good.call(3, Command::Put { key: 6, value: Bytes::from_static(b"after") }), CommandResult::Done);
+    assert_eq!(
+        good.call(
+            3,
+            Command::Put {
+                key: 6,
+                value: Bytes::from_static(b"after")
+            }
+        ),
+        CommandResult::Done
+    );
     let mut other = RawClient::connect(leader);
-    assert_eq!(other.call(4, Command::Get { key: 6 }), CommandResult::Value(Some(Bytes::from_static(b"after"))));
+    assert_eq!(
+        other.call(4, Command::Get { key: 6 }),
+        CommandResult::Value(Some(Bytes::from_static(b"after")))
+    );
 
     stop.store(true, Ordering::Relaxed);
     drop(good);

@@ -15,7 +15,9 @@ fn address_with_time_wait() -> SocketAddr {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
     socket.set_reuse_address(true).unwrap();
-    socket.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into()).unwrap();
+    socket
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
     socket.listen(8).unwrap();
     let listener: StdListener = socket.into();
     let address = listener.local_addr().unwrap();
@@ -42,6 +44,9 @@ fn a_restarted_server_binds_through_time_wait() {
         .join()
         .unwrap();
     // The situation is real: glommio's own bind (SO_REUSEPORT only) fails here.
-    assert!(glommios.is_err(), "the TIME-WAIT connection did not block glommio's bind; the test no longer shows the problem");
+    assert!(
+        glommios.is_err(),
+        "the TIME-WAIT connection did not block glommio's bind; the test no longer shows the problem"
+    );
     assert_eq!(ours.expect("binds despite TIME-WAIT"), Some(address));
 }

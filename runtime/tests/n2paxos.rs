@@ -16,7 +16,10 @@ fn clients_next_to_replica_2(replicas: usize, clients: usize, seed: u64) -> SimC
         replica_sites: (0..replicas).collect(),
         client_sites: vec![2; clients],
     };
-    SimConfig { placement, ..uniform_10ms(replicas, clients, 300, 0, seed) }
+    SimConfig {
+        placement,
+        ..uniform_10ms(replicas, clients, 300, 0, seed)
+    }
 }
 
 fn latencies<P: protocols::protocol::Protocol>(config: &SimConfig) -> Vec<Duration>
@@ -35,11 +38,17 @@ fn a_client_next_to_a_follower_hears_the_decision_from_it() {
     // client beside it (0 ms): 2 one-way delays. Multi-Paxos needs the votes
     // back at the leader and the leader's reply: 4.
     let config = clients_next_to_replica_2(3, 5, 1);
-    assert!(latencies::<N2Paxos>(&config).iter().all(|l| *l == Duration::from_millis(20)));
-    assert!(latencies::<Paxos>(&config).iter().all(|l| *l == Duration::from_millis(40)));
+    assert!(latencies::<N2Paxos>(&config)
+        .iter()
+        .all(|l| *l == Duration::from_millis(20)));
+    assert!(latencies::<Paxos>(&config)
+        .iter()
+        .all(|l| *l == Duration::from_millis(40)));
     // 5 replicas: the third vote comes from another acceptor, one delay later: 3 delays.
     let config = clients_next_to_replica_2(5, 5, 2);
-    assert!(latencies::<N2Paxos>(&config).iter().all(|l| *l == Duration::from_millis(30)));
+    assert!(latencies::<N2Paxos>(&config)
+        .iter()
+        .all(|l| *l == Duration::from_millis(30)));
 }
 
 #[test]

@@ -33,7 +33,10 @@ fn conflicts_do_not_slow_paxos_down() {
 
 #[test]
 fn same_seed_same_trace() {
-    let config = SimConfig { faults: true, ..uniform_10ms(5, 20, 1000, 10, 7) };
+    let config = SimConfig {
+        faults: true,
+        ..uniform_10ms(5, 20, 1000, 10, 7)
+    };
     let a = run::<Paxos>(&config);
     let b = run::<Paxos>(&config);
     assert_eq!(a.trace_hash, b.trace_hash);
@@ -45,14 +48,21 @@ fn same_seed_same_trace() {
 
 #[test]
 fn leader_crash_mid_run_elects_a_new_leader_and_loses_nothing() {
-    let config = SimConfig { scripted: vec![(Time::from_millis(1000), Fault::Crash(0))], ..uniform_10ms(5, 20, 2000, 20, 3) };
+    let config = SimConfig {
+        scripted: vec![(Time::from_millis(1000), Fault::Crash(0))],
+        ..uniform_10ms(5, 20, 2000, 20, 3)
+    };
     let outcome = run::<Paxos>(&config);
     assert_eq!(outcome.violations(), Vec::<String>::new());
     assert!(outcome.replicas[0].crashed);
     // Commands after the crash were ordered by another leader: live replicas applied all of them.
     let applied = outcome.replicas[1].applied.len();
     assert_eq!(applied, 2000, "every command applied once at a survivor");
-    let slow = outcome.samples.iter().filter(|s| s.latency > Duration::from_millis(40)).count();
+    let slow = outcome
+        .samples
+        .iter()
+        .filter(|s| s.latency > Duration::from_millis(40))
+        .count();
     assert!(slow > 0, "the crash must have cost someone a timeout");
 }
 
@@ -60,7 +70,10 @@ fn leader_crash_mid_run_elects_a_new_leader_and_loses_nothing() {
 fn a_partitioned_leader_is_replaced_and_catches_up_after_the_heal() {
     let leader_alone: ReplicaSet = [0].into_iter().collect();
     let config = SimConfig {
-        scripted: vec![(Time::from_millis(500), Fault::Partition(leader_alone)), (Time::from_millis(2500), Fault::Heal)],
+        scripted: vec![
+            (Time::from_millis(500), Fault::Partition(leader_alone)),
+            (Time::from_millis(2500), Fault::Heal),
+        ],
         ..uniform_10ms(5, 20, 2000, 20, 4)
     };
     let outcome = run::<Paxos>(&config);
@@ -73,7 +86,10 @@ fn a_partitioned_leader_is_replaced_and_catches_up_after_the_heal() {
 fn minority_partition_of_followers_does_not_stop_progress() {
     let followers: ReplicaSet = [3, 4].into_iter().collect();
     let config = SimConfig {
-        scripted: vec![(Time::from_millis(200), Fault::Partition(followers)), (Time::from_millis(3000), Fault::Heal)],
+        scripted: vec![
+            (Time::from_millis(200), Fault::Partition(followers)),
+            (Time::from_millis(3000), Fault::Heal),
+        ],
         ..uniform_10ms(5, 10, 1000, 10, 5)
     };
     let outcome = run::<Paxos>(&config);
@@ -88,16 +104,31 @@ fn checkers_catch_a_paxos_that_skips_phase_one() {
     // Within 200 seeds with faults the checkers must flag a safety violation.
     // Replicas keep their logs for whoever lags (no state transfer), so
     // that the overwrite reaches them and shows as two orders of writes.
-    let bugs = DeliberateBugs { paxos_skip_phase1: true, ..DeliberateBugs::default() };
+    let bugs = DeliberateBugs {
+        paxos_skip_phase1: true,
+        ..DeliberateBugs::default()
+    };
     let release_lag = protocols::DEFAULT_RELEASE_LAG;
     let caught = (0..200).find_map(|seed| {
-        let config = SimConfig { faults: true, bugs, release_lag, ..uniform_10ms(5, 20, 2000, 10, seed) };
+        let config = SimConfig {
+            faults: true,
+            bugs,
+            release_lag,
+            ..uniform_10ms(5, 20, 2000, 10, seed)
+        };
         let violations = run::<Paxos>(&config).violations();
-        violations.into_iter().find(|v| is_safety_violation(v)).map(|v| (seed, v))
+        violations
+            .into_iter()
+            .find(|v| is_safety_violation(v))
+            .map(|v| (seed, v))
     });
     let (seed, violation) = caught.expect("the planted bug went unnoticed over 200 seeds");
     println!("seed {seed}: {violation}");
     // And the same seeds pass without the bug.
-    let config = SimConfig { faults: true, release_lag, ..uniform_10ms(5, 20, 2000, 10, seed) };
+    let config = SimConfig {
+        faults: true,
+        release_lag,
+        ..uniform_10ms(5, 20, 2000, 10, seed)
+    };
     assert_eq!(run::<Paxos>(&config).violations(), Vec::<String>::new());
 }

@@ -25,13 +25,23 @@ fn rolling_restarts_then_power_loss(replicas: usize) -> SimConfig {
         scripted.push((at(1800), Fault::Crash(r)));
         scripted.push((at(2000), Fault::Restart(r)));
     }
-    SimConfig { scripted, restarts: Restarts::Durable, ..uniform_10ms(replicas, 20, 3000, 20, 11) }
+    SimConfig {
+        scripted,
+        restarts: Restarts::Durable,
+        ..uniform_10ms(replicas, 20, 3000, 20, 11)
+    }
 }
 
 /// A replica's configuration, to ask a protocol whether it can snapshot.
 fn config_of(replicas: usize) -> protocols::ReplicaConfig {
     let quorums = protocols::quorum::QuorumSystem::new(replicas);
-    protocols::ReplicaConfig { id: 0, quorums, timing: protocols::Timing::for_max_delay(std::time::Duration::from_millis(10)), bugs: DeliberateBugs::default(), release_lag: protocols::DEFAULT_RELEASE_LAG }
+    protocols::ReplicaConfig {
+        id: 0,
+        quorums,
+        timing: protocols::Timing::for_max_delay(std::time::Duration::from_millis(10)),
+        bugs: DeliberateBugs::default(),
+        release_lag: protocols::DEFAULT_RELEASE_LAG,
+    }
 }
 
 fn restarted_replicas_rebuild_and_apply_everything<P: Protocol>()
@@ -40,11 +50,28 @@ where
 {
     for replicas in [3, 5] {
         let outcome = run::<P>(&rolling_restarts_then_power_loss(replicas));
-        assert_eq!(outcome.violations(), Vec::<String>::new(), "{} with {replicas} replicas", P::NAME);
-        assert!(outcome.quiescent, "{}: the run must drain, so every replica is compared", P::NAME);
-        assert!(outcome.end > Time::from_millis(2000), "{}: the run must outlast the power loss", P::NAME);
+        assert_eq!(
+            outcome.violations(),
+            Vec::<String>::new(),
+            "{} with {replicas} replicas",
+            P::NAME
+        );
+        assert!(
+            outcome.quiescent,
+            "{}: the run must drain, so every replica is compared",
+            P::NAME
+        );
+        assert!(
+            outcome.end > Time::from_millis(2000),
+            "{}: the run must outlast the power loss",
+            P::NAME
+        );
         if !P::Replica::snapshot(&P::Replica::new(config_of(replicas))).is_empty() {
-            assert!(outcome.restored_from_snapshot > 0, "{}: some restart must start from a compacted snapshot", P::NAME);
+            assert!(
+                outcome.restored_from_snapshot > 0,
+                "{}: some restart must start from a compacted snapshot",
+                P::NAME
+            );
         }
         // The replicas' logs; after them come histories a state transfer
         // replaced (crashed by construction).
@@ -91,9 +118,19 @@ fn random_crash_restarts_pass_for_the_paxos_family() {
     for replicas in [3, 5] {
         for conflicts in [2, 50] {
             for seed in 0..40 {
-                let config = SimConfig { faults: true, restarts: Restarts::Durable, ..uniform_10ms(replicas, 20, 1000, conflicts, seed) };
-                for (name, v) in [("paxos", run::<Paxos>(&config).violations()), ("n2paxos", run::<N2Paxos>(&config).violations())] {
-                    assert!(v.is_empty(), "{name}, {replicas} replicas, {conflicts}%, seed {seed}: {v:?}");
+                let config = SimConfig {
+                    faults: true,
+                    restarts: Restarts::Durable,
+                    ..uniform_10ms(replicas, 20, 1000, conflicts, seed)
+                };
+                for (name, v) in [
+                    ("paxos", run::<Paxos>(&config).violations()),
+                    ("n2paxos", run::<N2Paxos>(&config).violations()),
+                ] {
+                    assert!(
+                        v.is_empty(),
+                        "{name}, {replicas} replicas, {conflicts}%, seed {seed}: {v:?}"
+                    );
                 }
             }
         }
@@ -115,10 +152,27 @@ fn messages_sent_before_their_records_sync_are_caught() {
             scripted.push((at + std::time::Duration::from_millis(200), Fault::Restart(r)));
         }
         let placement = runtime::sim::Placement::uniform(3, 20, std::time::Duration::from_millis(1));
-        SimConfig { scripted, restarts: Restarts::Durable, bugs, placement, ..uniform_10ms(3, 20, 1000, 50, seed) }
+        SimConfig {
+            scripted,
+            restarts: Restarts::Durable,
+            bugs,
+            placement,
+            ..uniform_10ms(3, 20, 1000, 50, seed)
+        }
     };
-    let bugs = DeliberateBugs { send_before_sync: true, ..DeliberateBugs::default() };
-    let caught = (0..40).find(|&seed| run::<Paxos>(&power_loss(seed, bugs)).violations().iter().any(|v| is_safety_violation(v)));
+    let bugs = DeliberateBugs {
+        send_before_sync: true,
+        ..DeliberateBugs::default()
+    };
+    let caught = (0..40).find(|&seed| {
+        run::<Paxos>(&power_loss(seed, bugs))
+            .violations()
+            .iter()
+            .any(|v| is_safety_violation(v))
+    });
     let seed = caught.expect("no seed in 0..40 caught a host that sends before syncing");
-    assert_eq!(run::<Paxos>(&power_loss(seed, DeliberateBugs::default())).violations(), Vec::<String>::new());
+    assert_eq!(
+        run::<Paxos>(&power_loss(seed, DeliberateBugs::default())).violations(),
+        Vec::<String>::new()
+    );
 }

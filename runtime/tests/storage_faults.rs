@@ -14,7 +14,12 @@ use runtime::live::wire::Wire;
 use runtime::sim::{run, Restarts, SimConfig};
 
 fn lying_disk(replicas: usize, conflicts: u32, seed: u64) -> SimConfig {
-    SimConfig { faults: true, restarts: Restarts::Durable, disk_faults: true, ..uniform_10ms(replicas, 20, 1000, conflicts, seed) }
+    SimConfig {
+        faults: true,
+        restarts: Restarts::Durable,
+        disk_faults: true,
+        ..uniform_10ms(replicas, 20, 1000, conflicts, seed)
+    }
 }
 
 /// Representative seeds of `P` at 3 and 5 replicas: no violation, and the
@@ -29,13 +34,21 @@ where
             for seed in 0..6 {
                 let outcome = run::<P>(&lying_disk(replicas, conflicts, seed));
                 let v = outcome.violations();
-                assert!(v.is_empty(), "{}, {replicas} replicas, {conflicts}%, seed {seed}: {v:?}", P::NAME);
+                assert!(
+                    v.is_empty(),
+                    "{}, {replicas} replicas, {conflicts}%, seed {seed}: {v:?}",
+                    P::NAME
+                );
                 storage_faults += outcome.storage_faults;
                 torn_tails += outcome.torn_tails;
             }
         }
     }
-    assert!(storage_faults > 0 && torn_tails > 0, "{}: {storage_faults} storage faults, {torn_tails} torn tails", P::NAME);
+    assert!(
+        storage_faults > 0 && torn_tails > 0,
+        "{}: {storage_faults} storage faults, {torn_tails} torn tails",
+        P::NAME
+    );
 }
 
 #[test]
@@ -70,11 +83,13 @@ fn epaxos_survives_a_lying_disk() {
 
 #[test]
 fn failed_syncs_stop_their_replica_and_the_run_goes_on() {
-    let failed: u64 = (0..30).map(|seed| {
-        let outcome = run::<protocols::paxos::Paxos>(&lying_disk(3, 10, seed));
-        assert_eq!(outcome.violations(), Vec::<String>::new(), "seed {seed}");
-        outcome.sync_failures
-    }).sum();
+    let failed: u64 = (0..30)
+        .map(|seed| {
+            let outcome = run::<protocols::paxos::Paxos>(&lying_disk(3, 10, seed));
+            assert_eq!(outcome.violations(), Vec::<String>::new(), "seed {seed}");
+            outcome.sync_failures
+        })
+        .sum();
     assert!(failed > 0, "no sync failed in 30 seeds");
 }
 
@@ -83,11 +98,24 @@ fn a_host_that_believes_a_damaged_log_is_caught() {
     // Found with `sim --protocol paxos --replicas 3 --conflicts 50 --seeds 100
     // --faults --restarts durable --disk-faults --plant-trust-damaged-log`:
     // seed 72 is the first whose violations include a client-visible one.
-    let bugs = DeliberateBugs { trust_damaged_log: true, ..DeliberateBugs::default() };
-    let config = |seed| SimConfig { bugs, commands: 2000, ..lying_disk(3, 50, seed) };
+    let bugs = DeliberateBugs {
+        trust_damaged_log: true,
+        ..DeliberateBugs::default()
+    };
+    let config = |seed| SimConfig {
+        bugs,
+        commands: 2000,
+        ..lying_disk(3, 50, seed)
+    };
     let caught = run::<protocols::paxos::Paxos>(&config(72)).violations();
     assert!(caught.iter().any(|v| is_safety_violation(v)), "{caught:?}");
     assert!(caught.iter().any(|v| v.starts_with("linearizability")), "{caught:?}");
-    let honest = SimConfig { bugs: DeliberateBugs::default(), ..config(72) };
-    assert_eq!(run::<protocols::paxos::Paxos>(&honest).violations(), Vec::<String>::new());
+    let honest = SimConfig {
+        bugs: DeliberateBugs::default(),
+        ..config(72)
+    };
+    assert_eq!(
+        run::<protocols::paxos::Paxos>(&honest).violations(),
+        Vec::<String>::new()
+    );
 }

@@ -19,12 +19,19 @@ fn conflict_free_commands_take_exactly_two_one_way_delays() {
     // Fast path: client → every replica, replicas (leader with its result) → client: 2 × 10 ms.
     for replicas in [3, 5] {
         for fast_quorums in kinds() {
-            let config = SimConfig { fast_quorums: fast_quorums.clone(), ..uniform_10ms(replicas, 10, 500, 0, 1) };
+            let config = SimConfig {
+                fast_quorums: fast_quorums.clone(),
+                ..uniform_10ms(replicas, 10, 500, 0, 1)
+            };
             let outcome = run::<SwiftPaxos>(&config);
             assert_eq!(outcome.violations(), Vec::<String>::new());
             assert_eq!(outcome.samples.len(), 500);
             for s in &outcome.samples {
-                assert_eq!(s.latency, Duration::from_millis(20), "{replicas} replicas, {fast_quorums:?}: {s:?}");
+                assert_eq!(
+                    s.latency,
+                    Duration::from_millis(20),
+                    "{replicas} replicas, {fast_quorums:?}: {s:?}"
+                );
                 assert_eq!(s.fast_path, Some(true));
             }
         }
@@ -44,8 +51,22 @@ fn a_conflict_seen_in_two_orders_takes_the_slow_path_in_three_delays() {
     let config = SimConfig {
         writes: 100,
         scripted: vec![
-            (Time::ZERO, Fault::SpikeStart { a: client0_site, b: 3, extra: late }),
-            (Time::ZERO, Fault::SpikeStart { a: client0_site, b: 4, extra: late }),
+            (
+                Time::ZERO,
+                Fault::SpikeStart {
+                    a: client0_site,
+                    b: 3,
+                    extra: late,
+                },
+            ),
+            (
+                Time::ZERO,
+                Fault::SpikeStart {
+                    a: client0_site,
+                    b: 4,
+                    extra: late,
+                },
+            ),
             (Time::from_millis(1), Fault::SpikeEnd { a: client0_site, b: 3 }),
             (Time::from_millis(1), Fault::SpikeEnd { a: client0_site, b: 4 }),
         ],
@@ -72,12 +93,23 @@ fn killing_the_leader_mid_run_loses_no_acknowledged_command() {
         // Linearizable results, the same order everywhere, every command completed
         // and applied by every survivor, the ones acknowledged before the crash included.
         assert_eq!(outcome.violations(), Vec::<String>::new());
-        let before_crash = outcome.history.ops.iter().filter(|op| op.completed.as_ref().is_some_and(|(t, _)| *t < Time::from_millis(700))).count();
-        assert!(before_crash > 100, "the crash came mid-run ({before_crash} done before it)");
+        let before_crash = outcome
+            .history
+            .ops
+            .iter()
+            .filter(|op| op.completed.as_ref().is_some_and(|(t, _)| *t < Time::from_millis(700)))
+            .count();
+        assert!(
+            before_crash > 100,
+            "the crash came mid-run ({before_crash} done before it)"
+        );
         for survivor in 1..5 {
             assert_eq!(outcome.replicas[survivor].applied.len(), 2000, "replica {survivor}");
         }
-        assert!(outcome.samples.iter().any(|s| s.latency > Duration::from_millis(30)), "someone waited for the new leader");
+        assert!(
+            outcome.samples.iter().any(|s| s.latency > Duration::from_millis(30)),
+            "someone waited for the new leader"
+        );
     }
 }
 
@@ -90,12 +122,18 @@ fn a_follower_cut_off_past_the_release_lag_catches_up_by_state_transfer() {
     for replicas in [3, 5] {
         let cut_off: ReplicaSet = [2].into_iter().collect();
         let config = SimConfig {
-            scripted: vec![(Time::from_millis(500), Fault::Partition(cut_off)), (Time::from_millis(2500), Fault::Heal)],
+            scripted: vec![
+                (Time::from_millis(500), Fault::Partition(cut_off)),
+                (Time::from_millis(2500), Fault::Heal),
+            ],
             ..uniform_10ms(replicas, 20, 4000, 20, 5)
         };
         let outcome = run::<SwiftPaxos>(&config);
         assert_eq!(outcome.violations(), Vec::<String>::new(), "{replicas} replicas");
-        assert!(outcome.state_transfers >= 1, "{replicas} replicas: replica 2 caught up without a state transfer");
+        assert!(
+            outcome.state_transfers >= 1,
+            "{replicas} replicas: replica 2 caught up without a state transfer"
+        );
         assert_eq!(outcome.replicas[2].applied.len(), 4000, "{replicas} replicas");
     }
 }
@@ -106,9 +144,16 @@ fn random_faults_pass_for_both_kinds_and_sizes() {
         for fast_quorums in kinds() {
             for conflicts in [2, 50] {
                 for seed in 0..25 {
-                    let config = SimConfig { faults: true, fast_quorums: fast_quorums.clone(), ..uniform_10ms(replicas, 20, 1000, conflicts, seed) };
+                    let config = SimConfig {
+                        faults: true,
+                        fast_quorums: fast_quorums.clone(),
+                        ..uniform_10ms(replicas, 20, 1000, conflicts, seed)
+                    };
                     let v = run::<SwiftPaxos>(&config).violations();
-                    assert!(v.is_empty(), "{replicas} replicas, {fast_quorums:?}, {conflicts}% conflicts, seed {seed}: {v:?}");
+                    assert!(
+                        v.is_empty(),
+                        "{replicas} replicas, {fast_quorums:?}, {conflicts}% conflicts, seed {seed}: {v:?}"
+                    );
                 }
             }
         }
@@ -117,6 +162,12 @@ fn random_faults_pass_for_both_kinds_and_sizes() {
 
 #[test]
 fn same_seed_same_trace() {
-    let config = SimConfig { faults: true, ..uniform_10ms(5, 20, 1000, 10, 9) };
-    assert_eq!(run::<SwiftPaxos>(&config).trace_hash, run::<SwiftPaxos>(&config).trace_hash);
+    let config = SimConfig {
+        faults: true,
+        ..uniform_10ms(5, 20, 1000, 10, 9)
+    };
+    assert_eq!(
+        run::<SwiftPaxos>(&config).trace_hash,
+        run::<SwiftPaxos>(&config).trace_hash
+    );
 }

@@ -4,15 +4,15 @@
 //! --` entry names, `-run master` serves the replica list. Flags take one
 //! dash or two (`-config` or `--config`).
 
+use crate::client_logs::write::CloneLogs;
 use crate::deployment::{self, replica_addresses, shard_addresses, Deployment};
 use crate::protocol_name::{ProtocolName, WithProtocol};
 use clap::Parser;
 use glommio::{LocalExecutorBuilder, Placement};
+use net::LatencyTable;
 use protocols::protocol::Protocol;
 use protocols::quorum::QuorumSystem;
 use protocols::{DeliberateBugs, ReplicaConfig, Timing};
-use net::LatencyTable;
-use crate::client_logs::write::CloneLogs;
 use runtime::live::clients::{run_clients_observed, ClientHostSpec, Load, Workload};
 use runtime::live::link::Delays;
 use runtime::live::server::{run_replica, ReplicaSpec};
@@ -24,7 +24,10 @@ use std::time::Duration;
 
 /// The command line.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "swiftpaxos", about = "Run a master, a server or a client of a deployment described by one config file")]
+#[command(
+    name = "swiftpaxos",
+    about = "Run a master, a server or a client of a deployment described by one config file"
+)]
 pub struct CliArgs {
     /// Which role: master, server or client.
     #[arg(long)]
@@ -99,7 +102,10 @@ pub fn normalize_flags(args: impl IntoIterator<Item = String>) -> Vec<String> {
     args.into_iter()
         .enumerate()
         .map(|(i, a)| {
-            let single = a.starts_with('-') && !a.starts_with("--") && a.len() > 2 && a[1..].chars().next().is_some_and(char::is_alphabetic);
+            let single = a.starts_with('-')
+                && !a.starts_with("--")
+                && a.len() > 2
+                && a[1..].chars().next().is_some_and(char::is_alphabetic);
             if i > 0 && single {
                 format!("-{a}")
             } else {
@@ -109,19 +115,23 @@ pub fn normalize_flags(args: impl IntoIterator<Item = String>) -> Vec<String> {
         .collect()
 }
 
-
 /// The latency file, if any.
 fn latency(args: &CliArgs) -> Result<Option<LatencyTable>, String> {
     let Some(path) = &args.latency else { return Ok(None) };
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    LatencyTable::parse(&text).map(Some).map_err(|e| format!("{}: {e}", path.display()))
+    LatencyTable::parse(&text)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Delays from the node at `address` (its host part names it in the latency file).
 fn delays(table: &Option<LatencyTable>, address: &str) -> Delays {
     match table {
         None => Delays::None,
-        Some(t) => Delays::Table { table: t.clone(), from: address.split(':').next().unwrap_or(address).to_string() },
+        Some(t) => Delays::Table {
+            table: t.clone(),
+            from: address.split(':').next().unwrap_or(address).to_string(),
+        },
     }
 }
 
@@ -148,7 +158,10 @@ pub fn run(args: &CliArgs) -> Result<String, String> {
     let protocol = match &args.protocol {
         Some(p) => *p,
         None => match d.setting(None, "protocol") {
-            Some(s) => s.value.parse().map_err(|e| format!("{file}:{}: protocol: {e}", s.line))?,
+            Some(s) => s
+                .value
+                .parse()
+                .map_err(|e| format!("{file}:{}: protocol: {e}", s.line))?,
             None => ProtocolName::SwiftPaxos,
         },
     };
@@ -190,13 +203,14 @@ impl<P> Default for With<P> {
 
 fn quorums(args: &CliArgs, d: &Deployment) -> Result<QuorumSystem, String> {
     let n = d.replicas.len();
-    let Some(path) = &args.quorum else { return Ok(QuorumSystem::new(n)) };
+    let Some(path) = &args.quorum else {
+        return Ok(QuorumSystem::new(n));
+    };
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let aliases: Vec<&str> = d.replicas.iter().map(|r| r.alias.as_str()).collect();
     let fast = protocols::quorum_file::parse(&text, &aliases).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(QuorumSystem::with_fast_quorums(n, fast))
 }
-
 
 impl<P: Protocol> Role for With<P>
 where
@@ -204,7 +218,9 @@ where
 {
     fn server(&self, args: &CliArgs, d: &Deployment) -> Result<String, String> {
         let alias = args.alias.as_deref().ok_or("-run server needs -alias")?;
-        let id = d.replica_id(alias).ok_or_else(|| format!("{}: `{alias}` is not a replica in -- Replicas --", d.file))?;
+        let id = d
+            .replica_id(alias)
+            .ok_or_else(|| format!("{}: `{alias}` is not a replica in -- Replicas --", d.file))?;
         let table = latency(args)?;
         let base = replica_addresses(d)?;
         if !args.thp {
@@ -213,10 +229,18 @@ where
         let stop = Arc::new(AtomicBool::new(false));
         let mut handles = Vec::new();
         // One executor per shard, each on a core of its own when there are enough.
-        let mut cores = runtime::live::cores::CorePlan::new(runtime::live::cores::Pinning::Auto, usize::from(args.shards.max(1))).with_spin(args.spin);
+        let mut cores =
+            runtime::live::cores::CorePlan::new(runtime::live::cores::Pinning::Auto, usize::from(args.shards.max(1)))
+                .with_spin(args.spin);
         for s in 0..args.shards.max(1) {
             let spec = ReplicaSpec {
-                config: ReplicaConfig { id, quorums: quorums(args, d)?, timing: timing(&table, d), bugs: DeliberateBugs::default(), release_lag: args.release_lag },
+                config: ReplicaConfig {
+                    id,
+                    quorums: quorums(args, d)?,
+                    timing: timing(&table, d),
+                    bugs: DeliberateBugs::default(),
+                    release_lag: args.release_lag,
+                },
                 addresses: shard_addresses(&base, s),
                 delays: delays(&table, &d.replicas[id].address),
                 wal: args.data_dir.as_ref().map(|dir| dir.join(format!("{alias}.s{s}.wal"))),
@@ -251,7 +275,11 @@ where
 
     fn client(&self, args: &CliArgs, d: &Deployment, protocol: ProtocolName) -> Result<String, String> {
         let alias = args.alias.as_deref().ok_or("-run client needs -alias")?;
-        let index = d.clients.iter().position(|c| c.alias == alias).ok_or_else(|| format!("{}: `{alias}` is not a client in -- Clients --", d.file))?;
+        let index = d
+            .clients
+            .iter()
+            .position(|c| c.alias == alias)
+            .ok_or_else(|| format!("{}: `{alias}` is not a client in -- Clients --", d.file))?;
         let closest = d.proxy.get(alias).and_then(|s| d.replica_id(s)).unwrap_or(0);
         let a = Some(alias);
         let clones = d.number(a, "clones", 0).map_err(|e| e.to_string())?;
@@ -265,10 +293,16 @@ where
             ..Workload::original(
                 d.percent(a, "conflicts", 0).map_err(|e| e.to_string())?,
                 d.percent(a, "writes", 100).map_err(|e| e.to_string())?,
-                bytes::Bytes::from(vec![b'v'; d.number(a, "commandSize", 100).map_err(|e| e.to_string())? as usize]),
+                bytes::Bytes::from(vec![
+                    b'v';
+                    d.number(a, "commandSize", 100).map_err(|e| e.to_string())? as usize
+                ]),
             )
         };
-        let run_time = d.duration(a, "runTime").map_err(|e| e.to_string())?.unwrap_or(Duration::from_secs(3600));
+        let run_time = d
+            .duration(a, "runTime")
+            .map_err(|e| e.to_string())?
+            .unwrap_or(Duration::from_secs(3600));
         let logical = (clones + 1) * outstanding;
         if logical >= 1_000_000 {
             return Err(format!("{}: client {alias}: (clones + 1) x pendings is {logical} logical clients; a host runs fewer than 1,000,000", d.file));
@@ -294,7 +328,12 @@ where
             epoch: None,
         };
         let (progress, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
-        let mut logs = CloneLogs::new((clones + 1) as usize, outstanding as usize, protocol.has_slow_path(), args.log.as_deref())?;
+        let mut logs = CloneLogs::new(
+            (clones + 1) as usize,
+            outstanding as usize,
+            protocol.has_slow_path(),
+            args.log.as_deref(),
+        )?;
         let handle = LocalExecutorBuilder::new(Placement::Unbound)
             .name(alias)
             .spawn(move || async move {
@@ -315,11 +354,19 @@ where
                 report.lost.join("\n")
             ));
         }
-        let verified = if args.verify { format!("read back {} acknowledged writes: all present\n", report.verified) } else { String::new() };
+        let verified = if args.verify {
+            format!("read back {} acknowledged writes: all present\n", report.verified)
+        } else {
+            String::new()
+        };
         let l = &report.latency_us;
         let ms = |q: f64| l.value_at_quantile(q) as f64 / 1000.0;
         let slow_paths = if protocol.has_slow_path() {
-            format!("slow paths: {} ({:.1}%)\n", totals.slow, 100.0 * totals.slow as f64 / (totals.completed.max(1)) as f64)
+            format!(
+                "slow paths: {} ({:.1}%)\n",
+                totals.slow,
+                100.0 * totals.slow as f64 / (totals.completed.max(1)) as f64
+            )
         } else {
             String::new()
         };
@@ -342,7 +389,9 @@ where
 /// the servers outlive a client host, and a rerun with the same client
 /// numbers must not look like the earlier run's clients to them.
 fn session_number() -> u64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     ((nanos ^ (u64::from(std::process::id()) << 20)) % ((1 << 24) - 1)) + 1
 }
 
@@ -350,19 +399,29 @@ fn session_number() -> u64 {
 /// clones, spread over `outstanding` logical clients, runs exactly `reqs`.
 fn commands_per_slot(clones: u64, outstanding: u64, reqs: u64) -> Vec<u64> {
     let outstanding = outstanding.max(1);
-    (0..clones).flat_map(|_| (0..outstanding).map(move |slot| reqs / outstanding + u64::from(slot < reqs % outstanding))).collect()
+    (0..clones)
+        .flat_map(|_| (0..outstanding).map(move |slot| reqs / outstanding + u64::from(slot < reqs % outstanding)))
+        .collect()
 }
 
 /// The master holds the configuration: it answers every connection on
 /// `masterPort` with the replicas, one `alias address` line each.
 fn master(d: &Deployment) -> Result<String, String> {
     use std::io::Write;
-    let node = d.master.as_ref().ok_or_else(|| format!("{}: no -- Master -- section", d.file))?;
+    let node = d
+        .master
+        .as_ref()
+        .ok_or_else(|| format!("{}: no -- Master -- section", d.file))?;
     let port = d.number(None, "masterPort", 7087).map_err(|e| e.to_string())?;
     let host = node.address.split(':').next().unwrap_or(&node.address);
-    let listener = std::net::TcpListener::bind((host, port as u16)).map_err(|e| format!("{}:{}: master: {e}", d.file, node.line))?;
+    let listener = std::net::TcpListener::bind((host, port as u16))
+        .map_err(|e| format!("{}:{}: master: {e}", d.file, node.line))?;
     tracing::info!(address = %host, port, replicas = d.replicas.len(), "master serving the replica list");
-    let list: String = d.replicas.iter().map(|r| format!("{} {}\n", r.alias, r.address)).collect();
+    let list: String = d
+        .replicas
+        .iter()
+        .map(|r| format!("{} {}\n", r.alias, r.address))
+        .collect();
     for stream in listener.incoming().flatten() {
         let mut stream = stream;
         let _ = stream.write_all(list.as_bytes());
@@ -376,8 +435,12 @@ mod tests {
 
     #[test]
     fn both_flag_spellings_work() {
-        let argv = normalize_flags(["swiftpaxos", "-run", "server", "--config", "x.conf", "-alias", "a"].map(String::from));
-        assert_eq!(argv, ["swiftpaxos", "--run", "server", "--config", "x.conf", "--alias", "a"]);
+        let argv =
+            normalize_flags(["swiftpaxos", "-run", "server", "--config", "x.conf", "-alias", "a"].map(String::from));
+        assert_eq!(
+            argv,
+            ["swiftpaxos", "--run", "server", "--config", "x.conf", "--alias", "a"]
+        );
         let args = CliArgs::try_parse_from(argv).unwrap();
         assert_eq!((args.run.as_str(), args.alias.as_deref()), ("server", Some("a")));
     }

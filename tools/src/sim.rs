@@ -6,9 +6,9 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use net::duration::parse_go_duration;
 use net::LatencyTable;
+use protocols::protocol::{Protocol, ReplicaProtocol};
 use protocols::quorum::FastQuorums;
 use protocols::DeliberateBugs;
-use protocols::protocol::{Protocol, ReplicaProtocol};
 use runtime::live::wire::Wire;
 use runtime::sim::{self, Placement, Restarts, SimConfig, SimOutcome};
 use std::path::PathBuf;
@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 
 /// The command line of `sim`.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "sim", about = "Run a protocol's real code in the deterministic simulator over many seeds and check every run.")]
+#[command(
+    name = "sim",
+    about = "Run a protocol's real code in the deterministic simulator over many seeds and check every run."
+)]
 pub struct SimArgs {
     /// Protocol: swiftpaxos|swift, paxos, n2paxos, curp, fastpaxos, epaxos (any case).
     #[arg(long, default_value = "paxos", value_parser = str::parse::<ProtocolName>)]
@@ -175,17 +178,29 @@ pub fn base_config(args: &SimArgs) -> Result<SimConfig, String> {
             } else {
                 let replica_sites = if args.replica_sites.is_empty() {
                     if table.names().len() < replicas {
-                        return Err(format!("{}: names {} sites, fewer than {replicas} replicas", path.display(), table.names().len()));
+                        return Err(format!(
+                            "{}: names {} sites, fewer than {replicas} replicas",
+                            path.display(),
+                            table.names().len()
+                        ));
                     }
                     table.names()[..replicas].to_vec()
                 } else {
                     args.replica_sites.clone()
                 };
                 if replica_sites.len() != replicas {
-                    return Err(format!("--replica-sites names {} sites for {replicas} replicas", replica_sites.len()));
+                    return Err(format!(
+                        "--replica-sites names {} sites for {replicas} replicas",
+                        replica_sites.len()
+                    ));
                 }
-                let client_sites = if args.client_sites.is_empty() { table.names().to_vec() } else { args.client_sites.clone() };
-                Placement::from_table(&table, &replica_sites, &client_sites, clients).map_err(|e| format!("{}: {e}", path.display()))?
+                let client_sites = if args.client_sites.is_empty() {
+                    table.names().to_vec()
+                } else {
+                    args.client_sites.clone()
+                };
+                Placement::from_table(&table, &replica_sites, &client_sites, clients)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
             }
         }
     };
@@ -201,7 +216,13 @@ pub fn base_config(args: &SimArgs) -> Result<SimConfig, String> {
         faults: args.faults,
         scripted: Vec::new(),
         fast_quorums: fast_quorums(args, &placement_aliases(args, replicas))?,
-        bugs: DeliberateBugs { paxos_skip_phase1: args.plant_paxos_skip_phase1, send_before_sync: args.plant_send_before_sync, rejoin_at_once: args.plant_rejoin_at_once, trust_damaged_log: args.plant_trust_damaged_log, ..DeliberateBugs::default() },
+        bugs: DeliberateBugs {
+            paxos_skip_phase1: args.plant_paxos_skip_phase1,
+            send_before_sync: args.plant_send_before_sync,
+            rejoin_at_once: args.plant_rejoin_at_once,
+            trust_damaged_log: args.plant_trust_damaged_log,
+            ..DeliberateBugs::default()
+        },
         wait_closest: args.wait_closest,
         restarts: args.restarts.unwrap_or_default(),
         disk_faults: args.disk_faults,
@@ -247,10 +268,16 @@ impl WithProtocol for Simulate<'_> {
         P::Message: Wire,
     {
         if self.0.restarts == Restarts::Durable && !<P::Replica as ReplicaProtocol>::DURABLE {
-            return Err(format!("--restarts durable: {} does not record what must survive a crash yet", P::NAME));
+            return Err(format!(
+                "--restarts durable: {} does not record what must survive a crash yet",
+                P::NAME
+            ));
         }
         if self.0.restarts == Restarts::Volatile && !<P::Replica as ReplicaProtocol>::REJOINS {
-            return Err(format!("--restarts volatile: {} cannot rejoin after losing its state yet", P::NAME));
+            return Err(format!(
+                "--restarts volatile: {} cannot rejoin after losing its state yet",
+                P::NAME
+            ));
         }
         Ok(sim::run::<P>(self.0))
     }
@@ -269,12 +296,21 @@ fn parse_restarts(text: &str) -> Result<Restarts, String> {
 /// Runs every requested seed, spread over threads, and gathers the report.
 pub fn run(args: &SimArgs) -> Result<SimReport, String> {
     let base = base_config(args)?;
-    run_one(args.protocol, &SimConfig { commands: 0, ..base.clone() })?;
+    run_one(
+        args.protocol,
+        &SimConfig {
+            commands: 0,
+            ..base.clone()
+        },
+    )?;
     let seeds: Vec<u64> = match args.seed {
         Some(s) => vec![s],
         None => (args.first_seed..args.first_seed + args.seeds).collect(),
     };
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -287,7 +323,10 @@ pub fn run(args: &SimArgs) -> Result<SimReport, String> {
                 let took = started.elapsed();
                 if let Ok(outcome) = outcome {
                     let violations = outcome.violations();
-                    results.lock().expect("no worker panics while holding the lock").push((seed, outcome, violations, took));
+                    results
+                        .lock()
+                        .expect("no worker panics while holding the lock")
+                        .push((seed, outcome, violations, took));
                 }
             });
         }
@@ -318,7 +357,11 @@ pub fn run(args: &SimArgs) -> Result<SimReport, String> {
             let site = match report.per_site.iter().position(|r| &r.site == name) {
                 Some(i) => i,
                 None => {
-                    report.per_site.push(SiteReport { site: name.clone(), latency_us: new_histogram(), fast_path: (0, 0) });
+                    report.per_site.push(SiteReport {
+                        site: name.clone(),
+                        latency_us: new_histogram(),
+                        fast_path: (0, 0),
+                    });
                     report.per_site.len() - 1
                 }
             };
@@ -338,7 +381,11 @@ pub fn run(args: &SimArgs) -> Result<SimReport, String> {
         report.restored_from_snapshot.1 += u64::from(outcome.restored_from_snapshot > 0);
         report.rejoins.0 += outcome.rejoins;
         report.rejoins.1 += u64::from(outcome.rejoins > 0);
-        for (total, count) in [(&mut report.storage_faults, outcome.storage_faults), (&mut report.torn_tails, outcome.torn_tails), (&mut report.sync_failures, outcome.sync_failures)] {
+        for (total, count) in [
+            (&mut report.storage_faults, outcome.storage_faults),
+            (&mut report.torn_tails, outcome.torn_tails),
+            (&mut report.sync_failures, outcome.sync_failures),
+        ] {
             total.0 += count;
             total.1 += u64::from(count > 0);
         }
@@ -443,13 +490,24 @@ pub fn print(args: &SimArgs, report: &SimReport) {
         );
     }
     if report.fast_path.1 > 0 {
-        println!("fast path: {:.1}% of {} commands", 100.0 * report.fast_path.0 as f64 / report.fast_path.1 as f64, report.fast_path.1);
+        println!(
+            "fast path: {:.1}% of {} commands",
+            100.0 * report.fast_path.0 as f64 / report.fast_path.1 as f64,
+            report.fast_path.1
+        );
     }
     if args.per_site {
-        println!("{:<16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}", "client site", "commands", "p50 ms", "p90 ms", "p99 ms", "max ms", "fast path");
+        println!(
+            "{:<16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+            "client site", "commands", "p50 ms", "p90 ms", "p99 ms", "max ms", "fast path"
+        );
         for site in &report.per_site {
             let h = &site.latency_us;
-            let fast = if site.fast_path.1 > 0 { format!("{:.1}%", 100.0 * site.fast_path.0 as f64 / site.fast_path.1 as f64) } else { "-".into() };
+            let fast = if site.fast_path.1 > 0 {
+                format!("{:.1}%", 100.0 * site.fast_path.0 as f64 / site.fast_path.1 as f64)
+            } else {
+                "-".into()
+            };
             println!(
                 "{:<16} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>10}",
                 site.site,
@@ -472,18 +530,33 @@ pub fn print(args: &SimArgs, report: &SimReport) {
         );
     }
     if report.state_transfers.0 > 0 {
-        println!("state transfers: {} in {} seeds (replicas that fell {} positions behind)", report.state_transfers.0, report.state_transfers.1, args.release_lag);
+        println!(
+            "state transfers: {} in {} seeds (replicas that fell {} positions behind)",
+            report.state_transfers.0, report.state_transfers.1, args.release_lag
+        );
     }
     if report.restored_from_snapshot.0 > 0 {
-        println!("restarts from a compacted log: {} in {} seeds", report.restored_from_snapshot.0, report.restored_from_snapshot.1);
+        println!(
+            "restarts from a compacted log: {} in {} seeds",
+            report.restored_from_snapshot.0, report.restored_from_snapshot.1
+        );
     }
     if args.restarts == Some(Restarts::Volatile) {
-        println!("volatile restarts rejoined: {} in {} seeds", report.rejoins.0, report.rejoins.1);
+        println!(
+            "volatile restarts rejoined: {} in {} seeds",
+            report.rejoins.0, report.rejoins.1
+        );
     }
     if args.disk_faults {
         let (faults, torn, failed) = (report.storage_faults, report.torn_tails, report.sync_failures);
-        println!("storage faults found at restart (rejoined instead): {} in {} seeds", faults.0, faults.1);
-        println!("torn tails cut at restart: {} in {} seeds; failed syncs (replica stopped): {} in {} seeds", torn.0, torn.1, failed.0, failed.1);
+        println!(
+            "storage faults found at restart (rejoined instead): {} in {} seeds",
+            faults.0, faults.1
+        );
+        println!(
+            "torn tails cut at restart: {} in {} seeds; failed syncs (replica stopped): {} in {} seeds",
+            torn.0, torn.1, failed.0, failed.1
+        );
     }
     println!("{} passed, {} failed", report.passed, report.failed.len());
 }

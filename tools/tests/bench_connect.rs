@@ -16,22 +16,53 @@ fn connect_drives_a_running_deployment() {
     );
     std::fs::write(&config, text).expect("write");
     for alias in ["r0", "r1", "r2"] {
-        let argv = ["swiftpaxos", "--run", "server", "--config", &config.display().to_string(), "--alias", alias].map(String::from);
+        let argv = [
+            "swiftpaxos",
+            "--run",
+            "server",
+            "--config",
+            &config.display().to_string(),
+            "--alias",
+            alias,
+        ]
+        .map(String::from);
         let args = tools::cli::CliArgs::try_parse_from(argv).expect("server flags parse");
         std::thread::spawn(move || tools::cli::run(&args));
     }
     let bench = |extra: &[&str]| {
-        let mut argv = vec!["bench", "--connect", config.to_str().unwrap_or_default(), "--no-write", "--quiet"];
+        let mut argv = vec![
+            "bench",
+            "--connect",
+            config.to_str().unwrap_or_default(),
+            "--no-write",
+            "--quiet",
+        ];
         argv.extend_from_slice(extra);
         let args = bench::BenchArgs::try_parse_from(argv).expect("bench flags parse");
         bench::run(&args, |_| {})
     };
-    let outcome = bench(&["--protocol", "paxos", "--clients", "8", "--duration", "1s", "--warmup", "300ms"]).expect("bench --connect runs");
+    let outcome = bench(&[
+        "--protocol",
+        "paxos",
+        "--clients",
+        "8",
+        "--duration",
+        "1s",
+        "--warmup",
+        "300ms",
+    ])
+    .expect("bench --connect runs");
     let text = outcome.summaries[0].to_string();
-    assert!(text.starts_with(&format!("paxos: 3 replicas on the deployment of {}", config.display())), "{text}");
+    assert!(
+        text.starts_with(&format!("paxos: 3 replicas on the deployment of {}", config.display())),
+        "{text}"
+    );
     assert!(outcome.summaries[0].throughput_ops > 0.0, "{text}");
     // The deployment runs Paxos: asking for another protocol is refused.
     let refused = bench(&["--protocol", "swift"]).err().unwrap_or_default();
-    assert!(refused.contains("the deployment runs paxos; pass --protocol paxos"), "{refused}");
+    assert!(
+        refused.contains("the deployment runs paxos; pass --protocol paxos"),
+        "{refused}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

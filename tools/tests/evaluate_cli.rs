@@ -12,8 +12,22 @@ fn a_small_evaluation_writes_every_file_and_keeps_swiftpaxos_at_or_above_paxos()
     }
     let out_dir = std::env::temp_dir().join(format!("evaluate-test-{}", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_evaluate"))
-        .args(["--reference", &reference, "--out", &out_dir.display().to_string(), "--conflicts", "0,2,100"])
-        .args(["--clients-per-site", "2", "--commands-per-client", "20", "--runtime", "/nonexistent"])
+        .args([
+            "--reference",
+            &reference,
+            "--out",
+            &out_dir.display().to_string(),
+            "--conflicts",
+            "0,2,100",
+        ])
+        .args([
+            "--clients-per-site",
+            "2",
+            "--commands-per-client",
+            "20",
+            "--runtime",
+            "/nonexistent",
+        ])
         .output()
         .expect("evaluate runs");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -25,7 +39,10 @@ fn a_small_evaluation_writes_every_file_and_keeps_swiftpaxos_at_or_above_paxos()
     let speedup = String::from_utf8_lossy(&read("speedup.csv")).into_owned();
     let estimates = String::from_utf8_lossy(&read("estimate_vs_simulation.csv")).into_owned();
     let _ = std::fs::remove_dir_all(&out_dir);
-    assert!(speedup.starts_with("protocol,conflicts_pct,average,best,best_site,worst,worst_site\n"), "{speedup}");
+    assert!(
+        speedup.starts_with("protocol,conflicts_pct,average,best,best_site,worst,worst_site\n"),
+        "{speedup}"
+    );
     let mut swift_rows = 0;
     for line in speedup.lines().filter(|l| l.starts_with("SwiftPaxos,")) {
         let fields: Vec<&str> = line.split(',').collect();

@@ -3,7 +3,10 @@
 use std::process::{Command, Output};
 
 fn flint(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flint")).args(args).output().expect("the flint binary runs")
+    Command::new(env!("CARGO_BIN_EXE_flint"))
+        .args(args)
+        .output()
+        .expect("the flint binary runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -57,17 +60,40 @@ X C 28ms
 fn the_hand_example_prints_each_protocols_estimate() {
     let scratch = Scratch::new("example");
     let table = scratch.file("table.txt", EXAMPLE);
-    let out = flint(&["--table", &table, "--replicas", "A,B,C", "--clients", "X", "--protocol", "all"]);
+    let out = flint(&[
+        "--table",
+        &table,
+        "--replicas",
+        "A,B,C",
+        "--clients",
+        "X",
+        "--protocol",
+        "all",
+    ]);
     let text = stdout(&out);
     assert!(out.status.success(), "{}", stderr(&out));
     // Paxos: leader A, 5 + 60 + 5.
     assert!(text.contains("Paxos: leader A\n"), "{text}");
     let paxos = text.split("Paxos: leader A\n").nth(1).unwrap_or_default();
     // Lines after the heading: the flow, the column heading, then X.
-    assert!(paxos.lines().nth(2).unwrap_or_default().split_whitespace().collect::<Vec<_>>() == ["X", "-", "70.0"], "{text}");
+    assert!(
+        paxos
+            .lines()
+            .nth(2)
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            == ["X", "-", "70.0"],
+        "{text}"
+    );
     // SwiftPaxos: leader A with fast quorum {A, B}: 24 fast, 47 slow.
     assert!(text.contains("SwiftPaxos: leader A, fast quorum {A, B}"), "{text}");
-    for (heading, fast, slow) in [("SwiftPaxos", "24.0", "47.0"), ("CURP", "28.0", "47.0"), ("Fast Paxos", "59.0", "92.0"), ("EPaxos", "70.0", "130.0")] {
+    for (heading, fast, slow) in [
+        ("SwiftPaxos", "24.0", "47.0"),
+        ("CURP", "28.0", "47.0"),
+        ("Fast Paxos", "59.0", "92.0"),
+        ("EPaxos", "70.0", "130.0"),
+    ] {
         let section = text.split(&format!("{heading}:")).nth(1).unwrap_or_default();
         let row: Vec<&str> = section.lines().nth(3).unwrap_or_default().split_whitespace().collect();
         assert_eq!(row, ["X", fast, slow], "{heading}:\n{text}");
@@ -78,14 +104,26 @@ fn the_hand_example_prints_each_protocols_estimate() {
 fn estimates_match_the_simulator_running_the_real_code() {
     let scratch = Scratch::new("simulate");
     let table = scratch.file("table.txt", EXAMPLE);
-    let out = flint(&["--table", &table, "--replicas", "A,B,C", "--clients", "X", "--simulate", "--json"]);
+    let out = flint(&[
+        "--table",
+        &table,
+        "--replicas",
+        "A,B,C",
+        "--clients",
+        "X",
+        "--simulate",
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
     let simulation = json["simulation"].as_array().expect("a simulation section");
     assert_eq!(simulation.len(), 6);
     for protocol in simulation {
         let site = &protocol["sites"][0];
-        let (estimate, simulated) = (site["estimate_ms"].as_f64().unwrap_or(0.0), site["simulated_median_ms"].as_f64().unwrap_or(-1.0));
+        let (estimate, simulated) = (
+            site["estimate_ms"].as_f64().unwrap_or(0.0),
+            site["simulated_median_ms"].as_f64().unwrap_or(-1.0),
+        );
         // A single client never collides or conflicts with anyone: every
         // protocol's idle path is exactly what the formula says.
         assert!((estimate - simulated).abs() < 0.01, "{protocol}");
@@ -96,8 +134,21 @@ fn estimates_match_the_simulator_running_the_real_code() {
 #[test]
 fn collisions_are_flagged_with_their_reason() {
     let scratch = Scratch::new("flags");
-    let table = scratch.file("table.txt", &format!("{EXAMPLE}Y A 30ms\nY B 12ms\nY C 50ms\nZ A 40ms\nZ B 44ms\nZ C 8ms\nX Y 20ms\nX Z 30ms\nY Z 40ms\n"));
-    let out = flint(&["--table", &table, "--replicas", "A,B,C", "--clients", "X,Y,Z", "--protocol", "fastpaxos", "--simulate"]);
+    let table = scratch.file(
+        "table.txt",
+        &format!("{EXAMPLE}Y A 30ms\nY B 12ms\nY C 50ms\nZ A 40ms\nZ B 44ms\nZ C 8ms\nX Y 20ms\nX Z 30ms\nY Z 40ms\n"),
+    );
+    let out = flint(&[
+        "--table",
+        &table,
+        "--replicas",
+        "A,B,C",
+        "--clients",
+        "X,Y,Z",
+        "--protocol",
+        "fastpaxos",
+        "--simulate",
+    ]);
     let text = stdout(&out);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(text.contains("FLAG") && text.contains("collisions"), "{text}");
@@ -108,20 +159,49 @@ fn export_writes_files_the_deployment_cli_reads() {
     let scratch = Scratch::new("export");
     let table = scratch.file("table.txt", EXAMPLE);
     let dir = scratch.path("out");
-    let out = flint(&["--table", &table, "--replicas", "A,B,C", "--clients", "X", "--protocol", "all", "--export", &dir]);
+    let out = flint(&[
+        "--table",
+        &table,
+        "--replicas",
+        "A,B,C",
+        "--clients",
+        "X",
+        "--protocol",
+        "all",
+        "--export",
+        &dir,
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let read = |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let deployment = tools::deployment::parse(&read("deployment.conf"), "deployment.conf").expect("the exported config parses");
+    let deployment =
+        tools::deployment::parse(&read("deployment.conf"), "deployment.conf").expect("the exported config parses");
     assert_eq!(deployment.replicas.len(), 3);
-    assert_eq!(deployment.proxy.get("X").map(String::as_str), Some("A"), "X's closest replica is A");
+    assert_eq!(
+        deployment.proxy.get("X").map(String::as_str),
+        Some("A"),
+        "X's closest replica is A"
+    );
     let latency = net::LatencyTable::parse(&read("latency.conf")).expect("the exported latency file parses");
     // A (127.0.0.1) to B (127.0.0.2): the mean of 50 and 70 ms.
-    assert_eq!(latency.one_way("127.0.0.1", "127.0.0.2"), Some(std::time::Duration::from_millis(30)));
-    let quorums = protocols::quorum_file::parse(&read("quorum.conf"), &["A", "B", "C"]).expect("the exported quorum file parses");
-    assert_eq!(format!("{quorums:?}"), format!("{:?}", protocols::quorum::FastQuorums::Fixed(vec![(0, [0, 1].into_iter().collect())])));
+    assert_eq!(
+        latency.one_way("127.0.0.1", "127.0.0.2"),
+        Some(std::time::Duration::from_millis(30))
+    );
+    let quorums =
+        protocols::quorum_file::parse(&read("quorum.conf"), &["A", "B", "C"]).expect("the exported quorum file parses");
+    assert_eq!(
+        format!("{quorums:?}"),
+        format!(
+            "{:?}",
+            protocols::quorum::FastQuorums::Fixed(vec![(0, [0, 1].into_iter().collect())])
+        )
+    );
     // The estimates go with the files; Accord's (estimate only) among them.
     let estimates = read("estimates.txt");
-    assert!(estimates.contains("SwiftPaxos: leader A") && estimates.contains("Accord: estimate only"), "{estimates}");
+    assert!(
+        estimates.contains("SwiftPaxos: leader A") && estimates.contains("Accord: estimate only"),
+        "{estimates}"
+    );
 }
 
 #[test]
@@ -134,7 +214,16 @@ fn bad_input_names_the_problem() {
     let broken = scratch.file("broken.txt", "A B 10ms\nA C ten\n");
     let out = flint(&["--table", &broken, "--replicas", "A,B,C", "--clients", "A"]);
     assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
-    let out = flint(&["--table", &table, "--replicas", "A,B,C", "--clients", "X", "--protocol", "raft"]);
+    let out = flint(&[
+        "--table",
+        &table,
+        "--replicas",
+        "A,B,C",
+        "--clients",
+        "X",
+        "--protocol",
+        "raft",
+    ]);
     assert!(stderr(&out).contains("unknown protocol `raft`"), "{}", stderr(&out));
     let out = flint(&["--tabel", &table]);
     assert!(stderr(&out).contains("Usage"), "{}", stderr(&out));
@@ -142,7 +231,10 @@ fn bad_input_names_the_problem() {
 
 #[test]
 fn the_issues_reference_command_prints_every_protocol() {
-    let table = format!("{}/../../shared/reference/aws-latency-table.txt", env!("CARGO_MANIFEST_DIR"));
+    let table = format!(
+        "{}/../../shared/reference/aws-latency-table.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
     if !std::path::Path::new(&table).exists() {
         eprintln!("skipped: {table} is not beside this checkout");
         return;
@@ -159,7 +251,15 @@ fn the_issues_reference_command_prints_every_protocol() {
     ]);
     let text = stdout(&out);
     assert!(out.status.success(), "{}", stderr(&out));
-    for heading in ["SwiftPaxos: leader", "Paxos: leader", "N2Paxos: leader", "CURP: leader", "Fast Paxos:", "EPaxos:", "Accord:"] {
+    for heading in [
+        "SwiftPaxos: leader",
+        "Paxos: leader",
+        "N2Paxos: leader",
+        "CURP: leader",
+        "Fast Paxos:",
+        "EPaxos:",
+        "Accord:",
+    ] {
         assert!(text.contains(heading), "{heading}\n{text}");
     }
     assert_eq!(text.matches("  average").count(), 7, "{text}");
@@ -179,7 +279,15 @@ const REFERENCE_CLIENTS: &str = "ap-east-1,eu-west-1,us-east-1";
 
 fn reference_json(extra: &[&str]) -> serde_json::Value {
     let table = format!("{}/tests/data/reference-placement.txt", env!("CARGO_MANIFEST_DIR"));
-    let mut args = vec!["--table", &table, "--replicas", REFERENCE_REPLICAS, "--clients", REFERENCE_CLIENTS, "--json"];
+    let mut args = vec![
+        "--table",
+        &table,
+        "--replicas",
+        REFERENCE_REPLICAS,
+        "--clients",
+        REFERENCE_CLIENTS,
+        "--json",
+    ];
     args.extend_from_slice(extra);
     let out = flint(&args);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -190,7 +298,13 @@ fn per_client(block: &serde_json::Value) -> Vec<(String, f64, f64)> {
     let clients = block["clients"].as_array().cloned().unwrap_or_default();
     clients
         .iter()
-        .map(|c| (c["client"].as_str().unwrap_or("").to_string(), c["fast_ms"].as_f64().unwrap_or(-1.0), c["slow_ms"].as_f64().unwrap_or(-1.0)))
+        .map(|c| {
+            (
+                c["client"].as_str().unwrap_or("").to_string(),
+                c["fast_ms"].as_f64().unwrap_or(-1.0),
+                c["slow_ms"].as_f64().unwrap_or(-1.0),
+            )
+        })
         .collect()
 }
 
@@ -217,16 +331,28 @@ fn the_reference_placement_gives_the_original_flints_swiftpaxos_answer() {
     assert_eq!(json["leader_rule"], "slow-path");
     let swift = &json["protocols"][0];
     assert_eq!(swift["leader"], "eu-west-3", "{json}");
-    assert_eq!(swift["fast_quorum"], serde_json::json!(["ap-northeast-1", "eu-west-3", "us-west-1"]), "{json}");
+    assert_eq!(
+        swift["fast_quorum"],
+        serde_json::json!(["ap-northeast-1", "eu-west-3", "us-west-1"]),
+        "{json}"
+    );
     assert_eq!(
         per_client(swift),
-        [("ap-east-1".into(), 201.0, 236.0), ("eu-west-1".into(), 146.5, 146.5), ("us-east-1".into(), 147.0, 191.0)]
+        [
+            ("ap-east-1".into(), 201.0, 236.0),
+            ("eu-west-1".into(), 146.5, 146.5),
+            ("us-east-1".into(), 147.0, 191.0)
+        ]
     );
     // The fast-path rule, ours before: the lowest mean fast path is 163.83,
     // us-west-1 leading {ap-south-1, eu-west-3, us-west-1}.
     let json = reference_json(&["--protocol", "swift", "--leader-rule", "fast-path"]);
     assert_eq!(json["protocols"][0]["leader"], "us-west-1", "{json}");
-    assert_eq!(json["protocols"][0]["fast_quorum"], serde_json::json!(["ap-south-1", "eu-west-3", "us-west-1"]), "{json}");
+    assert_eq!(
+        json["protocols"][0]["fast_quorum"],
+        serde_json::json!(["ap-south-1", "eu-west-3", "us-west-1"]),
+        "{json}"
+    );
 }
 
 /// Accord (five replicas: f = 2, e = 2, both quorums of three). Fast: a
@@ -249,25 +375,52 @@ fn the_reference_placement_gives_accords_figures() {
     assert_eq!(accord["note"], "estimate only, not implemented here");
     assert_eq!(
         per_client(accord),
-        [("ap-east-1".into(), 156.0, 539.0), ("eu-west-1".into(), 130.0, 480.5), ("us-east-1".into(), 147.0, 523.5)]
+        [
+            ("ap-east-1".into(), 156.0, 539.0),
+            ("eu-west-1".into(), 130.0, 480.5),
+            ("us-east-1".into(), 147.0, 523.5)
+        ]
     );
     // The text output has a block headed `Accord`, and `all` includes it.
     let table = format!("{}/tests/data/reference-placement.txt", env!("CARGO_MANIFEST_DIR"));
-    let out = flint(&["--table", &table, "--replicas", REFERENCE_REPLICAS, "--clients", REFERENCE_CLIENTS]);
+    let out = flint(&[
+        "--table",
+        &table,
+        "--replicas",
+        REFERENCE_REPLICAS,
+        "--clients",
+        REFERENCE_CLIENTS,
+    ]);
     let text = stdout(&out);
-    assert!(text.contains("\nAccord: estimate only, not implemented here\n"), "{text}");
-    assert!(text.contains("  flow: ours"), "every block says which flow it assumes:\n{text}");
+    assert!(
+        text.contains("\nAccord: estimate only, not implemented here\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  flow: ours"),
+        "every block says which flow it assumes:\n{text}"
+    );
 }
 
 #[test]
 fn the_bundled_model_and_csv_tables_need_no_text_file() {
     // No --table: the bundled model knows every AWS region.
-    let out = flint(&["--replicas", "eu-west-3,us-east-1,ap-northeast-1", "--clients", "eu-west-1", "--protocol", "paxos"]);
+    let out = flint(&[
+        "--replicas",
+        "eu-west-3,us-east-1,ap-northeast-1",
+        "--clients",
+        "eu-west-1",
+        "--protocol",
+        "paxos",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("table: bundled model"), "{}", stdout(&out));
     // A CSV matrix gives the same answer as the text table.
     let scratch = Scratch::new("csv");
-    let csv = scratch.file("table.csv", "from\\to,A,B,C,X\nA,0,50,80,10\nB,70,0,70,24\nC,80,70,0,28\nX,10,24,28,0\n");
+    let csv = scratch.file(
+        "table.csv",
+        "from\\to,A,B,C,X\nA,0,50,80,10\nB,70,0,70,24\nC,80,70,0,28\nX,10,24,28,0\n",
+    );
     let text = scratch.file("table.txt", EXAMPLE);
     let run = |table: &str| {
         let out = flint(&["--table", table, "--replicas", "A,B,C", "--clients", "X", "--json"]);
@@ -279,5 +432,9 @@ fn the_bundled_model_and_csv_tables_need_no_text_file() {
     assert_eq!(run(&csv), run(&text));
     let broken = scratch.file("broken.csv", "x,A,B\nA,0,1\nB,one,0\n");
     let out = flint(&["--table", &broken, "--replicas", "A,B", "--clients", "A"]);
-    assert!(stderr(&out).contains("broken.csv: line 3, field `A`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("broken.csv: line 3, field `A`"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -56,20 +56,38 @@ fn an_empty_selection_asks_for_regions() {
 fn picking_the_reference_placement_shows_every_estimate() {
     let mut app = App::new(reference_table(), &[], &[], Criteria::default()).expect("app");
     pick_reference_placement(&mut app);
-    assert_eq!(app.replicas(), ["ap-south-1", "ap-northeast-1", "eu-west-3", "us-west-1", "af-south-1"]);
+    assert_eq!(
+        app.replicas(),
+        ["ap-south-1", "ap-northeast-1", "eu-west-3", "us-west-1", "af-south-1"]
+    );
     assert_eq!(app.clients(), ["ap-east-1", "eu-west-1", "us-east-1"]);
     let shown = screen(&mut app);
     // SwiftPaxos: leader eu-west-3, mean fast 164.8 and slow 191.2; its
     // quorum and per-client rows in the detail panel.
-    assert!(shown.contains("SwiftPaxos  eu-west-3          164.8   191.2"), "{shown}");
-    assert!(shown.contains("fast quorum ap-northeast-1 eu-west-3 us-west-1"), "{shown}");
-    assert!(shown.contains("ap-east-1       201.0  236.0  ap-northeast-1"), "{shown}");
-    assert!(shown.contains("Accord      estimate only      144.3   514.3"), "{shown}");
+    assert!(
+        shown.contains("SwiftPaxos  eu-west-3          164.8   191.2"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("fast quorum ap-northeast-1 eu-west-3 us-west-1"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("ap-east-1       201.0  236.0  ap-northeast-1"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Accord      estimate only      144.3   514.3"),
+        "{shown}"
+    );
     insta::assert_snapshot!("reference_swiftpaxos", shown);
     // p cycles the detail panel to Accord, the seventh row.
     press(&mut app, "pppppp");
     let shown = screen(&mut app);
-    assert!(shown.contains("Accord per client") && shown.contains("estimate only, not implemented here"), "{shown}");
+    assert!(
+        shown.contains("Accord per client") && shown.contains("estimate only, not implemented here"),
+        "{shown}"
+    );
     assert!(shown.contains("ap-east-1       156.0  539.0"), "{shown}");
     insta::assert_snapshot!("reference_accord", shown);
 }
@@ -96,7 +114,12 @@ fn export_writes_the_placement_and_the_cli_reads_it() {
     assert!(app.status.contains("nothing to export"), "{}", app.status);
     pick_reference_placement(&mut app);
     press(&mut app, "e");
-    assert_eq!(app.mode, Mode::Export { dir: "flint-export".into() });
+    assert_eq!(
+        app.mode,
+        Mode::Export {
+            dir: "flint-export".into()
+        }
+    );
     let shown = screen(&mut app);
     assert!(shown.contains("export into: flint-export"), "{shown}");
     // Replace the offered directory with ours, then Enter.
@@ -129,8 +152,16 @@ fn a_long_table_scrolls_with_the_cursor() {
 #[test]
 fn preselected_regions_and_unknown_names() {
     let replicas = ["ap-south-1", "eu-west-3", "us-west-1"].map(String::from);
-    let mut app = App::new(reference_table(), &replicas, &["eu-west-1".to_string()], Criteria::default()).expect("app");
+    let mut app = App::new(
+        reference_table(),
+        &replicas,
+        &["eu-west-1".to_string()],
+        Criteria::default(),
+    )
+    .expect("app");
     assert!(screen(&mut app).contains("Paxos       eu-west-3"));
-    let err = App::new(reference_table(), &["mars-1".to_string()], &[], Criteria::default()).err().unwrap_or_default();
+    let err = App::new(reference_table(), &["mars-1".to_string()], &[], Criteria::default())
+        .err()
+        .unwrap_or_default();
     assert!(err.contains("unknown region `mars-1`"), "{err}");
 }

@@ -18,7 +18,12 @@ const PROTOCOLS: [&str; 6] = ["paxos", "swiftpaxos", "n2paxos", "curp", "fastpax
 /// SIGKILLs each server in turn, the initial leader (r0) in the middle,
 /// and starts it again 300 ms later with `server`; once `back(victim)`
 /// returns, `settle_ms` before the next.
-fn restart_in_turn(servers: &mut Processes, server: &dyn Fn(&str) -> std::process::Child, back: &dyn Fn(usize), settle_ms: u64) {
+fn restart_in_turn(
+    servers: &mut Processes,
+    server: &dyn Fn(&str) -> std::process::Child,
+    back: &dyn Fn(usize),
+    settle_ms: u64,
+) {
     for victim in [1, 0, 2] {
         servers.0[victim].kill().unwrap();
         servers.0[victim].wait().unwrap();
@@ -38,7 +43,9 @@ fn restart_in_turn(servers: &mut Processes, server: &dyn Fn(&str) -> std::proces
 fn wait_rejoined(log: &std::path::Path) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if std::fs::read_to_string(log).is_ok_and(|text| text.contains("rejoined from a snapshot") || text.contains("starting fresh")) {
+        if std::fs::read_to_string(log)
+            .is_ok_and(|text| text.contains("rejoined from a snapshot") || text.contains("starting fresh"))
+        {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -52,10 +59,22 @@ fn rolling_restarts_and_a_power_loss_lose_no_acknowledged_write() {
         let dir = temp_dir(&format!("restart-{protocol}"));
         let data = dir.join("data");
         let data_dir = data.to_str().unwrap().to_string();
-        let config = write_config(&dir, 3, port(300 + 20 * i as u16), "reqs: 1500\nclones: 31\nwrites: 50\nconflicts: 10\ncommandSize: 100\n");
+        let config = write_config(
+            &dir,
+            3,
+            port(300 + 20 * i as u16),
+            "reqs: 1500\nclones: 31\nwrites: 50\nconflicts: 10\ncommandSize: 100\n",
+        );
         // A small compaction threshold: the protocols that snapshot replace
         // their logs many times, and restarts replay those snapshots.
-        let server = |alias: &str| start_server(&config, alias, protocol, &["-data-dir", &data_dir, "-compact-log-after", "262144"]);
+        let server = |alias: &str| {
+            start_server(
+                &config,
+                alias,
+                protocol,
+                &["-data-dir", &data_dir, "-compact-log-after", "262144"],
+            )
+        };
         let mut servers = Processes((0..3).map(|r| server(&format!("r{r}"))).collect());
         let started = Instant::now();
         let client = spawn_client(&config, protocol, started);
@@ -74,10 +93,20 @@ fn rolling_restarts_and_a_power_loss_lose_no_acknowledged_write() {
         }
         let (out, took) = client.join().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
-        assert!(text.contains("client c1: 48000 commands completed"), "{protocol}: {text}");
+        assert!(
+            out.status.success(),
+            "{protocol}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("client c1: 48000 commands completed"),
+            "{protocol}: {text}"
+        );
         assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
-        assert!(took > all_down, "{protocol}: the client finished ({took:?}) before the power loss ({all_down:?}); raise reqs");
+        assert!(
+            took > all_down,
+            "{protocol}: the client finished ({took:?}) before the power loss ({all_down:?}); raise reqs"
+        );
         drop(servers);
         std::fs::remove_dir_all(&dir).ok();
     }
@@ -88,18 +117,35 @@ fn volatile_rolling_restarts_lose_no_acknowledged_write() {
     // `RESTART_PROTOCOLS=swiftpaxos` runs only those (to chase one).
     let only = std::env::var("RESTART_PROTOCOLS").ok();
     for (i, protocol) in PROTOCOLS.into_iter().enumerate() {
-        if only.as_ref().is_some_and(|only| !only.split(',').any(|p| p == protocol)) {
+        if only
+            .as_ref()
+            .is_some_and(|only| !only.split(',').any(|p| p == protocol))
+        {
             continue;
         }
         let dir = temp_dir(&format!("volatile-{protocol}"));
-        let config = write_config(&dir, 3, port(640 + 20 * i as u16), "reqs: 10000\nclones: 31\nwrites: 50\nconflicts: 10\ncommandSize: 100\n");
+        let config = write_config(
+            &dir,
+            3,
+            port(640 + 20 * i as u16),
+            "reqs: 10000\nclones: 31\nwrites: 50\nconflicts: 10\ncommandSize: 100\n",
+        );
         // Each server's diagnostics go to `rN.log` (a new file per start),
         // where the test reads that it rejoined.
         let log = |alias: &str| dir.join(format!("{alias}.log"));
         let server = |alias: &str| {
             let file = std::fs::File::create(log(alias)).unwrap();
             swiftpaxos()
-                .args(["-run", "server", "-config", config.to_str().unwrap(), "-alias", alias, "-protocol", protocol])
+                .args([
+                    "-run",
+                    "server",
+                    "-config",
+                    config.to_str().unwrap(),
+                    "-alias",
+                    alias,
+                    "-protocol",
+                    protocol,
+                ])
                 .env("SWIFTPAXOS_LOG", "info")
                 .stdout(std::process::Stdio::null())
                 .stderr(file)
@@ -111,14 +157,29 @@ fn volatile_rolling_restarts_lose_no_acknowledged_write() {
         let client = spawn_client(&config, protocol, started);
         std::thread::sleep(Duration::from_millis(500));
         // Each comes back with nothing and must rejoin before the next goes down.
-        restart_in_turn(&mut servers, &server, &|victim| wait_rejoined(&log(&format!("r{victim}"))), 300);
+        restart_in_turn(
+            &mut servers,
+            &server,
+            &|victim| wait_rejoined(&log(&format!("r{victim}"))),
+            300,
+        );
         let last_restart = started.elapsed();
         let (out, took) = client.join().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
-        assert!(text.contains("client c1: 320000 commands completed"), "{protocol}: {text}");
+        assert!(
+            out.status.success(),
+            "{protocol}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("client c1: 320000 commands completed"),
+            "{protocol}: {text}"
+        );
         assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
-        assert!(took > last_restart, "{protocol}: the client finished ({took:?}) before the last restart ({last_restart:?}); raise reqs");
+        assert!(
+            took > last_restart,
+            "{protocol}: the client finished ({took:?}) before the last restart ({last_restart:?}); raise reqs"
+        );
         drop(servers);
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -3,7 +3,10 @@
 use std::process::{Command, Output};
 
 fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sim")).args(args).output().expect("the sim binary runs")
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(args)
+        .output()
+        .expect("the sim binary runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -21,8 +24,21 @@ fn reference(file: &str) -> String {
 #[test]
 fn paxos_passes_200_faulty_seeds_with_5_and_3_replicas() {
     for replicas in ["5", "3"] {
-        let out = sim(&["--protocol", "paxos", "--replicas", replicas, "--seeds", "200", "--faults"]);
-        assert_eq!(last_line(&out), "200 passed, 0 failed", "replicas {replicas}:\n{}", stdout(&out));
+        let out = sim(&[
+            "--protocol",
+            "paxos",
+            "--replicas",
+            replicas,
+            "--seeds",
+            "200",
+            "--faults",
+        ]);
+        assert_eq!(
+            last_line(&out),
+            "200 passed, 0 failed",
+            "replicas {replicas}:\n{}",
+            stdout(&out)
+        );
         assert!(out.status.success());
         assert!(stdout(&out).contains("latency (simulated ms"), "{}", stdout(&out));
     }
@@ -30,7 +46,16 @@ fn paxos_passes_200_faulty_seeds_with_5_and_3_replicas() {
 
 #[test]
 fn uniform_delay_gives_exact_paxos_percentiles() {
-    let out = sim(&["--protocol", "PAXOS", "--delay", "10ms", "--conflicts", "0", "--seeds", "3"]);
+    let out = sim(&[
+        "--protocol",
+        "PAXOS",
+        "--delay",
+        "10ms",
+        "--conflicts",
+        "0",
+        "--seeds",
+        "3",
+    ]);
     let text = stdout(&out);
     assert!(text.contains("p50 40.0  p90 40.0  p99 40.0  max 40.0"), "{text}");
     assert_eq!(last_line(&out), "3 passed, 0 failed");
@@ -38,11 +63,27 @@ fn uniform_delay_gives_exact_paxos_percentiles() {
 
 #[test]
 fn failing_seeds_print_a_replay_command_that_reproduces_them() {
-    let out = sim(&["--replicas", "5", "--seeds", "40", "--faults", "--plant-paxos-skip-phase1"]);
+    let out = sim(&[
+        "--replicas",
+        "5",
+        "--seeds",
+        "40",
+        "--faults",
+        "--plant-paxos-skip-phase1",
+    ]);
     assert_eq!(out.status.code(), Some(1), "failures exit 1");
     let text = stdout(&out);
-    let replay = text.lines().find_map(|l| l.trim().strip_prefix("replay: sim ")).expect("a replay line").to_string();
-    let failing_seed = text.lines().find_map(|l| l.strip_prefix("FAIL seed ")).expect("a failing seed").trim_end_matches(':').to_string();
+    let replay = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("replay: sim "))
+        .expect("a replay line")
+        .to_string();
+    let failing_seed = text
+        .lines()
+        .find_map(|l| l.strip_prefix("FAIL seed "))
+        .expect("a failing seed")
+        .trim_end_matches(':')
+        .to_string();
     assert!(replay.contains(&format!("--seed {failing_seed}")), "{replay}");
 
     let args: Vec<&str> = replay.split_whitespace().collect();
@@ -107,10 +148,24 @@ fn swiftpaxos_passes_300_faulty_seeds_for_both_kinds_sizes_and_conflict_rates() 
         for replicas in ["5", "3"] {
             for conflicts in ["2", "50"] {
                 let out = sim(&[
-                    "--protocol", "swiftpaxos", "--replicas", replicas, "--seeds", "300", "--faults",
-                    "--conflicts", conflicts, "--fast-quorum", kind,
+                    "--protocol",
+                    "swiftpaxos",
+                    "--replicas",
+                    replicas,
+                    "--seeds",
+                    "300",
+                    "--faults",
+                    "--conflicts",
+                    conflicts,
+                    "--fast-quorum",
+                    kind,
                 ]);
-                assert_eq!(last_line(&out), "300 passed, 0 failed", "{kind}, {replicas} replicas, {conflicts}%:\n{}", stdout(&out));
+                assert_eq!(
+                    last_line(&out),
+                    "300 passed, 0 failed",
+                    "{kind}, {replicas} replicas, {conflicts}%:\n{}",
+                    stdout(&out)
+                );
                 assert!(stdout(&out).contains("fast path: "), "{}", stdout(&out));
             }
         }
@@ -125,10 +180,22 @@ fn swiftpaxos_with_a_quorum_file_and_per_site_report() {
         return;
     }
     let out = sim(&[
-        "--protocol", "swift", "--latency", &table,
-        "--replica-sites", "ap-south-1,ap-northeast-1,eu-west-3,us-west-1,af-south-1",
-        "--client-sites", "ap-east-1,eu-west-1,us-east-1",
-        "--quorum", &quorum, "--seeds", "5", "--faults", "--conflicts", "2", "--per-site",
+        "--protocol",
+        "swift",
+        "--latency",
+        &table,
+        "--replica-sites",
+        "ap-south-1,ap-northeast-1,eu-west-3,us-west-1,af-south-1",
+        "--client-sites",
+        "ap-east-1,eu-west-1,us-east-1",
+        "--quorum",
+        &quorum,
+        "--seeds",
+        "5",
+        "--faults",
+        "--conflicts",
+        "2",
+        "--per-site",
     ]);
     let text = stdout(&out);
     assert_eq!(last_line(&out), "5 passed, 0 failed", "{text}");
@@ -137,7 +204,11 @@ fn swiftpaxos_with_a_quorum_file_and_per_site_report() {
     }
     let bad = sim(&["--protocol", "swift", "--quorum", &table]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("line 1"), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("line 1"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }
 
 /// The peers of issue 4 that exist, each held to the same bar.
@@ -148,8 +219,23 @@ fn every_peer_passes_300_faulty_seeds() {
     for protocol in PEERS {
         for replicas in ["5", "3"] {
             for conflicts in ["2", "50"] {
-                let out = sim(&["--protocol", protocol, "--replicas", replicas, "--seeds", "300", "--faults", "--conflicts", conflicts]);
-                assert_eq!(last_line(&out), "300 passed, 0 failed", "{protocol}, {replicas} replicas, {conflicts}%:\n{}", stdout(&out));
+                let out = sim(&[
+                    "--protocol",
+                    protocol,
+                    "--replicas",
+                    replicas,
+                    "--seeds",
+                    "300",
+                    "--faults",
+                    "--conflicts",
+                    conflicts,
+                ]);
+                assert_eq!(
+                    last_line(&out),
+                    "300 passed, 0 failed",
+                    "{protocol}, {replicas} replicas, {conflicts}%:\n{}",
+                    stdout(&out)
+                );
             }
         }
     }
@@ -161,8 +247,25 @@ fn scans_under_faults_pass_for_every_protocol() {
     // writes to any key of their range (a single-key write once "covered" them).
     for protocol in ["paxos", "swiftpaxos"].into_iter().chain(PEERS) {
         for replicas in ["3", "5"] {
-            let out = sim(&["--protocol", protocol, "--replicas", replicas, "--seeds", "100", "--faults", "--conflicts", "20", "--scans", "30"]);
-            assert_eq!(last_line(&out), "100 passed, 0 failed", "{protocol}, {replicas} replicas:\n{}", stdout(&out));
+            let out = sim(&[
+                "--protocol",
+                protocol,
+                "--replicas",
+                replicas,
+                "--seeds",
+                "100",
+                "--faults",
+                "--conflicts",
+                "20",
+                "--scans",
+                "30",
+            ]);
+            assert_eq!(
+                last_line(&out),
+                "100 passed, 0 failed",
+                "{protocol}, {replicas} replicas:\n{}",
+                stdout(&out)
+            );
         }
     }
 }
@@ -176,9 +279,26 @@ fn every_protocol_passes_faulty_seeds_with_durable_restarts() {
         for replicas in ["3", "5"] {
             for conflicts in ["2", "50"] {
                 let out = sim(&[
-                    "--protocol", protocol, "--replicas", replicas, "--seeds", "60", "--faults", "--restarts", "durable", "--conflicts", conflicts, "--commands", "1000",
+                    "--protocol",
+                    protocol,
+                    "--replicas",
+                    replicas,
+                    "--seeds",
+                    "60",
+                    "--faults",
+                    "--restarts",
+                    "durable",
+                    "--conflicts",
+                    conflicts,
+                    "--commands",
+                    "1000",
                 ]);
-                assert_eq!(last_line(&out), "60 passed, 0 failed", "{protocol}, {replicas} replicas, {conflicts}%:\n{}", stdout(&out));
+                assert_eq!(
+                    last_line(&out),
+                    "60 passed, 0 failed",
+                    "{protocol}, {replicas} replicas, {conflicts}%:\n{}",
+                    stdout(&out)
+                );
             }
         }
     }
@@ -193,11 +313,34 @@ fn every_protocol_passes_faulty_seeds_with_volatile_restarts() {
         for replicas in ["3", "5"] {
             for conflicts in ["2", "50"] {
                 let out = sim(&[
-                    "--protocol", protocol, "--replicas", replicas, "--seeds", "60", "--faults", "--restarts", "volatile", "--conflicts", conflicts, "--commands", "1000",
+                    "--protocol",
+                    protocol,
+                    "--replicas",
+                    replicas,
+                    "--seeds",
+                    "60",
+                    "--faults",
+                    "--restarts",
+                    "volatile",
+                    "--conflicts",
+                    conflicts,
+                    "--commands",
+                    "1000",
                 ]);
-                assert_eq!(last_line(&out), "60 passed, 0 failed", "{protocol}, {replicas} replicas, {conflicts}%:\n{}", stdout(&out));
-                let rejoined = stdout(&out).lines().find_map(|l| l.strip_prefix("volatile restarts rejoined: ").map(str::to_string)).expect("a rejoin count");
-                assert!(!rejoined.starts_with("0 "), "{protocol}: no restart rejoined: {rejoined}");
+                assert_eq!(
+                    last_line(&out),
+                    "60 passed, 0 failed",
+                    "{protocol}, {replicas} replicas, {conflicts}%:\n{}",
+                    stdout(&out)
+                );
+                let rejoined = stdout(&out)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("volatile restarts rejoined: ").map(str::to_string))
+                    .expect("a rejoin count");
+                assert!(
+                    !rejoined.starts_with("0 "),
+                    "{protocol}: no restart rejoined: {rejoined}"
+                );
             }
         }
     }
@@ -208,13 +351,35 @@ fn a_volatile_replica_that_votes_at_once_is_caught() {
     // Planted: a restarted replica acts at once, empty, instead of
     // rejoining: it votes on what its earlier life forgot.
     for protocol in ["paxos", "swiftpaxos"] {
-        let out = sim(&["--protocol", protocol, "--replicas", "3", "--seeds", "100", "--faults", "--restarts", "volatile", "--conflicts", "50", "--plant-rejoin-at-once"]);
+        let out = sim(&[
+            "--protocol",
+            protocol,
+            "--replicas",
+            "3",
+            "--seeds",
+            "100",
+            "--faults",
+            "--restarts",
+            "volatile",
+            "--conflicts",
+            "50",
+            "--plant-rejoin-at-once",
+        ]);
         assert_eq!(out.status.code(), Some(1), "{protocol}: {}", stdout(&out));
         let text = stdout(&out);
         // Not only replicas missing history: clients read what cannot be.
-        assert!(text.contains("linearizability:"), "{protocol}: a linearizability violation:\n{text}");
-        let replay = text.lines().find_map(|l| l.trim().strip_prefix("replay: sim ")).expect("a replay line");
-        assert!(replay.contains("--restarts volatile") && replay.contains("--plant-rejoin-at-once"), "{replay}");
+        assert!(
+            text.contains("linearizability:"),
+            "{protocol}: a linearizability violation:\n{text}"
+        );
+        let replay = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("replay: sim "))
+            .expect("a replay line");
+        assert!(
+            replay.contains("--restarts volatile") && replay.contains("--plant-rejoin-at-once"),
+            "{replay}"
+        );
     }
 }
 
@@ -223,12 +388,31 @@ fn a_host_that_sends_before_syncing_is_caught() {
     // 1 ms links: a sync (0.1-15 ms) is then usually slower than a round
     // trip, so what the bug lets out early is often not on disk at a crash.
     let out = sim(&[
-        "--protocol", "paxos", "--replicas", "3", "--seeds", "100", "--faults", "--restarts", "durable", "--conflicts", "50", "--delay", "1ms", "--plant-send-before-sync",
+        "--protocol",
+        "paxos",
+        "--replicas",
+        "3",
+        "--seeds",
+        "100",
+        "--faults",
+        "--restarts",
+        "durable",
+        "--conflicts",
+        "50",
+        "--delay",
+        "1ms",
+        "--plant-send-before-sync",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let text = stdout(&out);
-    let replay = text.lines().find_map(|l| l.trim().strip_prefix("replay: sim ")).expect("a replay line");
-    assert!(replay.contains("--restarts durable") && replay.contains("--plant-send-before-sync"), "{replay}");
+    let replay = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("replay: sim "))
+        .expect("a replay line");
+    assert!(
+        replay.contains("--restarts durable") && replay.contains("--plant-send-before-sync"),
+        "{replay}"
+    );
 
     let without_faults = sim(&["--restarts", "durable"]);
     assert_eq!(without_faults.status.code(), Some(2), "--restarts needs --faults");
@@ -241,8 +425,25 @@ fn every_protocol_passes_faulty_seeds_at_full_conflict() {
     // seeds with 3 replicas and 100 with 5; results/checker.md has all 200.
     for protocol in ["paxos", "swiftpaxos"].into_iter().chain(PEERS) {
         for (replicas, seeds) in [("3", "200"), ("5", "100")] {
-            let out = sim(&["--protocol", protocol, "--replicas", replicas, "--conflicts", "100", "--faults", "--seeds", seeds, "--first-seed", "9000"]);
-            assert_eq!(last_line(&out), format!("{seeds} passed, 0 failed"), "{protocol}, {replicas} replicas:\n{}", stdout(&out));
+            let out = sim(&[
+                "--protocol",
+                protocol,
+                "--replicas",
+                replicas,
+                "--conflicts",
+                "100",
+                "--faults",
+                "--seeds",
+                seeds,
+                "--first-seed",
+                "9000",
+            ]);
+            assert_eq!(
+                last_line(&out),
+                format!("{seeds} passed, 0 failed"),
+                "{protocol}, {replicas} replicas:\n{}",
+                stdout(&out)
+            );
         }
     }
 }

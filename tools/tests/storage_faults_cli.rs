@@ -18,9 +18,22 @@ const PROTOCOLS: [&str; 6] = ["paxos", "swiftpaxos", "n2paxos", "curp", "fastpax
 
 /// A server whose diagnostics go to `DIR/ALIAS.log`, appended across starts.
 fn server(config: &Path, dir: &Path, alias: &str, protocol: &str, data_dir: &Path, extra: &[&str]) -> Child {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(format!("{alias}.log"))).unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{alias}.log")))
+        .unwrap();
     swiftpaxos()
-        .args(["-run", "server", "-config", config.to_str().unwrap(), "-alias", alias, "-protocol", protocol])
+        .args([
+            "-run",
+            "server",
+            "-config",
+            config.to_str().unwrap(),
+            "-alias",
+            alias,
+            "-protocol",
+            protocol,
+        ])
         .args(["-data-dir", data_dir.to_str().unwrap()])
         .args(extra)
         .env("SWIFTPAXOS_LOG", "info")
@@ -43,7 +56,10 @@ fn wait_for_line(dir: &Path, alias: &str, text: &str, times: usize) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    panic!("{alias} never logged {text:?} ({times}x) within 60 s:\n{}", log_of(dir, alias));
+    panic!(
+        "{alias} never logged {text:?} ({times}x) within 60 s:\n{}",
+        log_of(dir, alias)
+    );
 }
 
 /// Flips one bit of the byte at `at` in `path`.
@@ -72,7 +88,12 @@ fn damaged_logs_rejoin_and_torn_tails_are_cut_losing_no_acknowledged_write() {
     for (i, protocol) in PROTOCOLS.into_iter().enumerate() {
         let dir = temp_dir(&format!("storage-faults-{protocol}"));
         let data = dir.join("data");
-        let config = write_config(&dir, 3, port(800 + 20 * i as u16), "reqs: 2500\nclones: 15\nwrites: 100\nconflicts: 10\ncommandSize: 100\n");
+        let config = write_config(
+            &dir,
+            3,
+            port(800 + 20 * i as u16),
+            "reqs: 2500\nclones: 15\nwrites: 100\nconflicts: 10\ncommandSize: 100\n",
+        );
         // Compactions are frequent, so logs start with a snapshot.
         let start = |alias: &str| server(&config, &dir, alias, protocol, &data, &["-compact-log-after", "131072"]);
         let wal = |alias: &str| data.join(format!("{alias}.s0.wal"));
@@ -87,10 +108,14 @@ fn damaged_logs_rejoin_and_torn_tails_are_cut_losing_no_acknowledged_write() {
         let (r1_bytes, _) = entries(&wal("r1"));
         let middle = r1_bytes.len() * 2 / 5;
         flip(&wal("r1"), middle);
-        let fault = format::scan(&std::fs::read(wal("r1")).unwrap()).expect_err("a flip at 40% must read as a storage fault");
+        let fault =
+            format::scan(&std::fs::read(wal("r1")).unwrap()).expect_err("a flip at 40% must read as a storage fault");
         let (r2_bytes, r2) = entries(&wal("r2"));
         let header = FileHeader::parse(&r2_bytes).unwrap();
-        assert!((r2.frames.len() as u64) > header.snapshot_entries, "{protocol}: r2's log must end in an entry after its snapshot");
+        assert!(
+            (r2.frames.len() as u64) > header.snapshot_entries,
+            "{protocol}: r2's log must end in an entry after its snapshot"
+        );
         flip(&wal("r2"), r2.frames.last().unwrap().end - 1);
         for r in 0..3 {
             servers.0[r] = start(&format!("r{r}"));
@@ -99,11 +124,25 @@ fn damaged_logs_rejoin_and_torn_tails_are_cut_losing_no_acknowledged_write() {
         wait_for_line(&dir, "r1", "rejoined from a snapshot", 1);
         wait_for_line(&dir, "r1", "write-ahead log rewritten from the rejoin snapshot", 1);
         let r1_log = log_of(&dir, "r1");
-        assert!(r1_log.contains(&format!("storage fault at byte {}", fault.offset)), "{protocol}: the line names the offset {}:\n{r1_log}", fault.offset);
-        assert!(r1_log.contains(&wal("r1").display().to_string()), "{protocol}: the line names the file:\n{r1_log}");
+        assert!(
+            r1_log.contains(&format!("storage fault at byte {}", fault.offset)),
+            "{protocol}: the line names the offset {}:\n{r1_log}",
+            fault.offset
+        );
+        assert!(
+            r1_log.contains(&wal("r1").display().to_string()),
+            "{protocol}: the line names the file:\n{r1_log}"
+        );
         wait_for_line(&dir, "r2", "cut a torn tail", 1);
-        assert!(!log_of(&dir, "r2").contains("storage fault"), "{protocol}: a flipped last entry is a torn tail:\n{}", log_of(&dir, "r2"));
-        assert!(wal("r1").with_extension("wal.corrupt").exists(), "{protocol}: the damaged log is kept for the operator");
+        assert!(
+            !log_of(&dir, "r2").contains("storage fault"),
+            "{protocol}: a flipped last entry is a torn tail:\n{}",
+            log_of(&dir, "r2")
+        );
+        assert!(
+            wal("r1").with_extension("wal.corrupt").exists(),
+            "{protocol}: the damaged log is kept for the operator"
+        );
 
         // Again, now with r0's snapshot damaged (the start of its log).
         std::thread::sleep(Duration::from_millis(1000));
@@ -121,10 +160,20 @@ fn damaged_logs_rejoin_and_torn_tails_are_cut_losing_no_acknowledged_write() {
 
         let (out, took) = client.join().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
-        assert!(text.contains("client c1: 40000 commands completed"), "{protocol}: {text}");
+        assert!(
+            out.status.success(),
+            "{protocol}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("client c1: 40000 commands completed"),
+            "{protocol}: {text}"
+        );
         assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
-        assert!(took > last_fault, "{protocol}: the client finished ({took:?}) before the last fault ({last_fault:?}); raise reqs");
+        assert!(
+            took > last_fault,
+            "{protocol}: the client finished ({took:?}) before the last fault ({last_fault:?}); raise reqs"
+        );
         drop(servers);
         std::fs::remove_dir_all(&dir).ok();
     }
@@ -138,7 +187,17 @@ impl TinyDisk {
     /// CI does).
     fn mount(at: &Path, size: &str) -> Option<TinyDisk> {
         std::fs::create_dir_all(at).unwrap();
-        let ok = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", at.to_str().unwrap()]).status().is_ok_and(|s| s.success());
+        let ok = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "tmpfs",
+                at.to_str().unwrap(),
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
         ok.then(|| TinyDisk(at.to_path_buf()))
     }
 }
@@ -156,19 +215,51 @@ fn a_failed_sync_stops_its_server_and_the_others_go_on() {
     // (an availability matter of its own); here a fast quorum survives it.
     for (i, protocol) in PROTOCOLS.into_iter().enumerate() {
         let dir = temp_dir(&format!("full-disk-{protocol}"));
-        let config = write_config(&dir, 5, port(960 + 20 * i as u16), "reqs: 1500\nclones: 7\nwrites: 100\nconflicts: 10\ncommandSize: 100\n");
+        let config = write_config(
+            &dir,
+            5,
+            port(960 + 20 * i as u16),
+            "reqs: 1500\nclones: 7\nwrites: 100\nconflicts: 10\ncommandSize: 100\n",
+        );
         let roomy = dir.join("data");
-        let tiny = TinyDisk::mount(&dir.join("tiny"), "512k").expect("mounting a tmpfs (this test runs as root, as CI does)");
-        let mut servers = Processes((0..5).map(|r| server(&config, &dir, &format!("r{r}"), protocol, if r == 4 { &tiny.0 } else { &roomy }, &[])).collect());
+        let tiny =
+            TinyDisk::mount(&dir.join("tiny"), "512k").expect("mounting a tmpfs (this test runs as root, as CI does)");
+        let mut servers = Processes(
+            (0..5)
+                .map(|r| {
+                    server(
+                        &config,
+                        &dir,
+                        &format!("r{r}"),
+                        protocol,
+                        if r == 4 { &tiny.0 } else { &roomy },
+                        &[],
+                    )
+                })
+                .collect(),
+        );
         let out = run_client(&config, protocol, Duration::from_secs(120));
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{protocol}: {text}\n{}", String::from_utf8_lossy(&out.stderr));
-        assert!(text.contains("client c1: 12000 commands completed"), "{protocol}: {text}");
+        assert!(
+            out.status.success(),
+            "{protocol}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("client c1: 12000 commands completed"),
+            "{protocol}: {text}"
+        );
         assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
         let status = servers.0[4].try_wait().unwrap();
-        assert!(status.is_some_and(|s| !s.success()), "{protocol}: r4 must have stopped with an error, not {status:?}");
+        assert!(
+            status.is_some_and(|s| !s.success()),
+            "{protocol}: r4 must have stopped with an error, not {status:?}"
+        );
         let r4 = log_of(&dir, "r4");
-        assert!(r4.contains("a write or sync failed") && r4.contains("No space left on device"), "{protocol}: {r4}");
+        assert!(
+            r4.contains("a write or sync failed") && r4.contains("No space left on device"),
+            "{protocol}: {r4}"
+        );
         for r in 0..4 {
             assert!(servers.0[r].try_wait().unwrap().is_none(), "{protocol}: r{r} goes on");
         }

@@ -39,15 +39,24 @@ impl CurpClient {
         if !(fast || slow) {
             return None;
         }
-        let completion = Completion { id, result: result.clone(), fast_path: Some(fast) };
+        let completion = Completion {
+            id,
+            result: result.clone(),
+            fast_path: Some(fast),
+        };
         self.tallies.finish(id);
         Some(completion)
     }
 
-
     fn send_to_all(&self, id: CommandId, command: &Command, out: &mut Outbox<Message>) {
         for r in 0..self.quorums.n() {
-            out.send_replica(r, Message::Paxos(paxos::Message::Request { id, command: command.clone() }));
+            out.send_replica(
+                r,
+                Message::Paxos(paxos::Message::Request {
+                    id,
+                    command: command.clone(),
+                }),
+            );
         }
     }
 }
@@ -56,7 +65,10 @@ impl ClientProtocol for CurpClient {
     type Message = Message;
 
     fn new(config: ClientConfig) -> Self {
-        CurpClient { quorums: config.quorums, tallies: BallotTallies::new(config.timing.retry) }
+        CurpClient {
+            quorums: config.quorums,
+            tallies: BallotTallies::new(config.timing.retry),
+        }
     }
 
     fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
@@ -66,7 +78,12 @@ impl ClientProtocol for CurpClient {
 
     fn handle(&mut self, from: ReplicaId, msg: Message, _now: Time, _out: &mut Outbox<Message>) -> Option<Completion> {
         match msg {
-            Message::SpecReply { ballot, id, result, commutes } => {
+            Message::SpecReply {
+                ballot,
+                id,
+                result,
+                commutes,
+            } => {
                 let tally = self.tallies.in_ballot(id, ballot)?;
                 tally.result = Some(result);
                 tally.commutes = commutes;
@@ -84,7 +101,11 @@ impl ClientProtocol for CurpClient {
             }
             Message::Paxos(paxos::Message::Reply { id, result }) => {
                 self.tallies.finish(id)?;
-                Some(Completion { id, result, fast_path: Some(false) })
+                Some(Completion {
+                    id,
+                    result,
+                    fast_path: Some(false),
+                })
             }
             _ => None,
         }

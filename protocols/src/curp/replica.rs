@@ -8,9 +8,9 @@ use crate::command::Command;
 use crate::ids::{CommandId, NodeId, ReplicaId};
 use crate::log::Batch;
 use crate::paxos::{self, PaxosReplica};
-use crate::rejoin::RejoinPoint;
 use crate::protocol::{Action, Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
+use crate::rejoin::RejoinPoint;
 use crate::speculation::Speculation;
 use crate::time::Time;
 use std::collections::{BTreeMap, HashSet};
@@ -94,10 +94,8 @@ impl ReplicaProtocol for CurpReplica {
     /// replica returns as a follower with no master state.
     fn restore(&mut self, record: Message, out: &mut Outbox<Message>) {
         match record {
-            Message::Paxos(paxos::Message::Request { id, command }) => {
-                if !self.paxos.state().has_executed(id) {
-                    self.witness.insert(id, command);
-                }
+            Message::Paxos(paxos::Message::Request { id, command }) if !self.paxos.state().has_executed(id) => {
+                self.witness.insert(id, command);
             }
             Message::Paxos(m) => self.paxos.restore(m, &mut self.scratch),
             _ => {}
@@ -122,7 +120,12 @@ impl ReplicaProtocol for CurpReplica {
     /// N2Paxos's snapshot, then what the witness holds.
     fn snapshot(&self) -> Vec<Message> {
         let mut records: Vec<Message> = self.paxos.snapshot().into_iter().map(Message::Paxos).collect();
-        records.extend(self.witness.snapshot().into_iter().map(|(id, command)| Message::Paxos(paxos::Message::Request { id, command })));
+        records.extend(
+            self.witness
+                .snapshot()
+                .into_iter()
+                .map(|(id, command)| Message::Paxos(paxos::Message::Request { id, command })),
+        );
         records
     }
 
@@ -143,9 +146,21 @@ impl ReplicaProtocol for CurpReplica {
         let (id, quorums, timing) = (config.id, config.quorums.clone(), config.timing);
         let paxos = PaxosReplica::with_learning(config, true);
         // Nothing was recorded anywhere before the first ballot: its leader serves at once.
-        let phase = if paxos.is_leader() { MasterPhase::Serving } else { MasterPhase::Idle };
+        let phase = if paxos.is_leader() {
+            MasterPhase::Serving
+        } else {
+            MasterPhase::Idle
+        };
         let master = Master::new(paxos.ballot(), phase);
-        CurpReplica { id, quorums, timing, paxos, scratch: Outbox::new(), witness: Unsynced::new(), master }
+        CurpReplica {
+            id,
+            quorums,
+            timing,
+            paxos,
+            scratch: Outbox::new(),
+            witness: Unsynced::new(),
+            master,
+        }
     }
 
     fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
@@ -155,7 +170,12 @@ impl ReplicaProtocol for CurpReplica {
             }
             Message::Paxos(paxos::Message::Accept { ballot, slot, value }) => {
                 let value_for_clients = value.clone();
-                self.paxos.handle(from, paxos::Message::Accept { ballot, slot, value }, now, &mut self.scratch);
+                self.paxos.handle(
+                    from,
+                    paxos::Message::Accept { ballot, slot, value },
+                    now,
+                    &mut self.scratch,
+                );
                 // The vote's record goes out first: clients count `Ordered` as the vote.
                 self.after_paxos(now, out);
                 if self.paxos.accepted(slot).is_some_and(|(b, _)| b == ballot) {
@@ -166,7 +186,13 @@ impl ReplicaProtocol for CurpReplica {
             Message::WitnessQuery { ballot } => {
                 if let NodeId::Replica(r) = from {
                     if self.paxos.ballot() == ballot {
-                        out.send_replica(r, Message::WitnessReport { ballot, records: self.witness.snapshot() });
+                        out.send_replica(
+                            r,
+                            Message::WitnessReport {
+                                ballot,
+                                records: self.witness.snapshot(),
+                            },
+                        );
                     }
                 }
             }
@@ -185,7 +211,9 @@ impl ReplicaProtocol for CurpReplica {
         if let MasterPhase::Replaying(replay) = &mut self.master.phase {
             if now.since(replay.sent) >= self.timing.retry {
                 replay.sent = now;
-                out.broadcast(Message::WitnessQuery { ballot: self.master.ballot });
+                out.broadcast(Message::WitnessQuery {
+                    ballot: self.master.ballot,
+                });
             }
         }
         self.after_paxos(now, out);
@@ -210,7 +238,12 @@ impl ReplicaProtocol for CurpReplica {
             MasterPhase::Replaying(_) => ", master replaying witnesses",
             MasterPhase::Serving => ", master serving",
         };
-        format!("{}; witness holds {}{phase}, {} blocked", self.paxos.describe(), self.witness.len(), self.master.blocked.len())
+        format!(
+            "{}; witness holds {}{phase}, {} blocked",
+            self.paxos.describe(),
+            self.witness.len(),
+            self.master.blocked.len()
+        )
     }
 }
 
@@ -222,9 +255,20 @@ impl CurpReplica {
         if !synced && self.witness.record_if_commutes(id, &command) {
             if !held_before {
                 // The client counts this record toward durability: keep it first.
-                out.persist_with(|| Message::Paxos(paxos::Message::Request { id, command: command.clone() }));
+                out.persist_with(|| {
+                    Message::Paxos(paxos::Message::Request {
+                        id,
+                        command: command.clone(),
+                    })
+                });
             }
-            out.send_client(id.client, Message::Recorded { ballot: self.paxos.ballot(), id });
+            out.send_client(
+                id.client,
+                Message::Recorded {
+                    ballot: self.paxos.ballot(),
+                    id,
+                },
+            );
         }
         match &mut self.master.phase {
             MasterPhase::Idle => {}
@@ -244,13 +288,26 @@ impl CurpReplica {
         let m = &mut self.master;
         if self.paxos.state().has_executed(id) {
             // Executed already: the Paxos replica answers with the stored result.
-            return self.paxos.handle(NodeId::Client(id.client), paxos::Message::Request { id, command }, now, &mut self.scratch);
+            return self.paxos.handle(
+                NodeId::Client(id.client),
+                paxos::Message::Request { id, command },
+                now,
+                &mut self.scratch,
+            );
         }
         if m.unsynced.contains(id) {
             if m.speculation.contains(id) {
                 let result = m.speculation.execute(self.paxos.state(), id, &command);
                 let commutes = m.unsynced.conflicting(id, &command).is_empty();
-                m.answers.push((id, Message::SpecReply { ballot: m.ballot, id, result, commutes }));
+                m.answers.push((
+                    id,
+                    Message::SpecReply {
+                        ballot: m.ballot,
+                        id,
+                        result,
+                        commutes,
+                    },
+                ));
             }
             return;
         }
@@ -264,11 +321,24 @@ impl CurpReplica {
         if conflicting.iter().all(|c| m.speculation.contains(*c)) {
             let result = m.speculation.execute(self.paxos.state(), id, &command);
             let commutes = conflicting.is_empty();
-            m.answers.push((id, Message::SpecReply { ballot: m.ballot, id, result, commutes }));
+            m.answers.push((
+                id,
+                Message::SpecReply {
+                    ballot: m.ballot,
+                    id,
+                    result,
+                    commutes,
+                },
+            ));
         }
         m.unsynced.insert(id, command.clone());
         m.open_batch.insert(id);
-        self.paxos.handle(NodeId::Client(id.client), paxos::Message::Request { id, command }, now, &mut self.scratch);
+        self.paxos.handle(
+            NodeId::Client(id.client),
+            paxos::Message::Request { id, command },
+            now,
+            &mut self.scratch,
+        );
         if m.open_batch.len() >= paxos::replica::MAX_BATCH {
             self.paxos.flush(now, &mut self.scratch);
             self.master.open_batch.clear();
@@ -276,7 +346,9 @@ impl CurpReplica {
     }
 
     fn on_witness_report(&mut self, from: ReplicaId, ballot: Ballot, records: Vec<(CommandId, Command)>, now: Time) {
-        let MasterPhase::Replaying(replay) = &mut self.master.phase else { return };
+        let MasterPhase::Replaying(replay) = &mut self.master.phase else {
+            return;
+        };
         if ballot != self.master.ballot || !replay.reports.add(from) {
             return;
         }
@@ -294,11 +366,20 @@ impl CurpReplica {
     /// commands cannot both reach that count (no witness holds both), so the
     /// replayed commands commute and their order does not matter.
     fn finish_replay(&mut self, now: Time) {
-        let MasterPhase::Replaying(replay) = std::mem::replace(&mut self.master.phase, MasterPhase::Serving) else { return };
+        let MasterPhase::Replaying(replay) = std::mem::replace(&mut self.master.phase, MasterPhase::Serving) else {
+            return;
+        };
         let n = self.quorums.n();
-        let threshold = (self.quorums.three_quarters() + replay.reports.count()).saturating_sub(n).max(1);
+        let threshold = (self.quorums.three_quarters() + replay.reports.count())
+            .saturating_sub(n)
+            .max(1);
         let state = self.paxos.state();
-        let recovered: Vec<_> = self.paxos.unexecuted().filter(|(id, _)| !state.has_executed(*id)).map(|(id, c)| (id, c.clone())).collect();
+        let recovered: Vec<_> = self
+            .paxos
+            .unexecuted()
+            .filter(|(id, _)| !state.has_executed(*id))
+            .map(|(id, c)| (id, c.clone()))
+            .collect();
         for (id, command) in recovered {
             self.master.unsynced.insert(id, command);
         }
@@ -307,7 +388,12 @@ impl CurpReplica {
                 continue;
             }
             self.master.unsynced.insert(id, command.clone());
-            self.paxos.handle(NodeId::Replica(self.id), paxos::Message::Request { id, command }, now, &mut self.scratch);
+            self.paxos.handle(
+                NodeId::Replica(self.id),
+                paxos::Message::Request { id, command },
+                now,
+                &mut self.scratch,
+            );
         }
         // The replayed commands get slots of their own, before anything new.
         self.paxos.flush(now, &mut self.scratch);
@@ -322,9 +408,17 @@ impl CurpReplica {
     fn after_paxos(&mut self, now: Time, out: &mut Outbox<Message>) {
         // Each round only proposes (no execution without new input), so this ends.
         loop {
-            let executed: Vec<CommandId> =
-                self.scratch.actions().iter().filter_map(|a| if let Action::Executed(id) = a { Some(*id) } else { None }).collect();
-            let installed = self.scratch.actions().iter().any(|a| matches!(a, Action::Installed { .. }));
+            let executed: Vec<CommandId> = self
+                .scratch
+                .actions()
+                .iter()
+                .filter_map(|a| if let Action::Executed(id) = a { Some(*id) } else { None })
+                .collect();
+            let installed = self
+                .scratch
+                .actions()
+                .iter()
+                .any(|a| matches!(a, Action::Installed { .. }));
             out.absorb(&mut self.scratch, Message::Paxos);
             if installed {
                 // A state transfer executed commands without naming them.
@@ -359,7 +453,10 @@ impl CurpReplica {
         }
         self.master = Master::new(ballot, MasterPhase::Idle);
         if leads {
-            let mut replay = Replay { sent: now, ..Replay::default() };
+            let mut replay = Replay {
+                sent: now,
+                ..Replay::default()
+            };
             replay.reports.add(self.id);
             for (id, command) in self.witness.snapshot() {
                 replay.witnessed.insert(id, (command, 1));

@@ -97,7 +97,10 @@ mod tests {
     use bytes::Bytes;
 
     fn put(key: i64) -> Command {
-        Command::Put { key, value: Bytes::from_static(b"v") }
+        Command::Put {
+            key,
+            value: Bytes::from_static(b"v"),
+        }
     }
 
     #[test]

@@ -29,7 +29,11 @@ struct Rows {
 
 impl Rows {
     fn new(n: usize) -> Self {
-        Rows { slots: SmallVec::from_elem(0, 2 * n), write_seq: 0, read_seq: 0 }
+        Rows {
+            slots: SmallVec::from_elem(0, 2 * n),
+            write_seq: 0,
+            read_seq: 0,
+        }
     }
 
     fn writes(&self) -> &[u64] {
@@ -66,7 +70,11 @@ pub struct ConflictMap {
 impl ConflictMap {
     /// An empty map for `n` replicas.
     pub fn new(n: usize) -> Self {
-        ConflictMap { n, keys: KeyMap::default(), scans: Vec::new() }
+        ConflictMap {
+            n,
+            keys: KeyMap::default(),
+            scans: Vec::new(),
+        }
     }
 
     /// The attributes `command` gets here now: for each row, the highest
@@ -126,8 +134,16 @@ impl ConflictMap {
     pub fn record(&mut self, instance: InstanceId, command: &Command, seq: u64) {
         let n = self.n;
         match command {
-            Command::Put { key, .. } => self.keys.entry(*key).or_insert_with(|| Rows::new(n)).bump(instance, false, seq),
-            Command::Get { key } => self.keys.entry(*key).or_insert_with(|| Rows::new(n)).bump(instance, true, seq),
+            Command::Put { key, .. } => self
+                .keys
+                .entry(*key)
+                .or_insert_with(|| Rows::new(n))
+                .bump(instance, false, seq),
+            Command::Get { key } => self
+                .keys
+                .entry(*key)
+                .or_insert_with(|| Rows::new(n))
+                .bump(instance, true, seq),
             Command::Scan { .. } => {
                 let range = command.key_range().expect("a scan has a key range");
                 if !self.scans.iter().any(|(_, i, _)| *i == instance) {
@@ -145,7 +161,10 @@ mod tests {
     use bytes::Bytes;
 
     fn put(key: Key) -> Command {
-        Command::Put { key, value: Bytes::from_static(b"v") }
+        Command::Put {
+            key,
+            value: Bytes::from_static(b"v"),
+        }
     }
 
     #[test]
@@ -165,7 +184,11 @@ mod tests {
     #[test]
     fn a_put_depends_on_a_scan_covering_its_key() {
         let mut map = ConflictMap::new(2);
-        map.record(InstanceId { leader: 1, slot: 3 }, &Command::Scan { key: 10, count: 4 }, 5);
+        map.record(
+            InstanceId { leader: 1, slot: 3 },
+            &Command::Scan { key: 10, count: 4 },
+            5,
+        );
         let a = map.attributes(&put(12));
         assert_eq!(&*a.deps, &[None, Some(3)]);
         assert_eq!(a.seq, 6);

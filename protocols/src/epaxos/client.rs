@@ -23,19 +23,36 @@ impl ClientProtocol for EPaxosClient {
     type Message = Message;
 
     fn new(config: ClientConfig) -> Self {
-        EPaxosClient { n: config.quorums.n(), closest: config.closest, pending: PendingCommands::new(config.timing.retry), retries: HashMap::new() }
+        EPaxosClient {
+            n: config.quorums.n(),
+            closest: config.closest,
+            pending: PendingCommands::new(config.timing.retry),
+            retries: HashMap::new(),
+        }
     }
 
     fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
-        out.send_replica(self.closest, Message::Request { id, command: command.clone() });
+        out.send_replica(
+            self.closest,
+            Message::Request {
+                id,
+                command: command.clone(),
+            },
+        );
         self.pending.insert(id, command, now);
     }
 
     fn handle(&mut self, _from: ReplicaId, msg: Message, _now: Time, _out: &mut Outbox<Message>) -> Option<Completion> {
-        let Message::Reply { id, result, fast } = msg else { return None };
+        let Message::Reply { id, result, fast } = msg else {
+            return None;
+        };
         self.pending.complete(id)?;
         self.retries.remove(&id);
-        Some(Completion { id, result, fast_path: Some(fast) })
+        Some(Completion {
+            id,
+            result,
+            fast_path: Some(fast),
+        })
     }
 
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {

@@ -4,12 +4,13 @@
 use crate::ballot::Ballot;
 use crate::command::Command;
 use crate::ids::{CommandId, ReplicaId};
-use std::fmt;
 use smallvec::SmallVec;
+use std::fmt;
 
 /// Instance `slot` of replica `leader`'s row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct InstanceId {
     /// The replica whose row it is (its initial command leader).
     pub leader: ReplicaId,
@@ -25,7 +26,10 @@ impl crate::depgraph::Sequenced for InstanceId {
         self.slot
     }
     fn at(stream: u64, position: u64) -> Self {
-        InstanceId { leader: stream as ReplicaId, slot: position }
+        InstanceId {
+            leader: stream as ReplicaId,
+            slot: position,
+        }
     }
 }
 
@@ -53,8 +57,7 @@ pub fn command_of(value: &Value) -> &Command {
 
 /// A command's attributes: for each row, the highest instance of that row
 /// it depends on, and its sequence number (the order inside a cycle).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Attributes {
     /// One more than the highest sequence number among its dependencies.
     pub seq: u64,
@@ -83,19 +86,30 @@ impl Attributes {
         if covers(other, self) {
             return other.clone();
         }
-        let deps: RowDeps = self.deps.iter().zip(other.deps.iter()).map(|(a, b)| (*a).max(*b)).collect();
-        Attributes { seq: self.seq.max(other.seq), deps }
+        let deps: RowDeps = self
+            .deps
+            .iter()
+            .zip(other.deps.iter())
+            .map(|(a, b)| (*a).max(*b))
+            .collect();
+        Attributes {
+            seq: self.seq.max(other.seq),
+            deps,
+        }
     }
 
     /// Whether these attributes make the holder depend on `instance`.
     pub fn covers(&self, instance: InstanceId) -> bool {
-        self.deps.get(instance.leader).copied().flatten().is_some_and(|d| d >= instance.slot)
+        self.deps
+            .get(instance.leader)
+            .copied()
+            .flatten()
+            .is_some_and(|d| d >= instance.slot)
     }
 }
 
 /// How far an instance got at one replica, in the order it only moves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Status {
     /// Nothing known.
     None,
@@ -108,8 +122,7 @@ pub enum Status {
 }
 
 /// What a replica holds for an instance, as it reports it to a recovery.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Report {
     /// How far it got.
     pub status: Status,
@@ -130,7 +143,10 @@ mod tests {
     use super::*;
 
     fn attrs(seq: u64, deps: &[Option<u64>]) -> Attributes {
-        Attributes { seq, deps: RowDeps::from_slice(deps) }
+        Attributes {
+            seq,
+            deps: RowDeps::from_slice(deps),
+        }
     }
 
     #[test]

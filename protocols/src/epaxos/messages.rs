@@ -9,8 +9,7 @@ use crate::session::StateChunk;
 use crate::transfer::Part;
 
 /// A replica's answer to a `TryPreAccept`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum TryOutcome {
     /// It holds the command with the proposed attributes now.
     Ok,
@@ -19,7 +18,11 @@ pub enum TryOutcome {
     /// accepted or committed there; `original` when what it holds of
     /// `with` came from `with`'s own leader's pre-accept (its default
     /// ballot), not from a recovery's.
-    Conflict { with: InstanceId, decided: bool, original: bool },
+    Conflict {
+        with: InstanceId,
+        decided: bool,
+        original: bool,
+    },
     /// A previous recovery already ran phase 1 for the instance: it was not
     /// committed on the fast path.
     NotFast,
@@ -28,32 +31,67 @@ pub enum TryOutcome {
 }
 
 /// Every message of EPaxos.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Message {
     /// Client → its command leader.
     Request { id: CommandId, command: Command },
     /// Command leader → client, after execution; `fast` for a fast-path commit.
-    Reply { id: CommandId, result: CommandResult, fast: bool },
+    Reply {
+        id: CommandId,
+        result: CommandResult,
+        fast: bool,
+    },
     /// Phase 1: the leader's value and attributes for `instance`.
-    PreAccept { instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes },
+    PreAccept {
+        instance: InstanceId,
+        ballot: Ballot,
+        value: Value,
+        attrs: Attributes,
+    },
     /// The attributes merged with the replier's conflicts; `unchanged` when
     /// they equal the proposal in the default ballot.
-    PreAcceptOk { instance: InstanceId, ballot: Ballot, attrs: Attributes, unchanged: bool },
+    PreAcceptOk {
+        instance: InstanceId,
+        ballot: Ballot,
+        attrs: Attributes,
+        unchanged: bool,
+    },
     /// Phase 2 (Paxos accept) of `instance` in `ballot`.
-    Accept { instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes },
+    Accept {
+        instance: InstanceId,
+        ballot: Ballot,
+        value: Value,
+        attrs: Attributes,
+    },
     /// The replier accepted.
     AcceptOk { instance: InstanceId, ballot: Ballot },
     /// `instance` is decided.
-    Commit { instance: InstanceId, value: Value, attrs: Attributes },
+    Commit {
+        instance: InstanceId,
+        value: Value,
+        attrs: Attributes,
+    },
     /// Explicit prepare: a replica recovering `instance` in `ballot`.
     Prepare { instance: InstanceId, ballot: Ballot },
     /// The replier promised `ballot` and holds `report`.
-    PrepareOk { instance: InstanceId, ballot: Ballot, report: Option<Report> },
+    PrepareOk {
+        instance: InstanceId,
+        ballot: Ballot,
+        report: Option<Report>,
+    },
     /// Recovery: could the instance have committed on the fast path with these attributes?
-    TryPreAccept { instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes },
+    TryPreAccept {
+        instance: InstanceId,
+        ballot: Ballot,
+        value: Value,
+        attrs: Attributes,
+    },
     /// The replier's answer.
-    TryPreAcceptReply { instance: InstanceId, ballot: Ballot, outcome: TryOutcome },
+    TryPreAcceptReply {
+        instance: InstanceId,
+        ballot: Ballot,
+        outcome: TryOutcome,
+    },
     /// The replier promised a higher `ballot` for `instance`.
     Nack { instance: InstanceId, ballot: Ballot },
     /// A replica waiting on `instance` asks who knows it committed.
@@ -67,7 +105,11 @@ pub enum Message {
     /// instances executed everywhere, [`crate::gc`]), and below which it
     /// released them: a replica that executed less there fell behind what
     /// was released past it and asks the sender for its image.
-    RowLengths { lengths: Vec<u64>, executed: Vec<u64>, released: Vec<u64> },
+    RowLengths {
+        lengths: Vec<u64>,
+        executed: Vec<u64>,
+        released: Vec<u64>,
+    },
     /// A replica behind what the receiver released asks for its image:
     /// `Image` parts follow (a state transfer).
     ImageRequest,
@@ -80,7 +122,13 @@ pub enum Message {
     /// released follows. Also a state transfer (`part.version` not 0): sent
     /// to a replica behind what `of` released, and recorded by it before it
     /// installs the image, so that a restart replays the install.
-    Image { part: Part, of: ReplicaId, state: StateChunk, released: Vec<u64>, next_slot: u64 },
+    Image {
+        part: Part,
+        of: ReplicaId,
+        state: StateChunk,
+        released: Vec<u64>,
+        next_slot: u64,
+    },
 }
 
 /// The most steps in one [`Message::Batch`], far below the frame cap.
@@ -88,27 +136,75 @@ pub const MAX_STEPS: usize = 1024;
 
 /// A normal-case message inside a [`Message::Batch`]: the fields of the
 /// message of the same name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Step {
     /// See [`Message::PreAccept`].
-    PreAccept { instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes },
+    PreAccept {
+        instance: InstanceId,
+        ballot: Ballot,
+        value: Value,
+        attrs: Attributes,
+    },
     /// See [`Message::PreAcceptOk`].
-    PreAcceptOk { instance: InstanceId, ballot: Ballot, attrs: Attributes, unchanged: bool },
+    PreAcceptOk {
+        instance: InstanceId,
+        ballot: Ballot,
+        attrs: Attributes,
+        unchanged: bool,
+    },
     /// See [`Message::Accept`].
-    Accept { instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes },
+    Accept {
+        instance: InstanceId,
+        ballot: Ballot,
+        value: Value,
+        attrs: Attributes,
+    },
     /// See [`Message::AcceptOk`].
     AcceptOk { instance: InstanceId, ballot: Ballot },
     /// See [`Message::Commit`].
-    Commit { instance: InstanceId, value: Value, attrs: Attributes },
+    Commit {
+        instance: InstanceId,
+        value: Value,
+        attrs: Attributes,
+    },
 }
 
 impl From<Step> for Message {
     fn from(step: Step) -> Message {
         match step {
-            Step::PreAccept { instance, ballot, value, attrs } => Message::PreAccept { instance, ballot, value, attrs },
-            Step::PreAcceptOk { instance, ballot, attrs, unchanged } => Message::PreAcceptOk { instance, ballot, attrs, unchanged },
-            Step::Accept { instance, ballot, value, attrs } => Message::Accept { instance, ballot, value, attrs },
+            Step::PreAccept {
+                instance,
+                ballot,
+                value,
+                attrs,
+            } => Message::PreAccept {
+                instance,
+                ballot,
+                value,
+                attrs,
+            },
+            Step::PreAcceptOk {
+                instance,
+                ballot,
+                attrs,
+                unchanged,
+            } => Message::PreAcceptOk {
+                instance,
+                ballot,
+                attrs,
+                unchanged,
+            },
+            Step::Accept {
+                instance,
+                ballot,
+                value,
+                attrs,
+            } => Message::Accept {
+                instance,
+                ballot,
+                value,
+                attrs,
+            },
             Step::AcceptOk { instance, ballot } => Message::AcceptOk { instance, ballot },
             Step::Commit { instance, value, attrs } => Message::Commit { instance, value, attrs },
         }
@@ -130,7 +226,12 @@ impl Message {
             | Message::TryPreAcceptReply { instance, .. }
             | Message::Nack { instance, .. }
             | Message::Fetch { instance } => Some(*instance),
-            Message::Request { .. } | Message::Reply { .. } | Message::RowLengths { .. } | Message::Batch { .. } | Message::Image { .. } | Message::ImageRequest => None,
+            Message::Request { .. }
+            | Message::Reply { .. }
+            | Message::RowLengths { .. }
+            | Message::Batch { .. }
+            | Message::Image { .. }
+            | Message::ImageRequest => None,
         }
     }
 }

@@ -4,16 +4,15 @@ use super::round::Round;
 use crate::ballot::Ballot;
 use crate::command::{Command, CommandResult};
 use crate::ids::{CommandId, ReplicaId};
+use crate::log::{Batch, Slot};
 use crate::session::StateChunk;
 use crate::transfer::Part;
-use crate::log::{Batch, Slot};
 
 /// A log position.
 pub type Instance = Slot;
 
 /// What an acceptor reports about one instance in a [`Message::Promise`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Report {
     /// The instance.
     pub instance: Instance,
@@ -29,8 +28,7 @@ pub struct Report {
 pub const MAX_VOTES: usize = 1024;
 
 /// A vote inside a [`Message::Votes`]: the fields of a `Vote`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct CastVote {
     /// The instance voted in.
     pub instance: Instance,
@@ -41,19 +39,31 @@ pub struct CastVote {
 }
 
 /// Every message of Fast Paxos.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Message {
     /// Client → every acceptor: order `command`; `reply` asks this replica
     /// to answer once it executed it.
-    Propose { id: CommandId, command: Command, reply: bool },
+    Propose {
+        id: CommandId,
+        command: Command,
+        reply: bool,
+    },
     /// Replica → client: `id` executed with `result`; `fast` when its
     /// instance was decided in a fast round without recovery.
-    Reply { id: CommandId, result: CommandResult, fast: bool },
+    Reply {
+        id: CommandId,
+        result: CommandResult,
+        fast: bool,
+    },
     /// Phase 2b, to every replica: the sender voted for `value` at `instance`
     /// in `round`; it has executed every instance below `executed` (for
     /// releasing memory, [`crate::gc`]).
-    Vote { instance: Instance, round: Round, value: Batch, executed: Instance },
+    Vote {
+        instance: Instance,
+        round: Round,
+        value: Batch,
+        executed: Instance,
+    },
     /// One acceptor's votes of one flush, to every replica (at most
     /// [`MAX_VOTES`]): one message where there would be one per instance.
     /// `executed` as in `Vote`.
@@ -61,28 +71,54 @@ pub enum Message {
     /// Phase 1a of a classic round for one stuck instance.
     Prepare { instance: Instance, round: Round },
     /// Phase 1b: the acceptor's last vote at `instance`, if any.
-    Promise { instance: Instance, round: Round, vote: Option<(Round, Batch)> },
+    Promise {
+        instance: Instance,
+        round: Round,
+        vote: Option<(Round, Batch)>,
+    },
     /// Phase 2a of a classic round: vote for `value`.
-    Accept { instance: Instance, round: Round, value: Batch },
+    Accept {
+        instance: Instance,
+        round: Round,
+        value: Batch,
+    },
     /// Phase 1a for a new leader: promise `ballot` for every instance from `from`.
     Elect { ballot: Ballot, from: Instance },
     /// Phase 1b for a new leader: every vote (or decision) from `from`, in
     /// parts (a backlog can outgrow a frame; the candidate counts the reply
     /// once whole). Instances below `forgotten` were executed and released:
     /// a candidate that has not executed them cannot lead.
-    Elected { ballot: Ballot, forgotten: Instance, part: Part, reports: Vec<Report> },
+    Elected {
+        ballot: Ballot,
+        forgotten: Instance,
+        part: Part,
+        reports: Vec<Report>,
+    },
     /// The leader is alive; every instance below `frontier` is decided, and
     /// (Fast Paxos's "any" message) fast rounds of `ballot` are open from
     /// `open_from`, everything below being recovered by the leader.
     /// Every instance below `stable` is executed at every replica: forget them.
-    Heartbeat { ballot: Ballot, frontier: Instance, open_from: Instance, stable: Instance },
+    Heartbeat {
+        ballot: Ballot,
+        frontier: Instance,
+        open_from: Instance,
+        stable: Instance,
+    },
     /// A learner that fell behind asks for decisions from `from`.
     CatchUp { from: Instance },
     /// Part `part` of `parts` of replica `of`'s executed state after every
     /// instance below `executed` ([`crate::transfer`]): the answer to a
     /// `CatchUp` from below what the asked replica released, and the
     /// record the receiver keeps of it.
-    Snapshot { ballot: Ballot, of: ReplicaId, stable: Instance, executed: Instance, part: u32, parts: u32, state: StateChunk },
+    Snapshot {
+        ballot: Ballot,
+        of: ReplicaId,
+        stable: Instance,
+        executed: Instance,
+        part: u32,
+        parts: u32,
+        state: StateChunk,
+    },
     /// `value` is chosen at `instance`.
     Commit { instance: Instance, value: Batch },
     /// The receiver's ballot is stale.

@@ -101,7 +101,12 @@ impl ProposalQueue {
 
     /// Votes at `from` and above are void (fast rounds reopen there).
     pub fn void_from(&mut self, from: Instance) {
-        let void: Vec<CommandId> = self.voted.iter().filter(|(_, at)| **at >= from).map(|(id, _)| *id).collect();
+        let void: Vec<CommandId> = self
+            .voted
+            .iter()
+            .filter(|(_, at)| **at >= from)
+            .map(|(id, _)| *id)
+            .collect();
         for id in void {
             self.forget_vote(id);
             if let Some(&at) = self.arrival.get(&id) {

@@ -1,22 +1,22 @@
 //! The Fast Paxos replica: acceptor, learner and (while it leads) coordinator.
 
 use super::messages::{CastVote, Instance, Message, Report, MAX_VOTES};
-use crate::batching::HeldVotes;
+use super::queue::ProposalQueue;
 use super::round::{pick, Round, Step};
 use crate::ballot::Ballot;
+use crate::batching::HeldVotes;
 use crate::client::ReplyCollector;
 use crate::command::Command;
 use crate::election::{Election, ElectionStep};
-use crate::ids::{CommandId, NodeId, ReplicaId};
 use crate::gc::ExecutedEverywhere;
+use crate::ids::{CommandId, NodeId, ReplicaId};
 use crate::log::{Batch, SlotLog};
 use crate::protocol::{Outbox, ReplicaConfig, ReplicaProtocol, Timing};
-use crate::rejoin::RejoinPoint;
 use crate::quorum::{QuorumSystem, Votes};
+use crate::rejoin::RejoinPoint;
 use crate::session::{Applied, StateChunk, StateMachine};
-use crate::transfer::{install_image, parts_of, ImageSender, IncomingImage, Part, PartedReplies, PART_BYTES};
 use crate::time::Time;
-use super::queue::ProposalQueue;
+use crate::transfer::{install_image, parts_of, ImageSender, IncomingImage, Part, PartedReplies, PART_BYTES};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -66,7 +66,10 @@ struct Election1 {
 enum Role {
     Follower,
     Candidate(Election1),
-    Leader { last_heartbeat: Time, classic: BTreeMap<Instance, ClassicRound> },
+    Leader {
+        last_heartbeat: Time,
+        classic: BTreeMap<Instance, ClassicRound>,
+    },
 }
 
 /// A Fast Paxos replica.
@@ -133,13 +136,22 @@ impl ReplicaProtocol for FastPaxosReplica {
                 let state = self.instance(instance, Time::ZERO);
                 state.promised = state.promised.max(Some(round));
             }
-            Message::Vote { instance, round, value, .. } if !self.log.is_committed(instance) => {
+            Message::Vote {
+                instance, round, value, ..
+            } if !self.log.is_committed(instance) => {
                 let state = self.instance(instance, Time::ZERO);
                 state.promised = state.promised.max(Some(round));
                 state.vote = Some((round, value));
             }
             Message::Commit { instance, value } => self.decide(instance, value, false, Time::ZERO, out),
-            Message::Snapshot { of, executed, part, parts, state, .. } => {
+            Message::Snapshot {
+                of,
+                executed,
+                part,
+                parts,
+                state,
+                ..
+            } => {
                 if let Some(image) = self.incoming.add(executed, part, parts, state, Time::ZERO) {
                     self.install(of, executed, image, out);
                 }
@@ -176,15 +188,35 @@ impl ReplicaProtocol for FastPaxosReplica {
         let mut records: Vec<Message> = chunks
             .into_iter()
             .enumerate()
-            .map(|(i, state)| Message::Snapshot { ballot, of, stable: executed, executed, part: i as u32, parts, state })
+            .map(|(i, state)| Message::Snapshot {
+                ballot,
+                of,
+                stable: executed,
+                executed,
+                part: i as u32,
+                parts,
+                state,
+            })
             .collect();
         records.push(Message::Elect { ballot, from: executed });
         for (instance, e) in self.log.entries_from(executed).filter(|(_, e)| e.committed) {
-            records.push(Message::Commit { instance, value: e.value.clone() });
+            records.push(Message::Commit {
+                instance,
+                value: e.value.clone(),
+            });
         }
-        for (&instance, state) in self.instances.range(executed..).filter(|(i, _)| !self.log.is_committed(**i)) {
+        for (&instance, state) in self
+            .instances
+            .range(executed..)
+            .filter(|(i, _)| !self.log.is_committed(**i))
+        {
             if let Some((round, value)) = &state.vote {
-                records.push(Message::Vote { instance, round: *round, value: value.clone(), executed });
+                records.push(Message::Vote {
+                    instance,
+                    round: *round,
+                    value: value.clone(),
+                    executed,
+                });
             }
             let voted = state.vote.as_ref().map(|(round, _)| *round);
             if let Some(round) = state.promised.filter(|p| Some(*p) > voted) {
@@ -198,7 +230,10 @@ impl ReplicaProtocol for FastPaxosReplica {
         let ballot = config.quorums.initial_ballot();
         let n = config.quorums.n();
         let role = if ballot.leader(n) == config.id {
-            Role::Leader { last_heartbeat: Time::ZERO, classic: BTreeMap::new() }
+            Role::Leader {
+                last_heartbeat: Time::ZERO,
+                classic: BTreeMap::new(),
+            }
         } else {
             Role::Follower
         };
@@ -236,7 +271,12 @@ impl ReplicaProtocol for FastPaxosReplica {
         let NodeId::Replica(r) = from else { return };
         match msg {
             Message::Propose { .. } | Message::Reply { .. } => {}
-            Message::Vote { instance, round, value, executed } => {
+            Message::Vote {
+                instance,
+                round,
+                value,
+                executed,
+            } => {
                 self.executed.report(r, executed);
                 self.on_vote(r, instance, round, value, now, out)
             }
@@ -250,8 +290,18 @@ impl ReplicaProtocol for FastPaxosReplica {
             Message::Promise { instance, round, vote } => self.on_promise(r, instance, round, vote, now, out),
             Message::Accept { instance, round, value } => self.on_accept(r, instance, round, value, now, out),
             Message::Elect { ballot, from } => self.on_elect(r, ballot, from, now, out),
-            Message::Elected { ballot, forgotten, part, reports } => self.on_elected(r, ballot, forgotten, part, reports, now, out),
-            Message::Heartbeat { ballot, frontier, open_from, stable } => {
+            Message::Elected {
+                ballot,
+                forgotten,
+                part,
+                reports,
+            } => self.on_elected(r, ballot, forgotten, part, reports, now, out),
+            Message::Heartbeat {
+                ballot,
+                frontier,
+                open_from,
+                stable,
+            } => {
                 self.on_heartbeat(r, ballot, frontier, open_from, now, out);
                 if ballot == self.ballot {
                     self.log.forget_below(stable);
@@ -263,7 +313,14 @@ impl ReplicaProtocol for FastPaxosReplica {
             }
             Message::Commit { instance, value } => self.decide(instance, value, false, now, out),
             Message::Nack { ballot } => self.observe_ballot(ballot, now),
-            Message::Snapshot { of, executed, part, parts, state, .. } => self.on_image(of, executed, (part, parts), state, now, out),
+            Message::Snapshot {
+                of,
+                executed,
+                part,
+                parts,
+                state,
+                ..
+            } => self.on_image(of, executed, (part, parts), state, now, out),
             Message::PreVote { ballot } => self.on_pre_vote(r, ballot, now, out),
             Message::PreVoteGranted { ballot } => {
                 if matches!(self.role, Role::Follower) && ballot == self.ballot && self.election.granted(r) {
@@ -285,7 +342,10 @@ impl ReplicaProtocol for FastPaxosReplica {
             Role::Candidate(e) => {
                 if now.since(e.sent) >= self.timing.retry {
                     e.sent = now;
-                    out.broadcast(Message::Elect { ballot: self.ballot, from: e.from });
+                    out.broadcast(Message::Elect {
+                        ballot: self.ballot,
+                        from: e.from,
+                    });
                 }
             }
             Role::Follower => {
@@ -305,13 +365,24 @@ impl ReplicaProtocol for FastPaxosReplica {
     fn flush(&mut self, _now: Time, out: &mut Outbox<Message>) {
         let executed = self.log.execution_frontier();
         let size = |v: &CastVote| 32 + v.value.iter().map(|(_, c)| 48 + c.value_len()).sum::<usize>();
-        self.held_votes.flush(out, MAX_VOTES, size, |_| (), |(), mut votes| match votes.len() {
-            1 => {
-                let CastVote { instance, round, value } = votes.pop().expect("one vote");
-                Message::Vote { instance, round, value, executed }
-            }
-            _ => Message::Votes { votes, executed },
-        });
+        self.held_votes.flush(
+            out,
+            MAX_VOTES,
+            size,
+            |_| (),
+            |(), mut votes| match votes.len() {
+                1 => {
+                    let CastVote { instance, round, value } = votes.pop().expect("one vote");
+                    Message::Vote {
+                        instance,
+                        round,
+                        value,
+                        executed,
+                    }
+                }
+                _ => Message::Votes { votes, executed },
+            },
+        );
     }
 
     fn leader(&self) -> Option<ReplicaId> {
@@ -351,7 +422,14 @@ impl FastPaxosReplica {
     fn on_propose(&mut self, id: CommandId, command: Command, reply: bool, now: Time, out: &mut Outbox<Message>) {
         if let Some(result) = self.state.result_of(id) {
             if reply {
-                out.send_client(id.client, Message::Reply { id, result: result.clone(), fast: false });
+                out.send_client(
+                    id.client,
+                    Message::Reply {
+                        id,
+                        result: result.clone(),
+                        fast: false,
+                    },
+                );
             }
             return;
         }
@@ -371,15 +449,29 @@ impl FastPaxosReplica {
     /// The lowest round this acceptor may still take part in at `instance`.
     fn floor(&self, instance: Instance) -> Round {
         let ballot_floor = Round::new(self.ballot, Step::Fast);
-        self.instances.get(&instance).and_then(|s| s.promised).map_or(ballot_floor, |p| p.max(ballot_floor))
+        self.instances
+            .get(&instance)
+            .and_then(|s| s.promised)
+            .map_or(ballot_floor, |p| p.max(ballot_floor))
     }
 
     fn may_vote(&self, instance: Instance, round: Round) -> bool {
-        round >= self.floor(instance) && self.instances.get(&instance).and_then(|s| s.vote.as_ref()).is_none_or(|(r, _)| *r < round)
+        round >= self.floor(instance)
+            && self
+                .instances
+                .get(&instance)
+                .and_then(|s| s.vote.as_ref())
+                .is_none_or(|(r, _)| *r < round)
     }
 
     fn instance(&mut self, instance: Instance, now: Time) -> &mut InstanceState {
-        self.instances.entry(instance).or_insert_with(|| InstanceState { promised: None, vote: None, heard: BTreeMap::new(), since: now, collided_at: None })
+        self.instances.entry(instance).or_insert_with(|| InstanceState {
+            promised: None,
+            vote: None,
+            heard: BTreeMap::new(),
+            since: now,
+            collided_at: None,
+        })
     }
 
     /// Votes, in arrival order, for queued commands without a live vote, each
@@ -401,8 +493,17 @@ impl FastPaxosReplica {
     /// Phase 2b: votes, tells everyone, and counts its own vote.
     fn cast_vote(&mut self, instance: Instance, round: Round, value: Batch, now: Time, out: &mut Outbox<Message>) {
         self.instance(instance, now).vote = Some((round, value.clone()));
-        out.persist_with(|| Message::Vote { instance, round, value: value.clone(), executed: self.log.execution_frontier() });
-        self.held_votes.broadcast(CastVote { instance, round, value: value.clone() });
+        out.persist_with(|| Message::Vote {
+            instance,
+            round,
+            value: value.clone(),
+            executed: self.log.execution_frontier(),
+        });
+        self.held_votes.broadcast(CastVote {
+            instance,
+            round,
+            value: value.clone(),
+        });
         self.on_vote(self.id, instance, round, value, now, out);
     }
 
@@ -411,7 +512,15 @@ impl FastPaxosReplica {
     /// coordinator once every acceptor's vote is in; with votes missing (a
     /// crash, a partition) the leader runs a classic round after a short
     /// grace period, and at once for a collided recovery round.
-    fn on_vote(&mut self, from: ReplicaId, instance: Instance, round: Round, value: Batch, now: Time, out: &mut Outbox<Message>) {
+    fn on_vote(
+        &mut self,
+        from: ReplicaId,
+        instance: Instance,
+        round: Round,
+        value: Batch,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if self.log.is_committed(instance) {
             return;
         }
@@ -446,8 +555,14 @@ impl FastPaxosReplica {
         if fast.ballot != self.ballot || !self.may_vote(instance, recovery) {
             return;
         }
-        let Some(heard) = self.instances.get(&instance).and_then(|s| s.heard.get(&fast)) else { return };
-        let reports: Vec<_> = heard.responders().iter().map(|r| heard.get(r).map(|v| (fast, v.clone()))).collect();
+        let Some(heard) = self.instances.get(&instance).and_then(|s| s.heard.get(&fast)) else {
+            return;
+        };
+        let reports: Vec<_> = heard
+            .responders()
+            .iter()
+            .map(|r| heard.get(r).map(|v| (fast, v.clone())))
+            .collect();
         let value = pick(&reports, self.n(), self.quorums.fast_paxos());
         self.cast_vote(instance, recovery, value, now, out);
     }
@@ -458,7 +573,10 @@ impl FastPaxosReplica {
         if !self.log.commit(instance, self.ballot, value.clone()) {
             return;
         }
-        out.persist_with(|| Message::Commit { instance, value: value.clone() });
+        out.persist_with(|| Message::Commit {
+            instance,
+            value: value.clone(),
+        });
         self.instances.remove(&instance);
         if let Role::Leader { classic, .. } = &mut self.role {
             classic.remove(&instance);
@@ -483,7 +601,14 @@ impl FastPaxosReplica {
                 self.decided_ids.remove(id);
                 if self.reply_to.remove(id) {
                     if let Some(result) = applied.result() {
-                        out.send_client(id.client, Message::Reply { id: *id, result: result.clone(), fast });
+                        out.send_client(
+                            id.client,
+                            Message::Reply {
+                                id: *id,
+                                result: result.clone(),
+                                fast,
+                            },
+                        );
                     }
                 }
             }
@@ -499,7 +624,12 @@ fn collided(heard: &ReplyCollector<Batch>, n: usize, fast_quorum: usize, majorit
     if responders.len() < majority {
         return false;
     }
-    let most = responders.iter().filter_map(|r| heard.get(r)).map(|v| heard.agreeing_with(v).len()).max().unwrap_or(0);
+    let most = responders
+        .iter()
+        .filter_map(|r| heard.get(r))
+        .map(|v| heard.agreeing_with(v).len())
+        .max()
+        .unwrap_or(0);
     most + (n - responders.len()) < fast_quorum
 }
 
@@ -521,7 +651,9 @@ impl FastPaxosReplica {
         let stuck: Vec<Instance> = self
             .instances
             .iter()
-            .filter(|(_, s)| now.since(s.since) >= self.timing.retry || s.collided_at.is_some_and(|t| now.since(t) >= grace))
+            .filter(|(_, s)| {
+                now.since(s.since) >= self.timing.retry || s.collided_at.is_some_and(|t| now.since(t) >= grace)
+            })
             .map(|(i, _)| *i)
             .collect();
         for instance in stuck {
@@ -533,15 +665,26 @@ impl FastPaxosReplica {
     /// leader's classic round for `instance`, at most once per retry timeout.
     fn start_classic_round(&mut self, instance: Instance, now: Time, out: &mut Outbox<Message>) {
         let round = Round::new(self.ballot, Step::Classic);
-        let Role::Leader { classic, .. } = &mut self.role else { return };
-        let attempt = classic.entry(instance).or_insert_with(|| ClassicRound { round, promises: ReplyCollector::new(), proposed: None, sent: now });
+        let Role::Leader { classic, .. } = &mut self.role else {
+            return;
+        };
+        let attempt = classic.entry(instance).or_insert_with(|| ClassicRound {
+            round,
+            promises: ReplyCollector::new(),
+            proposed: None,
+            sent: now,
+        });
         if attempt.sent != now && now.since(attempt.sent) < self.timing.retry {
             return;
         }
         attempt.sent = now;
         match attempt.proposed.clone() {
             Some(value) => {
-                out.broadcast(Message::Accept { instance, round, value: value.clone() });
+                out.broadcast(Message::Accept {
+                    instance,
+                    round,
+                    value: value.clone(),
+                });
                 self.on_accept(self.id, instance, round, value, now, out);
             }
             None => {
@@ -568,35 +711,83 @@ impl FastPaxosReplica {
         self.reply(from, Message::Promise { instance, round, vote }, now, out);
     }
 
-    fn on_promise(&mut self, from: ReplicaId, instance: Instance, round: Round, vote: Option<(Round, Batch)>, now: Time, out: &mut Outbox<Message>) {
+    fn on_promise(
+        &mut self,
+        from: ReplicaId,
+        instance: Instance,
+        round: Round,
+        vote: Option<(Round, Batch)>,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         let (n, fast_quorum, majority) = (self.n(), self.quorums.fast_paxos(), self.quorums.majority());
-        let Role::Leader { classic, .. } = &mut self.role else { return };
-        let Some(attempt) = classic.get_mut(&instance).filter(|a| a.round == round && a.proposed.is_none()) else { return };
+        let Role::Leader { classic, .. } = &mut self.role else {
+            return;
+        };
+        let Some(attempt) = classic
+            .get_mut(&instance)
+            .filter(|a| a.round == round && a.proposed.is_none())
+        else {
+            return;
+        };
         attempt.promises.add(from, vote);
         let replied = attempt.promises.responders();
         if replied.len() < majority {
             return;
         }
-        let reports: Vec<_> = replied.iter().filter_map(|r| attempt.promises.get(r).cloned()).collect();
+        let reports: Vec<_> = replied
+            .iter()
+            .filter_map(|r| attempt.promises.get(r).cloned())
+            .collect();
         let value = pick(&reports, n, fast_quorum);
         attempt.proposed = Some(value.clone());
-        out.broadcast(Message::Accept { instance, round, value: value.clone() });
+        out.broadcast(Message::Accept {
+            instance,
+            round,
+            value: value.clone(),
+        });
         self.on_accept(self.id, instance, round, value, now, out);
     }
 
-    fn on_accept(&mut self, from: ReplicaId, instance: Instance, round: Round, value: Batch, now: Time, out: &mut Outbox<Message>) {
+    fn on_accept(
+        &mut self,
+        from: ReplicaId,
+        instance: Instance,
+        round: Round,
+        value: Batch,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if self.log.is_forgotten(instance) {
             return;
         }
         if let Some(decided) = self.log.get(instance).filter(|e| e.committed).map(|e| e.value.clone()) {
-            return self.reply(from, Message::Commit { instance, value: decided }, now, out);
+            return self.reply(
+                from,
+                Message::Commit {
+                    instance,
+                    value: decided,
+                },
+                now,
+                out,
+            );
         }
         if !self.may_vote(instance, round) {
             if round < self.floor(instance) {
                 self.reply(from, Message::Nack { ballot: self.ballot }, now, out);
-            } else if let Some((voted, value)) = self.instances.get(&instance).and_then(|s| s.vote.clone()).filter(|(r, _)| *r == round) {
+            } else if let Some((voted, value)) = self
+                .instances
+                .get(&instance)
+                .and_then(|s| s.vote.clone())
+                .filter(|(r, _)| *r == round)
+            {
                 // A retransmitted Accept: our vote may have been lost.
-                out.broadcast(Message::Vote { instance, round: voted, value, executed: self.log.execution_frontier() });
+                out.broadcast(Message::Vote {
+                    instance,
+                    round: voted,
+                    value,
+                    executed: self.log.execution_frontier(),
+                });
             }
             return;
         }
@@ -637,12 +828,29 @@ impl FastPaxosReplica {
         self.open_from = None;
         self.election.candidacy_started(now);
         let from = self.log.execution_frontier();
-        self.role = Role::Candidate(Election1 { from, replied: Votes::new(), arriving: PartedReplies::new(), votes: BTreeMap::new(), decided: BTreeMap::new(), sent: now });
+        self.role = Role::Candidate(Election1 {
+            from,
+            replied: Votes::new(),
+            arriving: PartedReplies::new(),
+            votes: BTreeMap::new(),
+            decided: BTreeMap::new(),
+            sent: now,
+        });
         // Its own report counts toward the majority: the ballot is a promise.
-        out.persist(Message::Elect { ballot: self.ballot, from });
-        out.broadcast(Message::Elect { ballot: self.ballot, from });
+        out.persist(Message::Elect {
+            ballot: self.ballot,
+            from,
+        });
+        out.broadcast(Message::Elect {
+            ballot: self.ballot,
+            from,
+        });
         let reports = self.reports_from(from);
-        let whole = Part { version: 0, index: 0, count: 1 };
+        let whole = Part {
+            version: 0,
+            index: 0,
+            count: 1,
+        };
         self.on_elected(self.id, self.ballot, self.log.forgotten(), whole, reports, now, out);
     }
 
@@ -651,31 +859,68 @@ impl FastPaxosReplica {
             .log
             .entries_from(from)
             .filter(|(_, e)| e.committed)
-            .map(|(instance, e)| Report { instance, round: Round::new(e.ballot, Step::Classic), value: e.value.clone(), decided: true })
+            .map(|(instance, e)| Report {
+                instance,
+                round: Round::new(e.ballot, Step::Classic),
+                value: e.value.clone(),
+                decided: true,
+            })
             .collect();
         for (instance, state) in self.instances.range(from..) {
             if let Some((round, value)) = &state.vote {
-                reports.push(Report { instance: *instance, round: *round, value: value.clone(), decided: false });
+                reports.push(Report {
+                    instance: *instance,
+                    round: *round,
+                    value: value.clone(),
+                    decided: false,
+                });
             }
         }
         reports
     }
 
-    fn on_elect(&mut self, from: ReplicaId, ballot: Ballot, from_instance: Instance, now: Time, out: &mut Outbox<Message>) {
+    fn on_elect(
+        &mut self,
+        from: ReplicaId,
+        ballot: Ballot,
+        from_instance: Instance,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if ballot < self.ballot {
             return out.send_replica(from, Message::Nack { ballot: self.ballot });
         }
         self.observe_ballot(ballot, now);
         self.election.heard_leader(now);
-        out.persist(Message::Elect { ballot, from: from_instance });
+        out.persist(Message::Elect {
+            ballot,
+            from: from_instance,
+        });
         let forgotten = self.log.forgotten();
         for (part, reports) in parts_of(self.reports_from(from_instance), now.0, report_size) {
-            out.send_replica(from, Message::Elected { ballot, forgotten, part, reports });
+            out.send_replica(
+                from,
+                Message::Elected {
+                    ballot,
+                    forgotten,
+                    part,
+                    reports,
+                },
+            );
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn on_elected(&mut self, from: ReplicaId, ballot: Ballot, forgotten: Instance, part: Part, reports: Vec<Report>, now: Time, out: &mut Outbox<Message>) {
+    fn on_elected(
+        &mut self,
+        from: ReplicaId,
+        ballot: Ballot,
+        forgotten: Instance,
+        part: Part,
+        reports: Vec<Report>,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if ballot > self.ballot {
             return self.observe_ballot(ballot, now);
         }
@@ -692,7 +937,9 @@ impl FastPaxosReplica {
             let frontier = self.log.execution_frontier();
             return out.send_replica(from, Message::CatchUp { from: frontier });
         }
-        let Some(reports) = e.arriving.add(from, part, reports) else { return };
+        let Some(reports) = e.arriving.add(from, part, reports) else {
+            return;
+        };
         e.replied.add(from);
         let slot = e.replied.count() - 1;
         for r in reports {
@@ -713,13 +960,24 @@ impl FastPaxosReplica {
     /// other reported instance (and hole) gets a classic round with the
     /// value [`pick`] allows, and fast rounds open after the last of them.
     fn become_leader(&mut self, now: Time, out: &mut Outbox<Message>) {
-        let Role::Candidate(e) = std::mem::replace(&mut self.role, Role::Leader { last_heartbeat: now, classic: BTreeMap::new() }) else { return };
+        let Role::Candidate(e) = std::mem::replace(
+            &mut self.role,
+            Role::Leader {
+                last_heartbeat: now,
+                classic: BTreeMap::new(),
+            },
+        ) else {
+            return;
+        };
         let replied = e.replied.count();
         let last_reported = e.votes.keys().chain(e.decided.keys()).max().copied();
         let open_from = last_reported.map_or(e.from, |i| i + 1).max(e.from);
         let round = Round::new(self.ballot, Step::Classic);
         for (instance, value) in e.decided {
-            out.broadcast(Message::Commit { instance, value: value.clone() });
+            out.broadcast(Message::Commit {
+                instance,
+                value: value.clone(),
+            });
             self.decide(instance, value, false, now, out);
         }
         for instance in e.from..open_from {
@@ -730,9 +988,21 @@ impl FastPaxosReplica {
             reports.resize(replied, None);
             let value = pick(&reports, self.n(), self.quorums.fast_paxos());
             if let Role::Leader { classic, .. } = &mut self.role {
-                classic.insert(instance, ClassicRound { round, promises: ReplyCollector::new(), proposed: Some(value.clone()), sent: now });
+                classic.insert(
+                    instance,
+                    ClassicRound {
+                        round,
+                        promises: ReplyCollector::new(),
+                        proposed: Some(value.clone()),
+                        sent: now,
+                    },
+                );
             }
-            out.broadcast(Message::Accept { instance, round, value: value.clone() });
+            out.broadcast(Message::Accept {
+                instance,
+                round,
+                value: value.clone(),
+            });
             self.on_accept(self.id, instance, round, value, now, out);
         }
         self.open_fast_rounds(open_from, now, out);
@@ -754,12 +1024,25 @@ impl FastPaxosReplica {
         self.executed.report(self.id, frontier);
         let stable = self.executed.stable_within(self.release_lag, self.id);
         if let Some(open_from) = self.open_from {
-            out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier, open_from, stable });
+            out.broadcast(Message::Heartbeat {
+                ballot: self.ballot,
+                frontier,
+                open_from,
+                stable,
+            });
             self.log.forget_below(stable);
         }
     }
 
-    fn on_heartbeat(&mut self, from: ReplicaId, ballot: Ballot, frontier: Instance, open_from: Instance, now: Time, out: &mut Outbox<Message>) {
+    fn on_heartbeat(
+        &mut self,
+        from: ReplicaId,
+        ballot: Ballot,
+        frontier: Instance,
+        open_from: Instance,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if ballot < self.ballot {
             return out.send_replica(from, Message::Nack { ballot: self.ballot });
         }
@@ -793,13 +1076,35 @@ impl FastPaxosReplica {
                 let chunks = self.state.chunks(PART_BYTES);
                 let parts = chunks.len() as u32;
                 for (i, state) in chunks.into_iter().enumerate() {
-                    out.send_replica(from, Message::Snapshot { ballot, of, stable: executed, executed, part: i as u32, parts, state });
+                    out.send_replica(
+                        from,
+                        Message::Snapshot {
+                            ballot,
+                            of,
+                            stable: executed,
+                            executed,
+                            part: i as u32,
+                            parts,
+                            state,
+                        },
+                    );
                 }
             }
             return;
         }
-        for (instance, e) in self.log.entries_from(from_instance).filter(|(_, e)| e.committed).take(CATCH_UP_CHUNK) {
-            out.send_replica(from, Message::Commit { instance, value: e.value.clone() });
+        for (instance, e) in self
+            .log
+            .entries_from(from_instance)
+            .filter(|(_, e)| e.committed)
+            .take(CATCH_UP_CHUNK)
+        {
+            out.send_replica(
+                from,
+                Message::Commit {
+                    instance,
+                    value: e.value.clone(),
+                },
+            );
         }
     }
 }
@@ -808,10 +1113,31 @@ impl FastPaxosReplica {
     /// Part of another replica's image arrived; once whole it replaces this
     /// replica's executed state (recorded first), and catch-up goes on
     /// from the image's frontier.
-    fn on_image(&mut self, of: ReplicaId, executed: Instance, (part, parts): (u32, u32), state: StateChunk, now: Time, out: &mut Outbox<Message>) {
+    fn on_image(
+        &mut self,
+        of: ReplicaId,
+        executed: Instance,
+        (part, parts): (u32, u32),
+        state: StateChunk,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         let (ballot, frontier) = (self.ballot, self.log.execution_frontier());
-        let record = |part, parts, state| Message::Snapshot { ballot, of, stable: executed, executed, part, parts, state };
-        let Some(image) = self.incoming.receive(frontier, (executed, part, parts), state, now, out, record) else { return };
+        let record = |part, parts, state| Message::Snapshot {
+            ballot,
+            of,
+            stable: executed,
+            executed,
+            part,
+            parts,
+            state,
+        };
+        let Some(image) = self
+            .incoming
+            .receive(frontier, (executed, part, parts), state, now, out, record)
+        else {
+            return;
+        };
         self.install(of, executed, image, out);
         self.last_catch_up = None;
         self.request_catch_up_if_behind(now, out);

@@ -5,8 +5,9 @@ use crate::log::{noop_batch, Batch};
 use std::fmt;
 
 /// The kind of a round within a ballot, in the order rounds are tried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub enum Step {
     /// Acceptors vote for client commands directly.
     Fast,
@@ -18,8 +19,9 @@ pub enum Step {
 
 /// A round of one instance: rounds of a higher ballot come later, and within
 /// a ballot, fast before recovery before classic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct Round {
     /// The leader ballot the round belongs to.
     pub ballot: Ballot,
@@ -55,7 +57,9 @@ impl fmt::Display for Round {
 /// the lowest command id, so every replica seeing the same votes picks the
 /// same, and a no-op when nobody voted.
 pub fn pick(reports: &[Option<(Round, Batch)>], n: usize, fast_quorum: usize) -> Batch {
-    let Some(k) = reports.iter().flatten().map(|(r, _)| *r).max() else { return noop_batch() };
+    let Some(k) = reports.iter().flatten().map(|(r, _)| *r).max() else {
+        return noop_batch();
+    };
     let mut counts: Vec<(&Batch, usize)> = Vec::new();
     for (_, value) in reports.iter().flatten().filter(|(r, _)| *r == k) {
         match counts.iter_mut().find(|(v, _)| *v == value) {
@@ -71,7 +75,10 @@ pub fn pick(reports: &[Option<(Round, Batch)>], n: usize, fast_quorum: usize) ->
     // right in both cases.
     let threshold = (fast_quorum + reports.len()).saturating_sub(n);
     counts.sort_by(|(va, ca), (vb, cb)| cb.cmp(ca).then_with(|| first_id(va).cmp(&first_id(vb))));
-    debug_assert!(counts.len() < 2 || counts[1].1 < threshold || counts[0].1 < threshold, "two values may have been chosen");
+    debug_assert!(
+        counts.len() < 2 || counts[1].1 < threshold || counts[0].1 < threshold,
+        "two values may have been chosen"
+    );
     counts[0].0.clone()
 }
 
@@ -105,16 +112,30 @@ mod tests {
         // n = 5, fast quorum 4, reports from a majority of 3: a value with
         // 4 + 3 - 5 = 2 votes there may have been chosen; it wins even
         // against a lower id.
-        let reports = vec![Some((fast(0), value(9))), Some((fast(0), value(9))), Some((fast(0), value(1)))];
+        let reports = vec![
+            Some((fast(0), value(9))),
+            Some((fast(0), value(9))),
+            Some((fast(0), value(1))),
+        ];
         assert_eq!(pick(&reports, 5, 4), value(9));
         // Only the highest round counts.
-        let reports = vec![Some((fast(0), value(9))), Some((fast(0), value(9))), Some((Round::new(Ballot(0), Step::Classic), value(1)))];
+        let reports = vec![
+            Some((fast(0), value(9))),
+            Some((fast(0), value(9))),
+            Some((Round::new(Ballot(0), Step::Classic), value(1))),
+        ];
         assert_eq!(pick(&reports, 5, 4), value(1));
     }
 
     #[test]
     fn otherwise_the_most_voted_then_the_lowest_id_and_a_noop_for_nothing() {
-        let reports = vec![Some((fast(0), value(3))), Some((fast(0), value(2))), Some((fast(0), value(3))), Some((fast(0), value(2))), None];
+        let reports = vec![
+            Some((fast(0), value(3))),
+            Some((fast(0), value(2))),
+            Some((fast(0), value(3))),
+            Some((fast(0), value(2))),
+            None,
+        ];
         assert_eq!(pick(&reports, 5, 4), value(2));
         assert_eq!(pick(&[None, None, None], 5, 4), noop_batch());
     }

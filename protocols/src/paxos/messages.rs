@@ -8,8 +8,7 @@ use crate::session::StateChunk;
 use crate::transfer::Part;
 
 /// Every message of Multi-Paxos.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Message {
     /// Client → replica: please order and execute `command`.
     Request { id: CommandId, command: Command },
@@ -33,7 +32,12 @@ pub enum Message {
     /// executed and released: a candidate that has not executed them cannot
     /// lead, and fetches them instead. `part` tells one promise's parts
     /// from a retransmitted one's ([`crate::transfer::PartedReplies`]).
-    Promise { ballot: Ballot, forgotten: Slot, part: Part, entries: Vec<PromisedEntry> },
+    Promise {
+        ballot: Ballot,
+        forgotten: Slot,
+        part: Part,
+        entries: Vec<PromisedEntry>,
+    },
     /// Phase 2a: the leader proposes `value` for `slot`.
     Accept { ballot: Ballot, slot: Slot, value: Batch },
     /// Phase 2b: the acceptor accepted `slot` in `ballot`; it has executed
@@ -43,7 +47,11 @@ pub enum Message {
     Commit { slot: Slot, value: Batch },
     /// The leader is alive; every slot below `frontier` is committed, and
     /// every slot below `stable` is executed at every replica (forget them).
-    Heartbeat { ballot: Ballot, frontier: Slot, stable: Slot },
+    Heartbeat {
+        ballot: Ballot,
+        frontier: Slot,
+        stable: Slot,
+    },
     /// A learner that fell behind asks the leader for decisions from `from_slot`.
     CatchUp { from_slot: Slot },
     /// The receiver's ballot is stale: the sender has promised `ballot`.
@@ -55,12 +63,19 @@ pub enum Message {
     /// replica compacting its log, as the record that replaces it (with its
     /// promise, and with the `Commit`s that follow it for the slots from
     /// `stable` kept for catch-up).
-    Snapshot { ballot: Ballot, of: ReplicaId, stable: Slot, executed: Slot, part: u32, parts: u32, state: StateChunk },
+    Snapshot {
+        ballot: Ballot,
+        of: ReplicaId,
+        stable: Slot,
+        executed: Slot,
+        part: u32,
+        parts: u32,
+        state: StateChunk,
+    },
 }
 
 /// One log entry reported in a [`Message::Promise`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct PromisedEntry {
     /// The slot.
     pub slot: Slot,

@@ -4,8 +4,8 @@ use super::messages::{Message, PromisedEntry};
 use crate::ballot::Ballot;
 use crate::command::Command;
 use crate::election::{Election, ElectionStep};
-use crate::ids::{CommandId, NodeId, ReplicaId};
 use crate::gc::ExecutedEverywhere;
+use crate::ids::{CommandId, NodeId, ReplicaId};
 use crate::log::{noop_batch, Batch, Slot, SlotLog};
 use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
@@ -118,12 +118,22 @@ impl ReplicaProtocol for PaxosReplica {
                 self.ballot = self.ballot.max(ballot);
                 self.log.accept(slot, ballot, value);
             }
-            Message::Commit { slot, value } if slot < self.log.execution_frontier() => self.log.keep_executed(slot, self.ballot, value),
+            Message::Commit { slot, value } if slot < self.log.execution_frontier() => {
+                self.log.keep_executed(slot, self.ballot, value)
+            }
             Message::Commit { slot, value } => {
                 self.log.commit(slot, self.ballot, value);
                 self.execute(out);
             }
-            Message::Snapshot { ballot, of, stable, executed, part, parts, state } => {
+            Message::Snapshot {
+                ballot,
+                of,
+                stable,
+                executed,
+                part,
+                parts,
+                state,
+            } => {
                 self.ballot = self.ballot.max(ballot);
                 if let Some(image) = self.incoming.add(executed, part, parts, state, Time::ZERO) {
                     self.install(of, stable, executed, image, out);
@@ -143,7 +153,15 @@ impl ReplicaProtocol for PaxosReplica {
         let mut records = self.image(stable);
         for (slot, e) in self.log.entries_from(stable) {
             let value = e.value.clone();
-            records.push(if e.committed { Message::Commit { slot, value } } else { Message::Accept { ballot: e.ballot, slot, value } });
+            records.push(if e.committed {
+                Message::Commit { slot, value }
+            } else {
+                Message::Accept {
+                    ballot: e.ballot,
+                    slot,
+                    value,
+                }
+            });
         }
         records
     }
@@ -180,14 +198,23 @@ impl ReplicaProtocol for PaxosReplica {
         match msg {
             Message::Request { .. } | Message::Reply { .. } | Message::Watch { .. } => {}
             Message::Prepare { ballot, from_slot } => self.on_prepare(r, ballot, from_slot, now, out),
-            Message::Promise { ballot, forgotten, part, entries } => self.on_promise(r, ballot, forgotten, part, entries, now, out),
+            Message::Promise {
+                ballot,
+                forgotten,
+                part,
+                entries,
+            } => self.on_promise(r, ballot, forgotten, part, entries, now, out),
             Message::Accept { ballot, slot, value } => self.on_accept(r, ballot, slot, value, now, out),
             Message::Accepted { ballot, slot, executed } => {
                 self.executed.report(r, executed);
                 self.on_accepted(r, ballot, slot, now, out)
             }
             Message::Commit { slot, value } => self.on_commit(r, slot, value, now, out),
-            Message::Heartbeat { ballot, frontier, stable } => {
+            Message::Heartbeat {
+                ballot,
+                frontier,
+                stable,
+            } => {
                 self.on_heartbeat(r, ballot, frontier, now, out);
                 if ballot == self.ballot {
                     self.release(stable);
@@ -198,7 +225,14 @@ impl ReplicaProtocol for PaxosReplica {
                 self.on_catch_up(r, from_slot, now, out)
             }
             Message::Nack { ballot } => self.observe_ballot(ballot, now),
-            Message::Snapshot { of, executed, part, parts, state, .. } => self.on_image(of, executed, (part, parts), state, now, out),
+            Message::Snapshot {
+                of,
+                executed,
+                part,
+                parts,
+                state,
+                ..
+            } => self.on_image(of, executed, (part, parts), state, now, out),
             Message::PreVote { ballot } => self.on_pre_vote(r, ballot, now, out),
             Message::PreVoteGranted { ballot } => self.on_pre_vote_granted(r, ballot, now, out),
         }
@@ -212,15 +246,26 @@ impl ReplicaProtocol for PaxosReplica {
                     l.last_heartbeat = now;
                     heartbeat = true;
                 }
-                for (slot, p) in l.proposals.iter_mut().filter(|(_, p)| now.since(p.sent) >= self.timing.retry) {
+                for (slot, p) in l
+                    .proposals
+                    .iter_mut()
+                    .filter(|(_, p)| now.since(p.sent) >= self.timing.retry)
+                {
                     p.sent = now;
-                    out.broadcast(Message::Accept { ballot: self.ballot, slot: *slot, value: p.value.clone() });
+                    out.broadcast(Message::Accept {
+                        ballot: self.ballot,
+                        slot: *slot,
+                        value: p.value.clone(),
+                    });
                 }
             }
             Role::Candidate(c) => {
                 if now.since(c.sent) >= self.timing.retry {
                     c.sent = now;
-                    out.broadcast(Message::Prepare { ballot: self.ballot, from_slot: c.from_slot });
+                    out.broadcast(Message::Prepare {
+                        ballot: self.ballot,
+                        from_slot: c.from_slot,
+                    });
                 }
             }
             Role::Follower => {
@@ -287,7 +332,11 @@ impl PaxosReplica {
 
         let n = config.quorums.n();
         let role = if ballot.leader(n) == config.id {
-            Role::Leader(Leadership { next_slot: 0, proposals: BTreeMap::new(), last_heartbeat: Time::ZERO })
+            Role::Leader(Leadership {
+                next_slot: 0,
+                proposals: BTreeMap::new(),
+                last_heartbeat: Time::ZERO,
+            })
         } else {
             Role::Follower
         };
@@ -338,7 +387,9 @@ impl PaxosReplica {
     /// Commands in slots this replica accepted or learnt and has not
     /// executed yet (for a new leader: everything phase 1 recovered).
     pub fn unexecuted(&self) -> impl Iterator<Item = (CommandId, &Command)> {
-        self.log.entries_from(self.log.execution_frontier()).flat_map(|(_, e)| e.value.iter().map(|(id, c)| (*id, c)))
+        self.log
+            .entries_from(self.log.execution_frontier())
+            .flat_map(|(_, e)| e.value.iter().map(|(id, c)| (*id, c)))
     }
 
     /// The value this replica accepted for `slot`, and in which ballot.
@@ -348,7 +399,13 @@ impl PaxosReplica {
 
     fn on_request(&mut self, from: NodeId, id: CommandId, command: Command, out: &mut Outbox<Message>) {
         if let Some(result) = self.state.result_of(id) {
-            return out.send_client(id.client, Message::Reply { id, result: result.clone() });
+            return out.send_client(
+                id.client,
+                Message::Reply {
+                    id,
+                    result: result.clone(),
+                },
+            );
         }
         if self.state.has_executed(id) {
             return; // finished long ago: its client has the answer and its result is gone
@@ -402,18 +459,38 @@ impl PaxosReplica {
             // Planted bug: lead at once, proposing after the slots this
             // replica happens to know, ignoring what others accepted.
             let next_slot = self.log.end();
-            self.role = Role::Leader(Leadership { next_slot, proposals: BTreeMap::new(), last_heartbeat: now });
+            self.role = Role::Leader(Leadership {
+                next_slot,
+                proposals: BTreeMap::new(),
+                last_heartbeat: now,
+            });
             self.send_heartbeat(out);
             return;
         }
         let from_slot = self.log.execution_frontier();
-        let best = self.log.entries_from(from_slot).map(|(slot, e)| (slot, promised(slot, e))).collect();
+        let best = self
+            .log
+            .entries_from(from_slot)
+            .map(|(slot, e)| (slot, promised(slot, e)))
+            .collect();
         // The candidate's own promise counts: it must survive a crash.
-        out.persist(Message::Prepare { ballot: self.ballot, from_slot });
+        out.persist(Message::Prepare {
+            ballot: self.ballot,
+            from_slot,
+        });
         let mut promises = Votes::new();
         promises.add(self.id);
-        self.role = Role::Candidate(Candidacy { from_slot, promises, arriving: PartedReplies::new(), best, sent: now });
-        out.broadcast(Message::Prepare { ballot: self.ballot, from_slot });
+        self.role = Role::Candidate(Candidacy {
+            from_slot,
+            promises,
+            arriving: PartedReplies::new(),
+            best,
+            sent: now,
+        });
+        out.broadcast(Message::Prepare {
+            ballot: self.ballot,
+            from_slot,
+        });
         self.become_leader_if_promised(now, out);
     }
 
@@ -424,15 +501,36 @@ impl PaxosReplica {
         self.observe_ballot(ballot, now);
         self.election.heard_leader(now);
         out.persist(Message::Prepare { ballot, from_slot });
-        let entries = self.log.entries_from(from_slot).map(|(slot, e)| promised(slot, e)).collect();
+        let entries = self
+            .log
+            .entries_from(from_slot)
+            .map(|(slot, e)| promised(slot, e))
+            .collect();
         let forgotten = self.log.forgotten();
         for (part, entries) in parts_of(entries, now.0, promised_size) {
-            out.send_replica(from, Message::Promise { ballot, forgotten, part, entries });
+            out.send_replica(
+                from,
+                Message::Promise {
+                    ballot,
+                    forgotten,
+                    part,
+                    entries,
+                },
+            );
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn on_promise(&mut self, from: ReplicaId, ballot: Ballot, forgotten: Slot, part: Part, entries: Vec<PromisedEntry>, now: Time, out: &mut Outbox<Message>) {
+    fn on_promise(
+        &mut self,
+        from: ReplicaId,
+        ballot: Ballot,
+        forgotten: Slot,
+        part: Part,
+        entries: Vec<PromisedEntry>,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if ballot > self.ballot {
             return self.observe_ballot(ballot, now);
         }
@@ -452,7 +550,9 @@ impl PaxosReplica {
         if c.promises.voters().contains(from) {
             return;
         }
-        let Some(entries) = c.arriving.add(from, part, entries) else { return };
+        let Some(entries) = c.arriving.add(from, part, entries) else {
+            return;
+        };
         for e in entries {
             let better = match c.best.get(&e.slot) {
                 None => true,
@@ -474,9 +574,19 @@ impl PaxosReplica {
         if !c.promises.reached(self.quorums.majority()) {
             return;
         }
-        let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Follower) else { unreachable!() };
-        let next_slot = c.best.last_key_value().map_or(c.from_slot, |(s, _)| s + 1).max(self.log.end());
-        self.role = Role::Leader(Leadership { next_slot, proposals: BTreeMap::new(), last_heartbeat: now });
+        let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Follower) else {
+            unreachable!()
+        };
+        let next_slot = c
+            .best
+            .last_key_value()
+            .map_or(c.from_slot, |(s, _)| s + 1)
+            .max(self.log.end());
+        self.role = Role::Leader(Leadership {
+            next_slot,
+            proposals: BTreeMap::new(),
+            last_heartbeat: now,
+        });
         self.send_heartbeat(out);
         for slot in c.from_slot..next_slot {
             if self.log.is_committed(slot) {
@@ -485,7 +595,10 @@ impl PaxosReplica {
             match c.best.get(&slot) {
                 Some(e) if e.committed => {
                     self.commit(slot, e.value.clone(), out);
-                    out.broadcast(Message::Commit { slot, value: e.value.clone() });
+                    out.broadcast(Message::Commit {
+                        slot,
+                        value: e.value.clone(),
+                    });
                 }
                 Some(e) => {
                     self.in_progress.extend(e.value.iter().map(|(id, _)| *id));
@@ -502,31 +615,69 @@ impl PaxosReplica {
         let Role::Leader(l) = &mut self.role else { return };
         self.log.accept(slot, self.ballot, value.clone());
         // The leader's own vote: recorded before its Accept leaves.
-        out.persist_with(|| Message::Accept { ballot: self.ballot, slot, value: value.clone() });
+        out.persist_with(|| Message::Accept {
+            ballot: self.ballot,
+            slot,
+            value: value.clone(),
+        });
         let mut votes = Votes::new();
         votes.add(self.id);
-        l.proposals.insert(slot, Proposal { value: value.clone(), votes, sent: now });
-        out.broadcast(Message::Accept { ballot: self.ballot, slot, value });
+        l.proposals.insert(
+            slot,
+            Proposal {
+                value: value.clone(),
+                votes,
+                sent: now,
+            },
+        );
+        out.broadcast(Message::Accept {
+            ballot: self.ballot,
+            slot,
+            value,
+        });
         self.commit_if_chosen(slot, out);
     }
 
-    fn on_accept(&mut self, from: ReplicaId, ballot: Ballot, slot: Slot, value: Batch, now: Time, out: &mut Outbox<Message>) {
+    fn on_accept(
+        &mut self,
+        from: ReplicaId,
+        ballot: Ballot,
+        slot: Slot,
+        value: Batch,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if ballot < self.ballot {
             return out.send_replica(from, Message::Nack { ballot: self.ballot });
         }
         self.observe_ballot(ballot, now);
         self.election.heard_leader(now);
         if !self.log.is_committed(slot) {
-            out.persist_with(|| Message::Accept { ballot, slot, value: value.clone() });
+            out.persist_with(|| Message::Accept {
+                ballot,
+                slot,
+                value: value.clone(),
+            });
         }
         self.log.accept(slot, ballot, value);
         if self.all_to_all {
-            out.broadcast(Message::Accepted { ballot, slot, executed: self.log.execution_frontier() });
+            out.broadcast(Message::Accepted {
+                ballot,
+                slot,
+                executed: self.log.execution_frontier(),
+            });
             // The leader accepted its own proposal before sending it: two votes.
             self.learn(from, ballot, slot, out);
             self.learn(self.id, ballot, slot, out);
         } else {
-            out.send_replica(from, Message::Accepted { ballot, slot, executed: self.log.execution_frontier() });
+            out.send_replica(
+                from,
+                Message::Accepted {
+                    ballot,
+                    slot,
+                    executed: self.log.execution_frontier(),
+                },
+            );
         }
     }
 
@@ -545,7 +696,14 @@ impl PaxosReplica {
         if !votes.reached(self.quorums.majority()) {
             return;
         }
-        let Some(value) = self.log.get(slot).filter(|e| e.ballot == ballot).map(|e| e.value.clone()) else { return };
+        let Some(value) = self
+            .log
+            .get(slot)
+            .filter(|e| e.ballot == ballot)
+            .map(|e| e.value.clone())
+        else {
+            return;
+        };
         self.learning.remove(&slot);
         self.commit(slot, value, out);
         self.execute(out);
@@ -553,7 +711,13 @@ impl PaxosReplica {
 
     fn on_watch(&mut self, id: CommandId, out: &mut Outbox<Message>) {
         match self.state.result_of(id) {
-            Some(result) => out.send_client(id.client, Message::Reply { id, result: result.clone() }),
+            Some(result) => out.send_client(
+                id.client,
+                Message::Reply {
+                    id,
+                    result: result.clone(),
+                },
+            ),
             None => {
                 self.watched.insert(id);
             }
@@ -623,7 +787,13 @@ impl PaxosReplica {
                 let watched = self.watched.remove(id);
                 if self.is_leader() || watched {
                     if let Some(result) = applied.result() {
-                        out.send_client(id.client, Message::Reply { id: *id, result: result.clone() });
+                        out.send_client(
+                            id.client,
+                            Message::Reply {
+                                id: *id,
+                                result: result.clone(),
+                            },
+                        );
                     }
                 }
             }
@@ -645,7 +815,9 @@ impl PaxosReplica {
         if self.leader_frontier <= frontier {
             return;
         }
-        if self.last_catch_up.is_some_and(|t| now.since(t) < self.timing.retry) || self.incoming.is_arriving(now, self.timing.retry) {
+        if self.last_catch_up.is_some_and(|t| now.since(t) < self.timing.retry)
+            || self.incoming.is_arriving(now, self.timing.retry)
+        {
             return;
         }
         self.last_catch_up = Some(now);
@@ -664,8 +836,19 @@ impl PaxosReplica {
             }
             return;
         }
-        for (slot, e) in self.log.entries_from(from_slot).filter(|(_, e)| e.committed).take(CATCH_UP_CHUNK) {
-            out.send_replica(from, Message::Commit { slot, value: e.value.clone() });
+        for (slot, e) in self
+            .log
+            .entries_from(from_slot)
+            .filter(|(_, e)| e.committed)
+            .take(CATCH_UP_CHUNK)
+        {
+            out.send_replica(
+                from,
+                Message::Commit {
+                    slot,
+                    value: e.value.clone(),
+                },
+            );
         }
     }
 }
@@ -677,7 +860,11 @@ impl PaxosReplica {
         let frontier = self.log.execution_frontier();
         self.executed.report(self.id, frontier);
         let stable = self.executed.stable_within(self.release_lag, self.id);
-        out.broadcast(Message::Heartbeat { ballot: self.ballot, frontier, stable });
+        out.broadcast(Message::Heartbeat {
+            ballot: self.ballot,
+            frontier,
+            stable,
+        });
         self.release(stable);
     }
 
@@ -700,17 +887,46 @@ impl PaxosReplica {
         let chunks = self.state.chunks(PART_BYTES);
         let parts = chunks.len() as u32;
         let of = self.id;
-        let part = |(i, state)| Message::Snapshot { ballot, of, stable, executed, part: i as u32, parts, state };
+        let part = |(i, state)| Message::Snapshot {
+            ballot,
+            of,
+            stable,
+            executed,
+            part: i as u32,
+            parts,
+            state,
+        };
         chunks.into_iter().enumerate().map(part).collect()
     }
 
     /// Part of another replica's image arrived; once whole it replaces this
     /// replica's executed state (recorded first), and catch-up goes on
     /// from the image's frontier.
-    fn on_image(&mut self, of: ReplicaId, executed: Slot, (part, parts): (u32, u32), state: StateChunk, now: Time, out: &mut Outbox<Message>) {
+    fn on_image(
+        &mut self,
+        of: ReplicaId,
+        executed: Slot,
+        (part, parts): (u32, u32),
+        state: StateChunk,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         let (ballot, frontier) = (self.ballot, self.log.execution_frontier());
-        let record = |part, parts, state| Message::Snapshot { ballot, of, stable: executed, executed, part, parts, state };
-        let Some(image) = self.incoming.receive(frontier, (executed, part, parts), state, now, out, record) else { return };
+        let record = |part, parts, state| Message::Snapshot {
+            ballot,
+            of,
+            stable: executed,
+            executed,
+            part,
+            parts,
+            state,
+        };
+        let Some(image) = self
+            .incoming
+            .receive(frontier, (executed, part, parts), state, now, out, record)
+        else {
+            return;
+        };
         self.install(of, executed, executed, image, out);
         self.execute(out);
         self.last_catch_up = None;
@@ -719,7 +935,14 @@ impl PaxosReplica {
 
     /// Replaces the executed state with an image taken after every slot
     /// below `executed`; the log keeps this replica's votes above it.
-    fn install(&mut self, of: ReplicaId, stable: Slot, executed: Slot, image: Vec<StateChunk>, out: &mut Outbox<Message>) {
+    fn install(
+        &mut self,
+        of: ReplicaId,
+        stable: Slot,
+        executed: Slot,
+        image: Vec<StateChunk>,
+        out: &mut Outbox<Message>,
+    ) {
         if !install_image(&mut self.state, &mut self.log, stable, executed, image) {
             return;
         }
@@ -737,5 +960,10 @@ fn promised_size(e: &PromisedEntry) -> usize {
 }
 
 fn promised(slot: Slot, e: &crate::log::Entry) -> PromisedEntry {
-    PromisedEntry { slot, ballot: e.ballot, value: e.value.clone(), committed: e.committed }
+    PromisedEntry {
+        slot,
+        ballot: e.ballot,
+        value: e.value.clone(),
+        committed: e.committed,
+    }
 }

@@ -44,7 +44,11 @@ impl SwiftClient {
         if !(fast || slow) {
             return None;
         }
-        let completion = Completion { id, result: result.clone(), fast_path: Some(fast) };
+        let completion = Completion {
+            id,
+            result: result.clone(),
+            fast_path: Some(fast),
+        };
         self.tallies.finish(id);
         Some(completion)
     }
@@ -55,10 +59,17 @@ impl SwiftClient {
         let every_slow_ack = self.distances.wants_every_slow_ack();
         for r in 0..self.quorums.n() {
             let reply_on_execution = self.closest == Some(r);
-            out.send_replica(r, Message::Propose { id, command: command.clone(), reply_on_execution, every_slow_ack });
+            out.send_replica(
+                r,
+                Message::Propose {
+                    id,
+                    command: command.clone(),
+                    reply_on_execution,
+                    every_slow_ack,
+                },
+            );
         }
     }
-
 }
 
 impl ClientProtocol for SwiftClient {
@@ -82,7 +93,12 @@ impl ClientProtocol for SwiftClient {
 
     fn handle(&mut self, from: ReplicaId, msg: Message, now: Time, _out: &mut Outbox<Message>) -> Option<Completion> {
         match msg {
-            Message::Reply { ballot, id, deps, result } => {
+            Message::Reply {
+                ballot,
+                id,
+                deps,
+                result,
+            } => {
                 self.distances.answered(from, id, now);
                 let tally = self.tallies.in_ballot(id, ballot)?;
                 tally.fast.add(from, deps.clone());
@@ -108,7 +124,11 @@ impl ClientProtocol for SwiftClient {
             }
             Message::Executed { id, result } => {
                 self.tallies.finish(id)?;
-                Some(Completion { id, result, fast_path: Some(false) })
+                Some(Completion {
+                    id,
+                    result,
+                    fast_path: Some(false),
+                })
             }
             _ => None,
         }

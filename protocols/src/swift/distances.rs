@@ -57,7 +57,11 @@ pub struct Distances {
 impl Distances {
     /// Nothing measured yet, to `n` replicas.
     pub fn new(n: usize) -> Self {
-        Distances { smallest: SmallVec::from_elem([UNMEASURED; 2], n), window_start: Time::ZERO, recent: [None; RECENT] }
+        Distances {
+            smallest: SmallVec::from_elem([UNMEASURED; 2], n),
+            window_start: Time::ZERO,
+            recent: [None; RECENT],
+        }
     }
 
     fn measures(id: CommandId) -> bool {
@@ -74,7 +78,10 @@ impl Distances {
 
     /// `id` was sent again: its answers no longer measure a round trip.
     pub fn resent(&mut self, id: CommandId) {
-        self.recent.iter_mut().filter(|slot| slot.is_some_and(|(i, _)| i == id)).for_each(|slot| *slot = None);
+        self.recent
+            .iter_mut()
+            .filter(|slot| slot.is_some_and(|(i, _)| i == id))
+            .for_each(|slot| *slot = None);
     }
 
     /// `from` answered about `id`.
@@ -82,11 +89,15 @@ impl Distances {
         if !Self::measures(id) {
             return;
         }
-        let Some((_, sent)) = self.recent.iter().flatten().find(|(i, _)| *i == id) else { return };
+        let Some((_, sent)) = self.recent.iter().flatten().find(|(i, _)| *i == id) else {
+            return;
+        };
         let micros = u32::try_from(now.since(*sent).as_micros()).unwrap_or(UNMEASURED - 1);
         if now.since(self.window_start) >= WINDOW {
             self.window_start = now;
-            self.smallest.iter_mut().for_each(|[this, last]| (*last, *this) = (*this, UNMEASURED));
+            self.smallest
+                .iter_mut()
+                .for_each(|[this, last]| (*last, *this) = (*this, UNMEASURED));
         }
         if let Some([this, _]) = self.smallest.get_mut(from) {
             *this = (*this).min(micros);

@@ -10,8 +10,9 @@ use crate::unboxed::Unboxed;
 use rkyv::with::Map;
 
 /// How far a replica got with a command, in the ballot it last synced into.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub enum Phase {
     /// Voted its own dependencies for the fast path.
     PreAccepted,
@@ -22,8 +23,7 @@ pub enum Phase {
 }
 
 /// Every message of SwiftPaxos.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub enum Message {
     /// Client → every replica: order and execute `command`. The client's
     /// closest replica may be asked to send the result once it executes
@@ -31,7 +31,12 @@ pub enum Message {
     /// replicas are at different distances from it, so the slow path may
     /// answer first and no follower leaves its `SlowAck` out
     /// ([`super::distances`]).
-    Propose { id: CommandId, command: Command, reply_on_execution: bool, every_slow_ack: bool },
+    Propose {
+        id: CommandId,
+        command: Command,
+        reply_on_execution: bool,
+        every_slow_ack: bool,
+    },
     /// A replica's dependencies for `id` (its fast-path vote), to every
     /// replica and to the client. The leader's retransmissions of what
     /// stays uncommitted carry the command, so that replicas which missed
@@ -53,9 +58,18 @@ pub enum Message {
     /// `all_heard`, from the leader: it heard from every replica lately, so
     /// a follower whose fast vote was the leader's dependencies need not
     /// send the client its `SlowAck` (see `replica/client_votes.rs`).
-    FastAcks { ballot: Ballot, acks: Vec<FastVote>, all_heard: bool },
+    FastAcks {
+        ballot: Ballot,
+        acks: Vec<FastVote>,
+        all_heard: bool,
+    },
     /// Leader → client: its fast ack with the result of executing optimistically.
-    Reply { ballot: Ballot, id: CommandId, deps: Deps, result: CommandResult },
+    Reply {
+        ballot: Ballot,
+        id: CommandId,
+        deps: Deps,
+        result: CommandResult,
+    },
     /// A replica accepted the leader's dependencies for `id` (slow-path
     /// vote), to every replica and to the client.
     SlowAck { ballot: Ballot, id: CommandId },
@@ -66,13 +80,21 @@ pub enum Message {
     /// finished commands and commands recovered by a new leader.
     Executed { id: CommandId, result: CommandResult },
     /// `id` committed with `deps`: catch-up for a replica that missed votes.
-    Commit { id: CommandId, command: Command, deps: Deps },
+    Commit {
+        id: CommandId,
+        command: Command,
+        deps: Deps,
+    },
     /// A lagging replica asks the leader for the commit of these commands.
     Fetch { ids: Vec<CommandId> },
     /// The leader is alive and has committed `committed` commands so far.
     /// `release`: per client, every command numbered below the figure
     /// executed at every replica; all forget them ([`crate::gc`]).
-    Heartbeat { ballot: Ballot, committed: usize, release: Vec<(ClientId, u64)> },
+    Heartbeat {
+        ballot: Ballot,
+        committed: usize,
+        release: Vec<(ClientId, u64)>,
+    },
     /// Follower → leader, every heartbeat interval: per client, every
     /// command numbered below the figure executed here.
     ExecutedPrefixes { prefixes: Vec<(ClientId, u64)> },
@@ -88,7 +110,11 @@ pub enum Message {
     /// A follower that fell behind asks for the leader's commits from position `from` on.
     CatchUp { ballot: Ballot, from: usize },
     /// The leader's commits at positions `from..from + commits.len()`.
-    CatchUpReply { ballot: Ballot, from: usize, commits: Vec<Decided> },
+    CatchUpReply {
+        ballot: Ballot,
+        from: usize,
+        commits: Vec<Decided>,
+    },
     /// Pre-vote before a leader change (see `election`).
     PreVote { ballot: Ballot },
     /// The pre-vote is granted.
@@ -103,7 +129,13 @@ pub enum Message {
     /// below what the reporter released. A candidate that executed less
     /// there fell behind what was released past it and must not lead: the
     /// reports would not show it those commands.
-    NewLeaderAck { ballot: Ballot, cballot: Ballot, part: Part, entries: Vec<ReportedEntry>, released: Vec<(ClientId, u64)> },
+    NewLeaderAck {
+        ballot: Ballot,
+        cballot: Ballot,
+        part: Part,
+        entries: Vec<ReportedEntry>,
+        released: Vec<(ClientId, u64)>,
+    },
     /// The new leader's decision for every recovered command (MSync): each
     /// is accepted in `ballot` with its dependencies; `voided` commands never
     /// reached a quorum and are dropped from every dependency set. In parts
@@ -116,7 +148,13 @@ pub enum Message {
     /// there fell behind what was released past it and rejoins by state
     /// transfer instead of syncing: the decisions' dependencies leave out
     /// commands it never executed.
-    Sync { ballot: Ballot, part: Part, decided: Vec<Decided>, voided: Vec<CommandId>, released: Vec<(ClientId, u64)> },
+    Sync {
+        ballot: Ballot,
+        part: Part,
+        decided: Vec<Decided>,
+        voided: Vec<CommandId>,
+        released: Vec<(ClientId, u64)>,
+    },
     /// A replica that saw `ballot` but missed its `Sync` asks the leader again.
     SyncRequest { ballot: Ballot },
     /// The receiver's ballot is stale.
@@ -168,8 +206,7 @@ pub const MAX_VOTES: usize = 1024;
 pub const MAX_BEHIND: usize = 64;
 
 /// One fast-path vote in a [`Message::FastAcks`]: the fields of a `FastAck`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct FastVote {
     /// The command's id.
     pub id: CommandId,
@@ -178,8 +215,7 @@ pub struct FastVote {
 }
 
 /// One command in a [`Message::NewLeaderAck`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct ReportedEntry {
     /// The command's id.
     pub id: CommandId,
@@ -192,8 +228,7 @@ pub struct ReportedEntry {
 }
 
 /// One recovered command in a [`Message::Sync`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Decided {
     /// The command's id.
     pub id: CommandId,

@@ -57,7 +57,9 @@ pub struct Recovered {
 
 /// Decides every command known to the highest-`cballot` reports among `reports`.
 pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
-    let Some(top) = reports.iter().map(|r| r.cballot).max() else { return Recovered::default() };
+    let Some(top) = reports.iter().map(|r| r.cballot).max() else {
+        return Recovered::default();
+    };
     let n = quorums.n();
     let old_leader = top.leader(n);
     let u: Vec<&Report> = reports.iter().filter(|r| r.cballot == top).collect();
@@ -75,7 +77,11 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
     // Rules 1 and 2.
     let mut decided: BTreeMap<CommandId, Deps> = BTreeMap::new();
     for (id, views) in &known {
-        let best = views.iter().map(|(_, e)| e).filter(|e| e.phase >= Phase::Accepted).max_by_key(|e| e.phase);
+        let best = views
+            .iter()
+            .map(|(_, e)| e)
+            .filter(|e| e.phase >= Phase::Accepted)
+            .max_by_key(|e| e.phase);
         if let Some(e) = best {
             decided.insert(*id, e.deps.clone());
         }
@@ -108,8 +114,11 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
         if decided.contains_key(id) || leader_reported {
             continue;
         }
-        let pre_accepted: Vec<(ReplicaId, &Deps)> =
-            views.iter().filter(|(_, e)| e.phase == Phase::PreAccepted).map(|(r, e)| (*r, &e.deps)).collect();
+        let pre_accepted: Vec<(ReplicaId, &Deps)> = views
+            .iter()
+            .filter(|(_, e)| e.phase == Phase::PreAccepted)
+            .map(|(r, e)| (*r, &e.deps))
+            .collect();
         let candidate = match fast_threshold {
             Some(t) => {
                 // Ordered, so that every run decides alike when several sets
@@ -123,8 +132,10 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
                 counts.into_iter().find(|(_, c)| *c >= t).map(|(d, _)| d.clone())
             }
             None => {
-                let of_members: Vec<&Deps> =
-                    fixed_members.iter().filter_map(|m| pre_accepted.iter().find(|(r, _)| r == m).map(|(_, d)| *d)).collect();
+                let of_members: Vec<&Deps> = fixed_members
+                    .iter()
+                    .filter_map(|m| pre_accepted.iter().find(|(r, _)| r == m).map(|(_, d)| *d))
+                    .collect();
                 let all_agree = !fixed_members.is_empty()
                     && of_members.len() == fixed_members.len()
                     && of_members.windows(2).all(|w| w[0] == w[1]);
@@ -162,10 +173,20 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
         decided.insert(*id, deps_of(union, *id));
     }
 
-    let voided: BTreeSet<CommandId> =
-        decided.values().flat_map(|d| d.iter().copied()).filter(|d| !known.contains_key(d)).collect();
+    let voided: BTreeSet<CommandId> = decided
+        .values()
+        .flat_map(|d| d.iter().copied())
+        .filter(|d| !known.contains_key(d))
+        .collect();
     Recovered {
-        decided: decided.into_iter().map(|(id, deps)| Decided { id, command: command_of(&id), deps }).collect(),
+        decided: decided
+            .into_iter()
+            .map(|(id, deps)| Decided {
+                id,
+                command: command_of(&id),
+                deps,
+            })
+            .collect(),
         voided: voided.into_iter().collect(),
     }
 }
@@ -212,7 +233,12 @@ pub fn execution_order(decided: &[(CommandId, Command, Deps)]) -> Vec<CommandId>
     }
     let mut order = Vec::with_capacity(decided.len());
     for (id, command, deps) in decided {
-        order.extend(graph.commit(*id, command.clone(), deps.clone()).into_iter().map(|(id, _)| id));
+        order.extend(
+            graph
+                .commit(*id, command.clone(), deps.clone())
+                .into_iter()
+                .map(|(id, _)| id),
+        );
     }
     order
 }
@@ -226,24 +252,51 @@ mod tests {
         CommandId::new(c, 1)
     }
     fn put() -> Command {
-        Command::Put { key: 1, value: Bytes::from_static(b"v") }
+        Command::Put {
+            key: 1,
+            value: Bytes::from_static(b"v"),
+        }
     }
     fn entry(c: u64, phase: Phase, deps: &[u64]) -> ReportedEntry {
-        ReportedEntry { id: id(c), command: put(), phase, deps: deps_of(deps.iter().map(|&d| id(d)), id(c)) }
+        ReportedEntry {
+            id: id(c),
+            command: put(),
+            phase,
+            deps: deps_of(deps.iter().map(|&d| id(d)), id(c)),
+        }
     }
     fn report(from: ReplicaId, cballot: u64, entries: Vec<ReportedEntry>) -> Report {
-        Report { from, cballot: Ballot(cballot), entries }
+        Report {
+            from,
+            cballot: Ballot(cballot),
+            entries,
+        }
     }
     fn deps_of_decided(r: &Recovered, c: u64) -> Vec<u64> {
-        r.decided.iter().find(|d| d.id == id(c)).expect("decided").deps.iter().map(|d| d.client).collect()
+        r.decided
+            .iter()
+            .find(|d| d.id == id(c))
+            .expect("decided")
+            .deps
+            .iter()
+            .map(|d| d.client)
+            .collect()
     }
 
     #[test]
     fn committed_and_accepted_dependencies_are_kept() {
         let q = QuorumSystem::new(5);
         let reports = vec![
-            report(1, 0, vec![entry(10, Phase::Committed, &[11]), entry(11, Phase::PreAccepted, &[])]),
-            report(2, 0, vec![entry(11, Phase::Accepted, &[12]), entry(12, Phase::PreAccepted, &[])]),
+            report(
+                1,
+                0,
+                vec![entry(10, Phase::Committed, &[11]), entry(11, Phase::PreAccepted, &[])],
+            ),
+            report(
+                2,
+                0,
+                vec![entry(11, Phase::Accepted, &[12]), entry(12, Phase::PreAccepted, &[])],
+            ),
             report(3, 0, vec![entry(10, Phase::PreAccepted, &[])]),
         ];
         let r = recover(&q, &reports);
@@ -257,9 +310,21 @@ mod tests {
         // threshold 4 - 5 + 3 = 2 matching pre-accepts.
         let q = QuorumSystem::new(5);
         let reports = vec![
-            report(1, 0, vec![entry(20, Phase::PreAccepted, &[]), entry(21, Phase::PreAccepted, &[20])]),
-            report(2, 0, vec![entry(20, Phase::PreAccepted, &[]), entry(21, Phase::PreAccepted, &[20])]),
-            report(3, 0, vec![entry(21, Phase::PreAccepted, &[]), entry(20, Phase::PreAccepted, &[21])]),
+            report(
+                1,
+                0,
+                vec![entry(20, Phase::PreAccepted, &[]), entry(21, Phase::PreAccepted, &[20])],
+            ),
+            report(
+                2,
+                0,
+                vec![entry(20, Phase::PreAccepted, &[]), entry(21, Phase::PreAccepted, &[20])],
+            ),
+            report(
+                3,
+                0,
+                vec![entry(21, Phase::PreAccepted, &[]), entry(20, Phase::PreAccepted, &[21])],
+            ),
         ];
         let r = recover(&q, &reports);
         assert_eq!(deps_of_decided(&r, 20), Vec::<u64>::new());
@@ -300,8 +365,16 @@ mod tests {
         // replicas pre-accepted 51 without 50. 51 must end up after 50.
         let q = QuorumSystem::new(5);
         let reports = vec![
-            report(1, 0, vec![entry(51, Phase::PreAccepted, &[]), entry(50, Phase::Accepted, &[])]),
-            report(2, 0, vec![entry(51, Phase::PreAccepted, &[]), entry(50, Phase::PreAccepted, &[51])]),
+            report(
+                1,
+                0,
+                vec![entry(51, Phase::PreAccepted, &[]), entry(50, Phase::Accepted, &[])],
+            ),
+            report(
+                2,
+                0,
+                vec![entry(51, Phase::PreAccepted, &[]), entry(50, Phase::PreAccepted, &[51])],
+            ),
             report(3, 0, vec![entry(50, Phase::Accepted, &[])]),
         ];
         let r = recover(&q, &reports);
@@ -334,7 +407,11 @@ mod tests {
         let fixed = crate::quorum::ReplicaSet::from_iter([0, 1, 2]);
         let q = QuorumSystem::with_fast_quorums(5, FastQuorums::Fixed(vec![(0, fixed)]));
         let reports = vec![
-            report(1, 0, vec![entry(60, Phase::PreAccepted, &[61]), entry(61, Phase::PreAccepted, &[])]),
+            report(
+                1,
+                0,
+                vec![entry(60, Phase::PreAccepted, &[61]), entry(61, Phase::PreAccepted, &[])],
+            ),
             report(3, 0, vec![entry(60, Phase::PreAccepted, &[])]),
             report(4, 0, vec![]),
         ];

@@ -12,7 +12,13 @@ use std::time::Duration;
 /// Replica `id` of `n`, with the timing a host derives from `max_delay`.
 pub fn swift_replica(id: usize, n: usize, max_delay: Duration) -> SwiftReplica {
     let timing = Timing::for_max_delay(max_delay);
-    SwiftReplica::new(ReplicaConfig { id, quorums: QuorumSystem::new(n), timing, bugs: DeliberateBugs::default(), release_lag: protocols::DEFAULT_RELEASE_LAG })
+    SwiftReplica::new(ReplicaConfig {
+        id,
+        quorums: QuorumSystem::new(n),
+        timing,
+        bugs: DeliberateBugs::default(),
+        release_lag: protocols::DEFAULT_RELEASE_LAG,
+    })
 }
 
 /// Hands over `msgs` at `now`, then flushes (never ticks), as a host does

@@ -29,7 +29,9 @@ pub fn check_agreement(history: &History, replicas: &[ReplicaLog], quiescent: bo
                 violations.push(format!("agreement: replica {r} applied {id} twice"));
             }
             if !ops.contains_key(id) {
-                violations.push(format!("agreement: replica {r} applied {id}, which no client submitted"));
+                violations.push(format!(
+                    "agreement: replica {r} applied {id}, which no client submitted"
+                ));
             }
         }
     }
@@ -39,7 +41,13 @@ pub fn check_agreement(history: &History, replicas: &[ReplicaLog], quiescent: bo
     let written: BTreeSet<Key> = history
         .ops
         .iter()
-        .filter_map(|op| if let Command::Put { key, .. } = op.command { Some(key) } else { None })
+        .filter_map(|op| {
+            if let Command::Put { key, .. } = op.command {
+                Some(key)
+            } else {
+                None
+            }
+        })
         .collect();
     let views: Vec<BTreeMap<Key, KeyView>> = replicas.iter().map(|log| key_views(log, &ops, &written)).collect();
     for a in 0..replicas.len() {
@@ -87,7 +95,10 @@ pub fn check_agreement(history: &History, replicas: &[ReplicaLog], quiescent: bo
             for op in history.ops.iter().filter(|op| op.completed.is_some()) {
                 for (r, set) in &live {
                     if !set.contains(&op.id) {
-                        violations.push(format!("agreement: {} completed at its client but live replica {r} never applied it", op.id));
+                        violations.push(format!(
+                            "agreement: {} completed at its client but live replica {r} never applied it",
+                            op.id
+                        ));
                         break;
                     }
                 }
@@ -104,7 +115,11 @@ struct KeyView {
     reads: HashMap<CommandId, usize>,
 }
 
-fn key_views(log: &ReplicaLog, ops: &HashMap<CommandId, &super::history::Operation>, written: &BTreeSet<Key>) -> BTreeMap<Key, KeyView> {
+fn key_views(
+    log: &ReplicaLog,
+    ops: &HashMap<CommandId, &super::history::Operation>,
+    written: &BTreeSet<Key>,
+) -> BTreeMap<Key, KeyView> {
     let mut views: BTreeMap<Key, KeyView> = BTreeMap::new();
     for id in &log.applied {
         let Some(op) = ops.get(id) else { continue };
@@ -134,7 +149,10 @@ mod tests {
     fn history() -> History {
         let put = |c, v: &'static str| Operation {
             id: CommandId::new(c, 1),
-            command: Command::Put { key: 1, value: Bytes::from_static(v.as_bytes()) },
+            command: Command::Put {
+                key: 1,
+                value: Bytes::from_static(v.as_bytes()),
+            },
             invoked: Time(0),
             completed: Some((Time(10), CommandResult::Done)),
         };
@@ -144,10 +162,15 @@ mod tests {
             invoked: Time(0),
             completed: Some((Time(10), CommandResult::Value(None))),
         };
-        History { ops: vec![put(1, "a"), put(2, "b"), get] }
+        History {
+            ops: vec![put(1, "a"), put(2, "b"), get],
+        }
     }
     fn log(ids: &[(u64, u64)]) -> ReplicaLog {
-        ReplicaLog { applied: ids.iter().map(|&(c, s)| CommandId::new(c, s)).collect(), crashed: false }
+        ReplicaLog {
+            applied: ids.iter().map(|&(c, s)| CommandId::new(c, s)).collect(),
+            crashed: false,
+        }
     }
 
     #[test]
@@ -160,7 +183,10 @@ mod tests {
     fn different_write_orders_are_caught() {
         let logs = [log(&[(1, 1), (2, 1)]), log(&[(2, 1), (1, 1)])];
         let v = check_agreement(&history(), &logs, false);
-        assert!(v.iter().any(|s| s.contains("order writes to key 1 differently")), "{v:?}");
+        assert!(
+            v.iter().any(|s| s.contains("order writes to key 1 differently")),
+            "{v:?}"
+        );
     }
 
     #[test]

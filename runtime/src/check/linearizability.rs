@@ -56,14 +56,24 @@ pub fn check_linearizability(history: &History) -> Vec<String> {
         let invoked = op.invoked.as_nanos();
         let responded = op.completed.as_ref().map_or(u64::MAX, |(t, _)| t.as_nanos());
         let result = op.completed.as_ref().map(|(_, r)| r);
-        let mut push = |key: Key, access: Access| per_key.entry(key).or_default().push(KeyOp { id: op.id, invoked, responded, access });
+        let mut push = |key: Key, access: Access| {
+            per_key.entry(key).or_default().push(KeyOp {
+                id: op.id,
+                invoked,
+                responded,
+                access,
+            })
+        };
         match (&op.command, result) {
             (Command::Put { key, value }, None | Some(CommandResult::Done)) => push(*key, Access::Write(value.clone())),
             (Command::Get { key }, Some(CommandResult::Value(v))) => push(*key, Access::Read(v.clone())),
             (Command::Scan { .. }, Some(CommandResult::Range(found))) => {
                 let range = op.command.key_range().expect("a scan has a key range");
                 for (k, _) in found.iter().filter(|(k, _)| !written.contains(k) || !range.contains(k)) {
-                    violations.push(format!("linearizability: scan {} returned key {k}, which no PUT in its range wrote", op.id));
+                    violations.push(format!(
+                        "linearizability: scan {} returned key {k}, which no PUT in its range wrote",
+                        op.id
+                    ));
                 }
                 for key in written.range(range) {
                     let value = found.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
@@ -71,9 +81,10 @@ pub fn check_linearizability(history: &History) -> Vec<String> {
                 }
             }
             (Command::Noop, _) | (Command::Get { .. } | Command::Scan { .. }, None) => {}
-            (command, Some(result)) => {
-                violations.push(format!("linearizability: {} ({command:?}) got a result of the wrong kind: {result:?}", op.id))
-            }
+            (command, Some(result)) => violations.push(format!(
+                "linearizability: {} ({command:?}) got a result of the wrong kind: {result:?}",
+                op.id
+            )),
         }
     }
     for (key, mut ops) in per_key {
@@ -88,7 +99,9 @@ pub fn check_linearizability(history: &History) -> Vec<String> {
 /// One key's verdict: `None` when it has a linearization.
 pub(crate) fn check_key(key: Key, ops: &[KeyOp]) -> Option<String> {
     if register::writes_are_unique(ops) {
-        return register::check(ops).err().map(|w| format!("linearizability: key {key} has no linearization: {}", w.0));
+        return register::check(ops)
+            .err()
+            .map(|w| format!("linearizability: key {key} has no linearization: {}", w.0));
     }
     match wgl::linearize(ops) {
         Search::Found => None,
@@ -106,16 +119,32 @@ fn describe(key: Key, ops: &[KeyOp], what: &str) -> String {
         .iter()
         .take(12)
         .map(|op| {
-            let end = if op.responded == u64::MAX { "…".to_string() } else { op.responded.to_string() };
+            let end = if op.responded == u64::MAX {
+                "…".to_string()
+            } else {
+                op.responded.to_string()
+            };
             let access = match &op.access {
                 Access::Write(v) => format!("put {}", String::from_utf8_lossy(v)),
-                Access::Read(v) => format!("get→{}", v.as_ref().map_or("nil".into(), |v| String::from_utf8_lossy(v).to_string())),
+                Access::Read(v) => format!(
+                    "get→{}",
+                    v.as_ref()
+                        .map_or("nil".into(), |v| String::from_utf8_lossy(v).to_string())
+                ),
             };
             format!("{} {access} [{}, {end}]", op.id, op.invoked)
         })
         .collect();
-    let more = if ops.len() > 12 { format!(" … and {} more", ops.len() - 12) } else { String::new() };
-    format!("linearizability: key {key} {what} ({} operations: {}{more})", ops.len(), show.join("; "))
+    let more = if ops.len() > 12 {
+        format!(" … and {} more", ops.len() - 12)
+    } else {
+        String::new()
+    };
+    format!(
+        "linearizability: key {key} {what} ({} operations: {}{more})",
+        ops.len(),
+        show.join("; ")
+    )
 }
 
 #[cfg(test)]
@@ -133,7 +162,10 @@ mod tests {
         }
     }
     fn put(v: &'static str) -> Command {
-        Command::Put { key: 1, value: Bytes::from_static(v.as_bytes()) }
+        Command::Put {
+            key: 1,
+            value: Bytes::from_static(v.as_bytes()),
+        }
     }
     fn get() -> Command {
         Command::Get { key: 1 }
@@ -207,7 +239,10 @@ mod tests {
             op(2, 2, get(), 30, Some((40, val("a")))),
         ];
         assert!(check(took_effect).is_empty());
-        let did_not = vec![op(1, 1, put("a"), 0, None), op(2, 1, get(), 10, Some((20, CommandResult::Value(None))))];
+        let did_not = vec![
+            op(1, 1, put("a"), 0, None),
+            op(2, 1, get(), 10, Some((20, CommandResult::Value(None)))),
+        ];
         assert!(check(did_not).is_empty());
         // But it cannot be seen and then unseen.
         let flicker = vec![
@@ -223,7 +258,13 @@ mod tests {
         let scan = Command::Scan { key: 0, count: 5 };
         let good = vec![
             op(1, 1, put("a"), 0, Some((1, CommandResult::Done))),
-            op(2, 1, scan.clone(), 2, Some((3, CommandResult::Range(vec![(1, Bytes::from_static(b"a"))])))),
+            op(
+                2,
+                1,
+                scan.clone(),
+                2,
+                Some((3, CommandResult::Range(vec![(1, Bytes::from_static(b"a"))]))),
+            ),
         ];
         assert!(check(good).is_empty());
         let missed = vec![
@@ -245,17 +286,34 @@ mod tests {
         // answered in a valid order: the search must not blow up.
         let mut h = Vec::new();
         let mut last = None::<&'static str>;
-        let names: Vec<&'static str> = (0..1000).map(|i| &*Box::leak(format!("v{i}").into_boxed_str())).collect();
+        let names: Vec<&'static str> = (0..1000)
+            .map(|i| &*Box::leak(format!("v{i}").into_boxed_str()))
+            .collect();
         for round in 0..50u64 {
             let t = round * 100;
             for c in 0..20u64 {
                 let idx = (round * 20 + c) as usize;
                 if c % 2 == 0 {
-                    h.push(op(c, round + 1, Command::Put { key: 1, value: Bytes::from_static(names[idx].as_bytes()) }, t, Some((t + 50 + c, CommandResult::Done))));
+                    h.push(op(
+                        c,
+                        round + 1,
+                        Command::Put {
+                            key: 1,
+                            value: Bytes::from_static(names[idx].as_bytes()),
+                        },
+                        t,
+                        Some((t + 50 + c, CommandResult::Done)),
+                    ));
                     last = Some(names[idx]);
                 } else {
                     let seen = last.map(|v| Bytes::from_static(v.as_bytes()));
-                    h.push(op(c, round + 1, get(), t, Some((t + 50 + c, CommandResult::Value(seen)))));
+                    h.push(op(
+                        c,
+                        round + 1,
+                        get(),
+                        t,
+                        Some((t + 50 + c, CommandResult::Value(seen))),
+                    ));
                 }
             }
         }

@@ -13,10 +13,19 @@ pub use linearizability::check_linearizability;
 
 /// Every command the clients submitted completed.
 pub fn check_liveness(history: &History) -> Vec<String> {
-    let pending: Vec<String> = history.ops.iter().filter(|op| op.completed.is_none()).map(|op| op.id.to_string()).collect();
+    let pending: Vec<String> = history
+        .ops
+        .iter()
+        .filter(|op| op.completed.is_none())
+        .map(|op| op.id.to_string())
+        .collect();
     if pending.is_empty() {
         return Vec::new();
     }
     let shown = pending.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
-    vec![format!("liveness: {} of {} commands never completed (e.g. {shown})", pending.len(), history.ops.len())]
+    vec![format!(
+        "liveness: {} of {} commands never completed (e.g. {shown})",
+        pending.len(),
+        history.ops.len()
+    )]
 }

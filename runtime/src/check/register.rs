@@ -68,8 +68,17 @@ pub(crate) fn writes_are_unique(ops: &[KeyOp]) -> bool {
 /// Decides whether one register's history (writes unique) is linearizable.
 pub(crate) fn check(ops: &[KeyOp]) -> Result<(), Witness> {
     let name = |i: usize| describe_op(&ops[i]);
-    let writer: HashMap<&Bytes, usize> =
-        ops.iter().enumerate().filter_map(|(i, op)| if let Access::Write(v) = &op.access { Some((v, i)) } else { None }).collect();
+    let writer: HashMap<&Bytes, usize> = ops
+        .iter()
+        .enumerate()
+        .filter_map(|(i, op)| {
+            if let Access::Write(v) = &op.access {
+                Some((v, i))
+            } else {
+                None
+            }
+        })
+        .collect();
 
     // Clusters, by write (index `ops.len()` stands for the initial value).
     let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -80,7 +89,11 @@ pub(crate) fn check(ops: &[KeyOp]) -> Result<(), Witness> {
             Access::Read(Some(v)) => match writer.get(v) {
                 Some(&w) => {
                     if end(op) < start(&ops[w]) {
-                        return Err(Witness(format!("{} returned the value of {}, which was invoked only after that read was answered", name(i), name(w))));
+                        return Err(Witness(format!(
+                            "{} returned the value of {}, which was invoked only after that read was answered",
+                            name(i),
+                            name(w)
+                        )));
                     }
                     members.entry(w).or_default().push(i);
                 }
@@ -104,7 +117,11 @@ pub(crate) fn check(ops: &[KeyOp]) -> Result<(), Witness> {
             first_end = first_end.min((end(&ops[i]), i));
             last_start = last_start.max((start(&ops[i]), i));
         }
-        let cluster = Cluster { write, first_end, last_start };
+        let cluster = Cluster {
+            write,
+            first_end,
+            last_start,
+        };
         if cluster.is_forward() {
             forward.push(cluster);
         } else {
@@ -156,16 +173,33 @@ fn cluster_name(c: &Cluster, ops: &[KeyOp]) -> String {
 }
 
 fn span(c: &Cluster, ops: &[KeyOp]) -> String {
-    let at = |i: usize| if i < ops.len() { describe_op(&ops[i]) } else { "the start".to_string() };
+    let at = |i: usize| {
+        if i < ops.len() {
+            describe_op(&ops[i])
+        } else {
+            "the start".to_string()
+        }
+    };
     format!("from {} to {}", at(c.first_end.1), at(c.last_start.1))
 }
 
 /// `3.12 put v [10.000 ms, 12.500 ms]`.
 pub(crate) fn describe_op(op: &KeyOp) -> String {
-    let ms = |t: u64| if t == u64::MAX { "…".to_string() } else { format!("{:.3} ms", t as f64 / 1e6) };
+    let ms = |t: u64| {
+        if t == u64::MAX {
+            "…".to_string()
+        } else {
+            format!("{:.3} ms", t as f64 / 1e6)
+        }
+    };
     let access = match &op.access {
         Access::Write(v) => format!("put {}", String::from_utf8_lossy(&v[..v.len().min(16)])),
-        Access::Read(v) => format!("get→{}", v.as_ref().map_or("nil".into(), |v| String::from_utf8_lossy(&v[..v.len().min(16)]).to_string())),
+        Access::Read(v) => format!(
+            "get→{}",
+            v.as_ref()
+                .map_or("nil".into(), |v| String::from_utf8_lossy(&v[..v.len().min(16)])
+                    .to_string())
+        ),
     };
     format!("{} {access} [{}, {}]", op.id, ms(op.invoked), ms(op.responded))
 }
@@ -193,7 +227,12 @@ mod tests {
                 } else {
                     Access::Read(Some(value(writes[(saw - 1) % writes.len()])))
                 };
-                KeyOp { id: CommandId::new(i as u64, 1), invoked, responded: length.map_or(u64::MAX, |l| invoked + l), access }
+                KeyOp {
+                    id: CommandId::new(i as u64, 1),
+                    invoked,
+                    responded: length.map_or(u64::MAX, |l| invoked + l),
+                    access,
+                }
             })
             .collect()
     }
@@ -222,19 +261,40 @@ mod tests {
         // The property above means something only if both verdicts are common.
         use proptest::strategy::ValueTree;
         use proptest::test_runner::TestRunner;
-        let strategy = proptest::collection::vec((any::<bool>(), 0u64..12, proptest::option::weighted(0.9, 1u64..8), 0usize..5), 1..9);
+        let strategy = proptest::collection::vec(
+            (
+                any::<bool>(),
+                0u64..12,
+                proptest::option::weighted(0.9, 1u64..8),
+                0usize..5,
+            ),
+            1..9,
+        );
         let mut runner = TestRunner::deterministic();
-        let valid = (0..2000).filter(|_| check(&history(&strategy.new_tree(&mut runner).unwrap().current())).is_ok()).count();
+        let valid = (0..2000)
+            .filter(|_| check(&history(&strategy.new_tree(&mut runner).unwrap().current())).is_ok())
+            .count();
         assert!((300..1700).contains(&valid), "{valid} of 2000 valid");
     }
 
-    fn op(i: u64, write: Option<&'static str>, read: Option<Option<&'static str>>, invoked: u64, responded: u64) -> KeyOp {
+    fn op(
+        i: u64,
+        write: Option<&'static str>,
+        read: Option<Option<&'static str>>,
+        invoked: u64,
+        responded: u64,
+    ) -> KeyOp {
         let access = match (write, read) {
             (Some(v), _) => Access::Write(Bytes::from_static(v.as_bytes())),
             (None, Some(v)) => Access::Read(v.map(|v| Bytes::from_static(v.as_bytes()))),
             (None, None) => unreachable!(),
         };
-        KeyOp { id: CommandId::new(i, 1), invoked: invoked * 1_000_000, responded: responded * 1_000_000, access }
+        KeyOp {
+            id: CommandId::new(i, 1),
+            invoked: invoked * 1_000_000,
+            responded: responded * 1_000_000,
+            access,
+        }
     }
 
     #[test]
@@ -247,7 +307,10 @@ mod tests {
             op(4, None, Some(Some("a")), 40, 50),
         ];
         let w = check(&ops).unwrap_err().0;
-        assert!(w.contains("1.1 put a") && w.contains("2.1 put b") && w.contains("spans cross"), "{w}");
+        assert!(
+            w.contains("1.1 put a") && w.contains("2.1 put b") && w.contains("spans cross"),
+            "{w}"
+        );
     }
 
     #[test]
@@ -260,13 +323,19 @@ mod tests {
             op(3, None, Some(Some("b")), 40, 50),
         ];
         let w = check(&ops).unwrap_err().0;
-        assert!(w.contains("the reads of the initial value") && w.contains("2.1 get→nil"), "{w}");
+        assert!(
+            w.contains("the reads of the initial value") && w.contains("2.1 get→nil"),
+            "{w}"
+        );
     }
 
     #[test]
     fn a_read_before_its_write_and_a_ghost_value_are_named() {
         let early = vec![op(1, None, Some(Some("a")), 0, 5), op(2, Some("a"), None, 10, 20)];
-        assert!(check(&early).unwrap_err().0.contains("invoked only after that read was answered"));
+        assert!(check(&early)
+            .unwrap_err()
+            .0
+            .contains("invoked only after that read was answered"));
         let ghost = vec![op(1, None, Some(Some("z")), 0, 5)];
         assert!(check(&ghost).unwrap_err().0.contains("no PUT wrote"));
     }

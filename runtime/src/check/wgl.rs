@@ -20,7 +20,6 @@ pub(crate) enum Search {
     GaveUp,
 }
 
-
 struct Frame {
     candidates: Vec<usize>,
     next: usize,
@@ -37,7 +36,11 @@ pub(crate) fn linearize(ops: &[KeyOp]) -> Search {
     // The register holds the value of this write (by index), or nothing.
     let mut register: Option<usize> = None;
     let mut seen: HashSet<(Vec<u64>, Option<usize>)> = HashSet::new();
-    let mut stack = vec![Frame { candidates: candidates(ops, &done, register), next: 0, applied: None }];
+    let mut stack = vec![Frame {
+        candidates: candidates(ops, &done, register),
+        next: 0,
+        applied: None,
+    }];
 
     while let Some(frame) = stack.last_mut() {
         if done_completed == must_linearize {
@@ -80,7 +83,11 @@ pub(crate) fn linearize(ops: &[KeyOp]) -> Search {
         done_completed += usize::from(ops[i].responded != u64::MAX);
         let before = register;
         register = after;
-        stack.push(Frame { candidates: candidates(ops, &done, register), next: 0, applied: Some((i, before)) });
+        stack.push(Frame {
+            candidates: candidates(ops, &done, register),
+            next: 0,
+            applied: Some((i, before)),
+        });
     }
     Search::Impossible
 }
@@ -109,10 +116,12 @@ fn candidates(ops: &[KeyOp], done: &[bool], register: Option<usize>) -> Vec<usiz
         .filter(|(i, op)| !done[*i] && op.invoked < if *i == first_at { second } else { first })
         .map(|(i, _)| i)
         .collect();
-    let free_read = eligible.iter().copied().find(|&i| matches!(&ops[i].access, Access::Read(v) if v.as_ref() == current));
+    let free_read = eligible
+        .iter()
+        .copied()
+        .find(|&i| matches!(&ops[i].access, Access::Read(v) if v.as_ref() == current));
     match free_read {
         Some(i) => vec![i],
         None => eligible,
     }
 }
-

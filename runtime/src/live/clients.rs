@@ -22,9 +22,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use super::workload::{exact_share, Arrivals, Keys, Workload, CONFLICT_KEY};
 use super::timeline::Timeline;
 use super::workload::ArrivalClock;
+pub use super::workload::{exact_share, Arrivals, Keys, Workload, CONFLICT_KEY};
 use std::collections::VecDeque;
 
 /// How a host paces its commands.
@@ -166,12 +166,21 @@ struct Logical<C> {
 
 /// Runs the clients until the warm-up and measurement are over; counts each
 /// completion in `progress`. Call inside a glommio executor.
-pub async fn run_clients<P: Protocol>(spec: ClientHostSpec, progress: Arc<AtomicU64>, stop: Arc<AtomicBool>) -> std::io::Result<ClientHostReport>
+pub async fn run_clients<P: Protocol>(
+    spec: ClientHostSpec,
+    progress: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<ClientHostReport>
 where
     P::Message: Wire,
 {
     run_clients_observed::<P>(spec, progress, stop, |_| {}).await
 }
+
+/// What a client host's links hand its loop: the shard and replica a
+/// message came from, and the message (`None`: that link ended, so the
+/// answers it delivered no longer count).
+type Arrival<M> = (usize, ReplicaId, Option<Envelope<M>>);
 
 /// [`run_clients`], handing every measured completion to `on_completion`
 /// as it happens (read-backs are not measured, and not handed over).
@@ -185,7 +194,7 @@ where
     P::Message: Wire,
 {
     let shards = spec.shards.len().max(1);
-    let inbox: Mailbox<(usize, ReplicaId, Option<Envelope<P::Message>>)> = Mailbox::new();
+    let inbox: Mailbox<Arrival<P::Message>> = Mailbox::new();
     let mut links: Vec<Vec<Mailbox<Envelope<P::Message>>>> = Vec::new();
     for (s, replicas) in spec.shards.iter().enumerate() {
         let mut shard_links = Vec::new();
@@ -195,9 +204,19 @@ where
             // the others are tried once and otherwise joined in the
             // background, as after a restart, so a client host starts while
             // a replica is down.
-            let stream = if r == 0 { Some(connect_retrying(*addr, spec.host).await?) } else { connect(*addr, Hello::Clients { host: spec.host }).await.ok() };
+            let stream = if r == 0 {
+                Some(connect_retrying(*addr, spec.host).await?)
+            } else {
+                connect(*addr, Hello::Clients { host: spec.host }).await.ok()
+            };
             let queue: Mailbox<Envelope<P::Message>> = Mailbox::new();
-            let link = ClientLink { shard: s, replica: r, address: *addr, host: spec.host, delay: spec.delays.to(&addr.ip().to_string()) };
+            let link = ClientLink {
+                shard: s,
+                replica: r,
+                address: *addr,
+                host: spec.host,
+                delay: spec.delays.to(&addr.ip().to_string()),
+            };
             glommio::spawn_local(keep_link::<P::Message>(link, stream, queue.clone(), inbox.clone())).detach();
             shard_links.push(queue);
         }
@@ -215,7 +234,10 @@ where
         .enumerate()
         .map(|(i, id)| Logical {
             id,
-            limit: spec.commands_per_client.as_ref().map_or(u64::MAX, |limits| limits.get(i).copied().unwrap_or(0)),
+            limit: spec
+                .commands_per_client
+                .as_ref()
+                .map_or(u64::MAX, |limits| limits.get(i).copied().unwrap_or(0)),
             protocol: (0..shards)
                 .map(|s| {
                     P::Client::new(ClientConfig {
@@ -240,7 +262,11 @@ where
     let mut out: Outbox<P::Message> = Outbox::new();
     let route = |from: u64, shard: usize, out: &mut Outbox<P::Message>| {
         for action in out.drain() {
-            if let Action::Send { to: NodeId::Replica(r), msg } = action {
+            if let Action::Send {
+                to: NodeId::Replica(r),
+                msg,
+            } = action
+            {
                 links[shard][r].push((from, msg));
             }
         }
@@ -299,7 +325,11 @@ where
     let mut next_tick = now() + spec.timing.tick;
     let mut done_since_report = 0u64;
     while now() < end && !stop.load(Ordering::Relaxed) && running > 0 {
-        let wake = if clock.is_some() { next_tick.min(next_arrival) } else { next_tick };
+        let wake = if clock.is_some() {
+            next_tick.min(next_arrival)
+        } else {
+            next_tick
+        };
         future::or(inbox.ready(), sleep(wake.since(now()))).await;
         let t = now();
         if let Some(clock) = clock.as_mut() {
@@ -331,7 +361,9 @@ where
             if id & !0xFFFF_FFFF != session {
                 continue;
             }
-            let Some(index) = (id & 0xFFFF_FFFF).checked_sub(first).map(|i| i as usize) else { continue };
+            let Some(index) = (id & 0xFFFF_FFFF).checked_sub(first).map(|i| i as usize) else {
+                continue;
+            };
             let Some(c) = clients.get_mut(index) else { continue };
             let completion = c.protocol[shard].handle(r, msg, t, &mut out);
             route(to, shard, &mut out);
@@ -346,7 +378,12 @@ where
                 let latency = t.since(c.in_flight.1);
                 let _ = report.latency_us.record((latency.as_micros() as u64).max(1));
                 report.timeline.record(t.since(warm_end), latency);
-                on_completion(Completed { client: index, sent: c.in_flight.1.since(Time::ZERO), latency, fast_path: done.fast_path });
+                on_completion(Completed {
+                    client: index,
+                    sent: c.in_flight.1.since(Time::ZERO),
+                    latency,
+                    fast_path: done.fast_path,
+                });
                 match done.fast_path {
                     Some(true) => report.fast += 1,
                     Some(false) => report.slow += 1,
@@ -398,7 +435,12 @@ where
 /// remember an acknowledged write to a key of its own; check a read-back
 /// against the remembered value; after the last command, list the keys to
 /// read back.
-fn check_read_back<C>(c: &mut Logical<C>, result: &protocols::CommandResult, shared_key: i64, report: &mut ClientHostReport) {
+fn check_read_back<C>(
+    c: &mut Logical<C>,
+    result: &protocols::CommandResult,
+    shared_key: i64,
+    report: &mut ClientHostReport,
+) {
     let limit = c.limit;
     let was_read_back = c.next > limit + 1;
     match (&c.command, result) {
@@ -411,7 +453,9 @@ fn check_read_back<C>(c: &mut Logical<C>, result: &protocols::CommandResult, sha
                 "client {} key {key}: acknowledged {:?}, read {:?}",
                 c.id,
                 String::from_utf8_lossy(&expected[..expected.len().min(24)]),
-                found.as_ref().map(|f| String::from_utf8_lossy(&f[..f.len().min(24)]).into_owned())
+                found
+                    .as_ref()
+                    .map(|f| String::from_utf8_lossy(&f[..f.len().min(24)]).into_owned())
             )),
             None => {}
         },
@@ -438,7 +482,12 @@ struct ClientLink {
 /// retry what matters). Without a first `stream`, it starts by connecting.
 /// After each connection ends, `None` goes to `inbox`, behind what it
 /// delivered: the host then forgets the answers its clients held.
-async fn keep_link<M: Wire>(link: ClientLink, stream: Option<glommio::net::TcpStream>, queue: Mailbox<Envelope<M>>, inbox: Mailbox<(usize, ReplicaId, Option<Envelope<M>>)>) {
+async fn keep_link<M: Wire>(
+    link: ClientLink,
+    stream: Option<glommio::net::TcpStream>,
+    queue: Mailbox<Envelope<M>>,
+    inbox: Mailbox<Arrival<M>>,
+) {
     let (s, r) = (link.shard, link.replica);
     let mut stream = match stream {
         Some(stream) => Some(stream),
@@ -448,7 +497,11 @@ async fn keep_link<M: Wire>(link: ClientLink, stream: Option<glommio::net::TcpSt
         let (reader, writer) = split(connected);
         let deliver = inbox.clone();
         let backlog = inbox.clone();
-        let reading = read_loop_paced::<M, _>(reader, move |env| deliver.push((s, r, Some(env))), move || backlog.len());
+        let reading = read_loop_paced::<M, _>(
+            reader,
+            move |env| deliver.push((s, r, Some(env))),
+            move || backlog.len(),
+        );
         let writing = write_loop::<M, _>(writer, queue.clone(), link.delay);
         if let Err(e) = future::or(reading, writing).await {
             tracing::warn!(replica = r, shard = s, "client link closed: {e}");
@@ -459,7 +512,10 @@ async fn keep_link<M: Wire>(link: ClientLink, stream: Option<glommio::net::TcpSt
 }
 
 /// Connects to a replica that may still be starting: retries for 10 s.
-async fn connect_retrying(addr: SocketAddr, host: Option<std::net::Ipv4Addr>) -> std::io::Result<glommio::net::TcpStream> {
+async fn connect_retrying(
+    addr: SocketAddr,
+    host: Option<std::net::Ipv4Addr>,
+) -> std::io::Result<glommio::net::TcpStream> {
     let mut last = None;
     for _ in 0..200 {
         match connect(addr, Hello::Clients { host }).await {
@@ -481,7 +537,16 @@ mod tests {
         let mut hits = [0usize; 4];
         for key in 0..4000i64 {
             let s = shard_of(&Command::Get { key }, shards);
-            assert_eq!(s, shard_of(&Command::Put { key, value: Bytes::new() }, shards));
+            assert_eq!(
+                s,
+                shard_of(
+                    &Command::Put {
+                        key,
+                        value: Bytes::new()
+                    },
+                    shards
+                )
+            );
             hits[s] += 1;
         }
         assert!(hits.iter().all(|h| *h > 800), "{hits:?}");

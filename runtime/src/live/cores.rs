@@ -47,14 +47,23 @@ impl CorePlan {
     /// A plan for `executors` executors on this machine's cores (as
     /// `core_affinity` reports them, which respects the process's CPU set).
     pub fn new(pinning: Pinning, executors: usize) -> CorePlan {
-        let cores: Vec<usize> = core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
+        let cores: Vec<usize> = core_affinity::get_core_ids()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
         let pin = !cores.is_empty()
             && match pinning {
                 Pinning::Auto => executors <= cores.len(),
                 Pinning::On => true,
                 Pinning::Off => false,
             };
-        CorePlan { cores, pin, next: 0, spin: Duration::ZERO }
+        CorePlan {
+            cores,
+            pin,
+            next: 0,
+            spin: Duration::ZERO,
+        }
     }
 
     /// Executors spin this long when idle before they park (zero: park at once).

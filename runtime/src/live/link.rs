@@ -48,7 +48,10 @@ const MAX_FRAME_MESSAGES: usize = 4096;
 pub fn encode_frames<M: Wire>(batch: Vec<Envelope<M>>, out: &mut Vec<u8>) -> Result<(), FrameError> {
     let oversized = encode_within_cap(batch, MAX_FRAME_MESSAGES, out, M::encode)?;
     if !oversized.is_empty() {
-        tracing::error!(dropped = oversized.len(), "messages larger than a frame were dropped; they must be split before they are sent");
+        tracing::error!(
+            dropped = oversized.len(),
+            "messages larger than a frame were dropped; they must be split before they are sent"
+        );
     }
     Ok(())
 }
@@ -69,7 +72,11 @@ pub enum LinkError {
 /// batch when busy, no added delay when idle. With a `delay`, each batch
 /// is held that long first (the link's emulated one-way latency; order is
 /// kept). Ends when the queue closes or the connection fails.
-pub async fn write_loop<M: Wire, W: AsyncWrite + Unpin>(mut stream: W, queue: Mailbox<Envelope<M>>, delay: Duration) -> Result<(), LinkError> {
+pub async fn write_loop<M: Wire, W: AsyncWrite + Unpin>(
+    mut stream: W,
+    queue: Mailbox<Envelope<M>>,
+    delay: Duration,
+) -> Result<(), LinkError> {
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut held: VecDeque<(Instant, Vec<Envelope<M>>)> = VecDeque::new();
     loop {
@@ -118,7 +125,10 @@ pub async fn write_loop<M: Wire, W: AsyncWrite + Unpin>(mut stream: W, queue: Ma
 
 /// Reads frames from `stream` until it ends, handing every envelope to
 /// `deliver`. A clean end between frames is `Ok`; anything else says why.
-pub async fn read_loop<M: Wire, R: AsyncRead + Unpin>(stream: R, deliver: impl FnMut(Envelope<M>)) -> Result<(), LinkError> {
+pub async fn read_loop<M: Wire, R: AsyncRead + Unpin>(
+    stream: R,
+    deliver: impl FnMut(Envelope<M>),
+) -> Result<(), LinkError> {
     read_loop_paced(stream, deliver, || 0).await
 }
 
@@ -163,8 +173,25 @@ mod tests {
     /// A Paxos `Accept` of `commands` PUTs of 1 KiB each.
     fn accept(slot: u64, commands: u64) -> Envelope<Message> {
         let value = Bytes::from(vec![b'v'; 1024]);
-        let batch = (0..commands).map(|i| (CommandId::new(i, slot), Command::Put { key: i as i64, value: value.clone() })).collect::<Vec<_>>();
-        (0, Message::Accept { ballot: Ballot(1), slot, value: Arc::from(batch) })
+        let batch = (0..commands)
+            .map(|i| {
+                (
+                    CommandId::new(i, slot),
+                    Command::Put {
+                        key: i as i64,
+                        value: value.clone(),
+                    },
+                )
+            })
+            .collect::<Vec<_>>();
+        (
+            0,
+            Message::Accept {
+                ballot: Ballot(1),
+                slot,
+                value: Arc::from(batch),
+            },
+        )
     }
 
     fn decode_all(bytes: &[u8]) -> (usize, Vec<Envelope<Message>>) {

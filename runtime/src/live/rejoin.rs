@@ -39,7 +39,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// restarted process's life is above its earlier ones without anything
 /// kept on disk (restarts are more than a millisecond apart).
 pub fn life_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_millis() as u64).max(1)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| d.as_millis() as u64)
+        .max(1)
 }
 
 /// What a rejoining replica asks.
@@ -99,11 +102,22 @@ pub(super) struct HostRequest {
 
 /// What replica `me`, knowing `lives`, answers replica `from`: `replica`
 /// is `None` while it is rejoining itself.
-pub(super) fn answer<R: ReplicaProtocol>(replica: Option<&R>, me: ReplicaId, from: ReplicaId, lives: &Lives, request: RejoinRequest) -> Vec<RejoinReply>
+pub(super) fn answer<R: ReplicaProtocol>(
+    replica: Option<&R>,
+    me: ReplicaId,
+    from: ReplicaId,
+    lives: &Lives,
+    request: RejoinRequest,
+) -> Vec<RejoinReply>
 where
     R::Message: Wire,
 {
-    let point = |RejoinPoint { ballot, marks }| RejoinReply::Point { ballot, marks, knew_earlier: lives.knew_earlier(from), lives: lives.latest().to_vec() };
+    let point = |RejoinPoint { ballot, marks }| RejoinReply::Point {
+        ballot,
+        marks,
+        knew_earlier: lives.knew_earlier(from),
+        lives: lives.latest().to_vec(),
+    };
     let Some(replica) = replica else {
         return vec![match request {
             RejoinRequest::Point => point(RejoinPoint::default()),
@@ -116,7 +130,11 @@ where
             if !replica.covers(&RejoinPoint { ballot, marks }) {
                 return vec![RejoinReply::NotYet];
             }
-            let records: Vec<Envelope<R::Message>> = replica.snapshot().into_iter().map(|record| (me as u64, record)).collect();
+            let records: Vec<Envelope<R::Message>> = replica
+                .snapshot()
+                .into_iter()
+                .map(|record| (me as u64, record))
+                .collect();
             let mut bytes = Vec::new();
             if let Err(e) = encode_frames(records, &mut bytes) {
                 tracing::error!(replica = me, "could not frame a snapshot for a rejoining replica: {e}");
@@ -124,15 +142,31 @@ where
             }
             let pieces: Vec<&[u8]> = bytes.chunks(IMAGE_PIECE).collect();
             let parts = pieces.len() as u32;
-            tracing::info!(replica = me, bytes = bytes.len(), "sending a snapshot to a rejoining replica");
-            pieces.into_iter().enumerate().map(|(part, piece)| RejoinReply::ImagePart { part: part as u32, parts, bytes: piece.to_vec() }).collect()
+            tracing::info!(
+                replica = me,
+                bytes = bytes.len(),
+                "sending a snapshot to a rejoining replica"
+            );
+            pieces
+                .into_iter()
+                .enumerate()
+                .map(|(part, piece)| RejoinReply::ImagePart {
+                    part: part as u32,
+                    parts,
+                    bytes: piece.to_vec(),
+                })
+                .collect()
         }
     }
 }
 
 /// The server side of a [`Hello::Rejoin`] connection: each request frame
 /// goes to the replica loop through `requests`, and its answers back.
-pub(super) async fn serve_rejoin(mut stream: TcpStream, from: ReplicaId, requests: Mailbox<HostRequest>) -> Result<(), super::link::LinkError> {
+pub(super) async fn serve_rejoin(
+    mut stream: TcpStream,
+    from: ReplicaId,
+    requests: Mailbox<HostRequest>,
+) -> Result<(), super::link::LinkError> {
     let mut reader = FrameReader::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -144,7 +178,11 @@ pub(super) async fn serve_rejoin(mut stream: TcpStream, from: ReplicaId, request
         while let Some(batch) = reader.next_frame::<RejoinRequest>()? {
             for request in batch {
                 let reply = Mailbox::new();
-                requests.push(HostRequest { from, request, reply: reply.clone() });
+                requests.push(HostRequest {
+                    from,
+                    request,
+                    reply: reply.clone(),
+                });
                 reply.ready().await;
                 let mut out = Vec::new();
                 for answer in reply.drain() {
@@ -224,7 +262,9 @@ where
             loop {
                 requests.ready().await;
                 for HostRequest { from, request, reply } in requests.drain() {
-                    answer::<R>(None, me, from, &lives.borrow(), request).into_iter().for_each(|a| reply.push(a));
+                    answer::<R>(None, me, from, &lives.borrow(), request)
+                        .into_iter()
+                        .for_each(|a| reply.push(a));
                 }
             }
         })
@@ -249,11 +289,29 @@ where
                 }
                 let mut next = RejoinStep::Wait;
                 // Every silent replica at once: one slow peer must not hold up the others' answers.
-                let asking: Vec<_> = waiting.iter().map(|r| (r, glommio::spawn_local(ask(addresses[r], me, life, RejoinRequest::Point)))).collect();
+                let asking: Vec<_> = waiting
+                    .iter()
+                    .map(|r| {
+                        (
+                            r,
+                            glommio::spawn_local(ask(addresses[r], me, life, RejoinRequest::Point)),
+                        )
+                    })
+                    .collect();
                 for (r, task) in asking {
                     match task.await.as_deref() {
-                        Ok([RejoinReply::Point { ballot, marks, knew_earlier, lives: theirs }]) => {
-                            let point = RejoinPoint { ballot: *ballot, marks: marks.clone() };
+                        Ok(
+                            [RejoinReply::Point {
+                                ballot,
+                                marks,
+                                knew_earlier,
+                                lives: theirs,
+                            }],
+                        ) => {
+                            let point = RejoinPoint {
+                                ballot: *ballot,
+                                marks: marks.clone(),
+                            };
                             let mut known = lives.borrow_mut();
                             for (other, &their_life) in theirs.iter().enumerate() {
                                 known.learn(other, their_life);
@@ -274,18 +332,33 @@ where
                 next
             }
             RejoinStep::StartFresh => {
-                tracing::info!(replica = me, "rejoining: no replica knew an earlier life of this one (the cluster is starting); starting fresh");
+                tracing::info!(
+                    replica = me,
+                    "rejoining: no replica knew an earlier life of this one (the cluster is starting); starting fresh"
+                );
                 break Ok(Some(R::new(config.clone())));
             }
             RejoinStep::AskImage(donor, point) => {
-                match ask(addresses[donor], me, life, RejoinRequest::Image { ballot: point.ballot, marks: point.marks.clone() }).await {
-                    Ok(replies) if matches!(replies.first(), Some(RejoinReply::ImagePart { .. })) => match rebuild::<R>(config, replies) {
-                        Ok(replica) => {
-                            tracing::info!(replica = me, donor, "rejoined from a snapshot");
-                            break Ok(Some(replica));
-                        }
-                        Err(e) => tracing::warn!(replica = me, donor, "rejoining: a bad snapshot: {e}"),
+                match ask(
+                    addresses[donor],
+                    me,
+                    life,
+                    RejoinRequest::Image {
+                        ballot: point.ballot,
+                        marks: point.marks.clone(),
                     },
+                )
+                .await
+                {
+                    Ok(replies) if matches!(replies.first(), Some(RejoinReply::ImagePart { .. })) => {
+                        match rebuild::<R>(config, replies) {
+                            Ok(replica) => {
+                                tracing::info!(replica = me, donor, "rejoined from a snapshot");
+                                break Ok(Some(replica));
+                            }
+                            Err(e) => tracing::warn!(replica = me, donor, "rejoining: a bad snapshot: {e}"),
+                        }
+                    }
                     Ok(_) => tracing::debug!(replica = me, donor, "rejoining: the donor does not cover the point yet"),
                     Err(e) => tracing::debug!(replica = me, donor, "rejoining: no snapshot: {e}"),
                 }
@@ -312,7 +385,9 @@ where
     let count = replies.len();
     for (i, reply) in replies.into_iter().enumerate() {
         match reply {
-            RejoinReply::ImagePart { part, parts, bytes } if part as usize == i && parts as usize == count => reader.push(&bytes),
+            RejoinReply::ImagePart { part, parts, bytes } if part as usize == i && parts as usize == count => {
+                reader.push(&bytes)
+            }
             _ => return Err("parts missing or out of order".into()),
         }
     }
@@ -336,7 +411,13 @@ mod tests {
     use protocols::{DeliberateBugs, Timing, DEFAULT_RELEASE_LAG};
 
     fn config(id: ReplicaId) -> ReplicaConfig {
-        ReplicaConfig { id, quorums: QuorumSystem::new(3), timing: Timing::for_max_delay(Duration::from_millis(1)), bugs: DeliberateBugs::default(), release_lag: DEFAULT_RELEASE_LAG }
+        ReplicaConfig {
+            id,
+            quorums: QuorumSystem::new(3),
+            timing: Timing::for_max_delay(Duration::from_millis(1)),
+            bugs: DeliberateBugs::default(),
+            release_lag: DEFAULT_RELEASE_LAG,
+        }
     }
 
     #[test]
@@ -344,27 +425,78 @@ mod tests {
         let mut lives = Lives::new(3);
         lives.learn(0, 5);
         let point = answer::<PaxosReplica>(None, 1, 0, &lives, RejoinRequest::Point);
-        assert_eq!(point, vec![RejoinReply::Point { ballot: 0, marks: Vec::new(), knew_earlier: false, lives: vec![5, 0, 0] }]);
+        assert_eq!(
+            point,
+            vec![RejoinReply::Point {
+                ballot: 0,
+                marks: Vec::new(),
+                knew_earlier: false,
+                lives: vec![5, 0, 0]
+            }]
+        );
         lives.learn(0, 6);
-        assert!(matches!(answer::<PaxosReplica>(None, 1, 0, &lives, RejoinRequest::Point)[0], RejoinReply::Point { knew_earlier: true, .. }));
-        assert_eq!(answer::<PaxosReplica>(None, 1, 0, &lives, RejoinRequest::Image { ballot: 0, marks: Vec::new() }), vec![RejoinReply::NotYet]);
+        assert!(matches!(
+            answer::<PaxosReplica>(None, 1, 0, &lives, RejoinRequest::Point)[0],
+            RejoinReply::Point { knew_earlier: true, .. }
+        ));
+        assert_eq!(
+            answer::<PaxosReplica>(
+                None,
+                1,
+                0,
+                &lives,
+                RejoinRequest::Image {
+                    ballot: 0,
+                    marks: Vec::new()
+                }
+            ),
+            vec![RejoinReply::NotYet]
+        );
         let fresh = PaxosReplica::new(config(0));
-        let RejoinReply::Point { ballot, marks, .. } = answer(Some(&fresh), 0, 2, &lives, RejoinRequest::Point).remove(0) else { panic!("a point") };
-        assert!(PaxosReplica::new(config(2)).covers(&RejoinPoint { ballot, marks }), "a fresh replica covers a fresh one's point");
+        let RejoinReply::Point { ballot, marks, .. } =
+            answer(Some(&fresh), 0, 2, &lives, RejoinRequest::Point).remove(0)
+        else {
+            panic!("a point")
+        };
+        assert!(
+            PaxosReplica::new(config(2)).covers(&RejoinPoint { ballot, marks }),
+            "a fresh replica covers a fresh one's point"
+        );
     }
 
     #[test]
     fn a_snapshot_survives_its_parts_and_rebuilds_a_replica() {
         let donor = PaxosReplica::new(config(0));
         let lives = Lives::new(3);
-        let replies = answer(Some(&donor), 0, 1, &lives, RejoinRequest::Image { ballot: 0, marks: Vec::new() });
+        let replies = answer(
+            Some(&donor),
+            0,
+            1,
+            &lives,
+            RejoinRequest::Image {
+                ballot: 0,
+                marks: Vec::new(),
+            },
+        );
         assert!(matches!(replies[0], RejoinReply::ImagePart { part: 0, .. }));
         let rebuilt: PaxosReplica = rebuild(&config(1), replies).expect("rebuilds");
         assert_eq!(rebuilt.rejoin_point(), donor.rejoin_point());
-        let mut shuffled = answer(Some(&donor), 0, 1, &lives, RejoinRequest::Image { ballot: 0, marks: Vec::new() });
+        let mut shuffled = answer(
+            Some(&donor),
+            0,
+            1,
+            &lives,
+            RejoinRequest::Image {
+                ballot: 0,
+                marks: Vec::new(),
+            },
+        );
         if let RejoinReply::ImagePart { part, .. } = &mut shuffled[0] {
             *part = 7;
         }
-        assert!(rebuild::<PaxosReplica>(&config(1), shuffled).is_err(), "a part out of place is refused");
+        assert!(
+            rebuild::<PaxosReplica>(&config(1), shuffled).is_err(),
+            "a part out of place is refused"
+        );
     }
 }

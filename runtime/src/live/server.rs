@@ -10,8 +10,8 @@
 use super::link::{read_loop_paced, write_loop, Delays};
 use super::mailbox::Mailbox;
 use super::memory::return_freed_memory;
-use super::wal::{Opened, Recovered, Wal};
 use super::rejoin::{answer, life_now, rejoin, serve_rejoin, HostRequest};
+use super::wal::{Opened, Recovered, Wal};
 use super::wire::{Envelope, Hello, Wire};
 use futures_lite::future;
 use futures_lite::io::split;
@@ -91,7 +91,10 @@ fn push_bounded<M>(queue: &Mailbox<Envelope<M>>, envelope: Envelope<M>, dropped:
     if queue.len() >= MAX_QUEUED_FOR_ABSENT_PEER {
         let lost = queue.drain().len() as u64;
         if *dropped == 0 {
-            tracing::warn!(lost, "a connection cannot keep up: dropping its queued messages (the protocols retransmit)");
+            tracing::warn!(
+                lost,
+                "a connection cannot keep up: dropping its queued messages (the protocols retransmit)"
+            );
         }
         *dropped += lost;
     }
@@ -168,11 +171,20 @@ where
     let requests: Mailbox<HostRequest> = Mailbox::new();
     let clients: ClientQueues<P::Message> = Rc::default();
     let tasks = Tasks::default();
-    let connections = Connections { inbox: inbox.clone(), clients: clients.clone(), lives: lives.clone(), requests: requests.clone(), delays: spec.delays.clone(), tasks: tasks.clone() };
+    let connections = Connections {
+        inbox: inbox.clone(),
+        clients: clients.clone(),
+        lives: lives.clone(),
+        requests: requests.clone(),
+        delays: spec.delays.clone(),
+        tasks: tasks.clone(),
+    };
     tasks.spawn(accept_loop::<P::Message>(listener, connections, stop.clone()));
 
     let started = match &spec.wal {
-        None => rejoin::<P::Replica>(&spec.config, &spec.addresses, life, &lives, &requests, &stop, false).await.map(|r| r.map(|r| (r, None))),
+        None => rejoin::<P::Replica>(&spec.config, &spec.addresses, life, &lives, &requests, &stop, false)
+            .await
+            .map(|r| r.map(|r| (r, None))),
         Some(path) => open_durable::<P>(&spec, path, life, &lives, &requests, &stop).await,
     };
     let (replica, wal) = match started {
@@ -195,13 +207,29 @@ where
             (r != id).then(|| {
                 let queue = Mailbox::new();
                 let delay = spec.delays.to(&spec.addresses[r].ip().to_string());
-                tasks.spawn(dial_peer::<P::Message>(Hello::Replica { id: id as u64, life }, spec.addresses[r], queue.clone(), delay, stop.clone()));
+                tasks.spawn(dial_peer::<P::Message>(
+                    Hello::Replica { id: id as u64, life },
+                    spec.addresses[r],
+                    queue.clone(),
+                    delay,
+                    stop.clone(),
+                ));
                 queue
             })
         })
         .collect();
 
-    let result = serve::<P>(&spec, &mut replica, wal, &inbox, (&requests, &lives), &peers, &clients, &stop).await;
+    let result = serve::<P>(
+        &spec,
+        &mut replica,
+        wal,
+        &inbox,
+        (&requests, &lives),
+        &peers,
+        &clients,
+        &stop,
+    )
+    .await;
     for q in peers.iter().flatten() {
         q.close();
     }
@@ -226,7 +254,10 @@ where
 {
     let id = spec.config.id;
     if !<P::Replica as ReplicaProtocol>::DURABLE {
-        return Err(std::io::Error::other(format!("{} does not record its state: it cannot run with a data directory", P::NAME)));
+        return Err(std::io::Error::other(format!(
+            "{} does not record its state: it cannot run with a data directory",
+            P::NAME
+        )));
     }
     let mut replica = P::Replica::new(spec.config.clone());
     let mut scratch = Outbox::new();
@@ -236,7 +267,13 @@ where
         scratch.trim();
     };
     let fault = match Wal::open::<P::Message>(path, replay).await? {
-        Opened::Ready(wal, Recovered { replayed, dropped_bytes }) => {
+        Opened::Ready(
+            wal,
+            Recovered {
+                replayed,
+                dropped_bytes,
+            },
+        ) => {
             tracing::info!(replica = id, path = %path.display(), replayed, dropped_bytes, "write-ahead log replayed");
             return Ok(Some((replica, Some(wal))));
         }
@@ -250,7 +287,10 @@ where
         fault.offset,
         fault.what
     );
-    let Some(replica) = rejoin::<P::Replica>(&spec.config, &spec.addresses, life, lives, requests, stop, true).await? else { return Ok(None) };
+    let Some(replica) = rejoin::<P::Replica>(&spec.config, &spec.addresses, life, lives, requests, stop, true).await?
+    else {
+        return Ok(None);
+    };
     let wal = Wal::replace_after_fault(path, replica.snapshot()).await?;
     tracing::info!(replica = id, path = %path.display(), bytes = wal.len(), "write-ahead log rewritten from the rejoin snapshot (the damaged one kept as .wal.corrupt)");
     Ok(Some((replica, Some(wal))))
@@ -275,7 +315,11 @@ where
     let timing = spec.config.timing;
 
     // Without a log, records would be built only to be dropped.
-    let mut out: Outbox<P::Message> = if wal.is_some() { Outbox::new() } else { Outbox::without_records() };
+    let mut out: Outbox<P::Message> = if wal.is_some() {
+        Outbox::new()
+    } else {
+        Outbox::without_records()
+    };
     let mut ready: Vec<Action<P::Message>> = Vec::new();
     let mut records: Vec<P::Message> = Vec::new();
     let mut arrived = VecDeque::new();
@@ -302,7 +346,9 @@ where
         // After what arrived before them: a rejoining replica's point must
         // cover whatever of its earlier life counted here.
         for HostRequest { from, request, reply } in requests.drain() {
-            answer(Some(&*replica), id, from, &lives.borrow(), request).into_iter().for_each(|a| reply.push(a));
+            answer(Some(&*replica), id, from, &lives.borrow(), request)
+                .into_iter()
+                .for_each(|a| reply.push(a));
         }
         if t >= next_tick {
             replica.tick(t, &mut out);
@@ -376,12 +422,18 @@ fn route<M: Clone>(
     dropped: &mut u64,
 ) {
     match action {
-        Action::Send { to: NodeId::Replica(r), msg } => {
+        Action::Send {
+            to: NodeId::Replica(r),
+            msg,
+        } => {
             if let Some(Some(q)) = peers.get(r) {
                 push_bounded(q, (id as u64, msg), dropped);
             }
         }
-        Action::Send { to: NodeId::Client(c), msg } => {
+        Action::Send {
+            to: NodeId::Client(c),
+            msg,
+        } => {
             if let Some(q) = clients.borrow().get(&c) {
                 push_bounded(q, (c, msg), dropped);
             }
@@ -399,13 +451,24 @@ fn route<M: Clone>(
 /// A state transfer is rare and worth an operator's attention: the replica
 /// fell further behind than the others keep their logs for.
 fn log_installed(id: ReplicaId, donor: ReplicaId, applied: u64) {
-    tracing::info!(replica = id, donor, applied, "fell behind what the others released; installed their state (state transfer)");
+    tracing::info!(
+        replica = id,
+        donor,
+        applied,
+        "fell behind what the others released; installed their state (state transfer)"
+    );
     return_freed_memory();
 }
 
 /// Keeps a connection to peer `to` for this replica's outgoing messages,
 /// reconnecting with backoff when it drops.
-async fn dial_peer<M: Wire>(hello: Hello, to: SocketAddr, queue: Mailbox<Envelope<M>>, delay: Duration, stop: Arc<AtomicBool>) {
+async fn dial_peer<M: Wire>(
+    hello: Hello,
+    to: SocketAddr,
+    queue: Mailbox<Envelope<M>>,
+    delay: Duration,
+    stop: Arc<AtomicBool>,
+) {
     let stopped = || stop.load(Ordering::Relaxed);
     while let Some(stream) = reconnect(to, hello, &queue, &stopped).await {
         if let Err(e) = write_loop(stream, queue.clone(), delay).await {
@@ -419,7 +482,12 @@ async fn dial_peer<M: Wire>(hello: Hello, to: SocketAddr, queue: Mailbox<Envelop
 /// queues meanwhile, as a lossy network would. `None` once
 /// the queue is closed or `stopped()` says so. Replica and client links
 /// both come back through it.
-pub(super) async fn reconnect<M>(to: SocketAddr, hello: Hello, queue: &Mailbox<Envelope<M>>, stopped: &dyn Fn() -> bool) -> Option<TcpStream> {
+pub(super) async fn reconnect<M>(
+    to: SocketAddr,
+    hello: Hello,
+    queue: &Mailbox<Envelope<M>>,
+    stopped: &dyn Fn() -> bool,
+) -> Option<TcpStream> {
     let mut backoff = BACKOFF_MIN;
     while !stopped() && !queue.is_closed() {
         if let Ok(stream) = connect(to, hello).await {
@@ -482,7 +550,14 @@ async fn accept_loop<M: Wire>(listener: TcpListener, connections: Connections<M>
 /// sending), a client host (both ways, its clients multiplexed), or a
 /// rejoining replica's questions.
 async fn serve_connection<M: Wire>(mut stream: TcpStream, connections: Connections<M>) {
-    let Connections { inbox, clients, lives, requests, delays, tasks } = connections;
+    let Connections {
+        inbox,
+        clients,
+        lives,
+        requests,
+        delays,
+        tasks,
+    } = connections;
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let mut hello = [0u8; 9];
     if let Err(e) = stream.read_exact(&mut hello).await {
@@ -495,11 +570,16 @@ async fn serve_connection<M: Wire>(mut stream: TcpStream, connections: Connectio
                 tracing::info!(%peer, replica = r, life, "a replica's new life");
             }
             // Whatever an ended life still had in flight is dropped.
-            let result = read_loop_paced::<M, _>(stream, |(_, msg)| {
-                if !lives.borrow().is_stale(r, life) {
-                    inbox.push((NodeId::Replica(r), msg));
-                }
-            }, || inbox.len()).await;
+            let result = read_loop_paced::<M, _>(
+                stream,
+                |(_, msg)| {
+                    if !lives.borrow().is_stale(r, life) {
+                        inbox.push((NodeId::Replica(r), msg));
+                    }
+                },
+                || inbox.len(),
+            )
+            .await;
             if let Err(e) = result {
                 tracing::warn!(%peer, replica = r, "closing replica connection: {e}");
             }
@@ -513,7 +593,9 @@ async fn serve_connection<M: Wire>(mut stream: TcpStream, connections: Connectio
             }
         }
         Some(Hello::Clients { host }) => {
-            let host = host.map(|ip| ip.to_string()).or_else(|| stream.peer_addr().ok().map(|a| a.ip().to_string()));
+            let host = host
+                .map(|ip| ip.to_string())
+                .or_else(|| stream.peer_addr().ok().map(|a| a.ip().to_string()));
             let delay = host.map_or(Duration::ZERO, |h| delays.to(&h));
             let (reader, writer) = split(stream);
             let replies: Mailbox<Envelope<M>> = Mailbox::new();
@@ -522,15 +604,19 @@ async fn serve_connection<M: Wire>(mut stream: TcpStream, connections: Connectio
                 let _ = writing.await;
             });
             let backlog = inbox.clone();
-            let result = read_loop_paced::<M, _>(reader, |(client, msg)| {
-                // Answers go where the client spoke last (it may have reconnected).
-                let mut map = clients.borrow_mut();
-                if !map.get(&client).is_some_and(|q| q.same_as(&replies)) {
-                    map.insert(client, replies.clone());
-                }
-                drop(map);
-                inbox.push((NodeId::Client(client), msg));
-            }, || backlog.len())
+            let result = read_loop_paced::<M, _>(
+                reader,
+                |(client, msg)| {
+                    // Answers go where the client spoke last (it may have reconnected).
+                    let mut map = clients.borrow_mut();
+                    if !map.get(&client).is_some_and(|q| q.same_as(&replies)) {
+                        map.insert(client, replies.clone());
+                    }
+                    drop(map);
+                    inbox.push((NodeId::Client(client), msg));
+                },
+                || backlog.len(),
+            )
             .await;
             if let Err(e) = result {
                 tracing::warn!(%peer, "closing client connection: {e}");

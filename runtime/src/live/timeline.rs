@@ -30,7 +30,10 @@ impl Timeline {
     pub fn new(measure: Duration) -> Timeline {
         let slots = (measure.as_nanos().div_ceil(SLOT.as_nanos()) as usize).max(1);
         let buckets = slots.div_ceil(SLOTS_PER_BUCKET);
-        Timeline { completions: vec![0; slots], latency_us: vec![None; buckets] }
+        Timeline {
+            completions: vec![0; slots],
+            latency_us: vec![None; buckets],
+        }
     }
 
     /// A command completed `at` into the measurement after `latency`.
@@ -72,6 +75,12 @@ mod tests {
         assert_eq!(t.completions[0], 2);
         assert_eq!(t.latency_us[0].as_ref().map(Histogram::len), Some(2));
         assert!(t.latency_us.iter().all(Option::is_some));
-        assert!(Timeline::new(Duration::from_secs(3600)).latency_us.iter().all(Option::is_none), "made on first use");
+        assert!(
+            Timeline::new(Duration::from_secs(3600))
+                .latency_us
+                .iter()
+                .all(Option::is_none),
+            "made on first use"
+        );
     }
 }

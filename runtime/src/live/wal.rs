@@ -64,7 +64,9 @@ fn located(path: &Path, e: impl std::fmt::Display) -> io::Error {
 /// there survives a crash.
 fn sync_directory_of(path: &Path) -> io::Result<()> {
     match path.parent() {
-        Some(dir) => std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| located(dir, format!("syncing the directory: {e}"))),
+        Some(dir) => std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| located(dir, format!("syncing the directory: {e}"))),
         None => Ok(()),
     }
 }
@@ -96,16 +98,25 @@ impl Wal {
             Ok(scan) => scan,
             Err(fault) => return Ok(Opened::Fault(fault)),
         };
-        let replayed = format::decode_records::<M>(&bytes, &scan.frames, replay).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
+        let replayed = format::decode_records::<M>(&bytes, &scan.frames, replay)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
         let dropped_bytes = (bytes.len() - scan.intact_end) as u64;
         drop(bytes);
-        let file = OpenOptions::new().read(true).write(true).create(true).buffered_open(path).await.map_err(|e| located(path, e))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .buffered_open(path)
+            .await
+            .map_err(|e| located(path, e))?;
         let mut end = scan.intact_end as u64;
         if scan.header.is_none() {
             // New (or its creation was cut short): the header goes down,
             // synced with the file's name, before any entry.
             file.truncate(0).await.map_err(|e| located(path, e))?;
-            end = write_all(&file, &FileHeader::default().to_bytes(), 0).await.map_err(|e| located(path, e))?;
+            end = write_all(&file, &FileHeader::default().to_bytes(), 0)
+                .await
+                .map_err(|e| located(path, e))?;
             file.fdatasync().await.map_err(|e| located(path, e))?;
             sync_directory_of(path)?;
         } else if dropped_bytes > 0 {
@@ -113,8 +124,20 @@ impl Wal {
             file.truncate(end).await.map_err(|e| located(path, e))?;
             file.fdatasync().await.map_err(|e| located(path, e))?;
         }
-        let wal = Wal { file, path: path.to_path_buf(), end, pending: Vec::new(), writer: LogWriter::new(scan.next_seq) };
-        Ok(Opened::Ready(wal, Recovered { replayed, dropped_bytes }))
+        let wal = Wal {
+            file,
+            path: path.to_path_buf(),
+            end,
+            pending: Vec::new(),
+            writer: LogWriter::new(scan.next_seq),
+        };
+        Ok(Opened::Ready(
+            wal,
+            Recovered {
+                replayed,
+                dropped_bytes,
+            },
+        ))
     }
 
     /// After a storage fault and a rejoin: keeps the bad log beside the new
@@ -128,13 +151,27 @@ impl Wal {
             std::fs::hard_link(path, &kept).map_err(|e| located(&kept, e))?;
         }
         let (end, writer) = write_snapshot_file(path, 0, records).await?;
-        let file = OpenOptions::new().read(true).write(true).buffered_open(path).await.map_err(|e| located(path, format!("reopening: {e}")))?;
-        Ok(Wal { file, path: path.to_path_buf(), end, pending: Vec::new(), writer })
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .buffered_open(path)
+            .await
+            .map_err(|e| located(path, format!("reopening: {e}")))?;
+        Ok(Wal {
+            file,
+            path: path.to_path_buf(),
+            end,
+            pending: Vec::new(),
+            writer,
+        })
     }
 
     /// Queues `records` for the next [`Wal::sync`].
     pub fn append<M: Wire>(&mut self, records: Vec<M>) -> io::Result<()> {
-        self.writer.append(records, &mut self.pending).map(drop).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        self.writer
+            .append(records, &mut self.pending)
+            .map(drop)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
     /// Whether records wait for a sync.
@@ -158,7 +195,12 @@ impl Wal {
     /// any point leaves either the old log or the new one whole.
     pub async fn compact<M: Wire>(&mut self, records: Vec<M>) -> io::Result<()> {
         let (end, writer) = write_snapshot_file(&self.path, self.writer.next_seq(), records).await?;
-        self.file = OpenOptions::new().read(true).write(true).buffered_open(&self.path).await.map_err(|e| located(&self.path, format!("reopening: {e}")))?;
+        self.file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .buffered_open(&self.path)
+            .await
+            .map_err(|e| located(&self.path, format!("reopening: {e}")))?;
         self.end = end;
         self.writer = writer;
         Ok(())
@@ -167,13 +209,18 @@ impl Wal {
     /// Writes what was appended and makes it durable with one `fdatasync`.
     /// An error leaves the log in no state to go on from: stop.
     pub async fn sync(&mut self) -> io::Result<()> {
-        self.end = write_all(&self.file, &self.pending, self.end).await.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))?;
+        self.end = write_all(&self.file, &self.pending, self.end)
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))?;
         if self.pending.capacity() > WRITE_PIECE {
             self.pending = Vec::new();
         } else {
             self.pending.clear();
         }
-        self.file.fdatasync().await.map_err(|e| located(&self.path, format!("fdatasync: {e}")))?;
+        self.file
+            .fdatasync()
+            .await
+            .map_err(|e| located(&self.path, format!("fdatasync: {e}")))?;
         self.writer.synced();
         Ok(())
     }
@@ -185,7 +232,13 @@ impl Wal {
 async fn write_snapshot_file<M: Wire>(path: &Path, first_seq: u64, records: Vec<M>) -> io::Result<(u64, LogWriter)> {
     let fail = |what: &str, e: &dyn std::fmt::Display| io::Error::other(format!("{}: {what}: {e}", path.display()));
     let temporary = path.with_extension("wal.compacting");
-    let file = OpenOptions::new().write(true).create(true).truncate(true).buffered_open(&temporary).await.map_err(|e| fail("compacting", &e))?;
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .buffered_open(&temporary)
+        .await
+        .map_err(|e| fail("compacting", &e))?;
     // Encoded a few records at a time and written as it goes: a snapshot
     // is as large as the state, and a second copy of it in memory would
     // stay with the allocator after the compaction. The header, which
@@ -195,14 +248,23 @@ async fn write_snapshot_file<M: Wire>(path: &Path, first_seq: u64, records: Vec<
     let mut bytes = Vec::new();
     let mut records = records.into_iter().peekable();
     while records.peek().is_some() {
-        writer.append(records.by_ref().take(COMPACTION_GROUP).collect(), &mut bytes).map_err(|e| fail("compacting", &e))?;
+        writer
+            .append(records.by_ref().take(COMPACTION_GROUP).collect(), &mut bytes)
+            .map_err(|e| fail("compacting", &e))?;
         if bytes.len() >= WRITE_PIECE || records.peek().is_none() {
-            end = write_all(&file, &bytes, end).await.map_err(|e| fail("compacting", &e))?;
+            end = write_all(&file, &bytes, end)
+                .await
+                .map_err(|e| fail("compacting", &e))?;
             bytes.clear();
         }
     }
-    let header = FileHeader { first_seq, snapshot_entries: writer.next_seq() - first_seq };
-    write_all(&file, &header.to_bytes(), 0).await.map_err(|e| fail("compacting", &e))?;
+    let header = FileHeader {
+        first_seq,
+        snapshot_entries: writer.next_seq() - first_seq,
+    };
+    write_all(&file, &header.to_bytes(), 0)
+        .await
+        .map_err(|e| fail("compacting", &e))?;
     file.fdatasync().await.map_err(|e| fail("compacting: fdatasync", &e))?;
     file.close().await.map_err(|e| fail("compacting", &e))?;
     std::fs::rename(&temporary, path).map_err(|e| fail("renaming the compacted log", &e))?;
@@ -218,7 +280,10 @@ async fn write_all(file: &BufferedFile, bytes: &[u8], mut at: u64) -> io::Result
     for piece in bytes.chunks(WRITE_PIECE) {
         let mut done = 0;
         while done < piece.len() {
-            let written = file.write_at(piece[done..].to_vec(), at).await.map_err(|e| io::Error::other(e.to_string()))?;
+            let written = file
+                .write_at(piece[done..].to_vec(), at)
+                .await
+                .map_err(|e| io::Error::other(e.to_string()))?;
             if written == 0 {
                 return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote nothing"));
             }
@@ -236,12 +301,23 @@ mod tests {
     use protocols::paxos::Message;
 
     fn records(n: u64) -> Vec<Message> {
-        (0..n).map(|i| Message::Prepare { ballot: Ballot(i), from_slot: i }).collect()
+        (0..n)
+            .map(|i| Message::Prepare {
+                ballot: Ballot(i),
+                from_slot: i,
+            })
+            .collect()
     }
 
     /// Runs `test` on a glommio executor of its own.
-    fn on_executor<T: Send + 'static>(test: impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = T>>> + Send + 'static) -> T {
-        glommio::LocalExecutorBuilder::default().spawn(test).unwrap().join().unwrap()
+    fn on_executor<T: Send + 'static>(
+        test: impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = T>>> + Send + 'static,
+    ) -> T {
+        glommio::LocalExecutorBuilder::default()
+            .spawn(test)
+            .unwrap()
+            .join()
+            .unwrap()
     }
 
     fn ready(opened: Opened) -> (Wal, Recovered) {
@@ -257,14 +333,22 @@ mod tests {
         let p = path.clone();
         let found = on_executor(move || {
             Box::pin(async move {
-                let (mut wal, first) = ready(Wal::open::<Message>(&p, |_| panic!("a new log holds nothing")).await.unwrap());
+                let (mut wal, first) = ready(
+                    Wal::open::<Message>(&p, |_| panic!("a new log holds nothing"))
+                        .await
+                        .unwrap(),
+                );
                 assert_eq!(first.replayed, 0);
                 wal.append(records(4)).unwrap();
                 wal.sync().await.unwrap();
                 wal.append(records(1)).unwrap(); // appended, never synced: lost
                 drop(wal);
                 // A torn tail as a crash mid-write leaves it.
-                std::fs::OpenOptions::new().append(true).open(&p).and_then(|mut f| std::io::Write::write_all(&mut f, &[7, 7, 7])).unwrap();
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&p)
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, &[7, 7, 7]))
+                    .unwrap();
                 let mut replayed = Vec::new();
                 let (_, again) = ready(Wal::open::<Message>(&p, |r| replayed.push(r)).await.unwrap());
                 (replayed, again)
@@ -282,7 +366,9 @@ mod tests {
                 wal.append(records(1)).unwrap();
                 wal.sync().await.unwrap();
                 let mut replayed = Vec::new();
-                let dropped = ready(Wal::open::<Message>(&p, |r| replayed.push(r)).await.unwrap()).1.dropped_bytes;
+                let dropped = ready(Wal::open::<Message>(&p, |r| replayed.push(r)).await.unwrap())
+                    .1
+                    .dropped_bytes;
                 (replayed, dropped)
             })
         });
@@ -308,7 +394,11 @@ mod tests {
                 let middle = bytes.len() / 2;
                 bytes[middle] ^= 0x10;
                 std::fs::write(&p, &bytes).unwrap();
-                let Opened::Fault(fault) = Wal::open::<Message>(&p, |_| panic!("nothing is replayed from a faulty log")).await.unwrap() else {
+                let Opened::Fault(fault) =
+                    Wal::open::<Message>(&p, |_| panic!("nothing is replayed from a faulty log"))
+                        .await
+                        .unwrap()
+                else {
                     panic!("a flipped byte mid-log must be a storage fault")
                 };
                 assert_eq!(std::fs::read(&p).unwrap(), bytes, "the faulty log is left as it was");

@@ -17,6 +17,7 @@ pub type Envelope<M> = (u64, M);
 /// one (rkyv derives), through this blanket implementation.
 pub trait Wire: Sized + Clone + std::fmt::Debug + 'static {
     /// Appends a frame holding `batch` to `out`.
+    #[allow(clippy::ptr_arg)] // rkyv archives a Vec, not a slice
     fn encode(batch: &Vec<Envelope<Self>>, out: &mut Vec<u8>) -> Result<(), FrameError>;
     /// The next whole frame from `reader`, if any.
     fn decode(reader: &mut FrameReader) -> Result<Option<Vec<Envelope<Self>>>, FrameError>;
@@ -139,7 +140,9 @@ impl Hello {
             0 => Some(Hello::Replica { id, life }),
             1 => {
                 let ip = u32::try_from(number).ok()?;
-                Some(Hello::Clients { host: (ip != 0).then(|| std::net::Ipv4Addr::from(ip)) })
+                Some(Hello::Clients {
+                    host: (ip != 0).then(|| std::net::Ipv4Addr::from(ip)),
+                })
             }
             2 => Some(Hello::Rejoin { id, life }),
             _ => None,
@@ -154,9 +157,14 @@ mod tests {
     #[test]
     fn greetings_round_trip() {
         for hello in [
-            Hello::Replica { id: 4, life: 1_764_000_000_000 },
+            Hello::Replica {
+                id: 4,
+                life: 1_764_000_000_000,
+            },
             Hello::Rejoin { id: 0, life: 7 },
-            Hello::Clients { host: Some(std::net::Ipv4Addr::new(127, 0, 0, 3)) },
+            Hello::Clients {
+                host: Some(std::net::Ipv4Addr::new(127, 0, 0, 3)),
+            },
             Hello::Clients { host: None },
         ] {
             assert_eq!(Hello::from_bytes(&hello.to_bytes()), Some(hello));

@@ -50,9 +50,17 @@ impl Keys {
                 let exponent = other
                     .strip_prefix("zipf:")
                     .and_then(|s| s.parse::<f64>().ok())
-                    .ok_or_else(|| format!("unknown key distribution `{other}` (expected shared, uniform or zipf:S, e.g. zipf:0.99)"))?;
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown key distribution `{other}` (expected shared, uniform or zipf:S, e.g. zipf:0.99)"
+                        )
+                    })?;
                 let law = Zipf::new(keyspace, exponent).map_err(|e| format!("zipf:{exponent}: {e}"))?;
-                Ok(Keys::Zipf { exponent, keyspace, law })
+                Ok(Keys::Zipf {
+                    exponent,
+                    keyspace,
+                    law,
+                })
             }
         }
     }
@@ -108,7 +116,16 @@ impl Workload {
     /// The original's workload: `conflicts`% on the shared key, `writes`%
     /// PUTs, no SCANs.
     pub fn original(conflicts: u32, writes: u32, value: Bytes) -> Workload {
-        Workload { conflicts, writes, scans: 0, scan_length: 0, keys: Keys::SharedKey, key: CONFLICT_KEY, value, verify: false }
+        Workload {
+            conflicts,
+            writes,
+            scans: 0,
+            scan_length: 0,
+            keys: Keys::SharedKey,
+            key: CONFLICT_KEY,
+            value,
+            verify: false,
+        }
     }
 }
 
@@ -135,11 +152,18 @@ impl Workload {
         // the positions that are not SCANs, counted apart.
         let position = i.wrapping_add(client);
         if exact_share(position, self.scans) {
-            return Command::Scan { key, count: self.scan_length };
+            return Command::Scan {
+                key,
+                count: self.scan_length,
+            };
         }
         let not_scans_before = position - position * u64::from(self.scans.min(100)) / 100;
         if exact_share(not_scans_before, self.writes) {
-            let value = if self.verify { self.unique_value(client, i) } else { self.value.clone() };
+            let value = if self.verify {
+                self.unique_value(client, i)
+            } else {
+                self.value.clone()
+            };
             Command::Put { key, value }
         } else {
             Command::Get { key }
@@ -187,7 +211,11 @@ pub struct ArrivalClock {
 impl ArrivalClock {
     /// Starts at `rate` commands per second, seeded.
     pub fn new(arrivals: Arrivals, rate: f64, seed: u64) -> ArrivalClock {
-        ArrivalClock { arrivals, mean_gap_ns: 1e9 / rate.max(1e-9), rng: ChaCha8Rng::seed_from_u64(seed) }
+        ArrivalClock {
+            arrivals,
+            mean_gap_ns: 1e9 / rate.max(1e-9),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
     }
 
     /// The gap to the next start, in nanoseconds.
@@ -210,7 +238,9 @@ mod tests {
     fn shares_are_exact_in_every_hundred() {
         for pct in [0, 2, 5, 50, 100] {
             for window in 0..5u64 {
-                let hits = (window * 100..(window + 1) * 100).filter(|&i| exact_share(i, pct)).count();
+                let hits = (window * 100..(window + 1) * 100)
+                    .filter(|&i| exact_share(i, pct))
+                    .count();
                 assert_eq!(hits, pct as usize, "{pct}% in window {window}");
             }
         }
@@ -226,16 +256,33 @@ mod tests {
         }
         // Across 512 clients in step, no position sends them all at once
         // (the same positions for all made bursts of 512 on one key).
-        let busiest = (0..100).map(|i| (0..512).filter(|&c| shared(c, i)).count()).max().unwrap_or(0);
-        assert!(busiest <= 40, "{busiest} of 512 clients on the shared key at one position");
+        let busiest = (0..100)
+            .map(|i| (0..512).filter(|&c| shared(c, i)).count())
+            .max()
+            .unwrap_or(0);
+        assert!(
+            busiest <= 40,
+            "{busiest} of 512 clients on the shared key at one position"
+        );
         // And both PUTs and GETs reach it.
-        let puts = (0..512).flat_map(|c| (0..100).map(move |i| (c, i))).filter(|&(c, i)| shared(c, i) && matches!(w.command(c, i), Command::Put { .. })).count();
-        assert!((400..=624).contains(&puts), "{puts} of 1,024 shared-key commands are PUTs");
+        let puts = (0..512)
+            .flat_map(|c| (0..100).map(move |i| (c, i)))
+            .filter(|&(c, i)| shared(c, i) && matches!(w.command(c, i), Command::Put { .. }))
+            .count();
+        assert!(
+            (400..=624).contains(&puts),
+            "{puts} of 1,024 shared-key commands are PUTs"
+        );
     }
 
     #[test]
     fn the_mix_is_exact_per_hundred_commands() {
-        let w = Workload { scans: 10, scan_length: 5, writes: 50, ..Workload::original(0, 50, Bytes::from_static(b"v")) };
+        let w = Workload {
+            scans: 10,
+            scan_length: 5,
+            writes: 50,
+            ..Workload::original(0, 50, Bytes::from_static(b"v"))
+        };
         let (mut scans, mut puts) = (0, 0);
         for i in 0..1000 {
             match w.command(3, i) {
@@ -253,11 +300,16 @@ mod tests {
     #[test]
     fn zipf_keys_are_skewed_and_uniform_keys_are_not() {
         let count_hottest = |keys: Keys| {
-            let w = Workload { keys, ..Workload::original(0, 0, Bytes::new()) };
+            let w = Workload {
+                keys,
+                ..Workload::original(0, 0, Bytes::new())
+            };
             let mut hits = std::collections::HashMap::new();
             for client in 0..20 {
                 for i in 0..500 {
-                    let Command::Get { key } = w.command(client, i) else { panic!("GETs only") };
+                    let Command::Get { key } = w.command(client, i) else {
+                        panic!("GETs only")
+                    };
                     *hits.entry(key).or_insert(0u32) += 1;
                 }
             }
@@ -267,7 +319,11 @@ mod tests {
         // 0.99 puts ~13% of draws on rank 1.
         assert!(count_hottest(Keys::parse("uniform", 1000).expect("uniform")) < 40);
         assert!(count_hottest(Keys::parse("zipf:0.99", 1000).expect("zipf")) > 800);
-        assert!(Keys::parse("zipf:x", 10).is_err() && Keys::parse("normal", 10).is_err() && Keys::parse("uniform", 0).is_err());
+        assert!(
+            Keys::parse("zipf:x", 10).is_err()
+                && Keys::parse("normal", 10).is_err()
+                && Keys::parse("uniform", 0).is_err()
+        );
     }
 
     #[test]

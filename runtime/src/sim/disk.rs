@@ -77,14 +77,17 @@ impl<M: Wire> Disk<M> {
         // The new entries carry the frontier: they vouch for all before.
         self.vouched_end = self.bytes.len();
         self.records_since_compaction += records.len();
-        self.writer.append(records, &mut self.bytes).expect("simulated records fit a frame");
+        self.writer
+            .append(records, &mut self.bytes)
+            .expect("simulated records fit a frame");
         self.writer.synced();
     }
 
     /// Replaces the log with `snapshot` (compaction, or a rejoined
     /// replica's new log), the whole file synced before it counts.
     pub fn replace(&mut self, snapshot: Vec<M>, applied: Vec<CommandId>) {
-        let (bytes, writer) = format::snapshot_file(self.writer.next_seq(), snapshot).expect("simulated records fit a frame");
+        let (bytes, writer) =
+            format::snapshot_file(self.writer.next_seq(), snapshot).expect("simulated records fit a frame");
         self.vouched_end = bytes.len();
         self.bytes = bytes;
         self.writer = writer;
@@ -109,7 +112,10 @@ impl<M: Wire> Disk<M> {
         }
         let base = self.bytes.len();
         let mut written = Vec::new();
-        self.writer.clone().append(records, &mut written).expect("simulated records fit a frame");
+        self.writer
+            .clone()
+            .append(records, &mut written)
+            .expect("simulated records fit a frame");
         let kept = rng.gen_range(0..=written.len());
         written.truncate(kept);
         let mut page_start = base - base % PAGE;
@@ -143,7 +149,8 @@ impl<M: Wire> Disk<M> {
     pub fn read(&mut self) -> Result<Replay<M>, StorageFault> {
         let scan = format::scan(&self.bytes)?;
         let mut records = Vec::new();
-        format::decode_records(&self.bytes, &scan.frames, |m| records.push(m)).expect("a simulated log holds this protocol's records");
+        format::decode_records(&self.bytes, &scan.frames, |m| records.push(m))
+            .expect("a simulated log holds this protocol's records");
         let torn_bytes = self.bytes.len() - scan.intact_end;
         self.bytes.truncate(scan.intact_end);
         self.vouched_end = self.vouched_end.min(scan.intact_end);
@@ -156,8 +163,10 @@ impl<M: Wire> Disk<M> {
     /// entries before the fault, the rest cut (a planted bug's view).
     pub fn cut_at(&mut self, fault: &StorageFault) -> Vec<M> {
         let mut records = Vec::new();
-        format::decode_records(&self.bytes, &fault.intact_before, |m| records.push(m)).expect("a simulated log holds this protocol's records");
-        let next_seq = format::FileHeader::parse(&self.bytes).map_or(0, |h| h.first_seq) + fault.intact_before.len() as u64;
+        format::decode_records(&self.bytes, &fault.intact_before, |m| records.push(m))
+            .expect("a simulated log holds this protocol's records");
+        let next_seq =
+            format::FileHeader::parse(&self.bytes).map_or(0, |h| h.first_seq) + fault.intact_before.len() as u64;
         self.bytes.truncate(fault.offset);
         self.vouched_end = self.vouched_end.min(fault.offset);
         self.writer = LogWriter::new(next_seq);

@@ -51,7 +51,15 @@ impl FaultSchedule {
     ///
     /// With `restarts`, crashed replicas come back instead (see
     /// [`FaultSchedule::draw_restarts`]).
-    pub fn draw(rng: &mut impl Rng, n: usize, sites: usize, max_delay: Duration, timing: &Timing, horizon: Duration, restarts: Restarts) -> Self {
+    pub fn draw(
+        rng: &mut impl Rng,
+        n: usize,
+        sites: usize,
+        max_delay: Duration,
+        timing: &Timing,
+        horizon: Duration,
+        restarts: Restarts,
+    ) -> Self {
         let mut events = Vec::new();
         let horizon_ns = horizon.as_nanos().max(1) as u64;
         let at = |rng: &mut dyn rand::RngCore, from: f64, to: f64| {
@@ -105,7 +113,11 @@ impl FaultSchedule {
         }
 
         events.sort_by_key(|(t, _)| *t);
-        FaultSchedule { events, jitter: (max_delay / 10).max(Duration::from_micros(500)), settled_at: settled }
+        FaultSchedule {
+            events,
+            jitter: (max_delay / 10).max(Duration::from_micros(500)),
+            settled_at: settled,
+        }
     }
 
     /// Crash-restart episodes, one after another so that at most `f`
@@ -116,7 +128,14 @@ impl FaultSchedule {
     /// four, last, the whole cluster loses power and comes back (only with
     /// `whole_cluster`: replicas that keep their disks). Returns when the
     /// last replica is back.
-    pub fn draw_restarts(rng: &mut impl Rng, n: usize, timing: &Timing, horizon: Duration, whole_cluster: bool, events: &mut Vec<(Time, Fault)>) -> Time {
+    pub fn draw_restarts(
+        rng: &mut impl Rng,
+        n: usize,
+        timing: &Timing,
+        horizon: Duration,
+        whole_cluster: bool,
+        events: &mut Vec<(Time, Fault)>,
+    ) -> Time {
         let f = (n - 1) / 2;
         let mut next_free = Time((horizon.as_nanos() as f64 * rng.gen_range(0.05..0.4)) as u64);
         let down_for = |rng: &mut dyn rand::RngCore| timing.leader_timeout.mul_f64(0.3 + 3.7 * rng.gen::<f64>());
@@ -173,7 +192,9 @@ impl FaultSchedule {
                     Fault::Restart(r) => format!("{ms:.1}ms restart replica {r}"),
                     Fault::Partition(g) => format!("{ms:.1}ms partition {g:?} from the rest"),
                     Fault::Heal => format!("{ms:.1}ms heal partition"),
-                    Fault::SpikeStart { a, b, extra } => format!("{ms:.1}ms delay spike +{extra:?} between sites {a} and {b}"),
+                    Fault::SpikeStart { a, b, extra } => {
+                        format!("{ms:.1}ms delay spike +{extra:?} between sites {a} and {b}")
+                    }
                     Fault::SpikeEnd { a, b } => format!("{ms:.1}ms spike between sites {a} and {b} ends"),
                 }
             })

@@ -86,7 +86,9 @@ impl Placement {
     pub fn closest_replica(&self, client: usize) -> ReplicaId {
         let site = self.client_sites[client];
         let delay = |r: usize| self.matrix.one_way(site, self.replica_sites[r]);
-        let Some(best) = (0..self.replica_sites.len()).map(delay).min() else { return 0 };
+        let Some(best) = (0..self.replica_sites.len()).map(delay).min() else {
+            return 0;
+        };
         let nearest: Vec<ReplicaId> = (0..self.replica_sites.len()).filter(|&r| delay(r) == best).collect();
         nearest[client % nearest.len()]
     }

@@ -19,7 +19,10 @@ pub fn command(rng: &mut impl Rng, client: usize, seq: u64, conflicts: u32, writ
         1_000_000 + (client as Key) * 1_000_000_000 + (seq as Key % 1_000)
     };
     if rng.gen_range(0..100) < writes {
-        Command::Put { key, value: Bytes::from(format!("c{client}s{seq}")) }
+        Command::Put {
+            key,
+            value: Bytes::from(format!("c{client}s{seq}")),
+        }
     } else if scans > 0 && rng.gen_range(0..100) < scans {
         Command::Scan { key: key - 2, count: 4 }
     } else {

@@ -2,9 +2,9 @@
 
 use super::disk::Disk;
 use super::faults::{Fault, FaultSchedule};
-use crate::live::wire::Wire;
 use super::{workload, Restarts, Sample, SimConfig, SimOutcome, SYNC_LATENCY};
 use crate::check::{History, Operation, ReplicaLog};
+use crate::live::wire::Wire;
 use protocols::protocol::{Action, ClientConfig, ClientProtocol, Protocol, ReplicaProtocol};
 use protocols::quorum::{QuorumSystem, ReplicaSet};
 use protocols::rejoin::{Lives, Rejoin, RejoinPoint, RejoinStep};
@@ -22,15 +22,28 @@ const STUCK_AFTER: Duration = Duration::from_secs(300);
 enum Event<M> {
     /// `life` and `lives`: the sender's life and what it knew of every
     /// replica's (with volatile restarts only).
-    Deliver { from: NodeId, to: NodeId, msg: M, life: u64, lives: Option<Lives> },
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: M,
+        life: u64,
+        lives: Option<Lives>,
+    },
     /// Between replica hosts, about a volatile rejoin.
-    Host { from: usize, to: usize, msg: HostMessage<M> },
+    Host {
+        from: usize,
+        to: usize,
+        msg: HostMessage<M>,
+    },
     /// A node's timer, in the given life of a replica (0 for clients).
     Tick(NodeId, u64),
     Fault(Fault),
     /// A replica's group sync completes (ignored if it crashed since:
     /// `incarnation` no longer matches).
-    Synced { replica: usize, incarnation: u64 },
+    Synced {
+        replica: usize,
+        incarnation: u64,
+    },
 }
 
 /// What replica hosts tell each other about a volatile rejoin
@@ -40,12 +53,21 @@ enum HostMessage<M> {
     Hello { life: u64 },
     /// The receiver's life `life` is acknowledged; the sender knows of
     /// `point`, and of these lives (an earlier one of the receiver's?).
-    Ack { life: u64, point: RejoinPoint, lives: Lives },
+    Ack {
+        life: u64,
+        point: RejoinPoint,
+        lives: Lives,
+    },
     /// Send a snapshot if you cover `point`.
     AskImage { life: u64, point: RejoinPoint },
     /// The donor's snapshot, with what its state machine had applied (for
     /// the checkers) and its knowledge of lives.
-    Image { life: u64, records: Vec<M>, applied: Vec<CommandId>, lives: Lives },
+    Image {
+        life: u64,
+        records: Vec<M>,
+        applied: Vec<CommandId>,
+        lives: Lives,
+    },
 }
 
 /// A replica's synced records are compacted into its snapshot once they
@@ -165,7 +187,15 @@ where
     let per_client = config.commands / config.clients.max(1);
     let horizon = (max_delay * 4 * per_client.max(1) as u32).max(Duration::from_secs(1));
     let mut schedule = if config.faults {
-        FaultSchedule::draw(&mut rng, n, placement.matrix.len(), max_delay, &timing, horizon, config.restarts)
+        FaultSchedule::draw(
+            &mut rng,
+            n,
+            placement.matrix.len(),
+            max_delay,
+            &timing,
+            horizon,
+            config.restarts,
+        )
     } else {
         FaultSchedule::none()
     };
@@ -178,7 +208,15 @@ where
         assert!(P::Replica::REJOINS, "{} cannot rejoin after losing its state", P::NAME);
     }
     let replicas = (0..n)
-        .map(|id| P::Replica::new(ReplicaConfig { id, quorums: quorums.clone(), timing, bugs: config.bugs, release_lag: config.release_lag }))
+        .map(|id| {
+            P::Replica::new(ReplicaConfig {
+                id,
+                quorums: quorums.clone(),
+                timing,
+                bugs: config.bugs,
+                release_lag: config.release_lag,
+            })
+        })
         .collect();
     let clients = (0..config.clients)
         .map(|c| ClientState {
@@ -271,16 +309,21 @@ where
     for (r, crashed) in world.crashed.iter().enumerate() {
         world.logs[r].crashed = *crashed;
     }
-    let replica_states = world.replicas.iter().enumerate().map(|(r, rep)| {
-        let crashed = if world.crashed[r] {
-            " (crashed)"
-        } else if world.rejoining[r].is_some() {
-            " (rejoining)"
-        } else {
-            ""
-        };
-        format!("replica {r}{crashed}: {}", rep.describe())
-    }).collect();
+    let replica_states = world
+        .replicas
+        .iter()
+        .enumerate()
+        .map(|(r, rep)| {
+            let crashed = if world.crashed[r] {
+                " (crashed)"
+            } else if world.rejoining[r].is_some() {
+                " (rejoining)"
+            } else {
+                ""
+            };
+            format!("replica {r}{crashed}: {}", rep.describe())
+        })
+        .collect();
     SimOutcome {
         replica_states,
         history: world.history,
@@ -347,7 +390,11 @@ where
 
     fn schedule(&mut self, at: Time, event: Event<P::Message>) {
         self.seq += 1;
-        self.queue.push(Scheduled { at, seq: self.seq, event });
+        self.queue.push(Scheduled {
+            at,
+            seq: self.seq,
+            event,
+        });
     }
 
     fn mix(&mut self, x: u64) {
@@ -386,7 +433,16 @@ where
             _ => (0, None),
         };
         if let Some(at) = self.arrival(from, to) {
-            self.schedule(at, Event::Deliver { from, to, msg, life, lives });
+            self.schedule(
+                at,
+                Event::Deliver {
+                    from,
+                    to,
+                    msg,
+                    life,
+                    lives,
+                },
+            );
         }
     }
 
@@ -421,7 +477,9 @@ where
     /// `to` learnt from the stamp (forgetting answers a client held from an
     /// ended life) and knows the sender's life ended.
     fn stale_at(&mut self, from: NodeId, to: NodeId, life: u64, lives: Option<Lives>) -> bool {
-        let (Some(lives), NodeId::Replica(sender)) = (lives, from) else { return false };
+        let (Some(lives), NodeId::Replica(sender)) = (lives, from) else {
+            return false;
+        };
         let known = match to {
             NodeId::Replica(r) => &mut self.known_lives[r],
             NodeId::Client(c) => &mut self.client_lives[c as usize],
@@ -436,11 +494,19 @@ where
 
     fn dispatch(&mut self, event: Event<P::Message>) {
         match event {
-            Event::Deliver { from, to, msg, life, lives } => {
+            Event::Deliver {
+                from,
+                to,
+                msg,
+                life,
+                lives,
+            } => {
                 if self.is_down(to) || self.is_cut(from, to) {
                     return;
                 }
-                if matches!(to, NodeId::Replica(r) if self.rejoining[r].is_some()) || self.stale_at(from, to, life, lives) {
+                if matches!(to, NodeId::Replica(r) if self.rejoining[r].is_some())
+                    || self.stale_at(from, to, life, lives)
+                {
                     return;
                 }
                 self.messages += 1;
@@ -538,7 +604,11 @@ where
 
     fn carry_out_replica(&mut self, r: usize, mut out: Outbox<P::Message>) {
         let durable = self.config.restarts == Restarts::Durable;
-        let after_install = if P::Replica::EXECUTES_ONE_SEQUENCE { Default::default() } else { executed_after_install(&out) };
+        let after_install = if P::Replica::EXECUTES_ONE_SEQUENCE {
+            Default::default()
+        } else {
+            executed_after_install(&out)
+        };
         for action in out.drain() {
             match action {
                 Action::Send { to, msg } => self.send_after_sync(r, to, msg),
@@ -553,7 +623,11 @@ where
                 }
                 Action::Installed { donor, applied } => {
                     self.state_transfers += 1;
-                    let image = if P::Replica::EXECUTES_ONE_SEQUENCE { self.donor_prefix(donor, applied) } else { self.image_of(r, donor, &after_install) };
+                    let image = if P::Replica::EXECUTES_ONE_SEQUENCE {
+                        self.donor_prefix(donor, applied)
+                    } else {
+                        self.image_of(r, donor, &after_install)
+                    };
                     if P::Replica::EXECUTES_ONE_SEQUENCE {
                         self.check_image(r, donor, &image);
                     } else {
@@ -563,7 +637,10 @@ where
                         // replica, against everyone's order of each key.
                         let before = std::mem::take(&mut self.logs[r].applied);
                         self.replaced_of.push(r);
-                        self.replaced.push(ReplicaLog { applied: before, crashed: true });
+                        self.replaced.push(ReplicaLog {
+                            applied: before,
+                            crashed: true,
+                        });
                     }
                     self.logs[r].applied = image;
                 }
@@ -584,7 +661,13 @@ where
             let (least, most) = SYNC_LATENCY;
             let latency = Duration::from_nanos(self.rng.gen_range(least.as_nanos() as u64..=most.as_nanos() as u64));
             let incarnation = self.incarnation[r];
-            self.schedule(self.now + latency, Event::Synced { replica: r, incarnation });
+            self.schedule(
+                self.now + latency,
+                Event::Synced {
+                    replica: r,
+                    incarnation,
+                },
+            );
         }
     }
 
@@ -668,7 +751,9 @@ where
             return self.disks[r].crash(None);
         }
         self.disks[r].crash(Some(&mut self.rng));
-        let others_without_state = (0..self.config.replicas).filter(|&o| o != r && (self.disks[o].damaged || self.rejoining[o].is_some())).count();
+        let others_without_state = (0..self.config.replicas)
+            .filter(|&o| o != r && (self.disks[o].damaged || self.rejoining[o].is_some()))
+            .count();
         if !self.disks[r].damaged && others_without_state < self.quorums.f() && self.rng.gen_bool(0.5) {
             let flips = self.rng.gen_range(1..=3);
             self.disks[r].damage(&mut self.rng, flips);
@@ -681,7 +766,8 @@ where
         if !self.config.disk_faults || !self.rng.gen_bool(SYNC_FAILURE_CHANCE) {
             return false;
         }
-        (0..self.config.replicas).all(|o| o == r || (!self.crashed[o] && self.rejoining[o].is_none() && !self.disks[o].damaged))
+        (0..self.config.replicas)
+            .all(|o| o == r || (!self.crashed[o] && self.rejoining[o].is_none() && !self.disks[o].damaged))
     }
 
     /// A sync failed: the replica stops rather than go on without knowing
@@ -698,7 +784,13 @@ where
     /// ones, or a donor's snapshot) whose state machine starts with
     /// `applied`; what it applied is then what the replay re-executed.
     fn rebuild(&mut self, r: usize, records: Vec<P::Message>, mut applied: Vec<CommandId>) {
-        let config = ReplicaConfig { id: r, quorums: self.quorums.clone(), timing: self.timing, bugs: self.config.bugs, release_lag: self.config.release_lag };
+        let config = ReplicaConfig {
+            id: r,
+            quorums: self.quorums.clone(),
+            timing: self.timing,
+            bugs: self.config.bugs,
+            release_lag: self.config.release_lag,
+        };
         let mut replica = P::Replica::new(config);
         let mut out = std::mem::take(&mut self.outbox);
         if self.logs[r].applied.len() > self.lives[r].len() {
@@ -711,7 +803,11 @@ where
                 match action {
                     Action::Executed(id) => applied.push(id),
                     Action::Installed { donor, applied: count } if donor != r => {
-                        applied = if P::Replica::EXECUTES_ONE_SEQUENCE { self.donor_prefix(donor, count) } else { self.image_held_by(&replica, donor, &after_install) };
+                        applied = if P::Replica::EXECUTES_ONE_SEQUENCE {
+                            self.donor_prefix(donor, count)
+                        } else {
+                            self.image_held_by(&replica, donor, &after_install)
+                        };
                     }
                     _ => {}
                 }
@@ -735,7 +831,9 @@ where
         if self.config.restarts != Restarts::Volatile || self.crashed[r] {
             return false;
         }
-        let without_state = (0..self.config.replicas).filter(|&o| o != r && (self.crashed[o] || self.rejoining[o].is_some())).count();
+        let without_state = (0..self.config.replicas)
+            .filter(|&o| o != r && (self.crashed[o] || self.rejoining[o].is_some()))
+            .count();
         without_state + 1 > self.quorums.f()
     }
 
@@ -807,14 +905,34 @@ where
                 }
             }
             HostMessage::AskImage { life, point } => {
-                if self.rejoining[to].is_none() && self.known_lives[to].of(from) == life && self.replicas[to].covers(&point) {
+                if self.rejoining[to].is_none()
+                    && self.known_lives[to].of(from) == life
+                    && self.replicas[to].covers(&point)
+                {
                     let records = self.replicas[to].snapshot();
                     let (applied, lives) = (self.logs[to].applied.clone(), self.known_lives[to].clone());
-                    self.send_host(to, from, HostMessage::Image { life, records, applied, lives });
+                    self.send_host(
+                        to,
+                        from,
+                        HostMessage::Image {
+                            life,
+                            records,
+                            applied,
+                            lives,
+                        },
+                    );
                 }
             }
-            HostMessage::Image { life, records, applied, lives } => {
-                if self.rejoining[to].as_ref().is_some_and(|rejoin| rejoin.accepts_image(life)) {
+            HostMessage::Image {
+                life,
+                records,
+                applied,
+                lives,
+            } => {
+                if self.rejoining[to]
+                    .as_ref()
+                    .is_some_and(|rejoin| rejoin.accepts_image(life))
+                {
                     self.rejoining[to] = None;
                     self.known_lives[to].merge(&lives);
                     self.rejoins += 1;
@@ -823,7 +941,9 @@ where
                         // the replica then rebuilds from as from any log.
                         let disk = &mut self.disks[to];
                         disk.replace(records, applied.clone());
-                        disk.read().unwrap_or_else(|fault| panic!("a log just written must read back: {fault}")).records
+                        disk.read()
+                            .unwrap_or_else(|fault| panic!("a log just written must read back: {fault}"))
+                            .records
                     } else {
                         records
                     };
@@ -841,7 +961,11 @@ where
     fn donor_prefix(&self, donor: usize, count: u64) -> Vec<CommandId> {
         let count = count as usize;
         let current = &self.logs[donor].applied;
-        let list = if current.len() >= count { current } else { &self.lives[donor] };
+        let list = if current.len() >= count {
+            current
+        } else {
+            &self.lives[donor]
+        };
         list[..count.min(list.len())].to_vec()
     }
 
@@ -858,8 +982,18 @@ where
     }
 
     /// [`World::image_of`] for a replica being rebuilt.
-    fn image_held_by(&self, replica: &P::Replica, donor: usize, after_install: &std::collections::HashSet<CommandId>) -> Vec<CommandId> {
-        let earlier = self.replaced.iter().zip(&self.replaced_of).filter(|(_, &of)| of == donor).map(|(log, _)| &log.applied);
+    fn image_held_by(
+        &self,
+        replica: &P::Replica,
+        donor: usize,
+        after_install: &std::collections::HashSet<CommandId>,
+    ) -> Vec<CommandId> {
+        let earlier = self
+            .replaced
+            .iter()
+            .zip(&self.replaced_of)
+            .filter(|(_, &of)| of == donor)
+            .map(|(log, _)| &log.applied);
         let mut seen = std::collections::HashSet::new();
         [&self.logs[donor].applied, &self.lives[donor]]
             .into_iter()
@@ -878,7 +1012,14 @@ where
         let own_set: std::collections::HashSet<&CommandId> = own.iter().collect();
         let held: Vec<&CommandId> = image.iter().filter(|id| own_set.contains(id)).collect();
         if held.len() != own.len() || held.iter().zip(own).any(|(a, b)| *a != b) {
-            let first = own.iter().zip(held.iter().copied().chain(std::iter::repeat(&CommandId::new(u64::MAX, 0)))).position(|(a, b)| a != b);
+            let first = own
+                .iter()
+                .zip(
+                    held.iter()
+                        .copied()
+                        .chain(std::iter::repeat(&CommandId::new(u64::MAX, 0))),
+                )
+                .position(|(a, b)| a != b);
             self.transfer_violations.push(format!(
                 "agreement: replica {r} installed replica {donor}'s state, which does not hold what replica {r} had applied in the same order (first difference at its command #{})",
                 first.unwrap_or(held.len())
@@ -910,24 +1051,43 @@ where
         client.remaining -= 1;
         let seq = client.next_seq;
         client.next_seq += 1;
-        let command = workload::command(&mut self.rng, c, seq, self.config.conflicts, self.config.writes, self.config.scans);
+        let command = workload::command(
+            &mut self.rng,
+            c,
+            seq,
+            self.config.conflicts,
+            self.config.writes,
+            self.config.scans,
+        );
         let id = CommandId::new(c as u64, seq);
         self.index_of.insert(id, self.history.ops.len());
         self.clients[c].in_flight = Some(self.history.ops.len());
-        self.history.ops.push(Operation { id, command: command.clone(), invoked: self.now, completed: None });
+        self.history.ops.push(Operation {
+            id,
+            command: command.clone(),
+            invoked: self.now,
+            completed: None,
+        });
         let mut out = std::mem::take(&mut self.outbox);
         self.clients[c].protocol.submit(id, command, self.now, &mut out);
         self.carry_out_client(c, out);
     }
 
     fn complete(&mut self, c: usize, done: protocols::Completion) {
-        let Some(&index) = self.index_of.get(&done.id) else { return };
+        let Some(&index) = self.index_of.get(&done.id) else {
+            return;
+        };
         let op = &mut self.history.ops[index];
         if op.completed.is_some() {
             return;
         }
         op.completed = Some((self.now, done.result));
-        self.samples.push(Sample { client: c, site: self.clients[c].site, latency: self.now - op.invoked, fast_path: done.fast_path });
+        self.samples.push(Sample {
+            client: c,
+            site: self.clients[c].site,
+            latency: self.now - op.invoked,
+            fast_path: done.fast_path,
+        });
         self.completed += 1;
         if self.clients[c].in_flight == Some(index) {
             self.clients[c].in_flight = None;

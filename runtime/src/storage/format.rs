@@ -58,13 +58,19 @@ impl FileHeader {
     pub fn parse(bytes: &[u8]) -> Result<FileHeader, String> {
         let b = bytes.get(..FILE_HEADER_LEN).ok_or("the file header is incomplete")?;
         if b[0..8] != FILE_MAGIC {
-            return Err(format!("the file does not start as a log of this format ({:02x?}): corrupt, or written by another version", &b[0..8]));
+            return Err(format!(
+                "the file does not start as a log of this format ({:02x?}): corrupt, or written by another version",
+                &b[0..8]
+            ));
         }
         if crc32fast::hash(&b[..28]).to_le_bytes() != b[28..32] {
             return Err("the file header fails its checksum".into());
         }
         let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
-        Ok(FileHeader { first_seq: word(8), snapshot_entries: word(16) })
+        Ok(FileHeader {
+            first_seq: word(8),
+            snapshot_entries: word(16),
+        })
     }
 }
 
@@ -80,7 +86,10 @@ impl LogWriter {
     /// A writer whose next entry is `next_seq`, everything before it synced
     /// (a file just opened, or a snapshot just written).
     pub fn new(next_seq: u64) -> Self {
-        LogWriter { next_seq, synced_below: next_seq }
+        LogWriter {
+            next_seq,
+            synced_below: next_seq,
+        }
     }
 
     /// Appends `records` to `out` as entries, each under the frame cap; the
@@ -105,7 +114,8 @@ impl LogWriter {
             *next_seq += 1;
             Ok(())
         };
-        let oversized = encode_within_cap(batch, RECORDS_PER_ENTRY, out, entry).map_err(|e| format!("a write-ahead log entry: {e}"))?;
+        let oversized = encode_within_cap(batch, RECORDS_PER_ENTRY, out, entry)
+            .map_err(|e| format!("a write-ahead log entry: {e}"))?;
         if !oversized.is_empty() {
             return Err("a write-ahead log record larger than a frame".into());
         }
@@ -130,7 +140,13 @@ pub fn snapshot_file<M: Wire>(first_seq: u64, records: Vec<M>) -> Result<(Vec<u8
     let mut bytes = vec![0; FILE_HEADER_LEN];
     let mut writer = LogWriter::new(first_seq);
     let entries = writer.append(records, &mut bytes)?;
-    bytes[..FILE_HEADER_LEN].copy_from_slice(&FileHeader { first_seq, snapshot_entries: entries }.to_bytes());
+    bytes[..FILE_HEADER_LEN].copy_from_slice(
+        &FileHeader {
+            first_seq,
+            snapshot_entries: entries,
+        }
+        .to_bytes(),
+    );
     writer.synced();
     Ok((bytes, writer))
 }
@@ -180,7 +196,10 @@ struct EntryView {
 /// The entry at `at`, if it is whole and its checksum holds.
 fn entry_at(bytes: &[u8], at: usize) -> Option<EntryView> {
     let frame_start = at.checked_add(ENTRY_HEADER_LEN)?;
-    let header: &[u8; FRAME_HEADER_LEN] = bytes.get(frame_start..frame_start + FRAME_HEADER_LEN)?.try_into().ok()?;
+    let header: &[u8; FRAME_HEADER_LEN] = bytes
+        .get(frame_start..frame_start + FRAME_HEADER_LEN)?
+        .try_into()
+        .ok()?;
     let parsed = Header::parse(header).ok()?;
     let end = frame_start + FRAME_HEADER_LEN + parsed.payload_len;
     let entry = bytes.get(at..end)?;
@@ -188,7 +207,12 @@ fn entry_at(bytes: &[u8], at: usize) -> Option<EntryView> {
         return None;
     }
     let word = |from: usize| u64::from_le_bytes(entry[from..from + 8].try_into().expect("8 bytes"));
-    Some(EntryView { seq: word(4), synced_below: word(12), frame: frame_start..end, end })
+    Some(EntryView {
+        seq: word(4),
+        synced_below: word(12),
+        frame: frame_start..end,
+        end,
+    })
 }
 
 /// The first intact entry at or after `from`, found byte by byte (the
@@ -208,7 +232,11 @@ pub fn scan(bytes: &[u8]) -> Result<Scan, StorageFault> {
         // file is one whose creation a crash cut short.
         return Ok(Scan::default());
     }
-    let fault = |offset: usize, what: String, intact_before: &[Range<usize>]| StorageFault { offset, what, intact_before: intact_before.to_vec() };
+    let fault = |offset: usize, what: String, intact_before: &[Range<usize>]| StorageFault {
+        offset,
+        what,
+        intact_before: intact_before.to_vec(),
+    };
     let header = FileHeader::parse(bytes).map_err(|what| fault(0, what, &[]))?;
     let snapshot_end = header.first_seq.saturating_add(header.snapshot_entries);
     let mut frames = Vec::new();
@@ -232,14 +260,25 @@ pub fn scan(bytes: &[u8]) -> Result<Scan, StorageFault> {
                 }
                 from = later.end;
             }
-            return Ok(Scan { header: Some(header), frames, intact_end: at, next_seq: expected });
+            return Ok(Scan {
+                header: Some(header),
+                frames,
+                intact_end: at,
+                next_seq: expected,
+            });
         };
         if entry.seq != expected {
-            let what = format!("entry {} stands where entry {expected} belongs: an entry is missing or misplaced", entry.seq);
+            let what = format!(
+                "entry {} stands where entry {expected} belongs: an entry is missing or misplaced",
+                entry.seq
+            );
             return Err(fault(at, what, &frames));
         }
         if entry.synced_below < frontier || entry.synced_below > entry.seq {
-            let what = format!("entry {} says entries below {} were synced, after an entry said {frontier}: misplaced", entry.seq, entry.synced_below);
+            let what = format!(
+                "entry {} says entries below {} were synced, after an entry said {frontier}: misplaced",
+                entry.seq, entry.synced_below
+            );
             return Err(fault(at, what, &frames));
         }
         frontier = entry.synced_below;
@@ -247,14 +286,23 @@ pub fn scan(bytes: &[u8]) -> Result<Scan, StorageFault> {
         at = entry.end;
         expected += 1;
     }
-    Ok(Scan { header: Some(header), frames, intact_end: at, next_seq: expected })
+    Ok(Scan {
+        header: Some(header),
+        frames,
+        intact_end: at,
+        next_seq: expected,
+    })
 }
 
 /// Decodes the records of `frames` (from [`scan`]) and hands each to
 /// `each`, oldest first, one entry at a time; how many there were. An
 /// entry that checks but holds no records of this protocol means the log
 /// was written by another protocol or version: an error, never a cut.
-pub fn decode_records<M: Wire>(bytes: &[u8], frames: &[Range<usize>], mut each: impl FnMut(M)) -> Result<usize, String> {
+pub fn decode_records<M: Wire>(
+    bytes: &[u8],
+    frames: &[Range<usize>],
+    mut each: impl FnMut(M),
+) -> Result<usize, String> {
     let mut reader = FrameReader::new();
     let mut count = 0;
     for frame in frames {
@@ -282,7 +330,12 @@ mod tests {
     use protocols::paxos::Message;
 
     fn records(n: u64) -> Vec<Message> {
-        (0..n).map(|i| Message::Prepare { ballot: Ballot(i), from_slot: i }).collect()
+        (0..n)
+            .map(|i| Message::Prepare {
+                ballot: Ballot(i),
+                from_slot: i,
+            })
+            .collect()
     }
 
     /// A log of `batches` synced batches of `per` records, one entry each,
@@ -313,7 +366,11 @@ mod tests {
         assert_eq!((scan.frames.len(), scan.intact_end, scan.next_seq), (3, bytes.len(), 3));
         assert_eq!(replayed(&bytes).len(), 12);
         assert_eq!(self::scan(&[]).unwrap(), Scan::default(), "a new log");
-        assert_eq!(self::scan(&bytes[..10]).unwrap(), Scan::default(), "a header cut short by a crash");
+        assert_eq!(
+            self::scan(&bytes[..10]).unwrap(),
+            Scan::default(),
+            "a header cut short by a crash"
+        );
     }
 
     #[test]
@@ -325,7 +382,11 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 0x40;
         let torn = scan_of(&bytes);
-        assert_eq!((torn.intact_end, torn.next_seq), (starts[2], 2), "a flipped byte in the last entry");
+        assert_eq!(
+            (torn.intact_end, torn.next_seq),
+            (starts[2], 2),
+            "a flipped byte in the last entry"
+        );
     }
 
     #[test]
@@ -412,7 +473,18 @@ mod tests {
         let value = bytes::Bytes::from(vec![b'v'; 1024]);
         let commit = |slot: u64| Message::Commit {
             slot,
-            value: (0..256u64).map(|i| (protocols::CommandId::new(i, slot), protocols::Command::Put { key: i as i64, value: value.clone() })).collect::<Vec<_>>().into(),
+            value: (0..256u64)
+                .map(|i| {
+                    (
+                        protocols::CommandId::new(i, slot),
+                        protocols::Command::Put {
+                            key: i as i64,
+                            value: value.clone(),
+                        },
+                    )
+                })
+                .collect::<Vec<_>>()
+                .into(),
         };
         let all: Vec<Message> = (0..100).map(commit).collect();
         let (bytes, _) = snapshot_file(0, all.clone()).unwrap();

@@ -37,7 +37,10 @@ where
     for replicas in [3, 5] {
         for conflicts in [2, 50] {
             for seed in 0..seeds {
-                let config = SimConfig { faults: true, ..uniform_10ms(replicas, 20, 1000, conflicts, seed) };
+                let config = SimConfig {
+                    faults: true,
+                    ..uniform_10ms(replicas, 20, 1000, conflicts, seed)
+                };
                 let v = runtime::sim::run::<P>(&config).violations();
                 assert!(v.is_empty(), "{replicas} replicas, {conflicts}%, seed {seed}: {v:?}");
             }

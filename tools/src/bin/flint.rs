@@ -7,7 +7,9 @@ use tools::flint::{self, FlintArgs};
 fn main() {
     let args = FlintArgs::parse();
     let result = if args.wants_tui() {
-        flint::table::load(args.table.as_deref()).and_then(|loaded| flint::tui::run(&args, loaded)).map(|()| String::new())
+        flint::table::load(args.table.as_deref())
+            .and_then(|loaded| flint::tui::run(&args, loaded))
+            .map(|()| String::new())
     } else {
         flint::run(&args)
     };

@@ -9,7 +9,10 @@ use tools::client_logs::read::{read_dir, Summary};
 
 /// The command line.
 #[derive(Parser, Debug)]
-#[command(name = "parse-client-logs", about = "Throughput and p50/p90/p99/p99.9 from a directory of the original's client logs")]
+#[command(
+    name = "parse-client-logs",
+    about = "Throughput and p50/p90/p99/p99.9 from a directory of the original's client logs"
+)]
 struct Args {
     /// The directory holding one log file per client clone (`client`, `client1`, …).
     dir: std::path::PathBuf,
@@ -22,7 +25,10 @@ fn main() {
     let args = Args::parse();
     let logs = match read_dir(&args.dir) {
         Ok(logs) if logs.is_empty() => {
-            eprintln!("parse-client-logs: {}: no file holds `latency`, `Slow Paths:` or `Test took` lines", args.dir.display());
+            eprintln!(
+                "parse-client-logs: {}: no file holds `latency`, `Slow Paths:` or `Test took` lines",
+                args.dir.display()
+            );
             std::process::exit(1);
         }
         Ok(logs) => logs,
@@ -33,9 +39,15 @@ fn main() {
     };
     if args.per_file {
         for (path, log) in &logs {
-            let took = log.test_took.map_or("-".to_string(), |t| format!("{:.3} s", t.as_secs_f64()));
+            let took = log
+                .test_took
+                .map_or("-".to_string(), |t| format!("{:.3} s", t.as_secs_f64()));
             let slow = log.slow_paths.map_or(String::new(), |s| format!(", slow paths {s}"));
-            println!("{}: {} commands, test took {took}{slow}", path.display(), log.latencies_ms.len());
+            println!(
+                "{}: {} commands, test took {took}{slow}",
+                path.display(),
+                log.latencies_ms.len()
+            );
         }
     }
     print!("{}", Summary::of(&logs).render());

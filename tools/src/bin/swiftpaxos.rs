@@ -21,18 +21,29 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SWIFTPAXOS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWIFTPAXOS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // A client's -log names its latency logs; its diagnostics go to -diagnostics or stderr.
-    let diagnostics = args.diagnostics.as_ref().or(args.log.as_ref().filter(|_| args.run != "client"));
+    let diagnostics = args
+        .diagnostics
+        .as_ref()
+        .or(args.log.as_ref().filter(|_| args.run != "client"));
     match diagnostics {
         Some(path) => match std::fs::File::create(path) {
-            Ok(file) => tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::sync::Mutex::new(file)).with_ansi(false).init(),
+            Ok(file) => tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .init(),
             Err(e) => {
                 eprintln!("swiftpaxos: {}: {e}", path.display());
                 std::process::exit(2);
             }
         },
-        None => tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init(),
+        None => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
     }
     match run(&args) {
         Ok(out) => print!("{out}"),

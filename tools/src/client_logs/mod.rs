@@ -44,7 +44,14 @@ mod tests {
     #[test]
     fn clones_write_to_the_originals_file_names() {
         let names: Vec<_> = (0..3).map(|c| clone_file_name(Path::new("out/client"), c)).collect();
-        assert_eq!(names, [Path::new("out/client"), Path::new("out/client1"), Path::new("out/client2")]);
+        assert_eq!(
+            names,
+            [
+                Path::new("out/client"),
+                Path::new("out/client1"),
+                Path::new("out/client2")
+            ]
+        );
     }
 
     #[test]
@@ -59,6 +66,10 @@ mod tests {
         let t = go_log_timestamp();
         let b = t.as_bytes();
         assert_eq!(t.len(), 20, "{t:?}");
-        assert_eq!((b[4], b[7], b[10], b[13], b[16], b[19]), (b'/', b'/', b' ', b':', b':', b' '), "{t:?}");
+        assert_eq!(
+            (b[4], b[7], b[10], b[13], b[16], b[19]),
+            (b'/', b'/', b' ', b':', b':', b' '),
+            "{t:?}"
+        );
     }
 }

@@ -22,7 +22,10 @@ pub struct CloneLog {
 /// microseconds) if the line has one.
 fn message(line: &str) -> &str {
     let mut rest = line.trim_end();
-    for looks_like in [|w: &str| w.len() == 10 && w.as_bytes()[4] == b'/', |w: &str| w.len() >= 8 && w.as_bytes()[2] == b':'] {
+    for looks_like in [
+        |w: &str| w.len() == 10 && w.as_bytes()[4] == b'/',
+        |w: &str| w.len() >= 8 && w.as_bytes()[2] == b':',
+    ] {
         match rest.split_once(' ') {
             Some((word, tail)) if looks_like(word) => rest = tail,
             _ => break,
@@ -57,11 +60,16 @@ pub fn parse(text: &str, name: &str) -> Result<CloneLog, String> {
 /// by name, each parsed.
 pub fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, CloneLog)>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
     paths.sort();
     let mut logs = Vec::new();
     for path in paths {
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
         let log = parse(&text, &path.display().to_string())?;
         if !log.latencies_ms.is_empty() || log.test_took.is_some() || log.slow_paths.is_some() {
             logs.push((path, log));
@@ -105,14 +113,21 @@ impl Summary {
 
     /// Completed commands per second over the longest test.
     pub fn throughput(&self) -> Option<f64> {
-        self.longest_test.filter(|t| !t.is_zero()).map(|t| self.completed as f64 / t.as_secs_f64())
+        self.longest_test
+            .filter(|t| !t.is_zero())
+            .map(|t| self.completed as f64 / t.as_secs_f64())
     }
 
     /// The report `parse-client-logs` prints.
     pub fn render(&self) -> String {
         let mut text = format!("files: {}\ncommands: {}\n", self.files, self.completed);
         match (self.throughput(), self.longest_test) {
-            (Some(ops), Some(t)) => text += &format!("throughput: {ops:.0} ops/s (over the longest test, {:.3} s)\n", t.as_secs_f64()),
+            (Some(ops), Some(t)) => {
+                text += &format!(
+                    "throughput: {ops:.0} ops/s (over the longest test, {:.3} s)\n",
+                    t.as_secs_f64()
+                )
+            }
             _ => text += "throughput: unknown (no `Test took` line)\n",
         }
         let l = &self.latency_us;
@@ -128,7 +143,11 @@ impl Summary {
             );
         }
         if let Some(slow) = self.slow_paths {
-            let share = if self.completed == 0 { 0.0 } else { 100.0 * slow as f64 / self.completed as f64 };
+            let share = if self.completed == 0 {
+                0.0
+            } else {
+                100.0 * slow as f64 / self.completed as f64
+            };
             text += &format!("slow paths: {slow} ({share:.1}%)\n");
         }
         text
@@ -168,7 +187,11 @@ mod tests {
 
     #[test]
     fn a_malformed_line_names_the_file_and_line() {
-        let err = parse("2026/12/01 16:48:09 latency 3\n2026/12/01 16:48:09 latency fast\n", "logs/client2").unwrap_err();
+        let err = parse(
+            "2026/12/01 16:48:09 latency 3\n2026/12/01 16:48:09 latency fast\n",
+            "logs/client2",
+        )
+        .unwrap_err();
         assert!(err.starts_with("logs/client2:2: latency:"), "{err}");
         let err = parse("Test took forever\n", "c").unwrap_err();
         assert!(err.starts_with("c:1: Test took:"), "{err}");
@@ -179,7 +202,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("parse-client-logs-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("client"), ORIGINAL).unwrap();
-        std::fs::write(dir.join("client1"), "2026/12/01 16:48:09 latency 1\n2026/12/01 16:48:09 latency 2\n2026/12/01 16:48:09 Test took 500ms\n").unwrap();
+        std::fs::write(
+            dir.join("client1"),
+            "2026/12/01 16:48:09 latency 1\n2026/12/01 16:48:09 latency 2\n2026/12/01 16:48:09 Test took 500ms\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("notes.txt"), "nothing to see\n").unwrap();
         let logs = read_dir(&dir).unwrap();
         assert_eq!(logs.len(), 2, "the notes file holds no client lines");
@@ -189,7 +216,10 @@ mod tests {
         assert!((s.throughput().unwrap() - 5.0 / 11.780058467).abs() < 1e-9);
         let text = s.render();
         assert!(text.contains("slow paths: 2 (40.0%)"), "{text}");
-        assert!(text.contains("p50 9.247 ms"), "the median of 1, 2, 9.24, 10.5, 120 ms is 9.24 ms at histogram precision: {text}");
+        assert!(
+            text.contains("p50 9.247 ms"),
+            "the median of 1, 2, 9.24, 10.5, 120 ms is 9.24 ms at histogram precision: {text}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -43,11 +43,19 @@ impl CloneLogs {
             Some(base) => (0..clones)
                 .map(|c| {
                     let path = clone_file_name(base, c);
-                    File::create(&path).map(BufWriter::new).map_err(|e| format!("-log {}: {e}", path.display()))
+                    File::create(&path)
+                        .map(BufWriter::new)
+                        .map_err(|e| format!("-log {}: {e}", path.display()))
                 })
                 .collect::<Result<_, _>>()?,
         };
-        Ok(CloneLogs { per_clone: per_clone.max(1), has_slow_path, clones: vec![Clone::default(); clones], files, error: None })
+        Ok(CloneLogs {
+            per_clone: per_clone.max(1),
+            has_slow_path,
+            clones: vec![Clone::default(); clones],
+            files,
+            error: None,
+        })
     }
 
     /// Records one completion: a `latency` line in its clone's file, and a
@@ -55,7 +63,9 @@ impl CloneLogs {
     /// path (as the original prints them).
     pub fn completed(&mut self, done: Completed) {
         let index = done.client / self.per_clone;
-        let Some(clone) = self.clones.get_mut(index) else { return };
+        let Some(clone) = self.clones.get_mut(index) else {
+            return;
+        };
         clone.completed += 1;
         clone.first_sent = Some(clone.first_sent.map_or(done.sent, |s| s.min(done.sent)));
         clone.last_done = clone.last_done.max(done.sent + done.latency);
@@ -84,7 +94,9 @@ impl CloneLogs {
     pub fn finish(mut self) -> Result<Totals, String> {
         for index in 0..self.clones.len() {
             let clone = &self.clones[index];
-            let took = clone.last_done.saturating_sub(clone.first_sent.unwrap_or(clone.last_done));
+            let took = clone
+                .last_done
+                .saturating_sub(clone.first_sent.unwrap_or(clone.last_done));
             let mut lines = String::new();
             if self.has_slow_path && clone.slow == 0 {
                 lines += &format!("{}Slow Paths: {}\n", go_log_timestamp(), clone.slow);
@@ -100,7 +112,12 @@ impl CloneLogs {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let started = self.clones.iter().filter_map(|c| c.first_sent).min().unwrap_or_default();
+        let started = self
+            .clones
+            .iter()
+            .filter_map(|c| c.first_sent)
+            .min()
+            .unwrap_or_default();
         let ended = self.clones.iter().map(|c| c.last_done).max().unwrap_or_default();
         Ok(Totals {
             completed: self.clones.iter().map(|c| c.completed).sum(),
@@ -136,7 +153,12 @@ mod tests {
     use super::*;
 
     fn done(client: usize, sent_ms: u64, latency_us: u64, fast_path: Option<bool>) -> Completed {
-        Completed { client, sent: Duration::from_millis(sent_ms), latency: Duration::from_micros(latency_us), fast_path }
+        Completed {
+            client,
+            sent: Duration::from_millis(sent_ms),
+            latency: Duration::from_micros(latency_us),
+            fast_path,
+        }
     }
 
     #[test]
@@ -156,7 +178,17 @@ mod tests {
 
         let first = std::fs::read_to_string(&base).unwrap();
         let messages: Vec<&str> = first.lines().map(|l| &l[20..]).collect();
-        assert_eq!(messages, ["latency 1.5", "latency 2.5", "Slow Paths: 1", "latency 1", "Slow Paths: 2", "Test took 3ms"]);
+        assert_eq!(
+            messages,
+            [
+                "latency 1.5",
+                "latency 2.5",
+                "Slow Paths: 1",
+                "latency 1",
+                "Slow Paths: 2",
+                "Test took 3ms"
+            ]
+        );
         let second = std::fs::read_to_string(dir.join("client1")).unwrap();
         let messages: Vec<&str> = second.lines().map(|l| &l[20..]).collect();
         assert_eq!(messages, ["latency 9.244", "Slow Paths: 1", "Test took 9.244ms"]);
@@ -183,7 +215,10 @@ mod tests {
         logs.completed(done(0, 0, 4000, None));
         logs.completed(done(0, 4, 4000, None));
         let totals = logs.finish().unwrap();
-        assert_eq!((totals.completed, totals.slow, totals.elapsed), (2, 0, Duration::from_millis(8)));
+        assert_eq!(
+            (totals.completed, totals.slow, totals.elapsed),
+            (2, 0, Duration::from_millis(8))
+        );
         assert_eq!(totals.throughput(), 250.0);
     }
 }

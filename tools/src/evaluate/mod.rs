@@ -5,16 +5,15 @@
 //! plus Flint's estimates beside the simulated medians. Writes CSV and PNG
 //! under `results/geo/`.
 
-
 use crate::deployment;
 use crate::flint::choose::{plan_with, Plan};
 use crate::flint::formulas;
 use crate::flint::simulate::{explain, per_site, sim_config};
 use crate::flint::sites::Sites;
 use crate::protocol_name::ProtocolName;
+use bench::plots::{self, Panel, Series};
 use clap::Parser;
 use net::LatencyTable;
-use bench::plots::{self, Panel, Series};
 use protocols::quorum::FastQuorums;
 use runtime::sim::SimConfig;
 use std::fmt::Write;
@@ -22,7 +21,10 @@ use std::path::{Path, PathBuf};
 
 /// The command line of `evaluate`.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "evaluate", about = "Reproduce the paper's geo evaluation (speedup over Paxos per conflict rate, latency CDF) in the simulator; write CSV and PNG.")]
+#[command(
+    name = "evaluate",
+    about = "Reproduce the paper's geo evaluation (speedup over Paxos per conflict rate, latency CDF) in the simulator; write CSV and PNG."
+)]
 pub struct EvaluateArgs {
     /// Folder with aws.conf, quorum.conf and aws-latency-table.txt.
     #[arg(long, default_value = "../shared/reference")]
@@ -68,13 +70,41 @@ pub struct Variant {
 
 /// Every protocol; SwiftPaxos in both fast-quorum kinds.
 pub const VARIANTS: [Variant; 7] = [
-    Variant { label: "SwiftPaxos", protocol: ProtocolName::SwiftPaxos, three_quarters: false },
-    Variant { label: "SwiftPaxos-3/4", protocol: ProtocolName::SwiftPaxos, three_quarters: true },
-    Variant { label: "Paxos", protocol: ProtocolName::Paxos, three_quarters: false },
-    Variant { label: "N2Paxos", protocol: ProtocolName::N2Paxos, three_quarters: false },
-    Variant { label: "CURP", protocol: ProtocolName::Curp, three_quarters: false },
-    Variant { label: "FastPaxos", protocol: ProtocolName::FastPaxos, three_quarters: false },
-    Variant { label: "EPaxos", protocol: ProtocolName::EPaxos, three_quarters: false },
+    Variant {
+        label: "SwiftPaxos",
+        protocol: ProtocolName::SwiftPaxos,
+        three_quarters: false,
+    },
+    Variant {
+        label: "SwiftPaxos-3/4",
+        protocol: ProtocolName::SwiftPaxos,
+        three_quarters: true,
+    },
+    Variant {
+        label: "Paxos",
+        protocol: ProtocolName::Paxos,
+        three_quarters: false,
+    },
+    Variant {
+        label: "N2Paxos",
+        protocol: ProtocolName::N2Paxos,
+        three_quarters: false,
+    },
+    Variant {
+        label: "CURP",
+        protocol: ProtocolName::Curp,
+        three_quarters: false,
+    },
+    Variant {
+        label: "FastPaxos",
+        protocol: ProtocolName::FastPaxos,
+        three_quarters: false,
+    },
+    Variant {
+        label: "EPaxos",
+        protocol: ProtocolName::EPaxos,
+        three_quarters: false,
+    },
 ];
 
 /// The reference deployment, resolved.
@@ -92,7 +122,9 @@ pub struct Setup {
 fn read(dir: &Path, name: &str) -> Result<(String, String), String> {
     let path = dir.join(name);
     let shown = path.display().to_string();
-    std::fs::read_to_string(&path).map(|text| (text, shown.clone())).map_err(|e| format!("{shown}: {e}"))
+    std::fs::read_to_string(&path)
+        .map(|text| (text, shown.clone()))
+        .map_err(|e| format!("{shown}: {e}"))
 }
 
 /// Reads the reference files. Client sites: the config's clients, then
@@ -106,10 +138,16 @@ pub fn setup(reference: &Path) -> Result<Setup, String> {
     let table = LatencyTable::parse(&text).map_err(|e| format!("{shown}: {e}"))?;
     let (quorum_text, quorum_shown) = read(reference, "quorum.conf")?;
     let aliases: Vec<&str> = config.replicas.iter().map(|n| n.alias.as_str()).collect();
-    let FastQuorums::Fixed(entries) = protocols::quorum_file::parse(&quorum_text, &aliases).map_err(|e| format!("{quorum_shown}: {e}"))? else {
-        return Err(format!("{quorum_shown}: the evaluation needs a fixed fast quorum with its leader (`l ALIAS`)"));
+    let FastQuorums::Fixed(entries) =
+        protocols::quorum_file::parse(&quorum_text, &aliases).map_err(|e| format!("{quorum_shown}: {e}"))?
+    else {
+        return Err(format!(
+            "{quorum_shown}: the evaluation needs a fixed fast quorum with its leader (`l ALIAS`)"
+        ));
     };
-    let Some(&(leader, _)) = entries.first() else { return Err(format!("{quorum_shown}: no leader")) };
+    let Some(&(leader, _)) = entries.first() else {
+        return Err(format!("{quorum_shown}: no leader"));
+    };
     let mut replicas: Vec<String> = aliases.iter().map(|a| a.to_string()).collect();
     let leader_name = replicas.remove(leader);
     replicas.insert(0, leader_name);
@@ -133,7 +171,12 @@ pub fn setup(reference: &Path) -> Result<Setup, String> {
             return Err(format!("client `{client}`: the Proxy section names `{proxy}` but the closest replica is `{closest}`; the simulator sends clients to the closest"));
         }
     }
-    Ok(Setup { table, sites, fixed, fixed_quorum })
+    Ok(Setup {
+        table,
+        sites,
+        fixed,
+        fixed_quorum,
+    })
 }
 
 /// The estimate plan of `variant` (the leader is replica 0).
@@ -141,7 +184,9 @@ pub fn plan(setup: &Setup, variant: &Variant) -> Plan {
     let mut plan = plan_with(variant.protocol, &setup.sites, 0, &setup.fixed_quorum);
     if variant.three_quarters {
         plan.fast_quorum = None;
-        plan.estimates = (0..setup.sites.clients.len()).map(|c| formulas::swiftpaxos_three_quarters(&setup.sites, c, 0)).collect();
+        plan.estimates = (0..setup.sites.clients.len())
+            .map(|c| formulas::swiftpaxos_three_quarters(&setup.sites, c, 0))
+            .collect();
     }
     plan
 }
@@ -149,12 +194,25 @@ pub fn plan(setup: &Setup, variant: &Variant) -> Plan {
 /// The simulator's settings for `variant` at `conflicts`%.
 pub fn config(setup: &Setup, variant: &Variant, conflicts: u32, args: &EvaluateArgs) -> Result<SimConfig, String> {
     let plan = plan(setup, variant);
-    let mut config = sim_config(&setup.table, &setup.sites, &plan, conflicts, args.commands_per_client * args.clients_per_site, args.seed)?;
+    let mut config = sim_config(
+        &setup.table,
+        &setup.sites,
+        &plan,
+        conflicts,
+        args.commands_per_client * args.clients_per_site,
+        args.seed,
+    )?;
     let clients = setup.sites.clients.len() * args.clients_per_site;
-    config.placement = runtime::sim::Placement::from_table(&setup.table, &setup.sites.replicas, &setup.sites.clients, clients).map_err(|e| e.to_string())?;
+    config.placement =
+        runtime::sim::Placement::from_table(&setup.table, &setup.sites.replicas, &setup.sites.clients, clients)
+            .map_err(|e| e.to_string())?;
     config.clients = clients;
     config.commands = clients * args.commands_per_client;
-    config.fast_quorums = if variant.three_quarters { FastQuorums::ThreeQuarters } else { setup.fixed.clone() };
+    config.fast_quorums = if variant.three_quarters {
+        FastQuorums::ThreeQuarters
+    } else {
+        setup.fixed.clone()
+    };
     Ok(config)
 }
 
@@ -170,8 +228,13 @@ pub struct RunResult {
 
 /// Runs every (variant, rate) in the simulator, checking each run.
 pub fn simulate_all(setup: &Setup, args: &EvaluateArgs) -> Result<Vec<RunResult>, String> {
-    let jobs: Vec<(usize, u32)> = (0..VARIANTS.len()).flat_map(|v| args.conflicts.iter().map(move |&c| (v, c))).collect();
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let jobs: Vec<(usize, u32)> = (0..VARIANTS.len())
+        .flat_map(|v| args.conflicts.iter().map(move |&c| (v, c)))
+        .collect();
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -184,15 +247,27 @@ pub fn simulate_all(setup: &Setup, args: &EvaluateArgs) -> Result<Vec<RunResult>
                     let outcome = crate::sim::run_one(VARIANTS[v].protocol, &config)?;
                     let violations = outcome.violations();
                     if !violations.is_empty() {
-                        return Err(format!("{} at {conflicts}%: the run failed its checks: {}", VARIANTS[v].label, violations.join("; ")));
+                        return Err(format!(
+                            "{} at {conflicts}%: the run failed its checks: {}",
+                            VARIANTS[v].label,
+                            violations.join("; ")
+                        ));
                     }
-                    Ok(RunResult { variant: v, conflicts, sites: per_site(&outcome, &config, &setup.sites) })
+                    Ok(RunResult {
+                        variant: v,
+                        conflicts,
+                        sites: per_site(&outcome, &config, &setup.sites),
+                    })
                 })();
                 results.lock().expect("no worker panics holding the lock").push(result);
             });
         }
     });
-    let mut results = results.into_inner().expect("workers are done").into_iter().collect::<Result<Vec<_>, _>>()?;
+    let mut results = results
+        .into_inner()
+        .expect("workers are done")
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
     results.sort_by_key(|r| (r.variant, r.conflicts));
     Ok(results)
 }
@@ -211,7 +286,16 @@ pub struct Speedup {
 }
 
 fn means(run: &RunResult) -> Vec<f64> {
-    run.sites.iter().map(|s| if s.2.is_empty() { f64::NAN } else { s.2.iter().sum::<f64>() / s.2.len() as f64 }).collect()
+    run.sites
+        .iter()
+        .map(|s| {
+            if s.2.is_empty() {
+                f64::NAN
+            } else {
+                s.2.iter().sum::<f64>() / s.2.len() as f64
+            }
+        })
+        .collect()
 }
 
 /// The speedup of `run` over `paxos` (same rate).
@@ -229,7 +313,11 @@ pub fn speedup(run: &RunResult, paxos: &RunResult) -> Speedup {
             worst = (r, site);
         }
     }
-    Speedup { average: mean(&theirs) / mean(&mine), best, worst }
+    Speedup {
+        average: mean(&theirs) / mean(&mine),
+        best,
+        worst,
+    }
 }
 
 /// Runs the whole evaluation and writes its files; returns a summary.
@@ -242,16 +330,21 @@ pub fn run(args: &EvaluateArgs) -> Result<String, String> {
     let results = simulate_all(&setup, args)?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let find = |v: usize, c: u32| results.iter().find(|r| r.variant == v && r.conflicts == c);
-    let paxos = VARIANTS.iter().position(|v| v.protocol == ProtocolName::Paxos).expect("Paxos is a variant");
+    let paxos = VARIANTS
+        .iter()
+        .position(|v| v.protocol == ProtocolName::Paxos)
+        .expect("Paxos is a variant");
     let sites = &setup.sites;
 
     // Figure 7a: speedups.
     let mut speedup_csv = String::from("protocol,conflicts_pct,average,best,best_site,worst,worst_site\n");
-    let mut medians_csv = String::from("protocol,conflicts_pct,site,proxy,mean_ms,median_ms,p99_ms,fast_share,estimate_fast_ms,estimate_slow_ms\n");
+    let mut medians_csv = String::from(
+        "protocol,conflicts_pct,site,proxy,mean_ms,median_ms,p99_ms,fast_share,estimate_fast_ms,estimate_slow_ms\n",
+    );
     let mut panels: Vec<Panel> = ["average site", "best site", "worst site"]
         .iter()
         .map(|t| Panel {
-            title: format!("{t}"),
+            title: t.to_string(),
             x_label: "conflict rate (%)".into(),
             y_label: "speedup over Paxos, mean latency (×)".into(),
             series: Vec::new(),
@@ -261,14 +354,16 @@ pub fn run(args: &EvaluateArgs) -> Result<String, String> {
             legend: plots::SeriesLabelPosition::LowerLeft,
             markers: Vec::new(),
             y_max: None,
-        log_y: false,
+            log_y: false,
         })
         .collect();
     for (v, variant) in VARIANTS.iter().enumerate() {
         let plan = plan(&setup, variant);
         let mut lines = [Vec::new(), Vec::new(), Vec::new()];
         for (i, &c) in args.conflicts.iter().enumerate() {
-            let (Some(run), Some(base)) = (find(v, c), find(paxos, c)) else { continue };
+            let (Some(run), Some(base)) = (find(v, c), find(paxos, c)) else {
+                continue;
+            };
             let s = speedup(run, base);
             let _ = writeln!(
                 speedup_csv,
@@ -281,7 +376,9 @@ pub fn run(args: &EvaluateArgs) -> Result<String, String> {
             let site_means = means(run);
             for (site, (median, fast, sorted)) in run.sites.iter().enumerate() {
                 let e = plan.estimates[site];
-                let p99 = sorted.get((sorted.len() * 99).div_ceil(100).saturating_sub(1)).map_or(String::new(), |v| format!("{v:.1}"));
+                let p99 = sorted
+                    .get((sorted.len() * 99).div_ceil(100).saturating_sub(1))
+                    .map_or(String::new(), |v| format!("{v:.1}"));
                 let _ = writeln!(
                     medians_csv,
                     "{},{c},{},{},{:.1},{},{p99},{},{},{:.1}",
@@ -298,7 +395,10 @@ pub fn run(args: &EvaluateArgs) -> Result<String, String> {
         }
         if variant.protocol != ProtocolName::Paxos {
             for (panel, points) in panels.iter_mut().zip(lines) {
-                panel.series.push(Series { label: variant.label.to_string(), points });
+                panel.series.push(Series {
+                    label: variant.label.to_string(),
+                    points,
+                });
             }
         }
     }
@@ -344,15 +444,24 @@ pub fn run(args: &EvaluateArgs) -> Result<String, String> {
                 let _ = writeln!(cdf_csv, "{},{},{:.1}", variant.label, p / 2, all[idx]);
             }
         }
-        cdf.series.push(Series { label: variant.label.to_string(), points });
+        cdf.series.push(Series {
+            label: variant.label.to_string(),
+            points,
+        });
     }
     write(&args.out, "cdf_conflicts_2.csv", &cdf_csv)?;
     cdf.x_max = Some(largest_p99 * 1.05);
     cdf.title += " (x axis cut after the slowest protocol's p99; the CSV has every percentile)";
-    plots::write_png(&args.out.join("cdf.png"), "Latency CDF (simulated)", &[cdf], (1000, 560))?;
+    plots::write_png(
+        &args.out.join("cdf.png"),
+        "Latency CDF (simulated)",
+        &[cdf],
+        (1000, 560),
+    )?;
 
     // Flint's estimates against the simulator at 0% and 2%.
-    let mut compare_csv = String::from("protocol,conflicts_pct,site,estimate_ms,simulated_median_ms,diff_pct,fast_share,flag\n");
+    let mut compare_csv =
+        String::from("protocol,conflicts_pct,site,estimate_ms,simulated_median_ms,diff_pct,fast_share,flag\n");
     let mut flagged = 0;
     let mut compared = 0;
     for (v, variant) in VARIANTS.iter().enumerate() {
@@ -360,7 +469,9 @@ pub fn run(args: &EvaluateArgs) -> Result<String, String> {
         for c in [0, 2] {
             let Some(run) = find(v, c) else { continue };
             for (site, (median, fast, _)) in run.sites.iter().enumerate() {
-                let (Some(median), e) = (median, plan.estimates[site]) else { continue };
+                let (Some(median), e) = (median, plan.estimates[site]) else {
+                    continue;
+                };
                 let flag = explain(variant.protocol, e.fast, e.slow, *median, *fast);
                 compared += 1;
                 flagged += usize::from(flag.is_some());
@@ -382,8 +493,19 @@ pub fn run(args: &EvaluateArgs) -> Result<String, String> {
 
     let runtime = compare_runtime(args, &setup, &results)?;
     let mut summary = String::new();
-    let _ = writeln!(summary, "replicas: {} (leader {}), client sites: {}", sites.replicas.join(", "), sites.replicas[0], sites.clients.len());
-    let _ = writeln!(summary, "{:<16} {}", "speedup (avg)", args.conflicts.iter().map(|c| format!("{c:>6}%")).collect::<String>());
+    let _ = writeln!(
+        summary,
+        "replicas: {} (leader {}), client sites: {}",
+        sites.replicas.join(", "),
+        sites.replicas[0],
+        sites.clients.len()
+    );
+    let _ = writeln!(
+        summary,
+        "{:<16} {}",
+        "speedup (avg)",
+        args.conflicts.iter().map(|c| format!("{c:>6}%")).collect::<String>()
+    );
     for (v, variant) in VARIANTS.iter().enumerate() {
         let row: String = args
             .conflicts
@@ -401,10 +523,19 @@ pub fn run(args: &EvaluateArgs) -> Result<String, String> {
             let _ = writeln!(summary, "runtime vs simulation: {flagged} of {compared} site medians differ by more than 10% (runtime_vs_simulation.csv)");
         }
         None => {
-            let _ = writeln!(summary, "runtime vs simulation: no bench results in {} (run tools/evaluate.sh)", args.runtime.display());
+            let _ = writeln!(
+                summary,
+                "runtime vs simulation: no bench results in {} (run tools/evaluate.sh)",
+                args.runtime.display()
+            );
         }
     }
-    let _ = writeln!(summary, "wrote {} in {:.0} s", args.out.display(), started.elapsed().as_secs_f64());
+    let _ = writeln!(
+        summary,
+        "wrote {} in {:.0} s",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(summary)
 }
 
@@ -417,38 +548,68 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<(), String> {
 /// `QuorumSystem::new`, so its SwiftPaxos uses three-quarters fast quorums.
 fn variant_of_bench(protocol: &str) -> Option<usize> {
     let name: ProtocolName = protocol.parse().ok()?;
-    VARIANTS.iter().position(|v| v.protocol == name && (name != ProtocolName::SwiftPaxos || v.three_quarters))
+    VARIANTS
+        .iter()
+        .position(|v| v.protocol == name && (name != ProtocolName::SwiftPaxos || v.three_quarters))
 }
 
 /// Reads the bench results in `--runtime`, writes `runtime_vs_simulation.csv`
 /// (bench p50 per site against the simulated median at the same conflict
 /// rate), and returns (sites compared, sites over 10%); `None` without results.
-fn compare_runtime(args: &EvaluateArgs, setup: &Setup, results: &[RunResult]) -> Result<Option<(usize, usize)>, String> {
-    let Ok(entries) = std::fs::read_dir(&args.runtime) else { return Ok(None) };
-    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+fn compare_runtime(
+    args: &EvaluateArgs,
+    setup: &Setup,
+    results: &[RunResult],
+) -> Result<Option<(usize, usize)>, String> {
+    let Ok(entries) = std::fs::read_dir(&args.runtime) else {
+        return Ok(None);
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
     files.sort();
     if files.is_empty() {
         return Ok(None);
     }
-    let mut csv = String::from("protocol,conflicts_pct,site,simulated_median_ms,runtime_p50_ms,diff_pct,runtime_commands,flag,bench_command\n");
+    let mut csv = String::from(
+        "protocol,conflicts_pct,site,simulated_median_ms,runtime_p50_ms,diff_pct,runtime_commands,flag,bench_command\n",
+    );
     let (mut compared, mut flagged) = (0, 0);
     for path in files {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{shown}: {e}"))?;
         let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{shown}: {e}"))?;
-        let protocol = json["protocol"].as_str().ok_or_else(|| format!("{shown}: no `protocol`"))?;
-        let conflicts = json["conflicts"].as_u64().ok_or_else(|| format!("{shown}: no `conflicts`"))? as u32;
-        let Some(v) = variant_of_bench(protocol) else { return Err(format!("{shown}: unknown protocol `{protocol}`")) };
+        let protocol = json["protocol"]
+            .as_str()
+            .ok_or_else(|| format!("{shown}: no `protocol`"))?;
+        let conflicts = json["conflicts"]
+            .as_u64()
+            .ok_or_else(|| format!("{shown}: no `conflicts`"))? as u32;
+        let Some(v) = variant_of_bench(protocol) else {
+            return Err(format!("{shown}: unknown protocol `{protocol}`"));
+        };
         let Some(run) = results.iter().find(|r| r.variant == v && r.conflicts == conflicts) else {
-            return Err(format!("{shown}: no simulation at {conflicts}% conflicts to compare with"));
+            return Err(format!(
+                "{shown}: no simulation at {conflicts}% conflicts to compare with"
+            ));
         };
         let command = json["command"].as_str().unwrap_or_default().replace('"', "'");
         for site in json["per_site"].as_array().map(Vec::as_slice).unwrap_or_default() {
             let name = site["site"].as_str().unwrap_or_default();
-            let (Some(p50), Some(c)) = (site["latency_ms"]["p50"].as_f64(), setup.sites.clients.iter().position(|s| s == name)) else { continue };
+            let (Some(p50), Some(c)) = (
+                site["latency_ms"]["p50"].as_f64(),
+                setup.sites.clients.iter().position(|s| s == name),
+            ) else {
+                continue;
+            };
             let Some(simulated) = run.sites[c].0 else { continue };
             let diff = (p50 - simulated) / simulated;
-            let flag = if diff.abs() > RUNTIME_TOLERANCE { "over 10%: see results/geo/README.md" } else { "" };
+            let flag = if diff.abs() > RUNTIME_TOLERANCE {
+                "over 10%: see results/geo/README.md"
+            } else {
+                ""
+            };
             compared += 1;
             flagged += usize::from(!flag.is_empty());
             let _ = writeln!(

@@ -66,7 +66,10 @@ fn convoy(s: &Sites, c: usize, from_client: &[f64]) -> f64 {
         let our_second_round_at = |r: usize| 2.0 * to_quorum + s.cr(c, r);
         let seen_in_time = quorum.iter().any(|&r| start + s.rr(x, r) <= our_second_round_at(r));
         if !seen_in_time {
-            start = quorum.iter().map(|&r| our_second_round_at(r) - s.rr(x, r)).fold(0.0, f64::max);
+            start = quorum
+                .iter()
+                .map(|&r| our_second_round_at(r) - s.rr(x, r))
+                .fold(0.0, f64::max);
         }
         let from_x: Vec<f64> = (0..s.n()).map(|r| s.rr(x, r)).collect();
         worst = worst.max(start + medium_path(&from_x) + s.cr(c, x));
@@ -120,6 +123,12 @@ mod tests {
         // x = C: 18 + 40 = 58 > 29 and 18 + 35 = 53 > 36: start becomes
         //        max(29 − 40, 36 − 35) = 1; C's reach 35 → 140; 1 + 140 + 14 = 155.
         // Slow = max(48, 155) = 155.
-        assert_eq!(estimate(&sites, 0), Estimate { fast: Some(24.0), slow: 155.0 });
+        assert_eq!(
+            estimate(&sites, 0),
+            Estimate {
+                fast: Some(24.0),
+                slow: 155.0
+            }
+        );
     }
 }

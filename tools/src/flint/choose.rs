@@ -53,7 +53,10 @@ pub struct Criteria {
 impl Default for Criteria {
     /// The original Flint's choice: the lowest mean slow-path latency.
     fn default() -> Criteria {
-        Criteria { rule: LeaderRule::SlowPath, minimize: Objective::Average }
+        Criteria {
+            rule: LeaderRule::SlowPath,
+            minimize: Objective::Average,
+        }
     }
 }
 
@@ -112,7 +115,11 @@ fn hundredths(x: f64) -> f64 {
 /// per protocol.
 pub fn mean(values: impl Iterator<Item = f64>) -> f64 {
     let (sum, count) = values.fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
-    if count == 0 { 0.0 } else { sum / count as f64 }
+    if count == 0 {
+        0.0
+    } else {
+        sum / count as f64
+    }
 }
 
 /// Every candidate plan of `protocol`, in the tie-breaking order the module
@@ -120,9 +127,9 @@ pub fn mean(values: impl Iterator<Item = f64>) -> f64 {
 pub fn candidates(protocol: ProtocolName, sites: &Sites) -> Vec<Plan> {
     match protocol {
         ProtocolName::FastPaxos | ProtocolName::EPaxos => vec![plan_with(protocol, sites, 0, &[])],
-        ProtocolName::Paxos | ProtocolName::N2Paxos | ProtocolName::Curp => {
-            (0..sites.n()).map(|leader| plan_with(protocol, sites, leader, &[])).collect()
-        }
+        ProtocolName::Paxos | ProtocolName::N2Paxos | ProtocolName::Curp => (0..sites.n())
+            .map(|leader| plan_with(protocol, sites, leader, &[]))
+            .collect(),
         ProtocolName::SwiftPaxos => {
             let majority = QuorumSystem::new(sites.n()).majority();
             subsets(sites.n(), majority)
@@ -148,7 +155,8 @@ pub fn best_plan(protocol: ProtocolName, sites: &Sites, criteria: Criteria) -> P
             best = Some((candidate, score));
         }
     }
-    best.map(|(plan, _)| plan).expect("every protocol has at least one candidate when there is a replica")
+    best.map(|(plan, _)| plan)
+        .expect("every protocol has at least one candidate when there is a replica")
 }
 
 /// A plan with a fixed leader (and quorum), for a placement chosen elsewhere
@@ -158,17 +166,34 @@ pub fn plan_with(protocol: ProtocolName, sites: &Sites, leader: usize, fast_quor
     match protocol {
         ProtocolName::FastPaxos => plan(protocol, sites, None, None, |c| formulas::fastpaxos(sites, c)),
         ProtocolName::EPaxos => plan(protocol, sites, None, None, |c| formulas::epaxos(sites, c)),
-        ProtocolName::Paxos => plan(protocol, sites, Some(leader), None, |c| formulas::paxos(sites, c, leader)),
-        ProtocolName::N2Paxos => plan(protocol, sites, Some(leader), None, |c| formulas::n2paxos(sites, c, leader)),
-        ProtocolName::Curp => plan(protocol, sites, Some(leader), None, |c| formulas::curp(sites, c, leader)),
-        ProtocolName::SwiftPaxos => {
-            plan(protocol, sites, Some(leader), Some(fast_quorum.to_vec()), |c| formulas::swiftpaxos(sites, c, leader, fast_quorum))
-        }
+        ProtocolName::Paxos => plan(protocol, sites, Some(leader), None, |c| {
+            formulas::paxos(sites, c, leader)
+        }),
+        ProtocolName::N2Paxos => plan(protocol, sites, Some(leader), None, |c| {
+            formulas::n2paxos(sites, c, leader)
+        }),
+        ProtocolName::Curp => plan(protocol, sites, Some(leader), None, |c| {
+            formulas::curp(sites, c, leader)
+        }),
+        ProtocolName::SwiftPaxos => plan(protocol, sites, Some(leader), Some(fast_quorum.to_vec()), |c| {
+            formulas::swiftpaxos(sites, c, leader, fast_quorum)
+        }),
     }
 }
 
-fn plan(protocol: ProtocolName, sites: &Sites, leader: Option<usize>, fast_quorum: Option<Vec<usize>>, estimate: impl Fn(usize) -> Estimate) -> Plan {
-    Plan { protocol, leader, fast_quorum, estimates: (0..sites.clients.len()).map(estimate).collect() }
+fn plan(
+    protocol: ProtocolName,
+    sites: &Sites,
+    leader: Option<usize>,
+    fast_quorum: Option<Vec<usize>>,
+    estimate: impl Fn(usize) -> Estimate,
+) -> Plan {
+    Plan {
+        protocol,
+        leader,
+        fast_quorum,
+        estimates: (0..sites.clients.len()).map(estimate).collect(),
+    }
 }
 
 /// Every `size`-subset of `0..n`, in lexicographic order.
@@ -187,7 +212,10 @@ mod tests {
 
     #[test]
     fn subsets_come_in_lexicographic_order() {
-        assert_eq!(subsets(4, 3), [vec![0, 1, 2], vec![0, 1, 3], vec![0, 2, 3], vec![1, 2, 3]]);
+        assert_eq!(
+            subsets(4, 3),
+            [vec![0, 1, 2], vec![0, 1, 3], vec![0, 2, 3], vec![1, 2, 3]]
+        );
     }
 
     /// Three replicas at the same distance from one client and from each
@@ -197,12 +225,21 @@ mod tests {
     fn ties_go_to_the_first_candidate_in_the_documented_order() {
         let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
         let equal = vec![vec![0.0, 20.0, 20.0], vec![20.0, 0.0, 20.0], vec![20.0, 20.0, 0.0]];
-        let sites = Sites::from_delays(names(&["A", "B", "C"]), names(&["X"]), equal, vec![vec![10.0, 10.0, 10.0]]);
+        let sites = Sites::from_delays(
+            names(&["A", "B", "C"]),
+            names(&["X"]),
+            equal,
+            vec![vec![10.0, 10.0, 10.0]],
+        );
         for rule in [LeaderRule::SlowPath, LeaderRule::FastPath] {
             for minimize in [Objective::Average, Objective::Worst] {
                 let criteria = Criteria { rule, minimize };
                 let swift = best_plan(ProtocolName::SwiftPaxos, &sites, criteria);
-                assert_eq!((swift.leader, swift.fast_quorum), (Some(0), Some(vec![0, 1])), "{criteria:?}");
+                assert_eq!(
+                    (swift.leader, swift.fast_quorum),
+                    (Some(0), Some(vec![0, 1])),
+                    "{criteria:?}"
+                );
                 assert_eq!(best_plan(ProtocolName::Curp, &sites, criteria).leader, Some(0));
             }
         }

@@ -25,7 +25,13 @@ pub fn client_address(c: usize) -> String {
 /// every protocol was estimated) and `estimates.txt`, the report (Accord's
 /// figures included: it has no deployment here, so that is where it
 /// applies). Returns the files' names.
-pub fn write(dir: &Path, table: &LatencyTable, sites: &Sites, estimates: &Estimates, report: &str) -> Result<Vec<String>, String> {
+pub fn write(
+    dir: &Path,
+    table: &LatencyTable,
+    sites: &Sites,
+    estimates: &Estimates,
+    report: &str,
+) -> Result<Vec<String>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let plans = &estimates.plans;
     let mut files = vec![
@@ -59,7 +65,9 @@ pub fn deployment(sites: &Sites, plans: &[Plan]) -> String {
         let _ = writeln!(out, "{name} {}", client_address(c));
     }
     out += "\n-- Master --\n\nmaster 127.0.2.1\n\nmasterPort: 7087\n\n";
-    let protocol = plans.first().map_or("swiftpaxos".to_string(), |p| p.protocol.to_string());
+    let protocol = plans
+        .first()
+        .map_or("swiftpaxos".to_string(), |p| p.protocol.to_string());
     let _ = writeln!(out, "protocol: {protocol}\n\nreqs:        1000\nwrites:      100\nconflicts:   2\ncommandSize: 100\nkey:         42\n");
     out += &proxy_section(sites);
     out
@@ -86,7 +94,13 @@ pub fn latency(table: &LatencyTable, sites: &Sites) -> String {
         .iter()
         .enumerate()
         .map(|(r, name)| (replica_address(r), name))
-        .chain(sites.clients.iter().enumerate().map(|(c, name)| (client_address(c), name)))
+        .chain(
+            sites
+                .clients
+                .iter()
+                .enumerate()
+                .map(|(c, name)| (client_address(c), name)),
+        )
         .collect();
     let mut out = String::from("// Written by `flint --export`: round trips between the nodes of deployment.conf.\n");
     for (a, region_a) in &nodes {
@@ -101,7 +115,9 @@ pub fn latency(table: &LatencyTable, sites: &Sites) -> String {
 /// The quorum file: the leader marked `l`, and SwiftPaxos's fixed fast
 /// quorum (other protocols: the leader and a majority it is fastest to).
 pub fn quorum(sites: &Sites, plan: &Plan) -> String {
-    let Some(leader) = plan.leader else { return String::new() };
+    let Some(leader) = plan.leader else {
+        return String::new();
+    };
     let members = match &plan.fast_quorum {
         Some(q) => q.clone(),
         None => {
@@ -112,5 +128,14 @@ pub fn quorum(sites: &Sites, plan: &Plan) -> String {
             by_distance
         }
     };
-    members.iter().map(|&r| if r == leader { format!("l {}\n", sites.replicas[r]) } else { format!("{}\n", sites.replicas[r]) }).collect()
+    members
+        .iter()
+        .map(|&r| {
+            if r == leader {
+                format!("l {}\n", sites.replicas[r])
+            } else {
+                format!("{}\n", sites.replicas[r])
+            }
+        })
+        .collect()
 }

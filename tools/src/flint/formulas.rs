@@ -45,7 +45,10 @@ pub fn flow(p: ProtocolName) -> &'static str {
 /// Multi-Paxos: `c → L`, `Accept` to all, the m-th `Accepted` back at `L`
 /// (its own counts), `L → c`. Four delays.
 pub fn paxos(s: &Sites, c: usize, leader: usize) -> Estimate {
-    Estimate { fast: None, slow: s.cr(c, leader) + leader_commit(s, leader) + s.cr(c, leader) }
+    Estimate {
+        fast: None,
+        slow: s.cr(c, leader) + leader_commit(s, leader) + s.cr(c, leader),
+    }
 }
 
 /// When `L` holds a majority of `Accepted`, counted from its `Accept`.
@@ -61,10 +64,21 @@ fn leader_commit(s: &Sites, leader: usize) -> f64 {
 pub fn n2paxos(s: &Sites, c: usize, leader: usize) -> Estimate {
     let p = s.closest(c);
     let accept_at_p = s.rr(leader, p);
-    let votes = (0..s.n()).map(|r| if r == p || r == leader { accept_at_p } else { s.rr(leader, r) + s.rr(r, p) }).collect();
+    let votes = (0..s.n())
+        .map(|r| {
+            if r == p || r == leader {
+                accept_at_p
+            } else {
+                s.rr(leader, r) + s.rr(r, p)
+            }
+        })
+        .collect();
     let learned = kth_smallest(votes, QuorumSystem::new(s.n()).majority()).max(accept_at_p);
     let via_closest = s.cr(c, leader) + learned + s.cr(c, p);
-    Estimate { fast: None, slow: via_closest.min(paxos(s, c, leader).slow) }
+    Estimate {
+        fast: None,
+        slow: via_closest.min(paxos(s, c, leader).slow),
+    }
 }
 
 /// CURP over N2Paxos. Fast: the master's `SpecReply` and `3n/4+1`
@@ -75,9 +89,20 @@ pub fn curp(s: &Sites, c: usize, leader: usize) -> Estimate {
     let q = QuorumSystem::new(s.n());
     let spec_reply = 2.0 * s.cr(c, leader);
     let recorded = kth_smallest((0..s.n()).map(|r| 2.0 * s.cr(c, r)).collect(), q.three_quarters());
-    let ordered = (0..s.n()).map(|r| if r == leader { spec_reply } else { s.cr(c, leader) + s.rr(leader, r) + s.cr(c, r) }).collect();
+    let ordered = (0..s.n())
+        .map(|r| {
+            if r == leader {
+                spec_reply
+            } else {
+                s.cr(c, leader) + s.rr(leader, r) + s.cr(c, r)
+            }
+        })
+        .collect();
     let slow = kth_smallest(ordered, q.majority()).max(spec_reply);
-    Estimate { fast: Some(recorded.max(spec_reply).min(slow)), slow }
+    Estimate {
+        fast: Some(recorded.max(spec_reply).min(slow)),
+        slow,
+    }
 }
 
 /// SwiftPaxos with the fast quorum `fast_quorum` (which holds `L`). Fast:
@@ -87,9 +112,20 @@ pub fn curp(s: &Sites, c: usize, leader: usize) -> Estimate {
 pub fn swiftpaxos(s: &Sites, c: usize, leader: usize, fast_quorum: &[usize]) -> Estimate {
     let reply = 2.0 * s.cr(c, leader);
     let fast = fast_quorum.iter().map(|&r| 2.0 * s.cr(c, r)).fold(reply, f64::max);
-    let slow_acks = (0..s.n()).map(|r| if r == leader { reply } else { s.cr(c, leader) + s.rr(leader, r) + s.cr(c, r) }).collect();
+    let slow_acks = (0..s.n())
+        .map(|r| {
+            if r == leader {
+                reply
+            } else {
+                s.cr(c, leader) + s.rr(leader, r) + s.cr(c, r)
+            }
+        })
+        .collect();
     let slow = kth_smallest(slow_acks, QuorumSystem::new(s.n()).majority()).max(reply);
-    Estimate { fast: Some(fast.min(slow)), slow }
+    Estimate {
+        fast: Some(fast.min(slow)),
+        slow,
+    }
 }
 
 /// SwiftPaxos with three-quarters fast quorums: any `3n/4+1` replicas
@@ -98,7 +134,9 @@ pub fn swiftpaxos_three_quarters(s: &Sites, c: usize, leader: usize) -> Estimate
     let size = QuorumSystem::new(s.n()).three_quarters();
     let mut others: Vec<usize> = (0..s.n()).filter(|&r| r != leader).collect();
     others.sort_by(|&a, &b| s.cr(c, a).total_cmp(&s.cr(c, b)));
-    let quorum: Vec<usize> = std::iter::once(leader).chain(others.into_iter().take(size.saturating_sub(1))).collect();
+    let quorum: Vec<usize> = std::iter::once(leader)
+        .chain(others.into_iter().take(size.saturating_sub(1)))
+        .collect();
     swiftpaxos(s, c, leader, &quorum)
 }
 
@@ -115,7 +153,10 @@ pub fn fastpaxos(s: &Sites, c: usize) -> Estimate {
     let fast = kth_smallest((0..n).map(|r| first_vote_at(p, r)).collect(), k) + s.cr(c, p);
     let all_votes_at = |r: usize| (0..n).map(|v| first_vote_at(r, v)).fold(0.0, f64::max);
     let recovered = kth_smallest((0..n).map(|r| all_votes_at(r) + s.rr(r, p)).collect(), k);
-    Estimate { fast: Some(fast), slow: recovered + s.cr(c, p) }
+    Estimate {
+        fast: Some(fast),
+        slow: recovered + s.cr(c, p),
+    }
 }
 
 /// EPaxos: `p` leads its client's command. Fast: `PreAccept` and `f +
@@ -129,9 +170,11 @@ pub fn epaxos(s: &Sites, c: usize) -> Estimate {
     let pre_accept = kth_smallest(round_trips.clone(), q.epaxos_fast());
     let accept = kth_smallest(round_trips, q.majority());
     let edges = 2.0 * s.cr(c, p);
-    Estimate { fast: Some(edges + pre_accept), slow: edges + pre_accept + accept }
+    Estimate {
+        fast: Some(edges + pre_accept),
+        slow: edges + pre_accept + accept,
+    }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -174,23 +217,47 @@ mod tests {
     fn curp_fast_needs_every_witness_of_three_and_slow_a_majority_of_ordered() {
         // L = A. SpecReply 10; 3n/4+1 = 3 Recorded: the third of 10, 24, 28.
         // Ordered: A 10, B 5 + 30 + 12 = 47, C 5 + 40 + 14 = 59; second 47.
-        assert_eq!(curp(&example(), 0, A), Estimate { fast: Some(28.0), slow: 47.0 });
+        assert_eq!(
+            curp(&example(), 0, A),
+            Estimate {
+                fast: Some(28.0),
+                slow: 47.0
+            }
+        );
     }
 
     #[test]
     fn swiftpaxos_fast_is_the_fixed_quorums_slowest_round_trip() {
         // L = A, quorum {A, B}: max(10, 24) = 24. SlowAcks: A's with its
         // Reply at 10, B 5 + 30 + 12 = 47, C 5 + 40 + 14 = 59: second 47.
-        assert_eq!(swiftpaxos(&example(), 0, A, &[0, 1]), Estimate { fast: Some(24.0), slow: 47.0 });
+        assert_eq!(
+            swiftpaxos(&example(), 0, A, &[0, 1]),
+            Estimate {
+                fast: Some(24.0),
+                slow: 47.0
+            }
+        );
         // L = B, quorum {B, C}: max(24, 28) = 28; SlowAcks A 12 + 30 + 5 =
         // 47, B 24, C 12 + 35 + 14 = 61: second 47.
-        assert_eq!(swiftpaxos(&example(), 0, B, &[1, 2]), Estimate { fast: Some(28.0), slow: 47.0 });
+        assert_eq!(
+            swiftpaxos(&example(), 0, B, &[1, 2]),
+            Estimate {
+                fast: Some(28.0),
+                slow: 47.0
+            }
+        );
     }
 
     #[test]
     fn swiftpaxos_three_quarters_waits_for_the_nearest_quorum_with_the_leader() {
         // n = 3: 3n/4+1 = 3, every replica: max(10, 24, 28) = 28.
-        assert_eq!(swiftpaxos_three_quarters(&example(), 0, A), Estimate { fast: Some(28.0), slow: 47.0 });
+        assert_eq!(
+            swiftpaxos_three_quarters(&example(), 0, A),
+            Estimate {
+                fast: Some(28.0),
+                slow: 47.0
+            }
+        );
     }
 
     #[test]
@@ -199,14 +266,26 @@ mod tests {
         // = 54; fast = 54 + 5 = 59. Collision: all first votes are in at A by
         // 54, at B by max(5+30, 12, 14+35) = 49, at C by max(5+40, 12+35,
         // 14) = 47; recovery votes reach A at 54, 79, 87: 87 + 5 = 92.
-        assert_eq!(fastpaxos(&example(), 0), Estimate { fast: Some(59.0), slow: 92.0 });
+        assert_eq!(
+            fastpaxos(&example(), 0),
+            Estimate {
+                fast: Some(59.0),
+                slow: 92.0
+            }
+        );
     }
 
     #[test]
     fn epaxos_commits_at_the_command_leader() {
         // f = 1: fast quorum max(1 + 1, 2) = 2, the second of 0, 60, 80 = 60;
         // 5 + 60 + 5 = 70. Slow: another majority round trip, 60: 130.
-        assert_eq!(epaxos(&example(), 0), Estimate { fast: Some(70.0), slow: 130.0 });
+        assert_eq!(
+            epaxos(&example(), 0),
+            Estimate {
+                fast: Some(70.0),
+                slow: 130.0
+            }
+        );
     }
 
     #[test]
@@ -217,7 +296,17 @@ mod tests {
         let plan = best_plan(ProtocolName::Paxos, &example(), Criteria::default());
         assert_eq!((plan.leader, plan.estimates[0].slow), (Some(A), 70.0));
         // SwiftPaxos: {A, B} led by A gives 24, the best of every pair.
-        let plan = best_plan(ProtocolName::SwiftPaxos, &example(), Criteria { rule: LeaderRule::FastPath, minimize: Objective::Worst });
-        assert_eq!((plan.leader, plan.fast_quorum.clone(), plan.estimates[0].fast), (Some(A), Some(vec![0, 1]), Some(24.0)));
+        let plan = best_plan(
+            ProtocolName::SwiftPaxos,
+            &example(),
+            Criteria {
+                rule: LeaderRule::FastPath,
+                minimize: Objective::Worst,
+            },
+        );
+        assert_eq!(
+            (plan.leader, plan.fast_quorum.clone(), plan.estimates[0].fast),
+            (Some(A), Some(vec![0, 1]), Some(24.0))
+        );
     }
 }

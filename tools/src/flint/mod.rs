@@ -75,7 +75,10 @@ pub struct FlintArgs {
 impl FlintArgs {
     /// How the leader is chosen.
     pub fn criteria(&self) -> Criteria {
-        Criteria { rule: self.leader_rule, minimize: self.minimize }
+        Criteria {
+            rule: self.leader_rule,
+            minimize: self.minimize,
+        }
     }
 
     /// Whether `flint` should open the interactive view.
@@ -96,18 +99,30 @@ pub struct Selection {
 /// The protocols `--protocol` names.
 pub fn selection(arg: &str) -> Result<Selection, String> {
     if arg.eq_ignore_ascii_case("all") {
-        Ok(Selection { protocols: ProtocolName::ALL.to_vec(), accord: true })
+        Ok(Selection {
+            protocols: ProtocolName::ALL.to_vec(),
+            accord: true,
+        })
     } else if arg.eq_ignore_ascii_case("accord") {
-        Ok(Selection { protocols: Vec::new(), accord: true })
+        Ok(Selection {
+            protocols: Vec::new(),
+            accord: true,
+        })
     } else {
-        Ok(Selection { protocols: vec![arg.parse()?], accord: false })
+        Ok(Selection {
+            protocols: vec![arg.parse()?],
+            accord: false,
+        })
     }
 }
 
 /// Resolves the regions against the table.
 pub fn resolve(table: &LatencyTable, replicas: &[String], clients: &[String]) -> Result<Sites, String> {
     if replicas.len() > 16 {
-        return Err(format!("--replicas names {} regions; Flint tries every quorum, so at most 16", replicas.len()));
+        return Err(format!(
+            "--replicas names {} regions; Flint tries every quorum, so at most 16",
+            replicas.len()
+        ));
     }
     Sites::from_table(table, replicas, clients)
 }
@@ -124,8 +139,14 @@ pub struct Estimates {
 /// Estimates `selection` on `sites`.
 pub fn estimate(sites: &Sites, selection: &Selection, criteria: Criteria) -> Estimates {
     Estimates {
-        plans: selection.protocols.iter().map(|&p| choose::best_plan(p, sites, criteria)).collect(),
-        accord: selection.accord.then(|| (0..sites.clients.len()).map(|c| accord::estimate(sites, c)).collect()),
+        plans: selection
+            .protocols
+            .iter()
+            .map(|&p| choose::best_plan(p, sites, criteria))
+            .collect(),
+        accord: selection
+            .accord
+            .then(|| (0..sites.clients.len()).map(|c| accord::estimate(sites, c)).collect()),
     }
 }
 
@@ -136,7 +157,11 @@ pub fn run(args: &FlintArgs) -> Result<String, String> {
     let sites = resolve(&loaded.table, &args.replicas, &args.clients)?;
     let estimates = estimate(&sites, &selection, args.criteria());
     let comparisons = if args.simulate {
-        estimates.plans.iter().map(|plan| simulate::compare(&loaded.table, &sites, plan, args)).collect::<Result<Vec<_>, _>>()?
+        estimates
+            .plans
+            .iter()
+            .map(|plan| simulate::compare(&loaded.table, &sites, plan, args))
+            .collect::<Result<Vec<_>, _>>()?
     } else {
         Vec::new()
     };
@@ -153,7 +178,9 @@ pub fn run(args: &FlintArgs) -> Result<String, String> {
         if let Some(dir) = &args.export {
             value["exported"] = serde_json::json!({ "dir": dir.display().to_string(), "files": written });
         }
-        return serde_json::to_string_pretty(&value).map(|s| s + "\n").map_err(|e| e.to_string());
+        return serde_json::to_string_pretty(&value)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string());
     }
     let mut output = text;
     if args.simulate {

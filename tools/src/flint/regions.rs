@@ -68,7 +68,11 @@ pub fn bundled_table() -> LatencyTable {
     let mut table = LatencyTable::default();
     for &(a, la, lo) in REGIONS {
         for &(b, lb, lob) in REGIONS {
-            let rtt = if a == b { 0 } else { modelled_rtt_ms((la, lo), (lb, lob)) };
+            let rtt = if a == b {
+                0
+            } else {
+                modelled_rtt_ms((la, lo), (lb, lob))
+            };
             table.insert_round_trip(a, b, Duration::from_millis(rtt));
         }
     }
@@ -89,6 +93,10 @@ mod tests {
         assert!(one_way("eu-west-3", "us-east-1") < one_way("eu-west-3", "ap-southeast-2"));
         // Paris–Virginia is about 6,200 km: 0.0156 × 6,200 + 14 ≈ 111 ms
         // round trip (measured: 80 ms), so about 55 ms one way.
-        assert!((50..=60).contains(&one_way("eu-west-3", "us-east-1")), "{}", one_way("eu-west-3", "us-east-1"));
+        assert!(
+            (50..=60).contains(&one_way("eu-west-3", "us-east-1")),
+            "{}",
+            one_way("eu-west-3", "us-east-1")
+        );
     }
 }

@@ -65,7 +65,13 @@ fn client_rows(out: &mut String, sites: &Sites, estimates: &[Estimate]) {
     let width = sites.clients.iter().map(String::len).max().unwrap_or(0).max(8);
     let _ = writeln!(out, "  {:<width$}  {:>9}  {:>9}", "client", "fast ms", "slow ms");
     for (c, e) in estimates.iter().enumerate() {
-        let _ = writeln!(out, "  {:<width$}  {:>9}  {:>9.1}", sites.clients[c], ms(e.fast), e.slow);
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:>9}  {:>9.1}",
+            sites.clients[c],
+            ms(e.fast),
+            e.slow
+        );
     }
     let fast: Option<Vec<f64>> = estimates.iter().map(|e| e.fast).collect();
     let _ = writeln!(

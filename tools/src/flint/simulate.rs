@@ -48,14 +48,25 @@ pub struct Comparison {
 
 /// The simulator's settings for `plan` on `sites`: one closed-loop client
 /// per client site, the plan's leader leading the first ballot.
-pub fn sim_config(table: &LatencyTable, sites: &Sites, plan: &Plan, conflicts: u32, commands_per_site: usize, seed: u64) -> Result<SimConfig, String> {
+pub fn sim_config(
+    table: &LatencyTable,
+    sites: &Sites,
+    plan: &Plan,
+    conflicts: u32,
+    commands_per_site: usize,
+    seed: u64,
+) -> Result<SimConfig, String> {
     let clients = sites.clients.len();
-    let placement = Placement::from_table(table, &sites.replicas, &sites.clients, clients).map_err(|e| e.to_string())?;
+    let placement =
+        Placement::from_table(table, &sites.replicas, &sites.clients, clients).map_err(|e| e.to_string())?;
     let fast_quorums = match plan.leader {
         Some(leader) => {
             let members: ReplicaSet = match &plan.fast_quorum {
                 Some(q) => q.iter().copied().collect(),
-                None => std::iter::once(leader).chain((0..sites.n()).filter(|&r| r != leader)).take(sites.n() / 2 + 1).collect(),
+                None => std::iter::once(leader)
+                    .chain((0..sites.n()).filter(|&r| r != leader))
+                    .take(sites.n() / 2 + 1)
+                    .collect(),
             };
             FastQuorums::Fixed(vec![(leader, members)])
         }
@@ -88,7 +99,9 @@ pub fn per_site(outcome: &SimOutcome, config: &SimConfig, sites: &Sites) -> Vec<
     let mut latencies: Vec<Vec<f64>> = vec![Vec::new(); sites.clients.len()];
     let mut fast: Vec<(u64, u64)> = vec![(0, 0); sites.clients.len()];
     for s in &outcome.samples {
-        let Some(c) = sites.clients.iter().position(|name| *name == names[s.site]) else { continue };
+        let Some(c) = sites.clients.iter().position(|name| *name == names[s.site]) else {
+            continue;
+        };
         latencies[c].push(s.latency.as_secs_f64() * 1e3);
         if let Some(f) = s.fast_path {
             fast[c].0 += u64::from(f);
@@ -112,7 +125,11 @@ pub fn compare(table: &LatencyTable, sites: &Sites, plan: &Plan, args: &FlintArg
     let outcome = crate::sim::run_one(plan.protocol, &config)?;
     let violations = outcome.violations();
     if !violations.is_empty() {
-        return Err(format!("{}: the simulation failed its checks: {}", plan.protocol, violations.join("; ")));
+        return Err(format!(
+            "{}: the simulation failed its checks: {}",
+            plan.protocol,
+            violations.join("; ")
+        ));
     }
     let mut compared = Vec::new();
     for (c, (median, fast_share, _)) in per_site(&outcome, &config, sites).into_iter().enumerate() {
@@ -127,12 +144,22 @@ pub fn compare(table: &LatencyTable, sites: &Sites, plan: &Plan, args: &FlintArg
             flag: explain(plan.protocol, e.fast, e.slow, simulated, fast_share),
         });
     }
-    Ok(Comparison { protocol: plan.protocol, sites: compared, commands: outcome.samples.len() })
+    Ok(Comparison {
+        protocol: plan.protocol,
+        sites: compared,
+        commands: outcome.samples.len(),
+    })
 }
 
 /// Why a simulated median strays from the estimate by more than the
 /// tolerance, from what the run shows; `None` when it does not stray.
-pub fn explain(protocol: ProtocolName, fast: Option<f64>, slow: f64, simulated: f64, fast_share: Option<f64>) -> Option<String> {
+pub fn explain(
+    protocol: ProtocolName,
+    fast: Option<f64>,
+    slow: f64,
+    simulated: f64,
+    fast_share: Option<f64>,
+) -> Option<String> {
     let estimate = fast.unwrap_or(slow);
     let gap = (simulated - estimate) / estimate;
     if gap.abs() <= TOLERANCE {
@@ -148,8 +175,15 @@ pub fn explain(protocol: ProtocolName, fast: Option<f64>, slow: f64, simulated: 
             };
             let slow_share = 100.0 * (1.0 - share);
             let near_slow = (simulated - slow).abs() <= TOLERANCE * slow;
-            let tail = if near_slow { format!(", and the median is the slow path's {slow:.1} ms") } else { format!(" (fast {fast:.1} ms, slow {slow:.1} ms)") };
-            return Some(format!("{}: {what}: {slow_share:.0}% of the site's commands took the slow path{tail}", pct(gap)));
+            let tail = if near_slow {
+                format!(", and the median is the slow path's {slow:.1} ms")
+            } else {
+                format!(" (fast {fast:.1} ms, slow {slow:.1} ms)")
+            };
+            return Some(format!(
+                "{}: {what}: {slow_share:.0}% of the site's commands took the slow path{tail}",
+                pct(gap)
+            ));
         }
     }
     if simulated > estimate {
@@ -158,21 +192,39 @@ pub fn explain(protocol: ProtocolName, fast: Option<f64>, slow: f64, simulated: 
             pct(gap)
         ))
     } else {
-        Some(format!("{}: faster than estimated: a shorter path than the formula's", pct(gap)))
+        Some(format!(
+            "{}: faster than estimated: a shorter path than the formula's",
+            pct(gap)
+        ))
     }
 }
 
 /// The comparisons as a table per protocol.
 pub fn text(sites: &Sites, comparisons: &[Comparison]) -> String {
     let width = sites.clients.iter().map(String::len).max().unwrap_or(0).max(8);
-    let mut out = String::from("Estimate against the simulator (real protocol code, same placement, one closed-loop client per site):\n\n");
+    let mut out = String::from(
+        "Estimate against the simulator (real protocol code, same placement, one closed-loop client per site):\n\n",
+    );
     for comparison in comparisons {
-        let _ = writeln!(out, "{} ({} commands simulated)", display_name(comparison.protocol), comparison.commands);
-        let _ = writeln!(out, "  {:<width$}  {:>11}  {:>12}  {:>7}  {:>9}", "client", "estimate ms", "simulated ms", "diff", "fast path");
+        let _ = writeln!(
+            out,
+            "{} ({} commands simulated)",
+            display_name(comparison.protocol),
+            comparison.commands
+        );
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:>11}  {:>12}  {:>7}  {:>9}",
+            "client", "estimate ms", "simulated ms", "diff", "fast path"
+        );
         for s in &comparison.sites {
             let diff = 100.0 * (s.simulated_ms - s.estimate_ms) / s.estimate_ms;
             let fast = s.fast_share.map_or("-".into(), |f| format!("{:.0}%", 100.0 * f));
-            let _ = write!(out, "  {:<width$}  {:>11.1}  {:>12.1}  {:>+6.1}%  {:>9}", sites.clients[s.client], s.estimate_ms, s.simulated_ms, diff, fast);
+            let _ = write!(
+                out,
+                "  {:<width$}  {:>11.1}  {:>12.1}  {:>+6.1}%  {:>9}",
+                sites.clients[s.client], s.estimate_ms, s.simulated_ms, diff, fast
+            );
             match &s.flag {
                 Some(reason) => {
                     let _ = writeln!(out, "  FLAG {reason}");
@@ -181,7 +233,12 @@ pub fn text(sites: &Sites, comparisons: &[Comparison]) -> String {
             }
         }
         let flagged = comparison.sites.iter().filter(|s| s.flag.is_some()).count();
-        let _ = writeln!(out, "  {flagged} of {} sites differ by more than {:.0}%\n", comparison.sites.len(), 100.0 * TOLERANCE);
+        let _ = writeln!(
+            out,
+            "  {flagged} of {} sites differ by more than {:.0}%\n",
+            comparison.sites.len(),
+            100.0 * TOLERANCE
+        );
     }
     out
 }

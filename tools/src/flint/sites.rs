@@ -32,7 +32,10 @@ impl Sites {
         }
         for name in replicas.iter().chain(clients) {
             if !table.names().iter().any(|n| n == name) {
-                return Err(format!("unknown region `{name}` (the table knows: {})", table.names().join(", ")));
+                return Err(format!(
+                    "unknown region `{name}` (the table knows: {})",
+                    table.names().join(", ")
+                ));
             }
         }
         let one_way = |a: &str, b: &str| -> Result<f64, String> {
@@ -42,7 +45,9 @@ impl Sites {
                 .ok_or_else(|| format!("the table gives no latency between `{a}` and `{b}`"))
         };
         let matrix = |from: &[String]| -> Result<Vec<Vec<f64>>, String> {
-            from.iter().map(|a| replicas.iter().map(|r| one_way(a, r)).collect()).collect()
+            from.iter()
+                .map(|a| replicas.iter().map(|r| one_way(a, r)).collect())
+                .collect()
         };
         Ok(Sites {
             replicas: replicas.to_vec(),
@@ -53,8 +58,18 @@ impl Sites {
     }
 
     /// Builds sites straight from one-way delays (tests, hand examples).
-    pub fn from_delays(replicas: Vec<String>, clients: Vec<String>, replica_to_replica: Vec<Vec<f64>>, client_to_replica: Vec<Vec<f64>>) -> Sites {
-        Sites { replicas, clients, replica_to_replica, client_to_replica }
+    pub fn from_delays(
+        replicas: Vec<String>,
+        clients: Vec<String>,
+        replica_to_replica: Vec<Vec<f64>>,
+        client_to_replica: Vec<Vec<f64>>,
+    ) -> Sites {
+        Sites {
+            replicas,
+            clients,
+            replica_to_replica,
+            client_to_replica,
+        }
     }
 
     /// How many replicas.

@@ -31,16 +31,29 @@ pub const BUNDLED: &str = "bundled model (great-circle distance; pass --table fo
 /// Loads `path`, or the bundled model when there is none.
 pub fn load(path: Option<&Path>) -> Result<LoadedTable, String> {
     let Some(path) = path else {
-        return Ok(LoadedTable { table: super::regions::bundled_table(), source: BUNDLED.into() });
+        return Ok(LoadedTable {
+            table: super::regions::bundled_table(),
+            source: BUNDLED.into(),
+        });
     };
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
     let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-        || text.lines().map(|l| l.split("//").next().unwrap_or("").trim()).find(|l| !l.is_empty()).is_some_and(|l| l.contains(','));
-    let table = if is_csv { parse_csv(&text) } else { LatencyTable::parse(&text).map_err(|e| e.to_string()) }
-        .map_err(|e| format!("{shown}: {e}"))?;
+        || text
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or("").trim())
+            .find(|l| !l.is_empty())
+            .is_some_and(|l| l.contains(','));
+    let table = if is_csv {
+        parse_csv(&text)
+    } else {
+        LatencyTable::parse(&text).map_err(|e| e.to_string())
+    }
+    .map_err(|e| format!("{shown}: {e}"))?;
     if table.is_uniform() {
-        return Err(format!("{shown}: a region table names regions; a `uniform` line alone gives Flint nothing to choose from"));
+        return Err(format!(
+            "{shown}: a region table names regions; a `uniform` line alone gives Flint nothing to choose from"
+        ));
     }
     Ok(LoadedTable { table, source: shown })
 }
@@ -57,7 +70,11 @@ fn parse_rtt(cell: &str) -> Result<Duration, String> {
 
 /// Parses a CSV table (see the module documentation).
 pub fn parse_csv(text: &str) -> Result<LatencyTable, String> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| format!("line {}: {e}", e.position().map_or(0, |p| p.line())))?;
@@ -68,13 +85,18 @@ pub fn parse_csv(text: &str) -> Result<LatencyTable, String> {
         }
         rows.push((line, cells));
     }
-    let Some((_, first)) = rows.first() else { return Err("the file gives no latencies".into()) };
+    let Some((_, first)) = rows.first() else {
+        return Err("the file gives no latencies".into());
+    };
     let mut table = LatencyTable::default();
     let triples = first.len() == 3 && parse_rtt(&first[2]).is_ok();
     if triples {
         for (line, cells) in &rows {
             let [a, b, rtt] = cells.as_slice() else {
-                return Err(format!("line {line}: expected `REGION,REGION,RTT`, found {} fields", cells.len()));
+                return Err(format!(
+                    "line {line}: expected `REGION,REGION,RTT`, found {} fields",
+                    cells.len()
+                ));
             };
             let rtt = parse_rtt(rtt).map_err(|e| format!("line {line}, field 3 (RTT): {e}"))?;
             table.insert_round_trip(a, b, rtt);
@@ -82,11 +104,19 @@ pub fn parse_csv(text: &str) -> Result<LatencyTable, String> {
     } else {
         let columns = &first[1..];
         if let Some(i) = columns.iter().position(String::is_empty) {
-            return Err(format!("line {}, field {}: the header names no region", rows[0].0, i + 2));
+            return Err(format!(
+                "line {}, field {}: the header names no region",
+                rows[0].0,
+                i + 2
+            ));
         }
         for (line, cells) in &rows[1..] {
             if cells.len() != first.len() {
-                return Err(format!("line {line}: {} fields where the header has {}", cells.len(), first.len()));
+                return Err(format!(
+                    "line {line}: {} fields where the header has {}",
+                    cells.len(),
+                    first.len()
+                ));
             }
             let from = &cells[0];
             for (to, cell) in columns.iter().zip(&cells[1..]) {
@@ -122,7 +152,10 @@ mod tests {
     #[test]
     fn errors_name_the_line_and_field() {
         let e = parse_csv("x,A,B\nA,0,60\nB,sixty,0\n").err().unwrap_or_default();
-        assert!(e.contains("line 3") && e.contains("field `A`") && e.contains("sixty"), "{e}");
+        assert!(
+            e.contains("line 3") && e.contains("field `A`") && e.contains("sixty"),
+            "{e}"
+        );
         let e = parse_csv("x,A,B\nA,0\n").err().unwrap_or_default();
         assert!(e.contains("line 2") && e.contains("2 fields"), "{e}");
         let e = parse_csv("A,B,10\nA,C,-3\n").err().unwrap_or_default();

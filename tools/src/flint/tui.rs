@@ -59,12 +59,20 @@ pub struct App {
 impl App {
     /// A view of `loaded`, with the regions of `replicas` and `clients`
     /// preselected (unknown names are an error, as on the command line).
-    pub fn new(loaded: LoadedTable, replicas: &[String], clients: &[String], criteria: Criteria) -> Result<App, String> {
+    pub fn new(
+        loaded: LoadedTable,
+        replicas: &[String],
+        clients: &[String],
+        criteria: Criteria,
+    ) -> Result<App, String> {
         let regions = loaded.table.names().to_vec();
         let pick = |names: &[String]| -> Result<Vec<bool>, String> {
             for name in names {
                 if !regions.contains(name) {
-                    return Err(format!("unknown region `{name}` (the table knows: {})", regions.join(", ")));
+                    return Err(format!(
+                        "unknown region `{name}` (the table knows: {})",
+                        regions.join(", ")
+                    ));
                 }
             }
             Ok(regions.iter().map(|r| names.contains(r)).collect())
@@ -96,7 +104,12 @@ impl App {
     }
 
     fn selected(&self, marks: &[bool]) -> Vec<String> {
-        self.regions.iter().zip(marks).filter(|(_, &m)| m).map(|(r, _)| r.clone()).collect()
+        self.regions
+            .iter()
+            .zip(marks)
+            .filter(|(_, &m)| m)
+            .map(|(r, _)| r.clone())
+            .collect()
     }
 
     /// Every estimate of the current placement, or why there is none.
@@ -106,7 +119,10 @@ impl App {
             return Err("pick replicas (r) and clients (c)".into());
         }
         let sites = resolve(&self.table, &replicas, &clients)?;
-        let all = Selection { protocols: ProtocolName::ALL.to_vec(), accord: true };
+        let all = Selection {
+            protocols: ProtocolName::ALL.to_vec(),
+            accord: true,
+        };
         let estimates = estimate(&sites, &all, self.criteria);
         Ok((sites, estimates))
     }
@@ -168,7 +184,11 @@ impl App {
                 }
             }
             KeyCode::Char('e') => match self.estimates() {
-                Ok(_) => self.mode = Mode::Export { dir: DEFAULT_EXPORT_DIR.into() },
+                Ok(_) => {
+                    self.mode = Mode::Export {
+                        dir: DEFAULT_EXPORT_DIR.into(),
+                    }
+                }
                 Err(why) => self.status = format!("nothing to export: {why}"),
             },
             _ => {}
@@ -213,11 +233,19 @@ pub const HELP: &str = "↑↓ move  r replica  c client  p protocol  l rule  w 
 pub fn draw(frame: &mut Frame, app: &mut App) {
     let area = frame.area();
     if area.width < 60 || area.height < 16 {
-        frame.render_widget(Paragraph::new("flint needs a terminal of at least 60×16; q quits"), area);
+        frame.render_widget(
+            Paragraph::new("flint needs a terminal of at least 60×16; q quits"),
+            area,
+        );
         return;
     }
-    let [title, body, status, help] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let [title, body, status, help] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     let title_text = format!("flint · table: {} · {}", app.source, rule_text(app.criteria));
     frame.render_widget(Paragraph::new(title_text).bold(), title);
     let [left, right] = Layout::horizontal([Constraint::Length(30), Constraint::Min(0)]).areas(body);
@@ -283,19 +311,29 @@ fn draw_summary(frame: &mut Frame, app: &App, estimates: &Estimated, area: Rect)
         Ok(e) => e,
         Err(why) => return frame.render_widget(Paragraph::new(why.as_str()), inner),
     };
-    let mut lines = vec![Line::from(format!(" {:<11} {:<16} {:>7} {:>7}", "protocol", "leader", "fast", "slow")).underlined()];
+    let mut lines = vec![Line::from(format!(
+        " {:<11} {:<16} {:>7} {:>7}",
+        "protocol", "leader", "fast", "slow"
+    ))
+    .underlined()];
     for i in 0..ROWS {
         let (name, protocol) = protocol_row(i);
         let (leader, fast, slow) = match protocol {
             Some(p) => {
                 let plan = &estimates.plans[ProtocolName::ALL.iter().position(|&q| q == p).unwrap_or(0)];
-                let leader = plan.leader.map_or("leaderless".to_string(), |l| sites.replicas[l].clone());
+                let leader = plan
+                    .leader
+                    .map_or("leaderless".to_string(), |l| sites.replicas[l].clone());
                 (leader, plan.average_fast(), plan.average_slow())
             }
             None => {
                 let accord = estimates.accord.as_deref().unwrap_or(&[]);
                 let fast: Option<Vec<f64>> = accord.iter().map(|e| e.fast).collect();
-                ("estimate only".to_string(), fast.map(|f| mean(f.into_iter())), mean(accord.iter().map(|e| e.slow)))
+                (
+                    "estimate only".to_string(),
+                    fast.map(|f| mean(f.into_iter())),
+                    mean(accord.iter().map(|e| e.slow)),
+                )
             }
         };
         let line = Line::from(format!(" {name:<11} {leader:<16.16} {:>7} {:>7.1}", ms(fast), slow));
@@ -332,9 +370,21 @@ fn draw_detail(frame: &mut Frame, app: &App, estimates: &Estimated, area: Rect) 
             estimates.accord.clone().unwrap_or_default()
         }
     };
-    lines.push(Line::from(format!(" {:<14} {:>6} {:>6}  {}", "client", "fast", "slow", "closest replica")).underlined());
+    lines.push(
+        Line::from(format!(
+            " {:<14} {:>6} {:>6}  {}",
+            "client", "fast", "slow", "closest replica"
+        ))
+        .underlined(),
+    );
     for (c, e) in per_client.iter().enumerate() {
-        lines.push(Line::from(format!(" {:<14.14} {:>6} {:>6.1}  {}", sites.clients[c], ms(e.fast), e.slow, sites.replicas[sites.closest(c)])));
+        lines.push(Line::from(format!(
+            " {:<14.14} {:>6} {:>6.1}  {}",
+            sites.clients[c],
+            ms(e.fast),
+            e.slow,
+            sites.replicas[sites.closest(c)]
+        )));
     }
     frame.render_widget(Paragraph::new(lines).style(Style::new()), inner);
 }

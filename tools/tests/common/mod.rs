@@ -34,7 +34,10 @@ pub fn write_config(dir: &Path, replicas: usize, port: u16, client_settings: &st
     for i in 0..replicas {
         text += &format!("r{i} 127.0.0.{}:{port}\n", 10 + i);
     }
-    text += &format!("\n-- Clients --\nc1 127.0.0.40\n\n-- Master --\nm 127.0.0.50\n\nmasterPort: {}\n\nprotocol: paxos\n", port + 1);
+    text += &format!(
+        "\n-- Clients --\nc1 127.0.0.40\n\n-- Master --\nm 127.0.0.50\n\nmasterPort: {}\n\nprotocol: paxos\n",
+        port + 1
+    );
     text += client_settings;
     text += "\n-- Proxy --\nserver_alias r1\nc1\n---\n";
     let path = dir.join("local.conf");
@@ -43,7 +46,11 @@ pub fn write_config(dir: &Path, replicas: usize, port: u16, client_settings: &st
 }
 
 pub fn start_servers(config: &Path, replicas: usize, protocol: &str) -> Processes {
-    Processes((0..replicas).map(|i| start_server(config, &format!("r{i}"), protocol, &[])).collect())
+    Processes(
+        (0..replicas)
+            .map(|i| start_server(config, &format!("r{i}"), protocol, &[]))
+            .collect(),
+    )
 }
 
 /// One server process, its output discarded — or, with `TEST_SERVER_LOGS`
@@ -53,12 +60,27 @@ pub fn start_server(config: &Path, alias: &str, protocol: &str, extra: &[&str]) 
     let stderr = match std::env::var_os("TEST_SERVER_LOGS") {
         Some(dir) => {
             let path = Path::new(&dir).join(format!("{protocol}-{alias}.log"));
-            Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap())
+            Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap(),
+            )
         }
         None => Stdio::null(),
     };
     swiftpaxos()
-        .args(["-run", "server", "-config", config.to_str().unwrap(), "-alias", alias, "-protocol", protocol])
+        .args([
+            "-run",
+            "server",
+            "-config",
+            config.to_str().unwrap(),
+            "-alias",
+            alias,
+            "-protocol",
+            protocol,
+        ])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -72,7 +94,17 @@ pub fn run_client(config: &Path, protocol: &str, timeout: Duration) -> Output {
 
 pub fn run_client_with(config: &Path, protocol: &str, timeout: Duration, extra: &[&str]) -> Output {
     let mut child = swiftpaxos()
-        .args(["-run", "client", "-config", config.to_str().unwrap(), "-alias", "c1", "-protocol", protocol, "-verify"])
+        .args([
+            "-run",
+            "client",
+            "-config",
+            config.to_str().unwrap(),
+            "-alias",
+            "c1",
+            "-protocol",
+            protocol,
+            "-verify",
+        ])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -92,7 +124,11 @@ pub fn run_client_with(config: &Path, protocol: &str, timeout: Duration, extra: 
 /// Runs the client (with -verify) on a thread of its own while the test
 /// kills and restarts servers; joins to its output and how long after
 /// `started` it finished.
-pub fn spawn_client(config: &Path, protocol: &'static str, started: Instant) -> std::thread::JoinHandle<(Output, Duration)> {
+pub fn spawn_client(
+    config: &Path,
+    protocol: &'static str,
+    started: Instant,
+) -> std::thread::JoinHandle<(Output, Duration)> {
     let config = config.to_path_buf();
     std::thread::spawn(move || {
         let out = run_client(&config, protocol, Duration::from_secs(180));
@@ -103,4 +139,3 @@ pub fn spawn_client(config: &Path, protocol: &'static str, started: Instant) -> 
 pub fn port(offset: u16) -> u16 {
     20_000 + (std::process::id() % 20_000) as u16 + offset
 }
-

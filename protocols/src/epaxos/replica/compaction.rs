@@ -24,14 +24,32 @@ impl EPaxosReplica {
         let mut records: Vec<Message> = chunks
             .into_iter()
             .enumerate()
-            .map(|(index, state)| Message::Image { part: Part { version: 0, index: index as u32, count }, of: self.id, state, released: released.clone(), next_slot: self.next_slot })
+            .map(|(index, state)| Message::Image {
+                part: Part {
+                    version: 0,
+                    index: index as u32,
+                    count,
+                },
+                of: self.id,
+                state,
+                released: released.clone(),
+                next_slot: self.next_slot,
+            })
             .collect();
         let mut instances: Vec<(InstanceId, &InstanceState)> = self.instances.iter().collect();
         instances.sort_unstable_by_key(|(instance, _)| *instance);
         for (instance, s) in instances {
             records.push(match (&s.status, &s.attrs) {
-                (Status::Committed, Some(attrs)) => Message::Commit { instance, value: s.value.clone(), attrs: attrs.clone() },
-                _ => Message::PrepareOk { instance, ballot: s.bal, report: s.report() },
+                (Status::Committed, Some(attrs)) => Message::Commit {
+                    instance,
+                    value: s.value.clone(),
+                    attrs: attrs.clone(),
+                },
+                _ => Message::PrepareOk {
+                    instance,
+                    ballot: s.bal,
+                    report: s.report(),
+                },
             });
         }
         records

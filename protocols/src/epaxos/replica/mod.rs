@@ -16,29 +16,47 @@ mod transfer;
 use super::attributes::ConflictMap;
 use super::instance::{command_of, Attributes, InstanceId, Report, Status, Value};
 use super::messages::{Message, Step, MAX_STEPS};
-use crate::batching::HeldVotes;
 use crate::ballot::Ballot;
+use crate::batching::HeldVotes;
 use crate::depgraph::DependencyGraph;
 use crate::ids::{CommandId, NodeId, ReplicaId};
 use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, ReplicaSet, Votes};
 use crate::rejoin::RejoinPoint;
 use crate::session::{Applied, StateChunk, StateMachine};
+use crate::streams::StreamMap;
 use crate::time::Time;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use crate::streams::StreamMap;
 
 /// What this replica is doing as the coordinator of an instance.
 #[derive(Debug)]
 enum Coordination {
     /// Phase 1: gathering `PreAcceptOk`s.
-    PreAccepting { ballot: Ballot, original: Attributes, merged: Attributes, replies: Votes, unchanged: Votes, sent: Time },
+    PreAccepting {
+        ballot: Ballot,
+        original: Attributes,
+        merged: Attributes,
+        replies: Votes,
+        unchanged: Votes,
+        sent: Time,
+    },
     /// Phase 2: gathering `AcceptOk`s.
     Accepting { ballot: Ballot, votes: Votes, sent: Time },
     /// Recovery: gathering `PrepareOk`s.
-    Preparing { ballot: Ballot, replies: Vec<(ReplicaId, Option<Report>)>, sent: Time },
+    Preparing {
+        ballot: Ballot,
+        replies: Vec<(ReplicaId, Option<Report>)>,
+        sent: Time,
+    },
     /// Recovery: checking whether `attrs` may have been committed on the fast path.
-    Trying { ballot: Ballot, value: Value, attrs: Attributes, holders: Votes, possible: ReplicaSet, sent: Time },
+    Trying {
+        ballot: Ballot,
+        value: Value,
+        attrs: Attributes,
+        holders: Votes,
+        possible: ReplicaSet,
+        sent: Time,
+    },
 }
 
 impl Coordination {
@@ -92,7 +110,13 @@ impl InstanceState {
 
     fn report(&self) -> Option<Report> {
         let attrs = self.attrs.clone()?;
-        Some(Report { status: self.status, vbal: self.vbal, value: self.value.clone(), attrs, unchanged: self.unchanged })
+        Some(Report {
+            status: self.status,
+            vbal: self.vbal,
+            value: self.value.clone(),
+            attrs,
+            unchanged: self.unchanged,
+        })
     }
 }
 
@@ -211,7 +235,12 @@ impl EPaxosReplica {
                 };
                 r == self.id || !silent_for || self.floor_reports[r][row] + self.release_lag >= own
             };
-            let stable = (0..n).filter(|&r| waited(r)).map(|r| self.floor_reports[r][row]).min().unwrap_or(0).min(own);
+            let stable = (0..n)
+                .filter(|&r| waited(r))
+                .map(|r| self.floor_reports[r][row])
+                .min()
+                .unwrap_or(0)
+                .min(own);
             let from_slot = self.graph.released_below(row as u64);
             if stable > from_slot {
                 let below = stable;
@@ -221,7 +250,6 @@ impl EPaxosReplica {
             }
         }
     }
-
 }
 
 impl ReplicaProtocol for EPaxosReplica {
@@ -254,10 +282,14 @@ impl ReplicaProtocol for EPaxosReplica {
         for msg in arrived {
             match msg {
                 Message::Request { command, .. } => warm(command),
-                Message::PreAccept { value, .. } | Message::Accept { value, .. } | Message::Commit { value, .. } => warm(command_of(value)),
+                Message::PreAccept { value, .. } | Message::Accept { value, .. } | Message::Commit { value, .. } => {
+                    warm(command_of(value))
+                }
                 Message::Batch { steps } => {
                     for step in steps {
-                        if let Step::PreAccept { value, .. } | Step::Accept { value, .. } | Step::Commit { value, .. } = step {
+                        if let Step::PreAccept { value, .. } | Step::Accept { value, .. } | Step::Commit { value, .. } =
+                            step
+                        {
                             warm(command_of(value));
                         }
                     }
@@ -289,7 +321,10 @@ impl ReplicaProtocol for EPaxosReplica {
 
     /// Every instance below each row's mark executed here.
     fn covers(&self, point: &RejoinPoint) -> bool {
-        point.marks.iter().all(|&(row, end)| self.row_floor.get(row as usize).is_some_and(|&floor| floor >= end))
+        point
+            .marks
+            .iter()
+            .all(|&(row, end)| self.row_floor.get(row as usize).is_some_and(|&floor| floor >= end))
     }
 
     /// Instances come back with their promised ballot and last vote, this
@@ -298,8 +333,16 @@ impl ReplicaProtocol for EPaxosReplica {
     /// recoveries in progress) starts afresh from `tick`.
     fn restore(&mut self, record: Message, out: &mut Outbox<Message>) {
         let (instance, decision) = match record {
-            Message::PrepareOk { instance, ballot, report } => {
-                if self.instances.get(&instance).is_some_and(|s| s.status == Status::Committed) {
+            Message::PrepareOk {
+                instance,
+                ballot,
+                report,
+            } => {
+                if self
+                    .instances
+                    .get(&instance)
+                    .is_some_and(|s| s.status == Status::Committed)
+                {
                     return;
                 }
                 if let Some(r) = report {
@@ -320,7 +363,13 @@ impl ReplicaProtocol for EPaxosReplica {
                 }
                 return;
             }
-            Message::Image { of, state, released, next_slot, .. } => return self.restore_image(of, state, &released, next_slot),
+            Message::Image {
+                of,
+                state,
+                released,
+                next_slot,
+                ..
+            } => return self.restore_image(of, state, &released, next_slot),
             _ => return,
         };
         if instance.leader == self.id {
@@ -391,18 +440,50 @@ impl ReplicaProtocol for EPaxosReplica {
                     self.handle(from, step.into(), now, out);
                 }
             }
-            Message::PreAccept { instance, ballot, value, attrs } => self.on_pre_accept(r, instance, ballot, value, attrs, now, out),
-            Message::PreAcceptOk { instance, ballot, attrs, unchanged } => self.on_pre_accept_ok(r, instance, ballot, attrs, unchanged, now, out),
-            Message::Accept { instance, ballot, value, attrs } => self.on_accept(r, instance, ballot, value, attrs, now, out),
+            Message::PreAccept {
+                instance,
+                ballot,
+                value,
+                attrs,
+            } => self.on_pre_accept(r, instance, ballot, value, attrs, now, out),
+            Message::PreAcceptOk {
+                instance,
+                ballot,
+                attrs,
+                unchanged,
+            } => self.on_pre_accept_ok(r, instance, ballot, attrs, unchanged, now, out),
+            Message::Accept {
+                instance,
+                ballot,
+                value,
+                attrs,
+            } => self.on_accept(r, instance, ballot, value, attrs, now, out),
             Message::AcceptOk { instance, ballot } => self.on_accept_ok(r, instance, ballot, now, out),
             Message::Commit { instance, value, attrs } => self.commit(instance, value, attrs, false, now, out),
             Message::Prepare { instance, ballot } => self.on_prepare(r, instance, ballot, now, out),
-            Message::PrepareOk { instance, ballot, report } => self.on_prepare_ok(r, instance, ballot, report, now, out),
-            Message::TryPreAccept { instance, ballot, value, attrs } => self.on_try_pre_accept(r, instance, ballot, value, attrs, now, out),
-            Message::TryPreAcceptReply { instance, ballot, outcome } => self.on_try_pre_accept_reply(r, instance, ballot, outcome, now, out),
+            Message::PrepareOk {
+                instance,
+                ballot,
+                report,
+            } => self.on_prepare_ok(r, instance, ballot, report, now, out),
+            Message::TryPreAccept {
+                instance,
+                ballot,
+                value,
+                attrs,
+            } => self.on_try_pre_accept(r, instance, ballot, value, attrs, now, out),
+            Message::TryPreAcceptReply {
+                instance,
+                ballot,
+                outcome,
+            } => self.on_try_pre_accept_reply(r, instance, ballot, outcome, now, out),
             Message::Nack { instance, ballot } => self.on_nack(instance, ballot),
             Message::Fetch { instance } => self.on_fetch(r, instance, out),
-            Message::RowLengths { lengths, executed, released } => {
+            Message::RowLengths {
+                lengths,
+                executed,
+                released,
+            } => {
                 self.on_row_lengths(&lengths, now);
                 self.on_floors(r, &executed, now);
                 self.check_released(r, &released, now, out);
@@ -413,7 +494,11 @@ impl ReplicaProtocol for EPaxosReplica {
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
         if now.since(self.last_row_length) >= self.timing.heartbeat && self.row_known.iter().any(|l| *l > 0) {
             self.last_row_length = now;
-            out.broadcast(Message::RowLengths { lengths: self.row_known.clone(), executed: self.row_floor.clone(), released: self.released() });
+            out.broadcast(Message::RowLengths {
+                lengths: self.row_known.clone(),
+                executed: self.row_floor.clone(),
+                released: self.released(),
+            });
             let own = self.row_floor.clone();
             self.on_floors(self.id, &own, now);
         }
@@ -429,10 +514,16 @@ impl ReplicaProtocol for EPaxosReplica {
     /// `Batch` per destination (a lone message goes as itself); the host
     /// flushes whenever its inbox is empty, so nothing waits when idle.
     fn flush(&mut self, _now: Time, out: &mut Outbox<Message>) {
-        self.steps.flush(out, MAX_STEPS, step_size, |_| (), |(), mut steps| match steps.len() {
-            1 => steps.pop().expect("one step").into(),
-            _ => Message::Batch { steps },
-        });
+        self.steps.flush(
+            out,
+            MAX_STEPS,
+            step_size,
+            |_| (),
+            |(), mut steps| match steps.len() {
+                1 => steps.pop().expect("one step").into(),
+                _ => Message::Batch { steps },
+            },
+        );
     }
 
     fn leader(&self) -> Option<ReplicaId> {
@@ -441,12 +532,15 @@ impl ReplicaProtocol for EPaxosReplica {
     }
 
     fn describe(&self) -> String {
-        let stuck: Vec<String> = self.undecided.keys().take(5).map(|i| {
-            match self.instances.get(&i) {
+        let stuck: Vec<String> = self
+            .undecided
+            .keys()
+            .take(5)
+            .map(|i| match self.instances.get(&i) {
                 Some(s) => format!("{i} {:?}@{}", s.status, s.vbal),
                 None => format!("{i} (not held)"),
-            }
-        }).collect();
+            })
+            .collect();
         let r = self.recoveries;
         format!(
             "{} instances led, {} held, {} done held, floors {:?}, {} undecided here (e.g. {}), {} committed waiting to execute; recovery: committed {} accepted {} tried {} tried-then-accepted {} conflict-decided {} conflict-pending {} phase1 {}",
@@ -475,7 +569,8 @@ impl EPaxosReplica {
     }
 
     fn instance(&mut self, instance: InstanceId, now: Time) -> &mut InstanceState {
-        self.instances.get_or_insert_with(instance, || InstanceState::new(instance, now))
+        self.instances
+            .get_or_insert_with(instance, || InstanceState::new(instance, now))
     }
 
     /// Sends `msg` to `to`, or handles it at once when `to` is this replica.
@@ -491,13 +586,28 @@ impl EPaxosReplica {
     /// message that depends on it leaves.
     fn record(&self, instance: InstanceId, out: &mut Outbox<Message>) {
         if let Some(s) = self.instances.get(&instance) {
-            out.persist_with(|| Message::PrepareOk { instance, ballot: s.bal, report: s.report() });
+            out.persist_with(|| Message::PrepareOk {
+                instance,
+                ballot: s.bal,
+                report: s.report(),
+            });
         }
     }
 
     /// Records what a pre-accept or accept told us about `instance`.
-    fn hold(&mut self, instance: InstanceId, status: Status, vbal: Ballot, value: Value, attrs: Attributes, unchanged: bool, now: Time) {
-        let s = self.instances.get_or_insert_with(instance, || InstanceState::new(instance, now));
+    fn hold(
+        &mut self,
+        instance: InstanceId,
+        status: Status,
+        vbal: Ballot,
+        value: Value,
+        attrs: Attributes,
+        unchanged: bool,
+        now: Time,
+    ) {
+        let s = self
+            .instances
+            .get_or_insert_with(instance, || InstanceState::new(instance, now));
         // The conflict map keeps maxima, so recording the same command
         // again with no higher sequence number changes nothing: a commit
         // of what was pre-accepted skips its key's lookup (a cache miss
@@ -530,20 +640,51 @@ impl EPaxosReplica {
     fn on_fetch(&mut self, from: ReplicaId, instance: InstanceId, out: &mut Outbox<Message>) {
         if let Some(s) = self.instances.get(&instance).filter(|s| s.status == Status::Committed) {
             if let Some(attrs) = s.attrs.clone() {
-                out.send_replica(from, Message::Commit { instance, value: s.value.clone(), attrs });
+                out.send_replica(
+                    from,
+                    Message::Commit {
+                        instance,
+                        value: s.value.clone(),
+                        attrs,
+                    },
+                );
             }
         }
     }
 
     /// `instance` is decided with `value` and `attrs`: it joins the
     /// dependency graph, and whatever became executable runs.
-    fn commit(&mut self, instance: InstanceId, value: Value, attrs: Attributes, fast: bool, now: Time, out: &mut Outbox<Message>) {
-        if self.instances.get(&instance).is_some_and(|s| s.status == Status::Committed) {
+    fn commit(
+        &mut self,
+        instance: InstanceId,
+        value: Value,
+        attrs: Attributes,
+        fast: bool,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
+        if self
+            .instances
+            .get(&instance)
+            .is_some_and(|s| s.status == Status::Committed)
+        {
             return;
         }
         let vbal = self.instance(instance, now).vbal;
-        out.persist_with(|| Message::Commit { instance, value: value.clone(), attrs: attrs.clone() });
-        self.hold(instance, Status::Committed, vbal, value.clone(), attrs.clone(), false, now);
+        out.persist_with(|| Message::Commit {
+            instance,
+            value: value.clone(),
+            attrs: attrs.clone(),
+        });
+        self.hold(
+            instance,
+            Status::Committed,
+            vbal,
+            value.clone(),
+            attrs.clone(),
+            false,
+            now,
+        );
         let s = self.instance(instance, now);
         s.fast = fast;
         s.coordinating = None;
@@ -552,7 +693,9 @@ impl EPaxosReplica {
             // Planted bug: no waiting for dependencies.
             return self.apply(vec![(instance, value)], out);
         }
-        let executable = self.graph.commit_prefixes(instance, value, Self::graph_deps(&attrs), attrs.seq);
+        let executable = self
+            .graph
+            .commit_prefixes(instance, value, Self::graph_deps(&attrs), attrs.seq);
         self.apply(executable, out);
     }
 
@@ -563,7 +706,12 @@ impl EPaxosReplica {
     /// row that it reads lazily: a replica far behind would otherwise hold
     /// a list as long as its gap per command.
     fn graph_deps(attrs: &Attributes) -> crate::depgraph::DepList<InstanceId> {
-        attrs.deps.iter().enumerate().filter_map(|(row, top)| top.map(|slot| InstanceId { leader: row, slot })).collect()
+        attrs
+            .deps
+            .iter()
+            .enumerate()
+            .filter_map(|(row, top)| top.map(|slot| InstanceId { leader: row, slot }))
+            .collect()
     }
 
     fn apply(&mut self, executable: impl IntoIterator<Item = (InstanceId, Value)>, out: &mut Outbox<Message>) {
@@ -577,12 +725,22 @@ impl EPaxosReplica {
                 if self.reply_to.remove(&id) {
                     let fast = self.instances.get(&instance).is_some_and(|s| s.fast);
                     if let Some(result) = applied.result() {
-                        out.send_client(id.client, Message::Reply { id, result: result.clone(), fast });
+                        out.send_client(
+                            id.client,
+                            Message::Reply {
+                                id,
+                                result: result.clone(),
+                                fast,
+                            },
+                        );
                     }
                 }
             }
             let row = instance.leader;
-            while self.graph.is_done(InstanceId { leader: row, slot: self.row_floor[row] }) {
+            while self.graph.is_done(InstanceId {
+                leader: row,
+                slot: self.row_floor[row],
+            }) {
                 self.row_floor[row] += 1;
             }
         }
@@ -593,7 +751,9 @@ impl EPaxosReplica {
 /// dominates when values are large).
 fn step_size(step: &Step) -> usize {
     let value = match step {
-        Step::PreAccept { value, .. } | Step::Accept { value, .. } | Step::Commit { value, .. } => value.as_ref().map_or(0, |(_, c)| c.value_len()),
+        Step::PreAccept { value, .. } | Step::Accept { value, .. } | Step::Commit { value, .. } => {
+            value.as_ref().map_or(0, |(_, c)| c.value_len())
+        }
         Step::PreAcceptOk { .. } | Step::AcceptOk { .. } => 0,
     };
     128 + value

@@ -17,7 +17,14 @@ impl EPaxosReplica {
     /// A client's command: this replica leads it in the next instance of its row.
     pub(super) fn on_request(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
         if let Some(result) = self.state.result_of(id) {
-            return out.send_client(id.client, Message::Reply { id, result: result.clone(), fast: false });
+            return out.send_client(
+                id.client,
+                Message::Reply {
+                    id,
+                    result: result.clone(),
+                    fast: false,
+                },
+            );
         }
         if self.state.has_executed(id) {
             return; // finished long ago: its client has the answer and its result is gone
@@ -26,18 +33,44 @@ impl EPaxosReplica {
         if self.leading.contains_key(&id) {
             return;
         }
-        let instance = InstanceId { leader: self.id, slot: self.next_slot };
+        let instance = InstanceId {
+            leader: self.id,
+            slot: self.next_slot,
+        };
         self.next_slot += 1;
         self.leading.insert(id, instance);
         let attrs = self.conflicts.attributes(&command);
-        self.start_pre_accept(instance, instance.default_ballot(), Some((id, command)), attrs, now, out);
+        self.start_pre_accept(
+            instance,
+            instance.default_ballot(),
+            Some((id, command)),
+            attrs,
+            now,
+            out,
+        );
     }
 
     /// Phase 1 in `ballot`: the command leader's first attempt (default
     /// ballot, fast path possible) or a recovery's (slow path only).
-    pub(super) fn start_pre_accept(&mut self, instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes, now: Time, out: &mut Outbox<Message>) {
+    pub(super) fn start_pre_accept(
+        &mut self,
+        instance: InstanceId,
+        ballot: Ballot,
+        value: Value,
+        attrs: Attributes,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         let fast_possible = ballot == instance.default_ballot();
-        self.hold(instance, Status::PreAccepted, ballot, value.clone(), attrs.clone(), fast_possible, now);
+        self.hold(
+            instance,
+            Status::PreAccepted,
+            ballot,
+            value.clone(),
+            attrs.clone(),
+            fast_possible,
+            now,
+        );
         let mut replies = Votes::new();
         replies.add(self.id);
         let mut unchanged = Votes::new();
@@ -55,17 +88,35 @@ impl EPaxosReplica {
             sent: now,
         });
         self.record(instance, out);
-        self.steps.broadcast(Step::PreAccept { instance, ballot, value, attrs });
+        self.steps.broadcast(Step::PreAccept {
+            instance,
+            ballot,
+            value,
+            attrs,
+        });
         self.check_pre_accepts(instance, now, out);
     }
 
     /// An acceptor's first step on a coordinator's message in `ballot`:
     /// refuse an old ballot, answer a decided instance with its commit,
     /// otherwise promise `ballot` and go on.
-    fn admit(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, now: Time, out: &mut Outbox<Message>) -> bool {
+    fn admit(
+        &mut self,
+        from: ReplicaId,
+        instance: InstanceId,
+        ballot: Ballot,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) -> bool {
         let s = self.instance(instance, now);
         if ballot < s.bal {
-            out.send_replica(from, Message::Nack { instance, ballot: s.bal });
+            out.send_replica(
+                from,
+                Message::Nack {
+                    instance,
+                    ballot: s.bal,
+                },
+            );
             return false;
         }
         s.bal = ballot;
@@ -76,7 +127,16 @@ impl EPaxosReplica {
         true
     }
 
-    pub(super) fn on_pre_accept(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes, now: Time, out: &mut Outbox<Message>) {
+    pub(super) fn on_pre_accept(
+        &mut self,
+        from: ReplicaId,
+        instance: InstanceId,
+        ballot: Ballot,
+        value: Value,
+        attrs: Attributes,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if !self.admit(from, instance, ballot, now, out) {
             return;
         }
@@ -85,23 +145,68 @@ impl EPaxosReplica {
             // A retransmission: the same answer again.
             if let Some(held) = s.attrs.clone() {
                 let unchanged = s.unchanged;
-                return self.steps.send(from, Step::PreAcceptOk { instance, ballot, attrs: held, unchanged });
+                return self.steps.send(
+                    from,
+                    Step::PreAcceptOk {
+                        instance,
+                        ballot,
+                        attrs: held,
+                        unchanged,
+                    },
+                );
             }
         }
         let local = self.conflicts.attributes(command_of(&value));
         let merged = attrs.merge(&local);
         let unchanged = ballot == instance.default_ballot() && merged == attrs;
-        self.hold(instance, Status::PreAccepted, ballot, value, merged.clone(), unchanged, now);
+        self.hold(
+            instance,
+            Status::PreAccepted,
+            ballot,
+            value,
+            merged.clone(),
+            unchanged,
+            now,
+        );
         self.record(instance, out);
-        self.steps.send(from, Step::PreAcceptOk { instance, ballot, attrs: merged, unchanged });
+        self.steps.send(
+            from,
+            Step::PreAcceptOk {
+                instance,
+                ballot,
+                attrs: merged,
+                unchanged,
+            },
+        );
     }
 
-    pub(super) fn on_pre_accept_ok(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, attrs: Attributes, unchanged: bool, now: Time, out: &mut Outbox<Message>) {
-        let Some(s) = self.instances.get_mut(&instance) else { return };
+    pub(super) fn on_pre_accept_ok(
+        &mut self,
+        from: ReplicaId,
+        instance: InstanceId,
+        ballot: Ballot,
+        attrs: Attributes,
+        unchanged: bool,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
+        let Some(s) = self.instances.get_mut(&instance) else {
+            return;
+        };
         if s.bal != ballot {
             return;
         }
-        let Some(Coordination::PreAccepting { ballot: b, original, merged, replies, unchanged: same, .. }) = &mut s.coordinating else { return };
+        let Some(Coordination::PreAccepting {
+            ballot: b,
+            original,
+            merged,
+            replies,
+            unchanged: same,
+            ..
+        }) = &mut s.coordinating
+        else {
+            return;
+        };
         if *b != ballot || !replies.add(from) {
             return;
         }
@@ -119,7 +224,17 @@ impl EPaxosReplica {
     pub(super) fn check_pre_accepts(&mut self, instance: InstanceId, now: Time, out: &mut Outbox<Message>) {
         let (n, fast_quorum, majority) = (self.n(), self.fast_quorum, self.quorums.majority());
         let Some(s) = self.instances.get(&instance) else { return };
-        let Some(Coordination::PreAccepting { ballot, original, merged, replies, unchanged, .. }) = &s.coordinating else { return };
+        let Some(Coordination::PreAccepting {
+            ballot,
+            original,
+            merged,
+            replies,
+            unchanged,
+            ..
+        }) = &s.coordinating
+        else {
+            return;
+        };
         let value = s.value.clone();
         let changed = replies.count() - unchanged.count();
         if unchanged.count() >= fast_quorum {
@@ -132,19 +247,53 @@ impl EPaxosReplica {
     }
 
     /// Phase 2 in `ballot`.
-    pub(super) fn start_accept(&mut self, instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes, now: Time, out: &mut Outbox<Message>) {
-        self.hold(instance, Status::Accepted, ballot, value.clone(), attrs.clone(), false, now);
+    pub(super) fn start_accept(
+        &mut self,
+        instance: InstanceId,
+        ballot: Ballot,
+        value: Value,
+        attrs: Attributes,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
+        self.hold(
+            instance,
+            Status::Accepted,
+            ballot,
+            value.clone(),
+            attrs.clone(),
+            false,
+            now,
+        );
         let mut votes = Votes::new();
         votes.add(self.id);
         let s = self.instance(instance, now);
         s.bal = ballot;
-        s.coordinating = Some(Coordination::Accepting { ballot, votes, sent: now });
+        s.coordinating = Some(Coordination::Accepting {
+            ballot,
+            votes,
+            sent: now,
+        });
         self.record(instance, out);
-        self.steps.broadcast(Step::Accept { instance, ballot, value, attrs });
+        self.steps.broadcast(Step::Accept {
+            instance,
+            ballot,
+            value,
+            attrs,
+        });
         self.check_accepts(instance, now, out);
     }
 
-    pub(super) fn on_accept(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes, now: Time, out: &mut Outbox<Message>) {
+    pub(super) fn on_accept(
+        &mut self,
+        from: ReplicaId,
+        instance: InstanceId,
+        ballot: Ballot,
+        value: Value,
+        attrs: Attributes,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if !self.admit(from, instance, ballot, now, out) {
             return;
         }
@@ -153,9 +302,20 @@ impl EPaxosReplica {
         self.steps.send(from, Step::AcceptOk { instance, ballot });
     }
 
-    pub(super) fn on_accept_ok(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, now: Time, out: &mut Outbox<Message>) {
-        let Some(s) = self.instances.get_mut(&instance) else { return };
-        let Some(Coordination::Accepting { ballot: b, votes, .. }) = &mut s.coordinating else { return };
+    pub(super) fn on_accept_ok(
+        &mut self,
+        from: ReplicaId,
+        instance: InstanceId,
+        ballot: Ballot,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
+        let Some(s) = self.instances.get_mut(&instance) else {
+            return;
+        };
+        let Some(Coordination::Accepting { ballot: b, votes, .. }) = &mut s.coordinating else {
+            return;
+        };
         if *b != ballot || s.bal != ballot {
             return;
         }
@@ -165,7 +325,9 @@ impl EPaxosReplica {
 
     fn check_accepts(&mut self, instance: InstanceId, now: Time, out: &mut Outbox<Message>) {
         let Some(s) = self.instances.get(&instance) else { return };
-        let Some(Coordination::Accepting { votes, .. }) = &s.coordinating else { return };
+        let Some(Coordination::Accepting { votes, .. }) = &s.coordinating else {
+            return;
+        };
         if votes.reached(self.quorums.majority()) {
             let (value, attrs) = (s.value.clone(), s.attrs.clone().expect("accepted attributes"));
             self.send_all_commit(instance, value, attrs, false, now, out);
@@ -173,8 +335,20 @@ impl EPaxosReplica {
     }
 
     /// Commits here and tells everyone.
-    pub(super) fn send_all_commit(&mut self, instance: InstanceId, value: Value, attrs: Attributes, fast: bool, now: Time, out: &mut Outbox<Message>) {
-        self.steps.broadcast(Step::Commit { instance, value: value.clone(), attrs: attrs.clone() });
+    pub(super) fn send_all_commit(
+        &mut self,
+        instance: InstanceId,
+        value: Value,
+        attrs: Attributes,
+        fast: bool,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
+        self.steps.broadcast(Step::Commit {
+            instance,
+            value: value.clone(),
+            attrs: attrs.clone(),
+        });
         self.commit(instance, value, attrs, fast, now, out);
     }
 }

@@ -51,12 +51,25 @@ impl EPaxosReplica {
         // with its value per retry (tens of thousands at once after a long
         // absence) and find no majority to answer.
         let recover = !self.is_released_elsewhere(instance);
-        let Some(s) = self.instances.get_mut(&instance) else { return };
-        if !recover && matches!(s.coordinating, Some(Coordination::Preparing { .. } | Coordination::Trying { .. })) {
+        let Some(s) = self.instances.get_mut(&instance) else {
+            return;
+        };
+        if !recover
+            && matches!(
+                s.coordinating,
+                Some(Coordination::Preparing { .. } | Coordination::Trying { .. })
+            )
+        {
             s.coordinating = None; // fetched instead, below
         }
         match &mut s.coordinating {
-            Some(Coordination::PreAccepting { ballot, merged, replies, sent, .. }) => {
+            Some(Coordination::PreAccepting {
+                ballot,
+                merged,
+                replies,
+                sent,
+                ..
+            }) => {
                 // The fast quorum is overdue: go the slow path with a majority.
                 if replies.reached(majority) && now.since(*sent) >= grace {
                     let (ballot, attrs, value) = (*ballot, merged.clone(), s.value.clone());
@@ -65,14 +78,24 @@ impl EPaxosReplica {
                 if now.since(*sent) >= retry {
                     *sent = now;
                     let (ballot, value, attrs) = (*ballot, s.value.clone(), s.attrs.clone().expect("pre-accepted"));
-                    out.broadcast(Message::PreAccept { instance, ballot, value, attrs });
+                    out.broadcast(Message::PreAccept {
+                        instance,
+                        ballot,
+                        value,
+                        attrs,
+                    });
                 }
             }
             Some(Coordination::Accepting { ballot, sent, .. }) => {
                 if now.since(*sent) >= retry {
                     *sent = now;
                     let (ballot, value, attrs) = (*ballot, s.value.clone(), s.attrs.clone().expect("accepted"));
-                    out.broadcast(Message::Accept { instance, ballot, value, attrs });
+                    out.broadcast(Message::Accept {
+                        instance,
+                        ballot,
+                        value,
+                        attrs,
+                    });
                 }
             }
             Some(Coordination::Preparing { sent, .. }) | Some(Coordination::Trying { sent, .. }) => {
@@ -112,7 +135,10 @@ impl EPaxosReplica {
 
     /// `instance` exists and is not committed here: fetch it, then recover it.
     pub(super) fn notice(&mut self, instance: InstanceId, now: Time) {
-        let committed = self.instances.get(&instance).is_some_and(|s| s.status == Status::Committed);
+        let committed = self
+            .instances
+            .get(&instance)
+            .is_some_and(|s| s.status == Status::Committed);
         if !committed && self.undecided.insert(instance, ()).is_none() {
             self.instance(instance, now).since = now;
         }
@@ -147,17 +173,34 @@ impl EPaxosReplica {
         s.bal = ballot;
         s.since = now;
         let own = s.report();
-        s.coordinating = Some(Coordination::Preparing { ballot, replies: vec![(id, own)], sent: now });
+        s.coordinating = Some(Coordination::Preparing {
+            ballot,
+            replies: vec![(id, own)],
+            sent: now,
+        });
         // Its own promise counts toward the majority.
         self.record(instance, out);
         out.broadcast(Message::Prepare { instance, ballot });
         self.check_prepare(instance, now, out);
     }
 
-    pub(super) fn on_prepare(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, now: Time, out: &mut Outbox<Message>) {
+    pub(super) fn on_prepare(
+        &mut self,
+        from: ReplicaId,
+        instance: InstanceId,
+        ballot: Ballot,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         let s = self.instance(instance, now);
         if ballot < s.bal {
-            return out.send_replica(from, Message::Nack { instance, ballot: s.bal });
+            return out.send_replica(
+                from,
+                Message::Nack {
+                    instance,
+                    ballot: s.bal,
+                },
+            );
         }
         s.bal = ballot;
         s.since = now;
@@ -166,12 +209,31 @@ impl EPaxosReplica {
         }
         let report = s.report();
         self.record(instance, out);
-        out.send_replica(from, Message::PrepareOk { instance, ballot, report });
+        out.send_replica(
+            from,
+            Message::PrepareOk {
+                instance,
+                ballot,
+                report,
+            },
+        );
     }
 
-    pub(super) fn on_prepare_ok(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, report: Option<Report>, now: Time, out: &mut Outbox<Message>) {
-        let Some(s) = self.instances.get_mut(&instance) else { return };
-        let Some(Coordination::Preparing { ballot: b, replies, .. }) = &mut s.coordinating else { return };
+    pub(super) fn on_prepare_ok(
+        &mut self,
+        from: ReplicaId,
+        instance: InstanceId,
+        ballot: Ballot,
+        report: Option<Report>,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
+        let Some(s) = self.instances.get_mut(&instance) else {
+            return;
+        };
+        let Some(Coordination::Preparing { ballot: b, replies, .. }) = &mut s.coordinating else {
+            return;
+        };
         if *b != ballot || s.bal != ballot || replies.iter().any(|(r, _)| *r == from) {
             return;
         }
@@ -182,12 +244,17 @@ impl EPaxosReplica {
     fn check_prepare(&mut self, instance: InstanceId, now: Time, out: &mut Outbox<Message>) {
         let (n, majority, fast_quorum) = (self.n(), self.quorums.majority(), self.fast_quorum);
         let Some(s) = self.instances.get(&instance) else { return };
-        let Some(Coordination::Preparing { ballot, replies, .. }) = &s.coordinating else { return };
+        let Some(Coordination::Preparing { ballot, replies, .. }) = &s.coordinating else {
+            return;
+        };
         if replies.len() < majority {
             return;
         }
         let (ballot, replies) = (*ballot, replies.clone());
-        let reports: Vec<(ReplicaId, Report)> = replies.iter().filter_map(|(r, rep)| rep.clone().map(|rep| (*r, rep))).collect();
+        let reports: Vec<(ReplicaId, Report)> = replies
+            .iter()
+            .filter_map(|(r, rep)| rep.clone().map(|rep| (*r, rep)))
+            .collect();
         // 1. Committed somewhere.
         if let Some((_, c)) = reports.iter().find(|(_, r)| r.status == Status::Committed) {
             self.recoveries.found_committed += 1;
@@ -195,7 +262,10 @@ impl EPaxosReplica {
         }
         let highest = reports.iter().map(|(_, r)| r.vbal).max();
         // 2. Accepted in the highest ballot.
-        if let Some((_, a)) = reports.iter().find(|(_, r)| Some(r.vbal) == highest && r.status == Status::Accepted) {
+        if let Some((_, a)) = reports
+            .iter()
+            .find(|(_, r)| Some(r.vbal) == highest && r.status == Status::Accepted)
+        {
             self.recoveries.found_accepted += 1;
             return self.start_accept(instance, ballot, a.value.clone(), a.attrs.clone(), now, out);
         }
@@ -204,7 +274,9 @@ impl EPaxosReplica {
         let leader_replied = replies.iter().any(|(r, _)| *r == instance.leader);
         let unchanged: Vec<&(ReplicaId, Report)> = reports
             .iter()
-            .filter(|(r, rep)| *r != instance.leader && rep.status == Status::PreAccepted && rep.vbal == default && rep.unchanged)
+            .filter(|(r, rep)| {
+                *r != instance.leader && rep.status == Status::PreAccepted && rep.vbal == default && rep.unchanged
+            })
             .collect();
         let others = replies.iter().filter(|(r, _)| *r != instance.leader).count();
         let threshold = (fast_quorum - 1 + others).saturating_sub(n - 1).max(1);
@@ -227,16 +299,31 @@ impl EPaxosReplica {
             return self.start_try_pre_accept(instance, ballot, value, attrs, holders, possible, now, out);
         }
         // 4. Not committed on the fast path: phase 1 again with what is known.
-        let value = reports.iter().filter(|(_, r)| Some(r.vbal) == highest).find_map(|(_, r)| r.value.clone());
+        let value = reports
+            .iter()
+            .filter(|(_, r)| Some(r.vbal) == highest)
+            .find_map(|(_, r)| r.value.clone());
         self.restart_phase1(instance, ballot, value, now, out);
     }
 
     /// Phase 1 in a recovery ballot: fresh attributes from this replica's
     /// conflicts (and what it held), then the slow path.
-    fn restart_phase1(&mut self, instance: InstanceId, ballot: Ballot, value: Value, now: Time, out: &mut Outbox<Message>) {
+    fn restart_phase1(
+        &mut self,
+        instance: InstanceId,
+        ballot: Ballot,
+        value: Value,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         self.recoveries.phase1 += 1;
         let mut attrs = self.conflicts.attributes(command_of(&value));
-        if let Some(held) = self.instances.get(&instance).and_then(|s| s.attrs.clone()).filter(|_| value.is_some()) {
+        if let Some(held) = self
+            .instances
+            .get(&instance)
+            .and_then(|s| s.attrs.clone())
+            .filter(|_| value.is_some())
+        {
             attrs = attrs.merge(&held);
         }
         self.start_pre_accept(instance, ballot, value, attrs, now, out);
@@ -255,17 +342,46 @@ impl EPaxosReplica {
         out: &mut Outbox<Message>,
     ) {
         let s = self.instance(instance, now);
-        s.coordinating = Some(Coordination::Trying { ballot, value: value.clone(), attrs: attrs.clone(), holders, possible, sent: now });
-        out.broadcast(Message::TryPreAccept { instance, ballot, value: value.clone(), attrs: attrs.clone() });
+        s.coordinating = Some(Coordination::Trying {
+            ballot,
+            value: value.clone(),
+            attrs: attrs.clone(),
+            holders,
+            possible,
+            sent: now,
+        });
+        out.broadcast(Message::TryPreAccept {
+            instance,
+            ballot,
+            value: value.clone(),
+            attrs: attrs.clone(),
+        });
         let id = self.id;
         self.on_try_pre_accept(id, instance, ballot, value, attrs, now, out);
     }
 
-    pub(super) fn on_try_pre_accept(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, value: Value, attrs: Attributes, now: Time, out: &mut Outbox<Message>) {
+    pub(super) fn on_try_pre_accept(
+        &mut self,
+        from: ReplicaId,
+        instance: InstanceId,
+        ballot: Ballot,
+        value: Value,
+        attrs: Attributes,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         let s = self.instance(instance, now);
         if ballot < s.bal {
             let promised = s.bal;
-            return self.send(from, Message::Nack { instance, ballot: promised }, now, out);
+            return self.send(
+                from,
+                Message::Nack {
+                    instance,
+                    ballot: promised,
+                },
+                now,
+                out,
+            );
         }
         s.bal = ballot;
         let default = instance.default_ballot();
@@ -275,8 +391,15 @@ impl EPaxosReplica {
             Some(r) if r.attrs == attrs && r.value == value => TryOutcome::Ok,
             _ => match self.blocking_conflict(instance, &value, &attrs) {
                 Some((with, decided)) => {
-                    let original = self.instances.get(&with).is_some_and(|w| w.vbal == with.default_ballot());
-                    TryOutcome::Conflict { with, decided, original }
+                    let original = self
+                        .instances
+                        .get(&with)
+                        .is_some_and(|w| w.vbal == with.default_ballot());
+                    TryOutcome::Conflict {
+                        with,
+                        decided,
+                        original,
+                    }
                 }
                 None => {
                     self.hold(instance, Status::PreAccepted, default, value, attrs, true, now);
@@ -285,7 +408,16 @@ impl EPaxosReplica {
             },
         };
         self.record(instance, out);
-        self.send(from, Message::TryPreAcceptReply { instance, ballot, outcome }, now, out);
+        self.send(
+            from,
+            Message::TryPreAcceptReply {
+                instance,
+                ballot,
+                outcome,
+            },
+            now,
+            out,
+        );
     }
 
     /// An instance held here that conflicts with `value`, is not in `attrs`
@@ -313,10 +445,30 @@ impl EPaxosReplica {
         found
     }
 
-    pub(super) fn on_try_pre_accept_reply(&mut self, from: ReplicaId, instance: InstanceId, ballot: Ballot, outcome: TryOutcome, now: Time, out: &mut Outbox<Message>) {
+    pub(super) fn on_try_pre_accept_reply(
+        &mut self,
+        from: ReplicaId,
+        instance: InstanceId,
+        ballot: Ballot,
+        outcome: TryOutcome,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         let (majority, fast_quorum) = (self.quorums.majority(), self.fast_quorum);
-        let Some(s) = self.instances.get_mut(&instance) else { return };
-        let Some(Coordination::Trying { ballot: b, value, attrs, holders, possible, .. }) = &mut s.coordinating else { return };
+        let Some(s) = self.instances.get_mut(&instance) else {
+            return;
+        };
+        let Some(Coordination::Trying {
+            ballot: b,
+            value,
+            attrs,
+            holders,
+            possible,
+            ..
+        }) = &mut s.coordinating
+        else {
+            return;
+        };
         if *b != ballot || s.bal != ballot {
             return;
         }
@@ -338,7 +490,11 @@ impl EPaxosReplica {
                 self.recoveries.conflict_decided += 1;
                 self.restart_phase1(instance, ballot, value, now, out)
             }
-            TryOutcome::Conflict { with, decided: false, original } => {
+            TryOutcome::Conflict {
+                with,
+                decided: false,
+                original,
+            } => {
                 self.recoveries.conflict_pending += 1;
                 possible.remove(from);
                 // `with`'s leader pre-accepted it without this instance, so

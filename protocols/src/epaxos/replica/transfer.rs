@@ -34,7 +34,9 @@ impl EPaxosReplica {
         for (mine, &theirs) in self.released_elsewhere.iter_mut().zip(released) {
             *mine = (*mine).max(theirs);
         }
-        let asked_lately = self.last_image_request.is_some_and(|at| now.since(at) < 2 * self.timing.retry);
+        let asked_lately = self
+            .last_image_request
+            .is_some_and(|at| now.since(at) < 2 * self.timing.retry);
         if self.is_behind(released) && !asked_lately {
             self.last_image_request = Some(now);
             self.asked_since_install = true;
@@ -45,11 +47,18 @@ impl EPaxosReplica {
     /// Whether another replica released `instance` (see
     /// `released_elsewhere`) and this one has not executed it.
     pub(super) fn is_released_elsewhere(&self, instance: InstanceId) -> bool {
-        instance.slot >= self.row_floor[instance.leader] && self.released_elsewhere.get(instance.leader).is_some_and(|&below| instance.slot < below)
+        instance.slot >= self.row_floor[instance.leader]
+            && self
+                .released_elsewhere
+                .get(instance.leader)
+                .is_some_and(|&below| instance.slot < below)
     }
 
     fn is_behind(&self, released: &[u64]) -> bool {
-        released.iter().zip(&self.row_floor).any(|(&theirs, &ours)| theirs > ours)
+        released
+            .iter()
+            .zip(&self.row_floor)
+            .any(|(&theirs, &ours)| theirs > ours)
     }
 
     /// The released prefix of every row.
@@ -67,15 +76,30 @@ impl EPaxosReplica {
         let chunks = self.state.chunks(crate::transfer::PART_BYTES);
         let count = chunks.len() as u32;
         for (index, state) in chunks.into_iter().enumerate() {
-            let part = Part { version: now.0.max(1), index: index as u32, count };
-            out.send_replica(from, Message::Image { part, of: self.id, state, released: released.clone(), next_slot: 0 });
+            let part = Part {
+                version: now.0.max(1),
+                index: index as u32,
+                count,
+            };
+            out.send_replica(
+                from,
+                Message::Image {
+                    part,
+                    of: self.id,
+                    state,
+                    released: released.clone(),
+                    next_slot: 0,
+                },
+            );
         }
     }
 
     /// One part of a transferred image; the whole image is recorded and
     /// installed if this replica is still behind what it stands for.
     pub(super) fn on_image_part(&mut self, of: ReplicaId, part: Part, piece: ImagePiece, out: &mut Outbox<Message>) {
-        let Some(pieces) = self.arriving_image.add(of, part, vec![piece]) else { return };
+        let Some(pieces) = self.arriving_image.add(of, part, vec![piece]) else {
+            return;
+        };
         let released = pieces.first().map(|p| p.released.clone()).unwrap_or_default();
         // Only a copy asked for since the last install: an image of a large
         // state takes a while to arrive, and a copy asked for before would
@@ -87,7 +111,17 @@ impl EPaxosReplica {
         self.asked_since_install = false;
         let count = pieces.len() as u32;
         for (index, p) in pieces.iter().enumerate() {
-            out.persist_with(|| Message::Image { part: Part { version: part.version, index: index as u32, count }, of, state: p.state.clone(), released: p.released.clone(), next_slot: 0 });
+            out.persist_with(|| Message::Image {
+                part: Part {
+                    version: part.version,
+                    index: index as u32,
+                    count,
+                },
+                of,
+                state: p.state.clone(),
+                released: p.released.clone(),
+                next_slot: 0,
+            });
         }
         self.install(of, pieces, out);
     }
@@ -98,7 +132,12 @@ impl EPaxosReplica {
         let n = self.n();
         let released = pieces.first().map(|p| p.released.clone()).unwrap_or_default();
         let released_here = |i: &InstanceId| released.get(i.leader).is_some_and(|&below| i.slot < below);
-        let mut kept: Vec<(InstanceId, InstanceState)> = self.instances.drain().into_iter().filter(|(i, _)| !released_here(i)).collect();
+        let mut kept: Vec<(InstanceId, InstanceState)> = self
+            .instances
+            .drain()
+            .into_iter()
+            .filter(|(i, _)| !released_here(i))
+            .collect();
         kept.sort_unstable_by_key(|(instance, _)| *instance);
         self.undecided = StreamMap::new();
         self.conflicts = ConflictMap::new(n);
@@ -139,7 +178,13 @@ impl EPaxosReplica {
 /// The contents of an `Image` message, if it is one.
 pub(super) fn image_piece(msg: Message) -> Option<(ReplicaId, Part, ImagePiece)> {
     match msg {
-        Message::Image { part, of, state, released, .. } => Some((of, part, ImagePiece { state, released })),
+        Message::Image {
+            part,
+            of,
+            state,
+            released,
+            ..
+        } => Some((of, part, ImagePiece { state, released })),
         _ => None,
     }
 }

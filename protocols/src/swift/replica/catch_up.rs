@@ -19,7 +19,9 @@ impl SwiftReplica {
         let ballot = self.ballot;
         let me = self.id;
         for id in self.overdue(now, true) {
-            let Some(record) = self.records.get_mut(&id) else { continue };
+            let Some(record) = self.records.get_mut(&id) else {
+                continue;
+            };
             let Some(e) = record.entry.as_mut() else { continue };
             e.touched = now;
             // Its own vote counts again (a restart forgets the tallies).
@@ -29,7 +31,12 @@ impl SwiftReplica {
                 votes.fast.add(me, e.deps.clone());
                 votes.slow.add(me);
             }
-            out.broadcast(Message::FastAck { ballot, id, deps: e.deps.clone(), command: Some(Box::new(e.command.clone())) });
+            out.broadcast(Message::FastAck {
+                ballot,
+                id,
+                deps: e.deps.clone(),
+                command: Some(Box::new(e.command.clone())),
+            });
         }
     }
 
@@ -58,21 +65,44 @@ impl SwiftReplica {
         }
         for id in ids {
             if let Some(e) = self.entry(id).filter(|e| e.phase == Phase::Committed) {
-                out.send_replica(from, Message::Commit { id, command: e.command.clone(), deps: e.deps.clone() });
+                out.send_replica(
+                    from,
+                    Message::Commit {
+                        id,
+                        command: e.command.clone(),
+                        deps: e.deps.clone(),
+                    },
+                );
             }
         }
     }
 
-    pub(super) fn on_heartbeat(&mut self, from: ReplicaId, ballot: Ballot, committed: usize, now: Time, out: &mut Outbox<Message>) {
+    pub(super) fn on_heartbeat(
+        &mut self,
+        from: ReplicaId,
+        ballot: Ballot,
+        committed: usize,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if ballot < self.ballot {
             return out.send_replica(from, Message::Nack { ballot: self.ballot });
         }
         if ballot == self.ballot && from == self.leader_id() {
             self.election.heard_leader(now);
             self.leader_committed = committed;
-            if matches!(self.status, Status::Normal) && committed > self.leader_cursor && now.since(self.last_catch_up) >= self.timing.retry {
+            if matches!(self.status, Status::Normal)
+                && committed > self.leader_cursor
+                && now.since(self.last_catch_up) >= self.timing.retry
+            {
                 self.last_catch_up = now;
-                out.send_replica(from, Message::CatchUp { ballot, from: self.leader_cursor });
+                out.send_replica(
+                    from,
+                    Message::CatchUp {
+                        ballot,
+                        from: self.leader_cursor,
+                    },
+                );
             }
         }
         self.saw_ballot(ballot, now, out);
@@ -92,7 +122,13 @@ impl SwiftReplica {
             .commit_order
             .range(from - self.commit_base..)
             .take(FETCH_CHUNK)
-            .filter_map(|id| self.entry(*id).map(|e| Decided { id: *id, command: e.command.clone(), deps: e.deps.clone() }))
+            .filter_map(|id| {
+                self.entry(*id).map(|e| Decided {
+                    id: *id,
+                    command: e.command.clone(),
+                    deps: e.deps.clone(),
+                })
+            })
             .take_while(|d| {
                 let first = bytes == 0;
                 bytes += 64 + d.command.value_len() + 16 * d.deps.len();

@@ -48,7 +48,9 @@ impl SwiftReplica {
     /// replicas, not 7.
     pub(super) fn matching_votes_decide(&self) -> bool {
         match self.quorums.fast_quorums() {
-            crate::quorum::FastQuorums::ThreeQuarters => self.quorums.three_quarters() + self.quorums.majority() < self.n() + 3,
+            crate::quorum::FastQuorums::ThreeQuarters => {
+                self.quorums.three_quarters() + self.quorums.majority() < self.n() + 3
+            }
             crate::quorum::FastQuorums::Fixed(_) => true,
         }
     }
@@ -60,7 +62,11 @@ impl SwiftReplica {
         let ballot = self.ballot;
         if matched && self.leader_heard_all && self.matching_votes_decide() {
             let keep = 3 * self.silence_limit();
-            while self.skipped_slow_acks.front().is_some_and(|(at, _)| now.since(*at) > keep) {
+            while self
+                .skipped_slow_acks
+                .front()
+                .is_some_and(|(at, _)| now.since(*at) > keep)
+            {
                 self.skipped_slow_acks.pop_front();
             }
             self.skipped_slow_acks.push_back((now, id));
@@ -78,7 +84,11 @@ impl SwiftReplica {
         let leading = self.is_leader() && matches!(self.status, Status::Normal);
         let all_heard = leading && self.heard_from_all(now);
         if leading && self.said_all_heard && !all_heard {
-            out.broadcast(Message::FastAcks { ballot: self.ballot, acks: Vec::new(), all_heard: false });
+            out.broadcast(Message::FastAcks {
+                ballot: self.ballot,
+                acks: Vec::new(),
+                all_heard: false,
+            });
         }
         self.said_all_heard = all_heard;
         all_heard
@@ -87,7 +97,13 @@ impl SwiftReplica {
     /// The leader's word on whether it heard from every replica, with each
     /// of its `FastAcks` (a retransmitted `FastAck` says no). When it stops
     /// saying so, the `SlowAck`s left out lately go to their clients.
-    pub(super) fn leader_says_all_heard(&mut self, from: ReplicaId, ballot: Ballot, all_heard: bool, out: &mut Outbox<Message>) {
+    pub(super) fn leader_says_all_heard(
+        &mut self,
+        from: ReplicaId,
+        ballot: Ballot,
+        all_heard: bool,
+        out: &mut Outbox<Message>,
+    ) {
         if from != self.leader_id() || ballot != self.ballot {
             return;
         }

@@ -47,18 +47,26 @@ impl SwiftReplica {
             .graph
             .done_above_released()
             .map(|(client, seq)| CommandId::new(client, seq))
-            .filter(|id| !self.entry(*id).is_some_and(|e| e.phase == Phase::Committed))
+            .filter(|id| self.entry(*id).is_none_or(|e| e.phase != Phase::Committed))
             .collect();
         done.sort_unstable();
         let mut done = split_by_size(done, PART_BYTES, |_| 16).into_iter();
-        let count = [states.len(), released.len(), order.len(), done.len()].into_iter().max().unwrap_or(0).max(1);
+        let count = [states.len(), released.len(), order.len(), done.len()]
+            .into_iter()
+            .max()
+            .unwrap_or(0)
+            .max(1);
         (0..count)
             .map(|index| Message::Image {
                 of: self.id as u64,
                 ballot: self.ballot,
                 cballot: self.cballot,
                 commit_base: self.commit_base as u64,
-                part: Part { version, index: index as u32, count: count as u32 },
+                part: Part {
+                    version,
+                    index: index as u32,
+                    count: count as u32,
+                },
                 state: Box::new(states.next().unwrap_or_default()),
                 released: released.next().unwrap_or_default(),
                 order: Box::new(order.next().unwrap_or_default()),
@@ -73,7 +81,11 @@ impl SwiftReplica {
         for id in &self.commit_order {
             if let Some(e) = self.entry(*id).filter(|e| e.phase == Phase::Committed) {
                 if emitted.insert(*id) {
-                    records.push(Message::Commit { id: *id, command: e.command.clone(), deps: e.deps.clone() });
+                    records.push(Message::Commit {
+                        id: *id,
+                        command: e.command.clone(),
+                        deps: e.deps.clone(),
+                    });
                 }
             }
         }
@@ -81,8 +93,20 @@ impl SwiftReplica {
         rest.sort_unstable_by_key(|(id, _)| *id);
         for (id, e) in rest {
             records.push(match e.phase {
-                Phase::Committed => Message::Commit { id, command: e.command.clone(), deps: e.deps.clone() },
-                phase => Message::Voted { ballot: self.ballot, entry: Box::new(ReportedEntry { id, command: e.command.clone(), phase, deps: e.deps.clone() }) },
+                Phase::Committed => Message::Commit {
+                    id,
+                    command: e.command.clone(),
+                    deps: e.deps.clone(),
+                },
+                phase => Message::Voted {
+                    ballot: self.ballot,
+                    entry: Box::new(ReportedEntry {
+                        id,
+                        command: e.command.clone(),
+                        phase,
+                        deps: e.deps.clone(),
+                    }),
+                },
             });
         }
         if self.is_leader() {
@@ -93,7 +117,16 @@ impl SwiftReplica {
     /// Replays one `Image` part: the first sets the commit order's base;
     /// every part adds its share of state, released prefixes, commit order
     /// and voided ids.
-    pub(super) fn restore_image(&mut self, (ballot, cballot): (Ballot, Ballot), commit_base: u64, state: StateChunk, released: Vec<(ClientId, u64)>, order: Vec<CommandId>, done: Vec<CommandId>, out: &mut Outbox<Message>) {
+    pub(super) fn restore_image(
+        &mut self,
+        (ballot, cballot): (Ballot, Ballot),
+        commit_base: u64,
+        state: StateChunk,
+        released: Vec<(ClientId, u64)>,
+        order: Vec<CommandId>,
+        done: Vec<CommandId>,
+        out: &mut Outbox<Message>,
+    ) {
         self.ballot = self.ballot.max(ballot);
         self.cballot = self.cballot.max(cballot);
         if self.commit_order.is_empty() {

@@ -24,9 +24,19 @@ impl SwiftReplica {
         self.ballot = self.ballot.next_owned_by(self.id, self.n());
         self.election.candidacy_started(now);
         self.leave_ballot();
-        let own = Report { from: self.id, cballot: self.cballot, entries: self.report() };
+        let own = Report {
+            from: self.id,
+            cballot: self.cballot,
+            entries: self.report(),
+        };
         let released = self.released_figures().into_iter().collect();
-        self.status = Status::Recovering { reports: vec![own], arriving: PartedReplies::new(), sent: now, abandoned: false, released };
+        self.status = Status::Recovering {
+            reports: vec![own],
+            arriving: PartedReplies::new(),
+            sent: now,
+            abandoned: false,
+            released,
+        };
         // Its own report counts toward the majority: the ballot is a promise.
         out.persist(Message::NewLeader { ballot: self.ballot });
         out.broadcast(Message::NewLeader { ballot: self.ballot });
@@ -60,7 +70,12 @@ impl SwiftReplica {
     pub(super) fn report(&self) -> Vec<ReportedEntry> {
         let mut entries: Vec<ReportedEntry> = self
             .entries()
-            .map(|(id, e)| ReportedEntry { id, command: e.command.clone(), phase: e.phase, deps: e.deps.clone() })
+            .map(|(id, e)| ReportedEntry {
+                id,
+                command: e.command.clone(),
+                phase: e.phase,
+                deps: e.deps.clone(),
+            })
             .collect();
         entries.sort_by_key(|e| e.id);
         entries
@@ -82,7 +97,16 @@ impl SwiftReplica {
         let mut released = Some(self.released_figures());
         for (part, entries) in parts_of(self.report(), now.0, reported_size) {
             let released = released.take().unwrap_or_default();
-            out.send_replica(from, Message::NewLeaderAck { ballot, cballot, part, entries, released });
+            out.send_replica(
+                from,
+                Message::NewLeaderAck {
+                    ballot,
+                    cballot,
+                    part,
+                    entries,
+                    released,
+                },
+            );
         }
     }
 
@@ -100,7 +124,16 @@ impl SwiftReplica {
             return self.saw_ballot(ballot, now, out);
         }
         let behind = self.is_behind(released);
-        let Status::Recovering { reports, arriving, abandoned, released: highest, .. } = &mut self.status else { return };
+        let Status::Recovering {
+            reports,
+            arriving,
+            abandoned,
+            released: highest,
+            ..
+        } = &mut self.status
+        else {
+            return;
+        };
         if ballot == self.ballot {
             for &(client, below) in released {
                 let figure = highest.entry(client).or_insert(below);
@@ -119,13 +152,17 @@ impl SwiftReplica {
         if ballot != self.ballot || reports.iter().any(|r| r.from == from) {
             return;
         }
-        let Some(entries) = arriving.add(from, part, entries) else { return };
+        let Some(entries) = arriving.add(from, part, entries) else {
+            return;
+        };
         reports.push(Report { from, cballot, entries });
         self.finish_recovery_if_reported(now, out);
     }
 
     pub(super) fn finish_recovery_if_reported(&mut self, now: Time, out: &mut Outbox<Message>) {
-        let Status::Recovering { reports, released, .. } = &self.status else { return };
+        let Status::Recovering { reports, released, .. } = &self.status else {
+            return;
+        };
         if reports.len() < self.quorums.majority() {
             return;
         }
@@ -141,7 +178,11 @@ impl SwiftReplica {
         let is_released = |id: &CommandId| released.get(&id.client).is_some_and(|&below| id.seq < below);
         let reports: Vec<Report> = reports
             .iter()
-            .map(|r| Report { from: r.from, cballot: r.cballot, entries: r.entries.iter().filter(|e| !is_released(&e.id)).cloned().collect() })
+            .map(|r| Report {
+                from: r.from,
+                cballot: r.cballot,
+                entries: r.entries.iter().filter(|e| !is_released(&e.id)).cloned().collect(),
+            })
             .collect();
         let mut recovered = recover(&self.quorums, &reports);
         recovered.voided.retain(|id| !is_released(id));
@@ -159,7 +200,14 @@ impl SwiftReplica {
     /// Enters `ballot` with the new leader's decisions: each recovered
     /// command is accepted with its dependencies and goes through the slow
     /// path again in this ballot; what was not recovered is proposed afresh.
-    pub(super) fn apply_sync(&mut self, ballot: Ballot, decided: Vec<Decided>, voided: Vec<CommandId>, now: Time, out: &mut Outbox<Message>) {
+    pub(super) fn apply_sync(
+        &mut self,
+        ballot: Ballot,
+        decided: Vec<Decided>,
+        voided: Vec<CommandId>,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if !self.is_leader_of(ballot) {
             // The leader recorded its `Sync` before sending it.
             for part in sync_parts(ballot, &decided, &voided, Vec::new()) {
@@ -172,8 +220,11 @@ impl SwiftReplica {
         // decision is its accept, the others answer with SlowAck.
         let leader = self.leader_id();
         let leading = self.is_leader();
-        let mut pending: Vec<(CommandId, Deps)> =
-            self.entries().filter(|(_, e)| e.phase == Phase::Accepted).map(|(id, e)| (id, e.deps.clone())).collect();
+        let mut pending: Vec<(CommandId, Deps)> = self
+            .entries()
+            .filter(|(_, e)| e.phase == Phase::Accepted)
+            .map(|(id, e)| (id, e.deps.clone()))
+            .collect();
         pending.sort_by_key(|(id, _)| *id);
         for (id, deps) in pending {
             let me = self.id;
@@ -221,8 +272,11 @@ impl SwiftReplica {
 
         let recovered: HashSet<CommandId> = decided.iter().map(|d| d.id).collect();
         let mut retry: BTreeMap<CommandId, Command> = self.parked.drain(..).collect();
-        let dropped: Vec<CommandId> =
-            self.entries().filter(|(id, e)| e.phase != Phase::Committed && !recovered.contains(id)).map(|(id, _)| id).collect();
+        let dropped: Vec<CommandId> = self
+            .entries()
+            .filter(|(id, e)| e.phase != Phase::Committed && !recovered.contains(id))
+            .map(|(id, _)| id)
+            .collect();
         for id in dropped {
             if let Some(e) = self.records.get_mut(&id).and_then(|r| r.entry.take()) {
                 retry.insert(id, e.command);
@@ -240,8 +294,21 @@ impl SwiftReplica {
                     if !self.graph.is_committed(d.id) {
                         self.graph.revive(d.id);
                     }
-                    let phase = if self.graph.is_committed(d.id) { Phase::Committed } else { Phase::Accepted };
-                    self.put_entry(d.id, Entry { command: d.command.clone(), phase, deps: d.deps.clone(), voted_fast: false, touched: now });
+                    let phase = if self.graph.is_committed(d.id) {
+                        Phase::Committed
+                    } else {
+                        Phase::Accepted
+                    };
+                    self.put_entry(
+                        d.id,
+                        Entry {
+                            command: d.command.clone(),
+                            phase,
+                            deps: d.deps.clone(),
+                            voted_fast: false,
+                            touched: now,
+                        },
+                    );
                 }
             }
         }
@@ -257,17 +324,23 @@ impl SwiftReplica {
     /// commands in execution order, so that new commands follow the last
     /// recovered one of each key, and all tables agree (the fast path works).
     pub(super) fn rebuild_conflicts(&mut self) {
-        let mut known: Vec<(CommandId, Command, Deps)> =
-            self.entries().map(|(id, e)| (id, e.command.clone(), e.deps.clone())).collect();
+        let mut known: Vec<(CommandId, Command, Deps)> = self
+            .entries()
+            .map(|(id, e)| (id, e.command.clone(), e.deps.clone()))
+            .collect();
         known.sort_by_key(|(id, _, _)| *id);
         let mut table = ConflictTable::new();
         let by_id: HashMap<CommandId, &Command> = known.iter().map(|(id, c, _)| (*id, c)).collect();
-        let committed: HashMap<CommandId, &Deps> =
-            self.entries().filter(|(_, e)| e.phase == Phase::Committed).map(|(id, e)| (id, &e.deps)).collect();
+        let committed: HashMap<CommandId, &Deps> = self
+            .entries()
+            .filter(|(_, e)| e.phase == Phase::Committed)
+            .map(|(id, e)| (id, &e.deps))
+            .collect();
         for id in execution_order(&known) {
             table.record(id, by_id[&id]);
             if let Some(deps) = committed.get(&id) {
-                let committed_deps: Vec<CommandId> = deps.iter().copied().filter(|d| committed.contains_key(d)).collect();
+                let committed_deps: Vec<CommandId> =
+                    deps.iter().copied().filter(|d| committed.contains_key(d)).collect();
                 table.cover(id, by_id[&id], &committed_deps);
             }
         }
@@ -289,9 +362,19 @@ pub(super) enum SyncItem {
 
 /// A `Sync` cut into parts under the frame cap; the ballot is the version
 /// (a leader sends one `Sync` per ballot, the same parts every time).
-pub(super) fn sync_parts(ballot: Ballot, decided: &[Decided], voided: &[CommandId], released: Vec<(ClientId, u64)>) -> Vec<Message> {
+pub(super) fn sync_parts(
+    ballot: Ballot,
+    decided: &[Decided],
+    voided: &[CommandId],
+    released: Vec<(ClientId, u64)>,
+) -> Vec<Message> {
     let mut released = Some(released);
-    let items: Vec<SyncItem> = decided.iter().cloned().map(SyncItem::Decided).chain(voided.iter().copied().map(SyncItem::Voided)).collect();
+    let items: Vec<SyncItem> = decided
+        .iter()
+        .cloned()
+        .map(SyncItem::Decided)
+        .chain(voided.iter().copied().map(SyncItem::Voided))
+        .collect();
     let size = |item: &SyncItem| match item {
         SyncItem::Decided(d) => 64 + d.command.value_len() + 16 * d.deps.len(),
         SyncItem::Voided(_) => 16,
@@ -300,7 +383,13 @@ pub(super) fn sync_parts(ballot: Ballot, decided: &[Decided], voided: &[CommandI
         .map(|(part, items)| {
             let (decided, voided) = unzip_sync(items);
             let released = released.take().unwrap_or_default();
-            Message::Sync { ballot, part, decided, voided, released }
+            Message::Sync {
+                ballot,
+                part,
+                decided,
+                voided,
+                released,
+            }
         })
         .collect()
 }
@@ -319,10 +408,27 @@ fn unzip_sync(items: Vec<SyncItem>) -> (Vec<Decided>, Vec<CommandId>) {
 
 impl SwiftReplica {
     /// Adds a part of `ballot`'s `Sync`; answers its decisions once whole.
-    pub(super) fn whole_sync(&mut self, ballot: Ballot, part: Part, decided: Vec<Decided>, voided: Vec<CommandId>) -> Option<(Vec<Decided>, Vec<CommandId>)> {
-        let items = decided.into_iter().map(SyncItem::Decided).chain(voided.into_iter().map(SyncItem::Voided)).collect();
+    pub(super) fn whole_sync(
+        &mut self,
+        ballot: Ballot,
+        part: Part,
+        decided: Vec<Decided>,
+        voided: Vec<CommandId>,
+    ) -> Option<(Vec<Decided>, Vec<CommandId>)> {
+        let items = decided
+            .into_iter()
+            .map(SyncItem::Decided)
+            .chain(voided.into_iter().map(SyncItem::Voided))
+            .collect();
         let leader = ballot.leader(self.n());
-        let whole = self.arriving_sync.add(leader, Part { version: ballot.0, ..part }, items)?;
+        let whole = self.arriving_sync.add(
+            leader,
+            Part {
+                version: ballot.0,
+                ..part
+            },
+            items,
+        )?;
         Some(unzip_sync(whole))
     }
 }

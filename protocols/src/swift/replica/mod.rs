@@ -38,7 +38,6 @@ use crate::command::Command;
 use crate::conflicts::ConflictTable;
 use crate::depgraph::{deps_of, DependencyGraph, Deps};
 use crate::election::{Election, ElectionStep};
-use crate::transfer::{parts_of, Part, PartedReplies};
 use crate::ids::{ClientId, CommandId, NodeId, ReplicaId};
 use crate::protocol::{Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
@@ -47,6 +46,7 @@ use crate::session::{Applied, StateChunk, StateMachine};
 use crate::speculation::Speculation;
 use crate::streams::StreamMap;
 use crate::time::Time;
+use crate::transfer::{parts_of, Part, PartedReplies};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -108,7 +108,13 @@ enum Status {
     /// cannot lead, and stays silent until another candidate's ballot.
     /// `released`: per client, the highest figure below which this
     /// candidate or a reporter released (see `finish_recovery_if_reported`).
-    Recovering { reports: Vec<Report>, arriving: PartedReplies<ReportedEntry>, sent: Time, abandoned: bool, released: HashMap<ClientId, u64> },
+    Recovering {
+        reports: Vec<Report>,
+        arriving: PartedReplies<ReportedEntry>,
+        sent: Time,
+        abandoned: bool,
+        released: HashMap<ClientId, u64>,
+    },
 }
 
 /// A SwiftPaxos replica.
@@ -242,7 +248,12 @@ impl ReplicaProtocol for SwiftReplica {
     /// client below its mark executed here.
     fn covers(&self, point: &RejoinPoint) -> bool {
         let synced = matches!(self.status, Status::Normal) && self.cballot == self.ballot;
-        synced && self.ballot.0 >= point.ballot && point.marks.iter().all(|&(client, end)| self.state.executed_prefixes_of(client) >= end)
+        synced
+            && self.ballot.0 >= point.ballot
+            && point
+                .marks
+                .iter()
+                .all(|&(client, end)| self.state.executed_prefixes_of(client) >= end)
     }
 
     /// Rebuilds entries, ballots, the conflict table and (re-executing the
@@ -255,7 +266,13 @@ impl ReplicaProtocol for SwiftReplica {
                 self.ballot = self.ballot.max(ballot);
                 self.restore_vote(*entry);
             }
-            Message::Sync { ballot, part, decided, voided, released: _ } => {
+            Message::Sync {
+                ballot,
+                part,
+                decided,
+                voided,
+                released: _,
+            } => {
                 if let Some((decided, voided)) = self.whole_sync(ballot, part, decided, voided) {
                     if self.is_leader_of(ballot) {
                         // Followers that missed it will ask again.
@@ -278,13 +295,25 @@ impl ReplicaProtocol for SwiftReplica {
                     }
                 }
             }
-            Message::Image { ballot, cballot, commit_base, part: _, state, released, order, done, of: _ } => {
-                self.restore_image((ballot, cballot), commit_base, *state, released, *order, *done, out)
-            }
+            Message::Image {
+                ballot,
+                cballot,
+                commit_base,
+                part: _,
+                state,
+                released,
+                order,
+                done,
+                of: _,
+            } => self.restore_image((ballot, cballot), commit_base, *state, released, *order, *done, out),
             Message::Commit { id, command, deps } => self.commit(id, Some(command), deps, out),
             _ => {}
         }
-        self.status = if self.ballot == self.cballot { Status::Normal } else { Status::Joining };
+        self.status = if self.ballot == self.cballot {
+            Status::Normal
+        } else {
+            Status::Joining
+        };
         // Which replicas its ballot released past went with the crash: a
         // leader that comes back in its ballot sends dependencies to none
         // until its report shows it is not behind.
@@ -342,7 +371,13 @@ impl ReplicaProtocol for SwiftReplica {
     }
 
     fn handle(&mut self, from: NodeId, msg: Message, now: Time, out: &mut Outbox<Message>) {
-        if let Message::Propose { id, command, reply_on_execution, every_slow_ack } = msg {
+        if let Message::Propose {
+            id,
+            command,
+            reply_on_execution,
+            every_slow_ack,
+        } = msg
+        {
             return self.on_propose(id, command, (reply_on_execution, every_slow_ack), now, out);
         }
         let NodeId::Replica(r) = from else { return };
@@ -352,12 +387,21 @@ impl ReplicaProtocol for SwiftReplica {
             }
         }
         match msg {
-            Message::FastAck { ballot, id, deps, command } => {
+            Message::FastAck {
+                ballot,
+                id,
+                deps,
+                command,
+            } => {
                 // The leader retransmits one command at a time: something is amiss.
                 self.leader_says_all_heard(r, ballot, false, out);
                 self.on_fast_ack(r, ballot, id, deps, command.map(|c| *c), now, out)
             }
-            Message::FastAcks { ballot, acks, all_heard } => {
+            Message::FastAcks {
+                ballot,
+                acks,
+                all_heard,
+            } => {
                 self.leader_says_all_heard(r, ballot, all_heard, out);
                 for FastVote { id, deps } in acks {
                     self.on_fast_ack(r, ballot, id, deps, None, now, out);
@@ -371,7 +415,11 @@ impl ReplicaProtocol for SwiftReplica {
             }
             Message::Commit { id, command, deps } => self.commit(id, Some(command), deps, out),
             Message::Fetch { ids } => self.on_fetch(r, ids, out),
-            Message::Heartbeat { ballot, committed, release } => {
+            Message::Heartbeat {
+                ballot,
+                committed,
+                release,
+            } => {
                 self.on_heartbeat(r, ballot, committed, now, out);
                 if ballot == self.ballot && r == self.leader_id() && matches!(self.status, Status::Normal) {
                     self.release(&release);
@@ -389,7 +437,11 @@ impl ReplicaProtocol for SwiftReplica {
             Message::CatchUpReply { ballot, from, commits } => {
                 // `from` beyond the cursor: the leader released what lies
                 // between, executed everywhere (here too) already.
-                if ballot == self.ballot && matches!(self.status, Status::Normal) && from >= self.leader_cursor && from <= self.leader_committed {
+                if ballot == self.ballot
+                    && matches!(self.status, Status::Normal)
+                    && from >= self.leader_cursor
+                    && from <= self.leader_committed
+                {
                     self.leader_cursor = from + commits.len();
                     self.last_catch_up = Time::ZERO;
                     for d in commits {
@@ -405,8 +457,20 @@ impl ReplicaProtocol for SwiftReplica {
                 }
             }
             Message::NewLeader { ballot } => self.on_new_leader(r, ballot, now, out),
-            Message::NewLeaderAck { ballot, cballot, part, entries, released } => self.on_new_leader_ack(r, (ballot, cballot, part), entries, &released, now, out),
-            Message::Sync { ballot, part, decided, voided, released } => {
+            Message::NewLeaderAck {
+                ballot,
+                cballot,
+                part,
+                entries,
+                released,
+            } => self.on_new_leader_ack(r, (ballot, cballot, part), entries, &released, now, out),
+            Message::Sync {
+                ballot,
+                part,
+                decided,
+                voided,
+                released,
+            } => {
                 if ballot > self.ballot || (ballot == self.ballot && matches!(self.status, Status::Joining)) {
                     if self.is_behind(&released) {
                         // Its decisions leave out commands released past
@@ -475,8 +539,27 @@ impl ReplicaProtocol for SwiftReplica {
         self.release_when_due(now, out);
         let fast_size = |(_, v): &(Ballot, FastVote)| 48 + 16 * v.deps.len();
         let all_heard = self.all_heard_to_say(now, out);
-        self.fast_votes.flush(out, MAX_VOTES, fast_size, |(b, _)| *b, |ballot, votes| Message::FastAcks { ballot, acks: votes.into_iter().map(|(_, v)| v).collect(), all_heard });
-        self.slow_votes.flush(out, MAX_VOTES, |_| 16, |(b, _)| *b, |ballot, votes| Message::SlowAcks { ballot, ids: votes.into_iter().map(|(_, id)| id).collect() });
+        self.fast_votes.flush(
+            out,
+            MAX_VOTES,
+            fast_size,
+            |(b, _)| *b,
+            |ballot, votes| Message::FastAcks {
+                ballot,
+                acks: votes.into_iter().map(|(_, v)| v).collect(),
+                all_heard,
+            },
+        );
+        self.slow_votes.flush(
+            out,
+            MAX_VOTES,
+            |_| 16,
+            |(b, _)| *b,
+            |ballot, votes| Message::SlowAcks {
+                ballot,
+                ids: votes.into_iter().map(|(_, id)| id).collect(),
+            },
+        );
         if !self.excluded.is_empty() && self.is_leader() {
             let carries_deps = |m: &Message| matches!(m, Message::FastAck { .. } | Message::FastAcks { .. });
             out.narrow_broadcasts(self.n(), self.id, carries_deps, |r| !self.excluded.contains(&r));
@@ -521,8 +604,16 @@ impl SwiftReplica {
             return;
         }
         if let Some(e) = self.entry(id) {
-            let entry = ReportedEntry { id, command: e.command.clone(), phase: e.phase, deps: e.deps.clone() };
-            out.persist(Message::Voted { ballot: self.ballot, entry: Box::new(entry) });
+            let entry = ReportedEntry {
+                id,
+                command: e.command.clone(),
+                phase: e.phase,
+                deps: e.deps.clone(),
+            };
+            out.persist(Message::Voted {
+                ballot: self.ballot,
+                entry: Box::new(entry),
+            });
         }
     }
 
@@ -536,7 +627,16 @@ impl SwiftReplica {
             self.graph.revive(id);
             self.conflicts.record(id, &entry.command);
         }
-        self.put_entry(id, Entry { command: entry.command, phase: entry.phase, deps: entry.deps, voted_fast: false, touched: Time::ZERO });
+        self.put_entry(
+            id,
+            Entry {
+                command: entry.command,
+                phase: entry.phase,
+                deps: entry.deps,
+                voted_fast: false,
+                touched: Time::ZERO,
+            },
+        );
     }
 
     /// Records `entry` for `id`, indexing it while it is not committed.
@@ -560,7 +660,9 @@ impl SwiftReplica {
 
     /// Every command this replica knows, in no particular order.
     fn entries(&self) -> impl Iterator<Item = (CommandId, &Entry)> {
-        self.records.iter().filter_map(|(id, r)| r.entry.as_ref().map(|e| (id, e)))
+        self.records
+            .iter()
+            .filter_map(|(id, r)| r.entry.as_ref().map(|e| (id, e)))
     }
 
     /// The votes for `id` in this ballot, created if none came yet.
@@ -577,7 +679,9 @@ impl SwiftReplica {
         let records = &mut self.records;
         let mut due = Vec::new();
         self.uncommitted.retain(|id| {
-            let Some(record) = records.get_mut(id) else { return false };
+            let Some(record) = records.get_mut(id) else {
+                return false;
+            };
             match &record.entry {
                 Some(e) if e.phase != Phase::Committed => {
                     if (!accepted_only || e.phase == Phase::Accepted) && now.since(e.touched) >= retry {
@@ -629,7 +733,8 @@ impl SwiftReplica {
     /// votes per command fewer (results/README.md measures it). No replica
     /// can then gather a fast quorum, so none tallies fast votes.
     fn follower_fast_votes_count(&self) -> bool {
-        !(self.quorums.majority() <= 2 && matches!(self.quorums.fast_quorums(), crate::quorum::FastQuorums::ThreeQuarters))
+        !(self.quorums.majority() <= 2
+            && matches!(self.quorums.fast_quorums(), crate::quorum::FastQuorums::ThreeQuarters))
     }
 
     /// Whether this replica votes on the fast path in the current ballot:

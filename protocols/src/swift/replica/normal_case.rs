@@ -8,9 +8,22 @@ impl SwiftReplica {
 
     /// `asks`: whether the client wants the result from this replica once
     /// executed, and whether it wants every `SlowAck` (see the `Propose` message).
-    pub(super) fn on_propose(&mut self, id: CommandId, command: Command, asks: (bool, bool), now: Time, out: &mut Outbox<Message>) {
+    pub(super) fn on_propose(
+        &mut self,
+        id: CommandId,
+        command: Command,
+        asks: (bool, bool),
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if let Some(result) = self.state.result_of(id) {
-            return out.send_client(id.client, Message::Executed { id, result: result.clone() });
+            return out.send_client(
+                id.client,
+                Message::Executed {
+                    id,
+                    result: result.clone(),
+                },
+            );
         }
         if self.graph.is_released(id) || self.state.has_executed(id) {
             return; // executed everywhere long ago; its result is forgotten
@@ -32,15 +45,32 @@ impl SwiftReplica {
     }
 
     /// A client retried: repeat this replica's votes for it in this ballot.
-    pub(super) fn resend_votes(&mut self, id: CommandId, phase: Phase, deps: Deps, now: Time, out: &mut Outbox<Message>) {
+    pub(super) fn resend_votes(
+        &mut self,
+        id: CommandId,
+        phase: Phase,
+        deps: Deps,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         let ballot = self.ballot;
         if self.is_leader() && phase != Phase::Committed {
-            let Some(command) = self.entry(id).map(|e| e.command.clone()) else { return };
+            let Some(command) = self.entry(id).map(|e| e.command.clone()) else {
+                return;
+            };
             let answer = self.leader_answer(id, &command, deps);
             return out.send_client(id.client, answer);
         }
         match phase {
-            Phase::PreAccepted => out.send_client(id.client, Message::FastAck { ballot, id, deps, command: None }),
+            Phase::PreAccepted => out.send_client(
+                id.client,
+                Message::FastAck {
+                    ballot,
+                    id,
+                    deps,
+                    command: None,
+                },
+            ),
             Phase::Accepted => out.send_client(id.client, Message::SlowAck { ballot, id }),
             Phase::Committed => {
                 // Committed but not executed yet here: its result comes when it executes.
@@ -56,7 +86,16 @@ impl SwiftReplica {
             // Outside the fixed fast quorum: no vote of our own; wait for the
             // leader's dependencies (the empty set reported here counts for nothing).
             self.conflicts.record(id, &command);
-            self.put_entry(id, Entry { command, phase: Phase::PreAccepted, deps: deps_of([], id), voted_fast: false, touched: now });
+            self.put_entry(
+                id,
+                Entry {
+                    command,
+                    phase: Phase::PreAccepted,
+                    deps: deps_of([], id),
+                    voted_fast: false,
+                    touched: now,
+                },
+            );
             return self.accept_if_leader_spoke(id, now, out);
         }
         let deps = deps_of(self.conflicts.dependencies(&command), id);
@@ -66,7 +105,16 @@ impl SwiftReplica {
         // command and sent once its vote is recorded.
         let answer = leading.then(|| self.leader_answer(id, &command, deps.clone()));
         let phase = if leading { Phase::Accepted } else { Phase::PreAccepted };
-        self.put_entry(id, Entry { command, phase, deps: deps.clone(), voted_fast: !leading, touched: now });
+        self.put_entry(
+            id,
+            Entry {
+                command,
+                phase,
+                deps: deps.clone(),
+                voted_fast: !leading,
+                touched: now,
+            },
+        );
         self.record_vote(id, out);
         let me = self.id;
         let tallies_fast = self.follower_fast_votes_count();
@@ -86,9 +134,20 @@ impl SwiftReplica {
             self.try_commit(id, out);
         } else {
             if tallies_fast {
-                self.fast_votes.hold(self.follower_votes_to(ballot), (ballot, FastVote { id, deps: deps.clone() }));
+                self.fast_votes.hold(
+                    self.follower_votes_to(ballot),
+                    (ballot, FastVote { id, deps: deps.clone() }),
+                );
             }
-            out.send_client(id.client, Message::FastAck { ballot, id, deps, command: None });
+            out.send_client(
+                id.client,
+                Message::FastAck {
+                    ballot,
+                    id,
+                    deps,
+                    command: None,
+                },
+            );
             self.accept_if_leader_spoke(id, now, out);
         }
     }
@@ -100,14 +159,25 @@ impl SwiftReplica {
     /// as `Executed` once the command executes.
     pub(super) fn leader_answer(&mut self, id: CommandId, command: &Command, deps: Deps) -> Message {
         let ballot = self.ballot;
-        let speculable =
-            deps.iter().all(|d| self.speculation.contains(*d) || self.state.has_executed(*d) || self.graph.is_done(*d));
+        let speculable = deps
+            .iter()
+            .all(|d| self.speculation.contains(*d) || self.state.has_executed(*d) || self.graph.is_done(*d));
         if speculable {
             let result = self.speculation.execute(&self.state, id, command);
             self.records.get_or_default(id).replied = true;
-            Message::Reply { ballot, id, deps, result }
+            Message::Reply {
+                ballot,
+                id,
+                deps,
+                result,
+            }
         } else {
-            Message::FastAck { ballot, id, deps, command: None }
+            Message::FastAck {
+                ballot,
+                id,
+                deps,
+                command: None,
+            }
         }
     }
 
@@ -152,7 +222,16 @@ impl SwiftReplica {
                     // accept from the leader's copy, with no fast vote of our own.
                     self.graph.revive(id);
                     self.conflicts.record(id, &command);
-                    self.put_entry(id, Entry { command, phase: Phase::PreAccepted, deps: deps_of([], id), voted_fast: false, touched: now });
+                    self.put_entry(
+                        id,
+                        Entry {
+                            command,
+                            phase: Phase::PreAccepted,
+                            deps: deps_of([], id),
+                            voted_fast: false,
+                            touched: now,
+                        },
+                    );
                 }
             }
             self.accept_if_leader_spoke(id, now, out);
@@ -165,7 +244,13 @@ impl SwiftReplica {
     pub(super) fn answer_if_committed(&mut self, id: CommandId, from_leader: bool, out: &mut Outbox<Message>) -> bool {
         let committed = self.entry(id).is_some_and(|e| e.phase == Phase::Committed);
         if committed && from_leader {
-            out.send_replica(self.leader_id(), Message::SlowAck { ballot: self.ballot, id });
+            out.send_replica(
+                self.leader_id(),
+                Message::SlowAck {
+                    ballot: self.ballot,
+                    id,
+                },
+            );
         }
         committed
     }
@@ -177,13 +262,20 @@ impl SwiftReplica {
             return;
         }
         let me = self.id;
-        let Some(record) = self.records.get_mut(&id) else { return };
-        let Some(leader_deps) = record.votes.leader_deps.clone() else { return };
+        let Some(record) = self.records.get_mut(&id) else {
+            return;
+        };
+        let Some(leader_deps) = record.votes.leader_deps.clone() else {
+            return;
+        };
         let Some(entry) = record.entry.as_mut() else { return };
         if entry.phase == Phase::Committed {
             return;
         }
-        let matched = entry.phase == Phase::PreAccepted && entry.voted_fast && entry.deps == leader_deps && !record.every_slow_ack;
+        let matched = entry.phase == Phase::PreAccepted
+            && entry.voted_fast
+            && entry.deps == leader_deps
+            && !record.every_slow_ack;
         entry.phase = Phase::Accepted;
         entry.deps = leader_deps;
         entry.touched = now;
@@ -195,7 +287,14 @@ impl SwiftReplica {
         self.try_commit(id, out);
     }
 
-    pub(super) fn on_slow_ack(&mut self, from: ReplicaId, ballot: Ballot, id: CommandId, now: Time, out: &mut Outbox<Message>) {
+    pub(super) fn on_slow_ack(
+        &mut self,
+        from: ReplicaId,
+        ballot: Ballot,
+        id: CommandId,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if self.graph.is_released(id) {
             return; // executed everywhere and forgotten: a stale vote
         }
@@ -216,11 +315,15 @@ impl SwiftReplica {
     /// dependencies) or the slow path (a majority with the leader accepted them).
     pub(super) fn try_commit(&mut self, id: CommandId, out: &mut Outbox<Message>) {
         let Some(record) = self.records.get(&id) else { return };
-        let Some(deps) = record.votes.leader_deps.as_ref() else { return };
-        if !record.entry.as_ref().is_some_and(|e| e.phase != Phase::Committed) {
+        let Some(deps) = record.votes.leader_deps.as_ref() else {
+            return;
+        };
+        if record.entry.as_ref().is_none_or(|e| e.phase == Phase::Committed) {
             return;
         }
-        let fast = self.quorums.is_fast_quorum(self.ballot, record.votes.fast.agreeing_with(deps));
+        let fast = self
+            .quorums
+            .is_fast_quorum(self.ballot, record.votes.fast.agreeing_with(deps));
         let slow = self.quorums.is_slow_quorum(self.ballot, record.votes.slow.voters());
         if fast || slow {
             let deps = deps.clone();
@@ -231,7 +334,7 @@ impl SwiftReplica {
     /// Records that `id` committed with `deps` and executes what became
     /// executable. The leader answers clients it has not answered yet.
     pub(super) fn commit(&mut self, id: CommandId, command: Option<Command>, deps: Deps, out: &mut Outbox<Message>) {
-        if self.graph.is_committed(id) && !self.entry(id).is_some_and(|e| e.phase != Phase::Committed) {
+        if self.graph.is_committed(id) && self.entry(id).is_none_or(|e| e.phase == Phase::Committed) {
             return;
         }
         let command = match (self.entry_mut(id), command) {
@@ -243,7 +346,16 @@ impl SwiftReplica {
             (None, Some(command)) => {
                 self.graph.revive(id);
                 self.conflicts.record(id, &command);
-                self.put_entry(id, Entry { command: command.clone(), phase: Phase::Committed, deps: deps.clone(), voted_fast: false, touched: Time::ZERO });
+                self.put_entry(
+                    id,
+                    Entry {
+                        command: command.clone(),
+                        phase: Phase::Committed,
+                        deps: deps.clone(),
+                        voted_fast: false,
+                        touched: Time::ZERO,
+                    },
+                );
                 command
             }
             (None, None) => return,
@@ -251,7 +363,11 @@ impl SwiftReplica {
         if let Some(record) = self.records.get_mut(&id) {
             record.votes = BallotVotes::default();
         }
-        out.persist_with(|| Message::Commit { id, command: command.clone(), deps: deps.clone() });
+        out.persist_with(|| Message::Commit {
+            id,
+            command: command.clone(),
+            deps: deps.clone(),
+        });
         if self.restored_order.is_empty() || !self.restored_order.remove(&id) {
             self.commit_order.push_back(id);
         }
@@ -276,7 +392,13 @@ impl SwiftReplica {
             let answered = leading && replied;
             if (leading || asked) && !answered {
                 if let Some(result) = applied.result() {
-                    out.send_client(id.client, Message::Executed { id, result: result.clone() });
+                    out.send_client(
+                        id.client,
+                        Message::Executed {
+                            id,
+                            result: result.clone(),
+                        },
+                    );
                 }
             }
         }

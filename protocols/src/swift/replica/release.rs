@@ -47,7 +47,11 @@ impl SwiftReplica {
             let release = self.newly_stable(now);
             self.release(&release);
             let committed = self.commit_base + self.commit_order.len();
-            out.broadcast(Message::Heartbeat { ballot: self.ballot, committed, release });
+            out.broadcast(Message::Heartbeat {
+                ballot: self.ballot,
+                committed,
+                release,
+            });
         }
     }
 
@@ -69,7 +73,13 @@ impl SwiftReplica {
 
     /// The leader records a replica's report, and tells a replica behind
     /// what was released past it.
-    pub(super) fn on_executed_prefixes(&mut self, from: ReplicaId, prefixes: Vec<(ClientId, u64)>, now: Time, out: &mut Outbox<Message>) {
+    pub(super) fn on_executed_prefixes(
+        &mut self,
+        from: ReplicaId,
+        prefixes: Vec<(ClientId, u64)>,
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         self.last_report_at.insert(from, now);
         let reported = self.prefix_reports.entry(from).or_default();
         for (client, below) in prefixes {
@@ -99,7 +109,13 @@ impl SwiftReplica {
     /// A follower told it is behind what was released: if it is (the
     /// message may be older than its own progress), those commands are
     /// gone everywhere else and it rejoins by state transfer.
-    pub(super) fn on_released(&mut self, from: ReplicaId, behind: &[(ClientId, u64)], now: Time, out: &mut Outbox<Message>) {
+    pub(super) fn on_released(
+        &mut self,
+        from: ReplicaId,
+        behind: &[(ClientId, u64)],
+        now: Time,
+        out: &mut Outbox<Message>,
+    ) {
         if self.is_behind(behind) {
             self.ask_image(from, now, out);
         }
@@ -108,19 +124,28 @@ impl SwiftReplica {
     /// Whether another replica released, per client, below figures this
     /// replica has not executed up to.
     pub(super) fn is_behind(&self, released: &[(ClientId, u64)]) -> bool {
-        released.iter().any(|&(client, below)| self.state.executed_prefixes_of(client) < below)
+        released
+            .iter()
+            .any(|&(client, below)| self.state.executed_prefixes_of(client) < below)
     }
 
     /// Per client, below what this replica released (where it released anything).
     pub(super) fn released_figures(&self) -> Vec<(ClientId, u64)> {
-        self.state.executed_prefixes().into_iter().map(|(client, _)| (client, self.graph.released_below(client))).filter(|&(_, below)| below > 1).collect()
+        self.state
+            .executed_prefixes()
+            .into_iter()
+            .map(|(client, _)| (client, self.graph.released_below(client)))
+            .filter(|&(_, below)| below > 1)
+            .collect()
     }
 
     /// How many commands replica `r` executed fewer than this leader, by
     /// its last report (everything executed here, without one).
     fn lag_of(&self, r: ReplicaId, own: &[(ClientId, u64)]) -> u64 {
         let reported = self.prefix_reports.get(&r);
-        own.iter().map(|&(client, below)| below.saturating_sub(reported.and_then(|p| p.get(&client)).copied().unwrap_or(1))).sum()
+        own.iter()
+            .map(|&(client, below)| below.saturating_sub(reported.and_then(|p| p.get(&client)).copied().unwrap_or(1)))
+            .sum()
     }
 
     /// Whether releases wait for replica `r`: unless it has been silent
@@ -130,7 +155,12 @@ impl SwiftReplica {
     /// reports are a heartbeat old, and under load that alone is more
     /// commands than a small release lag.
     fn waits_for(&self, r: ReplicaId, own: &[(ClientId, u64)], now: Time) -> bool {
-        let heard = self.last_report_at.get(&r).copied().unwrap_or(Time::ZERO).max(self.reports_since);
+        let heard = self
+            .last_report_at
+            .get(&r)
+            .copied()
+            .unwrap_or(Time::ZERO)
+            .max(self.reports_since);
         now.since(heard) < 4 * self.timing.retry || self.lag_of(r, own) <= self.release_lag
     }
 
@@ -139,7 +169,9 @@ impl SwiftReplica {
     /// Replicas not waited for that the release passes are `excluded`.
     pub(super) fn newly_stable(&mut self, now: Time) -> Vec<(ClientId, u64)> {
         let own = self.state.executed_prefixes();
-        let waited: Vec<ReplicaId> = (0..self.n()).filter(|&r| r != self.id && self.waits_for(r, &own, now)).collect();
+        let waited: Vec<ReplicaId> = (0..self.n())
+            .filter(|&r| r != self.id && self.waits_for(r, &own, now))
+            .collect();
         let mut moved = Vec::new();
         for &(client, mine) in &own {
             let mut stable = mine;
@@ -166,7 +198,9 @@ impl SwiftReplica {
         }
         for r in (0..self.n()).filter(|&r| r != self.id && !waited.contains(&r)) {
             let reported = self.prefix_reports.get(&r);
-            let passed = moved.iter().any(|&(client, stable)| stable > reported.and_then(|p| p.get(&client)).copied().unwrap_or(1));
+            let passed = moved
+                .iter()
+                .any(|&(client, stable)| stable > reported.and_then(|p| p.get(&client)).copied().unwrap_or(1));
             if passed {
                 self.excluded.insert(r);
             }
@@ -186,7 +220,8 @@ impl SwiftReplica {
             let from = self.graph.released_below(client).max(1);
             if below > from {
                 self.graph.release_below(client, below);
-                self.records.release_below(client, below, |id, record| gone.extend(record.entry.map(|e| (id, e))));
+                self.records
+                    .release_below(client, below, |id, record| gone.extend(record.entry.map(|e| (id, e))));
             }
         }
         if gone.is_empty() {

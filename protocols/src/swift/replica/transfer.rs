@@ -61,7 +61,9 @@ impl SwiftReplica {
         if part.version == 0 {
             return; // a compacted log's part, never sent
         }
-        let Some(pieces) = self.arriving_image.add(donor, part, vec![piece]) else { return };
+        let Some(pieces) = self.arriving_image.add(donor, part, vec![piece]) else {
+            return;
+        };
         let released: Vec<(ClientId, u64)> = pieces.iter().flat_map(|p| p.released.iter().copied()).collect();
         if !self.is_behind(&released) {
             return;
@@ -75,8 +77,19 @@ impl SwiftReplica {
     /// install), with the entries it voids here: a restart may not rebuild
     /// every entry this replica held (some were never recorded), and what
     /// the image executed must not wait for them after a replay either.
-    pub(super) fn install(&mut self, donor: ReplicaId, version: u64, pieces: Vec<ImagePiece>, out: &mut Outbox<Message>) {
-        let mut own: Vec<(CommandId, Entry)> = self.records.drain().into_iter().filter_map(|(id, r)| r.entry.map(|e| (id, e))).collect();
+    pub(super) fn install(
+        &mut self,
+        donor: ReplicaId,
+        version: u64,
+        pieces: Vec<ImagePiece>,
+        out: &mut Outbox<Message>,
+    ) {
+        let mut own: Vec<(CommandId, Entry)> = self
+            .records
+            .drain()
+            .into_iter()
+            .filter_map(|(id, r)| r.entry.map(|e| (id, e)))
+            .collect();
         own.sort_unstable_by_key(|(id, _)| *id);
         self.uncommitted.clear();
         self.conflicts = ConflictTable::new();
@@ -117,7 +130,11 @@ impl SwiftReplica {
             }
         }
         if let Some(last) = recorded.last_mut() {
-            last.done.extend(own.iter().map(|(id, _)| *id).filter(|id| !self.graph.is_released(*id) && self.state.has_executed(*id)));
+            last.done.extend(
+                own.iter()
+                    .map(|(id, _)| *id)
+                    .filter(|id| !self.graph.is_released(*id) && self.state.has_executed(*id)),
+            );
         }
         let count = recorded.len() as u32;
         for (index, p) in recorded.into_iter().enumerate() {
@@ -126,7 +143,11 @@ impl SwiftReplica {
                 ballot: self.ballot,
                 cballot: self.cballot,
                 commit_base: p.commit_base,
-                part: Part { version, index: index as u32, count },
+                part: Part {
+                    version,
+                    index: index as u32,
+                    count,
+                },
                 state: Box::new(p.state),
                 released: p.released,
                 order: Box::new(p.order),
@@ -148,7 +169,12 @@ impl SwiftReplica {
             if entry.phase == Phase::Committed {
                 self.commit(id, Some(entry.command), entry.deps, out);
             } else {
-                self.restore_vote(ReportedEntry { id, command: entry.command, phase: entry.phase, deps: entry.deps });
+                self.restore_vote(ReportedEntry {
+                    id,
+                    command: entry.command,
+                    phase: entry.phase,
+                    deps: entry.deps,
+                });
             }
         }
         // Ids of the donor's commit order this replica did not commit
@@ -160,7 +186,24 @@ impl SwiftReplica {
 /// The contents of an `Image` message, if it is one.
 pub(super) fn image_piece(msg: Message) -> Option<(Part, ImagePiece)> {
     match msg {
-        Message::Image { commit_base, part, state, released, order, done, .. } => Some((part, ImagePiece { commit_base, state: *state, released, order: *order, done: *done })),
+        Message::Image {
+            commit_base,
+            part,
+            state,
+            released,
+            order,
+            done,
+            ..
+        } => Some((
+            part,
+            ImagePiece {
+                commit_base,
+                state: *state,
+                released,
+                order: *order,
+                done: *done,
+            },
+        )),
         _ => None,
     }
 }
