@@ -92,17 +92,7 @@ fn rolling_restarts_and_a_power_loss_lose_no_acknowledged_write() {
             servers.0[r] = server(&format!("r{r}"));
         }
         let (out, took) = client.join().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{protocol}: {text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            text.contains("client c1: 48000 commands completed"),
-            "{protocol}: {text}"
-        );
-        assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
+        assert_client_verified(&out, protocol, 48000);
         assert!(
             took > all_down,
             "{protocol}: the client finished ({took:?}) before the power loss ({all_down:?}); raise reqs"
@@ -134,23 +124,13 @@ fn volatile_rolling_restarts_lose_no_acknowledged_write() {
         // where the test reads that it rejoined.
         let log = |alias: &str| dir.join(format!("{alias}.log"));
         let server = |alias: &str| {
-            let file = std::fs::File::create(log(alias)).unwrap();
-            swiftpaxos()
-                .args([
-                    "-run",
-                    "server",
-                    "-config",
-                    config.to_str().unwrap(),
-                    "-alias",
-                    alias,
-                    "-protocol",
-                    protocol,
-                ])
-                .env("SWIFTPAXOS_LOG", "info")
-                .stdout(std::process::Stdio::null())
-                .stderr(file)
-                .spawn()
-                .unwrap()
+            start_logged_server(
+                &config,
+                alias,
+                protocol,
+                &[],
+                std::fs::File::create(log(alias)).unwrap(),
+            )
         };
         let mut servers = Processes((0..3).map(|r| server(&format!("r{r}"))).collect());
         let started = Instant::now();
@@ -165,17 +145,7 @@ fn volatile_rolling_restarts_lose_no_acknowledged_write() {
         );
         let last_restart = started.elapsed();
         let (out, took) = client.join().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{protocol}: {text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            text.contains("client c1: 320000 commands completed"),
-            "{protocol}: {text}"
-        );
-        assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
+        assert_client_verified(&out, protocol, 320000);
         assert!(
             took > last_restart,
             "{protocol}: the client finished ({took:?}) before the last restart ({last_restart:?}); raise reqs"

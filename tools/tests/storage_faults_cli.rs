@@ -11,7 +11,7 @@ mod common;
 use common::*;
 use runtime::storage::format::{self, FileHeader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 const PROTOCOLS: [&str; 6] = ["paxos", "swiftpaxos", "n2paxos", "curp", "fastpaxos", "epaxos"];
@@ -23,24 +23,11 @@ fn server(config: &Path, dir: &Path, alias: &str, protocol: &str, data_dir: &Pat
         .append(true)
         .open(dir.join(format!("{alias}.log")))
         .unwrap();
-    swiftpaxos()
-        .args([
-            "-run",
-            "server",
-            "-config",
-            config.to_str().unwrap(),
-            "-alias",
-            alias,
-            "-protocol",
-            protocol,
-        ])
-        .args(["-data-dir", data_dir.to_str().unwrap()])
-        .args(extra)
-        .env("SWIFTPAXOS_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+    let args: Vec<&str> = ["-data-dir", data_dir.to_str().unwrap()]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    start_logged_server(config, alias, protocol, &args, log)
 }
 
 fn log_of(dir: &Path, alias: &str) -> String {
@@ -159,17 +146,7 @@ fn damaged_logs_rejoin_and_torn_tails_are_cut_losing_no_acknowledged_write() {
         let last_fault = started.elapsed();
 
         let (out, took) = client.join().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{protocol}: {text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            text.contains("client c1: 40000 commands completed"),
-            "{protocol}: {text}"
-        );
-        assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
+        assert_client_verified(&out, protocol, 40000);
         assert!(
             took > last_fault,
             "{protocol}: the client finished ({took:?}) before the last fault ({last_fault:?}); raise reqs"
@@ -239,17 +216,7 @@ fn a_failed_sync_stops_its_server_and_the_others_go_on() {
                 .collect(),
         );
         let out = run_client(&config, protocol, Duration::from_secs(120));
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{protocol}: {text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            text.contains("client c1: 12000 commands completed"),
-            "{protocol}: {text}"
-        );
-        assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
+        assert_client_verified(&out, protocol, 12000);
         let status = servers.0[4].try_wait().unwrap();
         assert!(
             status.is_some_and(|s| !s.success()),

@@ -139,3 +139,42 @@ pub fn spawn_client(
 pub fn port(offset: u16) -> u16 {
     20_000 + (std::process::id() % 20_000) as u16 + offset
 }
+
+/// One server process whose diagnostics (at info level) go to `log`: the
+/// tests that read what a server said (it rejoined, it cut a torn tail, it
+/// stopped on a failed sync).
+pub fn start_logged_server(config: &Path, alias: &str, protocol: &str, extra: &[&str], log: std::fs::File) -> Child {
+    swiftpaxos()
+        .args([
+            "-run",
+            "server",
+            "-config",
+            config.to_str().unwrap(),
+            "-alias",
+            alias,
+            "-protocol",
+            protocol,
+        ])
+        .args(extra)
+        .env("SWIFTPAXOS_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// The client (run with `-verify`) succeeded, completed `commands`, and
+/// read back every write it saw acknowledged.
+pub fn assert_client_verified(out: &Output, protocol: &str, commands: usize) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{protocol}: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("client c1: {commands} commands completed")),
+        "{protocol}: {text}"
+    );
+    assert!(text.contains("acknowledged writes: all present"), "{protocol}: {text}");
+}
