@@ -9,6 +9,7 @@ use protocols::protocol::Protocol;
 use protocols::quorum::QuorumSystem;
 use protocols::{DeliberateBugs, ReplicaConfig, Timing};
 use runtime::live::cores::CorePlan;
+use runtime::live::cut::CutSwitch;
 use runtime::live::link::Delays;
 use runtime::live::server::{run_replica, ReplicaSpec, StallSwitch};
 use runtime::live::wire::Wire;
@@ -244,6 +245,7 @@ where
                     wal: run_dir.as_ref().map(|d| d.join(format!("r{id}.s{s}.wal"))),
                     compact_log_after: runtime::live::server::COMPACT_LOG_AFTER,
                     stall: Some(Arc::new(StallSwitch::default())),
+                    cut: Some(Arc::new(CutSwitch::default())),
                 };
                 let mut instance = Instance {
                     spec,
@@ -344,6 +346,10 @@ pub trait FaultTarget {
     fn restart(&mut self, r: usize) -> Result<(), String>;
     /// Freezes every shard of replica `r` for `pause`.
     fn stall(&mut self, r: usize, pause: Duration);
+    /// Cuts (`cut`) or heals replica `r`'s links: with `peer`, the one
+    /// with that replica; without, those with every other replica; with
+    /// `clients`, those with every client as well.
+    fn cut(&mut self, r: usize, peer: Option<usize>, clients: bool, cut: bool);
 }
 
 impl<P: Protocol> FaultTarget for LocalCluster<P>
@@ -372,6 +378,24 @@ where
         for instance in &self.instances[r] {
             if let Some(switch) = &instance.spec.stall {
                 switch.stall_for(pause);
+            }
+        }
+    }
+
+    fn cut(&mut self, r: usize, peer: Option<usize>, clients: bool, cut: bool) {
+        let peers: Vec<usize> = match peer {
+            Some(p) => vec![p],
+            None => (0..self.instances.len()).filter(|&p| p != r).collect(),
+        };
+        for switch in self.instances[r].iter().filter_map(|i| i.spec.cut.as_ref()) {
+            peers.iter().for_each(|&p| switch.set_peer(p, cut));
+            if clients {
+                switch.set_clients(cut);
+            }
+        }
+        for &p in &peers {
+            for switch in self.instances[p].iter().filter_map(|i| i.spec.cut.as_ref()) {
+                switch.set_peer(r, cut);
             }
         }
     }

@@ -18,6 +18,18 @@ pub enum FaultKind {
     Restart,
     /// It freezes for this long, then carries on.
     Stall(Duration),
+    /// Its links are cut, as a network fault would (messages vanish, the
+    /// connections stay): with `peer`, only the one with that replica
+    /// (`cut:r0-r1`); without, those with every other replica (`cut:r0`);
+    /// with `clients`, the clients' too (`isolate:r0`). Healed after
+    /// `heal_after`, if given (`…@3s+4s`).
+    Cut {
+        peer: Option<usize>,
+        clients: bool,
+        heal_after: Option<Duration>,
+    },
+    /// A cut ends (scheduled by the run for a cut with a length).
+    Heal { peer: Option<usize>, clients: bool },
 }
 
 /// One fault: what, to which replica, when (from the measurement's start).
@@ -35,13 +47,15 @@ pub struct Fault {
 
 impl FromStr for Fault {
     type Err = String;
-    /// `kill-leader@3s`, `kill:r2@3s`, `restart:r2@6s`, `stall:r0@1s+200ms`.
+    /// `kill-leader@3s`, `kill:r2@3s`, `restart:r2@6s`, `stall:r0@1s+200ms`,
+    /// `cut:r0@3s`, `cut:r0-r1@3s+4s`, `isolate:r0@3s+4s`.
     fn from_str(text: &str) -> Result<Fault, String> {
         let bad = |why: &str| {
             format!(
-                "fault `{text}`: {why} (expected e.g. kill-leader@3s, kill:r2@3s, restart:r2@6s, stall:r0@1s+200ms)"
+                "fault `{text}`: {why} (expected e.g. kill-leader@3s, kill:r2@3s, restart:r2@6s, stall:r0@1s+200ms, cut:r0@3s, cut:r0-r1@3s+4s, isolate:r0@3s+4s)"
             )
         };
+        let replica_named = |r: &str| r.strip_prefix('r').and_then(|n| n.parse::<usize>().ok());
         let (what, when) = text.trim().split_once('@').ok_or_else(|| bad("no @TIME"))?;
         let (kind, target) = match what.split_once(':') {
             Some((kind, replica)) => (kind, replica),
@@ -50,14 +64,16 @@ impl FromStr for Fault {
                 .filter(|(_, t)| *t == "leader")
                 .ok_or_else(|| bad("no replica (kill:r2 or kill-leader)"))?,
         };
+        let (target, peer) = match target.split_once('-').filter(|_| kind == "cut") {
+            Some((one, other)) => (
+                one,
+                Some(replica_named(other).ok_or_else(|| bad("a replica is r0, r1, …"))?),
+            ),
+            None => (target, None),
+        };
         let (replica, named_leader) = match target {
             "leader" => (0, true),
-            r => (
-                r.strip_prefix('r')
-                    .and_then(|n| n.parse().ok())
-                    .ok_or_else(|| bad("a replica is r0, r1, …"))?,
-                false,
-            ),
+            r => (replica_named(r).ok_or_else(|| bad("a replica is r0, r1, …"))?, false),
         };
         let (at, length) = match when.split_once('+') {
             Some((at, length)) => (at, Some(net::duration::parse_go_duration(length).map_err(|e| bad(&e))?)),
@@ -69,8 +85,14 @@ impl FromStr for Fault {
             ("restart", None) => FaultKind::Restart,
             ("stall", Some(length)) if !length.is_zero() => FaultKind::Stall(length),
             ("stall", _) => return Err(bad("a stall needs its length: stall:r0@1s+200ms")),
+            ("cut" | "isolate", Some(length)) if length.is_zero() => return Err(bad("a cut of no length")),
+            ("cut" | "isolate", heal_after) => FaultKind::Cut {
+                peer,
+                clients: kind == "isolate",
+                heal_after,
+            },
             ("kill" | "restart", Some(_)) => return Err(bad("only a stall has a length")),
-            _ => return Err(bad("the kinds are kill, restart and stall")),
+            _ => return Err(bad("the kinds are kill, restart, stall, cut and isolate")),
         };
         Ok(Fault {
             kind,
@@ -78,6 +100,24 @@ impl FromStr for Fault {
             named_leader,
             at,
         })
+    }
+}
+
+impl Fault {
+    /// The end of this fault, if it is a cut with a length.
+    pub fn heal(&self) -> Option<Fault> {
+        match self.kind {
+            FaultKind::Cut {
+                peer,
+                clients,
+                heal_after: Some(after),
+            } => Some(Fault {
+                kind: FaultKind::Heal { peer, clients },
+                at: self.at + after,
+                ..*self
+            }),
+            _ => None,
+        }
     }
 }
 
@@ -92,6 +132,23 @@ impl fmt::Display for Fault {
             FaultKind::Kill => write!(f, "kill {who}"),
             FaultKind::Restart => write!(f, "restart {who}"),
             FaultKind::Stall(d) => write!(f, "stall {who} for {} ms", d.as_millis()),
+            FaultKind::Cut {
+                peer,
+                clients,
+                heal_after,
+            } => {
+                match (peer, clients) {
+                    (Some(p), _) => write!(f, "cut the link {who}-r{p}"),
+                    (None, false) => write!(f, "cut {who} off from the other replicas"),
+                    (None, true) => write!(f, "isolate {who} from everyone"),
+                }?;
+                if let Some(d) = heal_after {
+                    write!(f, " for {} ms", d.as_millis())?;
+                }
+                Ok(())
+            }
+            FaultKind::Heal { peer: Some(p), .. } => write!(f, "heal the link {who}-r{p}"),
+            FaultKind::Heal { .. } => write!(f, "heal {who}'s links"),
         }?;
         write!(f, " at {:.3} s", self.at.as_secs_f64())
     }
@@ -124,7 +181,15 @@ pub fn check(faults: &[Fault], args: &BenchArgs) -> Result<(), String> {
             FaultKind::Restart if !down[f.replica] => return Err(format!("--fault {f}: r{} is not down", f.replica)),
             FaultKind::Restart => down[f.replica] = false,
             FaultKind::Stall(_) if down[f.replica] => return Err(format!("--fault {f}: r{} is down", f.replica)),
-            FaultKind::Stall(_) => {}
+            FaultKind::Stall(_) | FaultKind::Heal { .. } => {}
+            FaultKind::Cut { peer: Some(p), .. } if p >= args.replicas || p == f.replica => {
+                return Err(format!(
+                    "--fault {f}: a link joins two of the {} replicas (r0 to r{})",
+                    args.replicas,
+                    args.replicas - 1
+                ))
+            }
+            FaultKind::Cut { .. } => {}
         }
     }
     Ok(())
@@ -244,6 +309,42 @@ mod tests {
         assert_eq!((f.kind, f.replica), (FaultKind::Restart, 2));
         let f: Fault = "stall:r1@1s+200ms".parse().expect("stall");
         assert_eq!(f.kind, FaultKind::Stall(Duration::from_millis(200)));
+        let f: Fault = "cut:r0@3s".parse().expect("cut");
+        assert_eq!(
+            (f.replica, f.kind),
+            (
+                0,
+                FaultKind::Cut {
+                    peer: None,
+                    clients: false,
+                    heal_after: None
+                }
+            )
+        );
+        assert_eq!(f.heal(), None);
+        let f: Fault = "cut:r0-r1@3s+4s".parse().expect("cut a link");
+        assert_eq!(
+            f.kind,
+            FaultKind::Cut {
+                peer: Some(1),
+                clients: false,
+                heal_after: Some(Duration::from_secs(4))
+            }
+        );
+        let heal = f.heal().expect("healed");
+        assert_eq!(
+            (heal.at, heal.kind),
+            (
+                Duration::from_secs(7),
+                FaultKind::Heal {
+                    peer: Some(1),
+                    clients: false
+                }
+            )
+        );
+        let f: Fault = "isolate:r2@1s+500ms".parse().expect("isolate");
+        assert_eq!(f.to_string(), "isolate r2 from everyone for 500 ms at 1.000 s");
+        assert!(matches!(f.kind, FaultKind::Cut { clients: true, .. }));
         for bad in [
             "kill@3s",
             "kill:x2@1s",
@@ -251,6 +352,9 @@ mod tests {
             "stall:r0@1s",
             "kill:r1",
             "kill:r1@1s+5ms",
+            "cut:r0-x@1s",
+            "isolate:r0-r1@1s",
+            "cut:r0@1s+0s",
         ] {
             assert!(bad.parse::<Fault>().is_err(), "{bad}");
         }

@@ -460,6 +460,18 @@ fn drive(
                         target.stall(fault.replica, pause);
                         Ok(())
                     }
+                    FaultKind::Cut { peer, clients, .. } => {
+                        target.cut(fault.replica, peer, clients, true);
+                        if let Some(heal) = fault.heal() {
+                            pending.push(heal);
+                            pending.sort_by_key(|f| std::cmp::Reverse(f.at));
+                        }
+                        Ok(())
+                    }
+                    FaultKind::Heal { peer, clients } => {
+                        target.cut(fault.replica, peer, clients, false);
+                        Ok(())
+                    }
                 };
                 match done {
                     Ok(()) => bar.println(format!("fault: {fault}")),

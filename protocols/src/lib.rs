@@ -26,6 +26,7 @@ pub mod kv;
 pub mod log;
 pub mod n2paxos;
 pub mod paxos;
+pub mod preferred;
 pub mod protocol;
 pub mod quorum;
 pub mod quorum_file;

@@ -442,6 +442,11 @@ pub trait ClientProtocol {
     /// count votes drop every answer they hold (replicas answer the
     /// retransmitted commands again). The default holds none.
     fn forget_answers(&mut self) {}
+
+    /// The host's link to `replica` failed (its connection closed or could
+    /// not be made): a client that asks one replica first stops asking it
+    /// ([`crate::preferred`]). The default ignores it.
+    fn unreachable(&mut self, _replica: ReplicaId, _now: Time) {}
 }
 
 /// Ties a protocol's replica and client sides together under one name, so

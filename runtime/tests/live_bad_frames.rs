@@ -122,6 +122,7 @@ fn bad_frames_close_their_connection_and_nothing_else() {
                 wal: None,
                 compact_log_after: runtime::live::server::COMPACT_LOG_AFTER,
                 stall: None,
+                cut: None,
             };
             let stop = stop.clone();
             LocalExecutorBuilder::new(Placement::Unbound)

@@ -246,6 +246,7 @@ where
                 wal: args.data_dir.as_ref().map(|dir| dir.join(format!("{alias}.s{s}.wal"))),
                 compact_log_after: args.compact_log_after,
                 stall: None,
+                cut: None,
             };
             tracing::info!(alias, id, shard = s, address = %spec.addresses[id], protocol = P::NAME, "server starting");
             let stop = stop.clone();

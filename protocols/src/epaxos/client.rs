@@ -1,53 +1,60 @@
-//! The EPaxos client: send to the closest replica, which leads the command;
-//! after a timeout, to the next one (the first may have failed).
+//! The EPaxos client: send to the preferred replica (the closest at first),
+//! which leads the command; after a timeout, to the next one (the first may
+//! have failed), and from then on to whichever answered
+//! ([`crate::preferred`]).
 
 use super::messages::Message;
 use crate::client::PendingCommands;
 use crate::command::Command;
 use crate::ids::{CommandId, ReplicaId};
+use crate::preferred::PreferredReplica;
 use crate::protocol::{ClientConfig, ClientProtocol, Completion, Outbox};
 use crate::time::Time;
-use std::collections::HashMap;
 
 /// An EPaxos client.
 #[derive(Debug)]
 pub struct EPaxosClient {
     n: usize,
-    closest: ReplicaId,
-    pending: PendingCommands,
-    /// Retries so far, per command: the k-th goes to the k-th next replica.
-    retries: HashMap<CommandId, usize>,
+    preferred: PreferredReplica,
+    /// Per command in flight, the replica its last attempt went to.
+    pending: PendingCommands<ReplicaId>,
 }
 
 impl ClientProtocol for EPaxosClient {
     type Message = Message;
 
     fn new(config: ClientConfig) -> Self {
+        let n = config.quorums.n();
         EPaxosClient {
-            n: config.quorums.n(),
-            closest: config.closest,
+            n,
+            preferred: PreferredReplica::new(config.closest, n, config.timing.retry),
             pending: PendingCommands::new(config.timing.retry),
-            retries: HashMap::new(),
         }
     }
 
     fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
-        out.send_replica(
-            self.closest,
-            Message::Request {
-                id,
-                command: command.clone(),
-            },
-        );
+        let (to, probe) = self.preferred.targets(id, now);
+        for r in std::iter::once(to).chain(probe) {
+            out.send_replica(
+                r,
+                Message::Request {
+                    id,
+                    command: command.clone(),
+                },
+            );
+        }
         self.pending.insert(id, command, now);
+        if let Some(sent_to) = self.pending.extra_mut(id) {
+            *sent_to = to;
+        }
     }
 
-    fn handle(&mut self, _from: ReplicaId, msg: Message, _now: Time, _out: &mut Outbox<Message>) -> Option<Completion> {
+    fn handle(&mut self, from: ReplicaId, msg: Message, now: Time, _out: &mut Outbox<Message>) -> Option<Completion> {
         let Message::Reply { id, result, fast } = msg else {
             return None;
         };
+        self.preferred.answered(from, id, now);
         self.pending.complete(id)?;
-        self.retries.remove(&id);
         Some(Completion {
             id,
             result,
@@ -57,9 +64,16 @@ impl ClientProtocol for EPaxosClient {
 
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
         for (id, command) in self.pending.due(now) {
-            let k = self.retries.entry(id).or_insert(0);
-            *k += 1;
-            out.send_replica((self.closest + *k) % self.n, Message::Request { id, command });
+            let Some(sent_to) = self.pending.extra_mut(id) else {
+                continue;
+            };
+            self.preferred.timed_out(*sent_to, now);
+            *sent_to = (*sent_to + 1) % self.n;
+            out.send_replica(*sent_to, Message::Request { id, command });
         }
+    }
+
+    fn unreachable(&mut self, replica: ReplicaId, now: Time) {
+        self.preferred.unreachable(replica, now);
     }
 }

@@ -1,10 +1,12 @@
 //! The Fast Paxos client: propose to every acceptor, hear the result from
-//! the closest replica (from every replica after a timeout).
+//! the preferred replica (the closest at first; from every replica after a
+//! timeout, and from then on from whichever answered: [`crate::preferred`]).
 
 use super::messages::Message;
 use crate::client::PendingCommands;
 use crate::command::Command;
 use crate::ids::{CommandId, ReplicaId};
+use crate::preferred::PreferredReplica;
 use crate::protocol::{ClientConfig, ClientProtocol, Completion, Outbox};
 use crate::time::Time;
 
@@ -12,39 +14,46 @@ use crate::time::Time;
 #[derive(Debug)]
 pub struct FastPaxosClient {
     n: usize,
-    closest: ReplicaId,
-    pending: PendingCommands,
+    preferred: PreferredReplica,
+    /// Per command in flight, the replica asked to answer.
+    pending: PendingCommands<ReplicaId>,
 }
 
 impl ClientProtocol for FastPaxosClient {
     type Message = Message;
 
     fn new(config: ClientConfig) -> Self {
+        let n = config.quorums.n();
         FastPaxosClient {
-            n: config.quorums.n(),
-            closest: config.closest,
+            n,
+            preferred: PreferredReplica::new(config.closest, n, config.timing.retry),
             pending: PendingCommands::new(config.timing.retry),
         }
     }
 
     fn submit(&mut self, id: CommandId, command: Command, now: Time, out: &mut Outbox<Message>) {
+        let (asked, probe) = self.preferred.targets(id, now);
         for r in 0..self.n {
             out.send_replica(
                 r,
                 Message::Propose {
                     id,
                     command: command.clone(),
-                    reply: r == self.closest,
+                    reply: r == asked || Some(r) == probe,
                 },
             );
         }
         self.pending.insert(id, command, now);
+        if let Some(asked_to_answer) = self.pending.extra_mut(id) {
+            *asked_to_answer = asked;
+        }
     }
 
-    fn handle(&mut self, _from: ReplicaId, msg: Message, _now: Time, _out: &mut Outbox<Message>) -> Option<Completion> {
+    fn handle(&mut self, from: ReplicaId, msg: Message, now: Time, _out: &mut Outbox<Message>) -> Option<Completion> {
         let Message::Reply { id, result, fast } = msg else {
             return None;
         };
+        self.preferred.answered(from, id, now);
         self.pending.complete(id)?;
         Some(Completion {
             id,
@@ -54,8 +63,11 @@ impl ClientProtocol for FastPaxosClient {
     }
 
     fn tick(&mut self, now: Time, out: &mut Outbox<Message>) {
-        // The closest replica may be gone: everyone answers a retry.
+        // The replica asked may be gone: everyone answers a retry.
         for (id, command) in self.pending.due(now) {
+            if let Some(asked) = self.pending.extra(id) {
+                self.preferred.timed_out(*asked, now);
+            }
             for r in 0..self.n {
                 out.send_replica(
                     r,
@@ -67,5 +79,9 @@ impl ClientProtocol for FastPaxosClient {
                 );
             }
         }
+    }
+
+    fn unreachable(&mut self, replica: ReplicaId, now: Time) {
+        self.preferred.unreachable(replica, now);
     }
 }

@@ -2,7 +2,7 @@
 
 use super::messages::{CastVote, Instance, Message, Report, MAX_VOTES};
 use super::queue::ProposalQueue;
-use super::round::{pick, Round, Step};
+use super::round::{pick, pick_adding, Round, Step};
 use crate::ballot::Ballot;
 use crate::batching::HeldVotes;
 use crate::client::ReplyCollector;
@@ -12,7 +12,7 @@ use crate::gc::ExecutedEverywhere;
 use crate::ids::{CommandId, NodeId, ReplicaId};
 use crate::log::{Batch, SlotLog};
 use crate::protocol::{Outbox, ReplicaConfig, ReplicaProtocol, Timing};
-use crate::quorum::{QuorumSystem, Votes};
+use crate::quorum::{QuorumSystem, ReplicaSet, Votes};
 use crate::rejoin::RejoinPoint;
 use crate::session::{Applied, StateChunk, StateMachine};
 use crate::time::Time;
@@ -38,6 +38,9 @@ struct InstanceState {
     since: Time,
     /// When the leader saw the fast round collide with votes missing.
     collided_at: Option<Time>,
+    /// When the leader held a majority's fast-round votes without a
+    /// decision (votes missing: a fast-quorum member may be gone).
+    majority_at: Option<Time>,
 }
 
 /// A classic round the leader runs for one stuck instance.
@@ -101,6 +104,11 @@ pub struct FastPaxosReplica {
     reply_to: HashSet<CommandId>,
     leader_frontier: Instance,
     last_catch_up: Option<Time>,
+    /// Replicas this leader believes gone: their fast-round votes went
+    /// missing for a heartbeat interval, and nothing came from them since.
+    /// An instance that waits only for their votes gets a classic round at
+    /// once ([`FastPaxosReplica::fast_round_cannot_finish`]).
+    suspected: ReplicaSet,
     /// How far each replica executed (from votes and `CatchUp`).
     executed: ExecutedEverywhere,
     /// Votes for every other replica, sent together at the next flush.
@@ -258,6 +266,7 @@ impl ReplicaProtocol for FastPaxosReplica {
             executed: ExecutedEverywhere::new(n),
             held_votes: HeldVotes::new(),
             last_catch_up: None,
+            suspected: ReplicaSet::EMPTY,
             release_lag: config.release_lag,
             incoming: IncomingImage::new(),
             images: ImageSender::new(n),
@@ -269,6 +278,8 @@ impl ReplicaProtocol for FastPaxosReplica {
             return self.on_propose(id, command, reply, now, out);
         }
         let NodeId::Replica(r) = from else { return };
+        // Whatever it sent, it is there: its votes are worth waiting for.
+        self.suspected.remove(r);
         match msg {
             Message::Propose { .. } | Message::Reply { .. } => {}
             Message::Vote {
@@ -471,6 +482,7 @@ impl FastPaxosReplica {
             heard: BTreeMap::new(),
             since: now,
             collided_at: None,
+            majority_at: None,
         })
     }
 
@@ -526,12 +538,21 @@ impl FastPaxosReplica {
         }
         let (n, fast_quorum, majority) = (self.n(), self.quorums.fast_paxos(), self.quorums.majority());
         let leading = matches!(self.role, Role::Leader { .. }) && round.ballot == self.ballot;
+        let suspected = self.suspected;
         let state = self.instance(instance, now);
         let heard = state.heard.entry(round).or_default();
         heard.add(from, value.clone());
         let needed = if round.is_fast() { fast_quorum } else { majority };
         if heard.agreeing_with(&value).len() >= needed {
             return self.decide(instance, value, round.step == Step::Fast, now, out);
+        }
+        if leading && round.step == Step::Fast && heard.responders().len() >= majority {
+            state.majority_at.get_or_insert(now);
+            let responders = heard.responders();
+            let missing: ReplicaSet = ReplicaSet::all(n).iter().filter(|r| !responders.contains(*r)).collect();
+            if !missing.is_empty() && missing.is_subset_of(suspected) {
+                return self.fast_round_cannot_finish(instance, now, out);
+            }
         }
         if !round.is_fast() || !collided(heard, n, fast_quorum, majority) {
             return;
@@ -635,10 +656,31 @@ fn collided(heard: &ReplyCollector<Batch>, n: usize, fast_quorum: usize, majorit
 
 /// Classic rounds: the leader's recovery of stuck instances, and leader change.
 impl FastPaxosReplica {
+    /// The fast round of `instance` waits only for votes of replicas this
+    /// leader suspects: a classic round (a majority) decides it instead,
+    /// without waiting for the fast round to time out. While a fast-quorum
+    /// member is down, every instance goes this way; fast rounds finish on
+    /// their own again once its votes arrive.
+    fn fast_round_cannot_finish(&mut self, instance: Instance, now: Time, out: &mut Outbox<Message>) {
+        self.start_classic_round(instance, now, out);
+    }
+
+    /// The replicas whose fast-round vote at `instance` has not arrived.
+    fn missing_fast_voters(&self, instance: Instance) -> ReplicaSet {
+        let fast = Round::new(self.ballot, Step::Fast);
+        let heard = self.instances.get(&instance).and_then(|s| s.heard.get(&fast));
+        ReplicaSet::all(self.n())
+            .iter()
+            .filter(|r| heard.is_none_or(|h| !h.responders().contains(*r)))
+            .collect()
+    }
+
     /// An instance undecided for a retry timeout (votes missing: a crash, a
     /// partition), or collided with votes missing for a heartbeat interval,
     /// gets a classic round; so does a hole below the highest instance
-    /// anyone voted in.
+    /// anyone voted in. One that held a majority's fast votes for a
+    /// heartbeat interval without the rest gets one too, and the replicas
+    /// whose votes are missing are suspected from then on.
     fn recover_stuck_instances(&mut self, now: Time, out: &mut Outbox<Message>) {
         let frontier = self.log.execution_frontier();
         let highest = self.instances.keys().next_back().copied().unwrap_or(frontier);
@@ -652,11 +694,19 @@ impl FastPaxosReplica {
             .instances
             .iter()
             .filter(|(_, s)| {
-                now.since(s.since) >= self.timing.retry || s.collided_at.is_some_and(|t| now.since(t) >= grace)
+                now.since(s.since) >= self.timing.retry
+                    || s.collided_at.is_some_and(|t| now.since(t) >= grace)
+                    || s.majority_at.is_some_and(|t| now.since(t) >= grace)
             })
             .map(|(i, _)| *i)
             .collect();
         for instance in stuck {
+            if self.instances.get(&instance).is_some_and(|s| s.majority_at.is_some()) {
+                let missing = self.missing_fast_voters(instance);
+                missing.iter().for_each(|r| {
+                    self.suspected.insert(r);
+                });
+            }
             self.start_classic_round(instance, now, out);
         }
     }
@@ -721,6 +771,8 @@ impl FastPaxosReplica {
         out: &mut Outbox<Message>,
     ) {
         let (n, fast_quorum, majority) = (self.n(), self.quorums.fast_paxos(), self.quorums.majority());
+        let fast = Round::new(self.ballot, Step::Fast);
+        let heard = self.instances.get(&instance).and_then(|s| s.heard.get(&fast));
         let Role::Leader { classic, .. } = &mut self.role else {
             return;
         };
@@ -739,7 +791,9 @@ impl FastPaxosReplica {
             .iter()
             .filter_map(|r| attempt.promises.get(r).cloned())
             .collect();
-        let value = pick(&reports, n, fast_quorum);
+        let also_heard: Vec<&Batch> =
+            heard.map_or(Vec::new(), |h| h.responders().iter().filter_map(|r| h.get(r)).collect());
+        let value = pick_adding(&reports, n, fast_quorum, &also_heard);
         attempt.proposed = Some(value.clone());
         out.broadcast(Message::Accept {
             instance,

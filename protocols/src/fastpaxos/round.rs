@@ -53,10 +53,21 @@ impl fmt::Display for Round {
 /// round `k`: a classic round's value is the only one; in a fast round, a
 /// value voted by at least `fast_quorum − (n − reports)` of them may have
 /// been chosen and must be kept (at most one can, when the reports come from
-/// a majority). Otherwise any value is safe; this picks the most voted, then
-/// the lowest command id, so every replica seeing the same votes picks the
-/// same, and a no-op when nobody voted.
+/// a majority). Otherwise any value is safe, and this picks all of them:
+/// every command voted in round `k`, the most voted value's first, then by
+/// lowest command id, so every replica seeing the same votes picks the same,
+/// and no voted command loses the instance and waits for another (while a
+/// fast-quorum member is down every instance goes this way, and a command
+/// that lost again and again starved). A no-op when nobody voted.
 pub fn pick(reports: &[Option<(Round, Batch)>], n: usize, fast_quorum: usize) -> Batch {
+    pick_adding(reports, n, fast_quorum, &[])
+}
+
+/// [`pick`], for a coordinator that also heard `also_heard` voted at the
+/// instance (the fast votes it received directly): when any value is safe,
+/// those commands join the union too, so that a command voted by replicas
+/// whose promises came late does not lose the instance.
+pub fn pick_adding(reports: &[Option<(Round, Batch)>], n: usize, fast_quorum: usize, also_heard: &[&Batch]) -> Batch {
     let Some(k) = reports.iter().flatten().map(|(r, _)| *r).max() else {
         return noop_batch();
     };
@@ -79,7 +90,18 @@ pub fn pick(reports: &[Option<(Round, Batch)>], n: usize, fast_quorum: usize) ->
         counts.len() < 2 || counts[1].1 < threshold || counts[0].1 < threshold,
         "two values may have been chosen"
     );
-    counts[0].0.clone()
+    if counts.len() == 1 || counts[0].1 >= threshold {
+        return counts[0].0.clone();
+    }
+    let mut union: Vec<(crate::ids::CommandId, crate::command::Command)> = Vec::new();
+    for value in counts.iter().map(|(v, _)| *v).chain(also_heard.iter().copied()) {
+        for (id, command) in value.iter() {
+            if !union.iter().any(|(seen, _)| seen == id) {
+                union.push((*id, command.clone()));
+            }
+        }
+    }
+    std::sync::Arc::from(union)
 }
 
 fn first_id(value: &Batch) -> Option<crate::ids::CommandId> {
@@ -128,7 +150,7 @@ mod tests {
     }
 
     #[test]
-    fn otherwise_the_most_voted_then_the_lowest_id_and_a_noop_for_nothing() {
+    fn otherwise_every_voted_command_most_voted_first_and_a_noop_for_nothing() {
         let reports = vec![
             Some((fast(0), value(3))),
             Some((fast(0), value(2))),
@@ -136,7 +158,13 @@ mod tests {
             Some((fast(0), value(2))),
             None,
         ];
-        assert_eq!(pick(&reports, 5, 4), value(2));
+        // Two votes each, below the 4 + 5 - 5 = 4 that may have been
+        // chosen: both, the lower id first.
+        let both: Batch = Arc::from(vec![
+            (CommandId::new(2, 1), Command::Noop),
+            (CommandId::new(3, 1), Command::Noop),
+        ]);
+        assert_eq!(pick(&reports, 5, 4), both);
         assert_eq!(pick(&[None, None, None], 5, 4), noop_batch());
     }
 }

@@ -21,8 +21,11 @@
 //!    ordered. Replicas report *direct* dependencies (see `conflicts`), which
 //!    is what makes two qualifying sets for conflicting commands order them;
 //! 4. otherwise it cannot have committed: take the union of every reported
-//!    dependency set and every other recovered command it conflicts with.
-//!    This may create cycles; execution breaks them deterministically.
+//!    dependency set and every other recovered command it conflicts with,
+//!    but for those already ordered after it (they reach it through the
+//!    dependencies decided so far), so that no cycle runs through commands
+//!    that may have committed. Reported sets may still form cycles of
+//!    uncommitted commands; execution breaks them deterministically.
 //!
 //! Dependencies on commands nobody in `U` knows are voided: such a command
 //! cannot have committed, since any commit needed a quorum that intersects `Q`.
@@ -160,17 +163,38 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
         }
     }
 
-    // Rule 4.
+    // Rule 4. A conflicting command that already reaches this one (it is
+    // ordered after it, through dependencies decided above) is not added:
+    // the edge would close a cycle through commands that may have
+    // committed, and breaking that cycle by id could run a committed
+    // command before one its committed dependencies put first (a leader
+    // cut off from the others committed two conflicting commands on the
+    // fast path, both after a third that never committed).
     let undecided: Vec<CommandId> = known.keys().filter(|id| !decided.contains_key(id)).copied().collect();
+    let reported = |id: &CommandId| -> BTreeSet<CommandId> {
+        known[id].iter().flat_map(|(_, e)| e.deps.iter().copied()).collect()
+    };
+    // Every edge known so far: those decided above, and the reported ones
+    // of the commands still to decide (they keep them).
+    let mut reversed_decided: HashMap<CommandId, Vec<CommandId>> = HashMap::new();
+    for (id, deps) in &decided {
+        add_edges(&mut reversed_decided, *id, &mut deps.iter().copied());
+    }
+    for id in &undecided {
+        add_edges(&mut reversed_decided, *id, &mut reported(id).into_iter());
+    }
     for id in &undecided {
         let command = command_of(id);
-        let mut union: BTreeSet<CommandId> = known[id].iter().flat_map(|(_, e)| e.deps.iter().copied()).collect();
+        let reaching = reverse_reach(&reversed_decided, *id);
+        let mut union = reported(id);
         for other in known.keys() {
-            if other != id && command.conflicts_with(&command_of(other)) {
+            if other != id && !reaching.contains(other) && command.conflicts_with(&command_of(other)) {
                 union.insert(*other);
             }
         }
-        decided.insert(*id, deps_of(union, *id));
+        let deps = deps_of(union, *id);
+        add_edges(&mut reversed_decided, *id, &mut deps.iter().copied());
+        decided.insert(*id, deps);
     }
 
     let voided: BTreeSet<CommandId> = decided
@@ -188,6 +212,18 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
             })
             .collect(),
         voided: voided.into_iter().collect(),
+    }
+}
+
+/// Records that `id` depends on each of `deps`, in a map from a command to
+/// those that depend on it.
+fn add_edges(
+    reversed: &mut HashMap<CommandId, Vec<CommandId>>,
+    id: CommandId,
+    deps: &mut dyn Iterator<Item = CommandId>,
+) {
+    for d in deps {
+        reversed.entry(d).or_default().push(id);
     }
 }
 
@@ -341,9 +377,53 @@ mod tests {
             report(3, 0, vec![]),
         ];
         let r = recover(&q, &reports);
-        // Neither may have committed; both end up in one cycle, executed in id order.
+        // Neither may have committed; they are ordered (the first one
+        // decided depends on the other, which is then already after it).
         assert_eq!(deps_of_decided(&r, 30), vec![31]);
-        assert_eq!(deps_of_decided(&r, 31), vec![30]);
+        assert_eq!(deps_of_decided(&r, 31), Vec::<u64>::new());
+    }
+
+    /// Seen in the simulator: the old leader, cut off from the others but
+    /// not from its clients, committed 13 and then 8 (which depends on 13)
+    /// on the fast path, and 13 depends on 3, which never committed. Rule 4
+    /// once gave 3 every conflicting command as a dependency; 8 and 15 then
+    /// closed cycles through 13, and breaking them by id ran 8 before 13.
+    #[test]
+    fn rule_four_never_closes_a_cycle_through_fast_committed_commands() {
+        let q = QuorumSystem::new(3);
+        let reports = vec![
+            report(
+                1,
+                0,
+                vec![
+                    entry(3, Phase::PreAccepted, &[]),
+                    entry(13, Phase::PreAccepted, &[3]),
+                    entry(8, Phase::PreAccepted, &[13]),
+                    entry(15, Phase::PreAccepted, &[3, 8]),
+                ],
+            ),
+            report(
+                2,
+                0,
+                vec![entry(13, Phase::PreAccepted, &[3]), entry(8, Phase::PreAccepted, &[13])],
+            ),
+        ];
+        let r = recover(&q, &reports);
+        assert_eq!(deps_of_decided(&r, 13), vec![3]);
+        assert_eq!(deps_of_decided(&r, 8), vec![13]);
+        assert_eq!(
+            deps_of_decided(&r, 3),
+            Vec::<u64>::new(),
+            "everything conflicting already follows 3"
+        );
+        let decided: Vec<_> = r
+            .decided
+            .iter()
+            .map(|d| (d.id, d.command.clone(), d.deps.clone()))
+            .collect();
+        let order: Vec<u64> = execution_order(&decided).iter().map(|id| id.client).collect();
+        let at = |c: u64| order.iter().position(|&x| x == c).expect("executed");
+        assert!(at(3) < at(13) && at(13) < at(8) && at(8) < at(15), "{order:?}");
     }
 
     #[test]
@@ -398,7 +478,7 @@ mod tests {
         ];
         let r = recover(&q, &reports);
         assert_eq!(deps_of_decided(&r, 70), vec![71]);
-        assert_eq!(deps_of_decided(&r, 71), vec![70]);
+        assert_eq!(deps_of_decided(&r, 71), Vec::<u64>::new(), "already ordered before 70");
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! found, as sentences a person can act on; an empty list means the run passed.
 
 pub mod agreement;
+pub mod degraded;
 pub mod history;
 pub mod linearizability;
 mod register;
 mod wgl;
 
 pub use agreement::{check_agreement, ReplicaLog};
+pub use degraded::{check_degraded_progress, DegradedRules, FaultPeriod};
 pub use history::{History, Operation};
 pub use linearizability::check_linearizability;
 

@@ -10,6 +10,7 @@
 
 pub mod clients;
 pub mod cores;
+pub mod cut;
 pub mod link;
 pub mod mailbox;
 pub mod memory;

@@ -7,6 +7,7 @@
 //! writer sends whatever queued as one frame. Nothing is shared with other
 //! executors: a shard is a separate instance with its own connections.
 
+use super::cut::{CutSwitch, Cuts};
 use super::link::{read_loop_paced, write_loop, Delays};
 use super::mailbox::Mailbox;
 use super::memory::return_freed_memory;
@@ -51,6 +52,9 @@ pub struct ReplicaSpec {
     /// A harness's handle to freeze this replica for a while (`bench
     /// --fault stall:…`): a garbage-collection pause, a stalled disk.
     pub stall: Option<Arc<StallSwitch>>,
+    /// A harness's handle to cut this replica's links for a while (`bench
+    /// --fault cut:…`, `isolate:…`).
+    pub cut: Option<Arc<CutSwitch>>,
 }
 
 /// Freezes a running replica: the next time its loop comes round, its
@@ -339,6 +343,10 @@ where
         }
         let t = now();
         inbox.take_into(&mut arrived);
+        let cuts = spec.cut.as_ref().map_or(Cuts::default(), |c| c.now());
+        if !cuts.is_empty() {
+            arrived.retain(|(from, _)| !cuts.blocks(*from));
+        }
         replica.warm(arrived.iter().map(|(_, msg)| msg));
         while let Some((from, msg)) = arrived.pop_front() {
             replica.handle(from, msg, t, &mut out);
@@ -362,7 +370,7 @@ where
         let Some(wal) = wal.as_mut() else {
             // Volatile: nothing to write, every message leaves at once.
             for action in out.drain() {
-                route(action, id, peers, clients, &mut dropped);
+                route(action, id, (peers, clients), cuts, &mut dropped);
             }
             out.trim();
             continue;
@@ -403,7 +411,7 @@ where
         }
         let sent = ready.len();
         for action in ready.drain(..) {
-            route(action, id, peers, clients, &mut dropped);
+            route(action, id, (peers, clients), cuts, &mut dropped);
         }
         out.trim();
         // Drained each step: a catch-up's burst gives its room back.
@@ -417,10 +425,25 @@ where
 fn route<M: Clone>(
     action: Action<M>,
     id: ReplicaId,
-    peers: &[Option<Mailbox<Envelope<M>>>],
-    clients: &RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>,
+    (peers, clients): (
+        &[Option<Mailbox<Envelope<M>>>],
+        &RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>,
+    ),
+    cuts: Cuts,
     dropped: &mut u64,
 ) {
+    match &action {
+        Action::Send { to, .. } if cuts.blocks(*to) => return,
+        Action::Broadcast(msg) if !cuts.is_empty() => {
+            for (r, q) in peers.iter().enumerate() {
+                if let Some(q) = q.as_ref().filter(|_| !cuts.blocks(NodeId::Replica(r))) {
+                    push_bounded(q, (id as u64, msg.clone()), dropped);
+                }
+            }
+            return;
+        }
+        _ => {}
+    }
     match action {
         Action::Send {
             to: NodeId::Replica(r),

@@ -18,6 +18,10 @@ pub enum Fault {
     Restart(ReplicaId),
     /// These replicas are cut off from every other node until [`Fault::Heal`].
     Partition(ReplicaSet),
+    /// These replicas are cut off from the other replicas, but clients
+    /// still reach every replica, until [`Fault::Heal`]: a replica that
+    /// lost its links to its peers and still answers its clients' dials.
+    Cut(ReplicaSet),
     /// The partition ends.
     Heal,
     /// Messages between two sites take `extra` longer (both directions).
@@ -46,7 +50,8 @@ impl FaultSchedule {
     /// Draws a schedule for `n` replicas over about `horizon` of activity:
     /// between one and `f` crashes (the initial leader, replica 0, in half
     /// the runs), one or two partitions of a random proper subset of the
-    /// replicas lasting up to three leader timeouts, up to three delay
+    /// replicas lasting up to three leader timeouts (in half of them the
+    /// clients still reach every replica: [`Fault::Cut`]), up to three delay
     /// spikes between two sites, and jitter that reorders messages across links.
     ///
     /// With `restarts`, crashed replicas come back instead (see
@@ -91,8 +96,16 @@ impl FaultSchedule {
             let mut members: Vec<ReplicaId> = (0..n).collect();
             members.shuffle(rng);
             let group: ReplicaSet = members[..size.min(n)].iter().copied().collect();
+            let from_clients_too = rng.gen_bool(0.5);
             if n > 1 {
-                events.push((start, Fault::Partition(group)));
+                events.push((
+                    start,
+                    if from_clients_too {
+                        Fault::Partition(group)
+                    } else {
+                        Fault::Cut(group)
+                    },
+                ));
                 events.push((start + length, Fault::Heal));
             }
             next_free = start + length;
@@ -172,7 +185,10 @@ impl FaultSchedule {
     /// scripted heal or spike end.
     pub fn add(&mut self, scripted: &[(Time, Fault)]) {
         for (t, f) in scripted {
-            if !matches!(f, Fault::Crash(_) | Fault::Partition(_) | Fault::SpikeStart { .. }) {
+            if !matches!(
+                f,
+                Fault::Crash(_) | Fault::Partition(_) | Fault::Cut(_) | Fault::SpikeStart { .. }
+            ) {
                 // Heals, spike ends and restarts: the run settles after them.
                 self.settled_at = self.settled_at.max(*t);
             }
@@ -191,6 +207,7 @@ impl FaultSchedule {
                     Fault::Crash(r) => format!("{ms:.1}ms crash replica {r}"),
                     Fault::Restart(r) => format!("{ms:.1}ms restart replica {r}"),
                     Fault::Partition(g) => format!("{ms:.1}ms partition {g:?} from the rest"),
+                    Fault::Cut(g) => format!("{ms:.1}ms cut {g:?} from the other replicas (not from clients)"),
                     Fault::Heal => format!("{ms:.1}ms heal partition"),
                     Fault::SpikeStart { a, b, extra } => {
                         format!("{ms:.1}ms delay spike +{extra:?} between sites {a} and {b}")

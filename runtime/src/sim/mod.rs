@@ -159,6 +159,11 @@ pub struct SimOutcome {
     /// State transfers whose image did not hold what the receiver had
     /// already applied, in its order (the replicas had diverged).
     pub transfer_violations: Vec<String>,
+    /// Which replicas were out of service when, for the degraded-progress
+    /// check.
+    pub fault_periods: Vec<check::FaultPeriod>,
+    /// What the degraded-progress check allows in this run.
+    pub degraded_rules: check::DegradedRules,
 }
 
 impl SimOutcome {
@@ -168,6 +173,12 @@ impl SimOutcome {
         v.extend(check::check_linearizability(&self.history));
         v.extend(check::check_agreement(&self.history, &self.replicas, self.quiescent));
         v.extend(self.transfer_violations.iter().cloned());
+        v.extend(check::check_degraded_progress(
+            &self.history,
+            &self.fault_periods,
+            self.end,
+            self.degraded_rules,
+        ));
         v
     }
 }

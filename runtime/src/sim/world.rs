@@ -3,7 +3,7 @@
 use super::disk::Disk;
 use super::faults::{Fault, FaultSchedule};
 use super::{workload, Restarts, Sample, SimConfig, SimOutcome, SYNC_LATENCY};
-use crate::check::{History, Operation, ReplicaLog};
+use crate::check::{DegradedRules, FaultPeriod, History, Operation, ReplicaLog};
 use crate::live::wire::Wire;
 use protocols::protocol::{Action, ClientConfig, ClientProtocol, Protocol, ReplicaProtocol};
 use protocols::quorum::{QuorumSystem, ReplicaSet};
@@ -128,6 +128,10 @@ struct World<P: Protocol> {
     disks: Vec<Disk<P::Message>>,
     quorums: QuorumSystem,
     partition: ReplicaSet,
+    /// Whether the partition cuts its replicas off from clients too.
+    partition_cuts_clients: bool,
+    /// Each change of which replicas are down, rejoining or cut off.
+    fault_periods: Vec<FaultPeriod>,
     spikes: HashMap<(usize, usize), Duration>,
     jitter: Duration,
     /// Per (from node, to node): the latest arrival scheduled, for FIFO links.
@@ -248,6 +252,8 @@ where
         disks: (0..n).map(|_| Disk::default()).collect(),
         quorums,
         partition: ReplicaSet::EMPTY,
+        partition_cuts_clients: false,
+        fault_periods: Vec::new(),
         spikes: HashMap::new(),
         jitter: schedule.jitter,
         last_arrival: vec![Time::ZERO; nodes * nodes],
@@ -302,6 +308,7 @@ where
         world.now = next.at;
         world.events += 1;
         world.dispatch(next.event);
+        world.note_fault_period();
         if end_at.is_none() && world.completed == total {
             end_at = Some(world.now.max(schedule.settled_at) + drain);
         }
@@ -342,6 +349,20 @@ where
         torn_tails: world.torn_tails,
         sync_failures: world.sync_failures,
         transfer_violations: world.transfer_violations,
+        fault_periods: world.fault_periods,
+        degraded_rules: degraded_rules(&timing, n),
+    }
+}
+
+/// The degraded-progress check's allowance: from four leader timeouts and
+/// two retry timeouts after a change of what is out (elections end, the
+/// clients' first timeouts teach them where to go), no command waits more
+/// than two retry timeouts.
+fn degraded_rules(timing: &Timing, n: usize) -> DegradedRules {
+    DegradedRules {
+        f: (n - 1) / 2,
+        settle: timing.leader_timeout * 4 + timing.retry * 2,
+        allowed: timing.retry * 2,
     }
 }
 
@@ -421,10 +442,44 @@ where
     }
 
     /// Whether a partition separates the two nodes: cut-off replicas reach
-    /// only each other.
+    /// only each other (and clients, with [`Fault::Cut`]).
     fn is_cut(&self, a: NodeId, b: NodeId) -> bool {
         let inside = |n: NodeId| matches!(n, NodeId::Replica(r) if self.partition.contains(r));
-        !self.partition.is_empty() && inside(a) != inside(b)
+        let client_link = matches!(a, NodeId::Client(_)) || matches!(b, NodeId::Client(_));
+        !self.partition.is_empty() && inside(a) != inside(b) && (self.partition_cuts_clients || !client_link)
+    }
+
+    /// Records a new [`FaultPeriod`] if what is out changed: the replicas
+    /// down or rejoining, and those a partition cut off from the clients
+    /// or from the majority side.
+    fn note_fault_period(&mut self) {
+        let n = self.config.replicas;
+        let mut out: ReplicaSet = (0..n)
+            .filter(|&r| self.crashed[r] || self.rejoining[r].is_some())
+            .collect();
+        let cut_off = if self.partition_cuts_clients || self.partition.len() * 2 < n {
+            self.partition
+        } else {
+            ReplicaSet::all(n)
+                .iter()
+                .filter(|r| !self.partition.contains(*r))
+                .collect()
+        };
+        cut_off.iter().for_each(|r| {
+            out.insert(r);
+        });
+        let period = FaultPeriod {
+            from: self.now,
+            out,
+            spike: !self.spikes.is_empty(),
+        };
+        if self
+            .fault_periods
+            .last()
+            .is_none_or(|p| (p.out, p.spike) != (period.out, period.spike))
+        {
+            self.fault_periods.push(period);
+        }
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, msg: P::Message) {
@@ -590,7 +645,8 @@ where
                 }
                 Fault::Crash(r) => self.crash(r),
                 Fault::Restart(r) => self.restart(r),
-                Fault::Partition(group) => self.partition = group,
+                Fault::Partition(group) => (self.partition, self.partition_cuts_clients) = (group, true),
+                Fault::Cut(group) => (self.partition, self.partition_cuts_clients) = (group, false),
                 Fault::Heal => self.partition = ReplicaSet::EMPTY,
                 Fault::SpikeStart { a, b, extra } => {
                     self.spikes.insert((a.min(b), a.max(b)), extra);
