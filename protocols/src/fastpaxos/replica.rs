@@ -690,6 +690,11 @@ impl FastPaxosReplica {
             }
         }
         let grace = self.timing.heartbeat;
+        // While a replica is suspected, any instance undecided for a
+        // heartbeat interval is stuck (it may hold too few votes ever to
+        // finish: acceptors with nothing queued do not vote in it): it
+        // waits no retry timeout, since every later one waits for it to execute.
+        let degraded = !self.suspected.is_empty();
         let stuck: Vec<Instance> = self
             .instances
             .iter()
@@ -697,6 +702,7 @@ impl FastPaxosReplica {
                 now.since(s.since) >= self.timing.retry
                     || s.collided_at.is_some_and(|t| now.since(t) >= grace)
                     || s.majority_at.is_some_and(|t| now.since(t) >= grace)
+                    || (degraded && now.since(s.since) >= grace)
             })
             .map(|(i, _)| *i)
             .collect();
