@@ -73,7 +73,12 @@ impl ClientProtocol for EPaxosClient {
         }
     }
 
+    /// Besides choosing another replica, commands waiting on this one go
+    /// out again at the next tick rather than after their timeout.
     fn unreachable(&mut self, replica: ReplicaId, now: Time) {
         self.preferred.unreachable(replica, now);
+        if self.pending.extras_mut().any(|sent_to| *sent_to == replica) {
+            self.pending.make_all_due();
+        }
     }
 }

@@ -351,9 +351,12 @@ where
             let Some((to, msg)) = envelope else {
                 // The link to replica `r` ended: it may have restarted
                 // without its state, so answers held from it must not
-                // count ([`protocols::rejoin`]).
+                // count ([`protocols::rejoin`]); and a client that asks
+                // it first asks another until it answers again
+                // ([`protocols::preferred`]).
                 for c in clients.iter_mut() {
                     c.protocol[shard].forget_answers();
+                    c.protocol[shard].unreachable(r, t);
                 }
                 continue;
             };
