@@ -101,7 +101,11 @@ fn minority_partition_of_followers_does_not_stop_progress() {
 #[test]
 fn checkers_catch_a_paxos_that_skips_phase_one() {
     // A leader that takes over without phase 1 can overwrite chosen values.
-    // Within 200 seeds with faults the checkers must flag a safety violation.
+    // Over the seeds in which that happens the checkers must flag a safety
+    // violation. The seeds: `sim --protocol paxos --replicas 5 --faults
+    // --plant-paxos-skip-phase1 --release-lag 16384 --seeds 800` (with the
+    // fault draws since cuts that leave clients every replica, 445, 537
+    // and 718 show the overwrite; the first 200 seeds no longer do).
     // Replicas keep their logs for whoever lags (no state transfer), so
     // that the overwrite reaches them and shows as two orders of writes.
     let bugs = DeliberateBugs {
@@ -109,7 +113,7 @@ fn checkers_catch_a_paxos_that_skips_phase_one() {
         ..DeliberateBugs::default()
     };
     let release_lag = protocols::DEFAULT_RELEASE_LAG;
-    let caught = (0..200).find_map(|seed| {
+    let caught = [445, 537, 718].into_iter().find_map(|seed| {
         let config = SimConfig {
             faults: true,
             bugs,
@@ -122,7 +126,7 @@ fn checkers_catch_a_paxos_that_skips_phase_one() {
             .find(|v| is_safety_violation(v))
             .map(|v| (seed, v))
     });
-    let (seed, violation) = caught.expect("the planted bug went unnoticed over 200 seeds");
+    let (seed, violation) = caught.expect("the planted bug went unnoticed");
     println!("seed {seed}: {violation}");
     // And the same seeds pass without the bug.
     let config = SimConfig {
