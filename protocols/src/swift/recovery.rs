@@ -183,13 +183,14 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
     for id in &undecided {
         add_edges(&mut reversed_decided, *id, &mut reported(id).into_iter());
     }
+    let index = ConflictIndex::new(known.iter().map(|(id, views)| (*id, &views[0].1.command)));
     for id in &undecided {
         let command = command_of(id);
         let reaching = reverse_reach(&reversed_decided, *id);
         let mut union = reported(id);
-        for other in known.keys() {
-            if other != id && !reaching.contains(other) && command.conflicts_with(&command_of(other)) {
-                union.insert(*other);
+        for other in index.candidates(&command) {
+            if other != *id && !reaching.contains(&other) && command.conflicts_with(&command_of(&other)) {
+                union.insert(other);
             }
         }
         let deps = deps_of(union, *id);
@@ -212,6 +213,53 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
             })
             .collect(),
         voided: voided.into_iter().collect(),
+    }
+}
+
+/// The recovered commands by key, so that finding a command's conflicts
+/// does not compare it with every other: a new leader may recover tens of
+/// thousands of commands, and comparing each with all took seconds.
+struct ConflictIndex {
+    /// Single-key commands by key.
+    by_key: BTreeMap<crate::command::Key, Vec<CommandId>>,
+    /// SCANs, compared with everything (they are rare).
+    scans: Vec<CommandId>,
+    /// Every command, for a SCAN's candidates.
+    all: Vec<CommandId>,
+}
+
+impl ConflictIndex {
+    fn new<'a>(commands: impl Iterator<Item = (CommandId, &'a Command)>) -> Self {
+        let mut index = ConflictIndex {
+            by_key: BTreeMap::new(),
+            scans: Vec::new(),
+            all: Vec::new(),
+        };
+        for (id, command) in commands {
+            index.all.push(id);
+            match command {
+                Command::Put { key, .. } | Command::Get { key } => index.by_key.entry(*key).or_default().push(id),
+                Command::Scan { .. } => index.scans.push(id),
+                Command::Noop => {}
+            }
+        }
+        index
+    }
+
+    /// A superset of the commands that may conflict with `command`.
+    fn candidates(&self, command: &Command) -> Vec<CommandId> {
+        match command {
+            Command::Put { key, .. } | Command::Get { key } => self
+                .by_key
+                .get(key)
+                .into_iter()
+                .flatten()
+                .chain(self.scans.iter())
+                .copied()
+                .collect(),
+            Command::Scan { .. } => self.all.clone(),
+            Command::Noop => Vec::new(),
+        }
     }
 }
 
