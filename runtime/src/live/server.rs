@@ -421,17 +421,14 @@ where
     Ok(())
 }
 
+/// A replica's outgoing queues: per peer (none for itself), and per client.
+type Links<'a, M> = (
+    &'a [Option<Mailbox<Envelope<M>>>],
+    &'a RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>,
+);
+
 /// Hands one action's message to the link it goes out on.
-fn route<M: Clone>(
-    action: Action<M>,
-    id: ReplicaId,
-    (peers, clients): (
-        &[Option<Mailbox<Envelope<M>>>],
-        &RefCell<HashMap<ClientId, Mailbox<Envelope<M>>>>,
-    ),
-    cuts: Cuts,
-    dropped: &mut u64,
-) {
+fn route<M: Clone>(action: Action<M>, id: ReplicaId, (peers, clients): Links<'_, M>, cuts: Cuts, dropped: &mut u64) {
     match &action {
         Action::Send { to, .. } if cuts.blocks(*to) => return,
         Action::Broadcast(msg) if !cuts.is_empty() => {
