@@ -166,6 +166,15 @@ mod tests {
         Time::from_millis(t)
     }
 
+    /// A client whose first choice, 0, timed out at `at` ms and whose
+    /// retry `replica` answered a millisecond later.
+    fn moved_to(replica: ReplicaId, at: u64) -> PreferredReplica {
+        let mut p = PreferredReplica::new(0, 3, RETRY);
+        p.timed_out(0, ms(at));
+        p.answered(replica, CommandId::new(1, 1), ms(at + 1));
+        p
+    }
+
     #[test]
     fn a_timeout_moves_every_later_command_to_the_replica_that_answered() {
         let mut p = PreferredReplica::new(0, 3, RETRY);
@@ -191,9 +200,7 @@ mod tests {
 
     #[test]
     fn the_first_choice_is_probed_after_a_backoff_and_preferred_again_when_it_answers_promptly() {
-        let mut p = PreferredReplica::new(0, 3, RETRY);
-        p.timed_out(0, ms(100));
-        p.answered(1, CommandId::new(1, 1), ms(101));
+        let mut p = moved_to(1, 100);
         // Due at 100 + 2 × 100 ms.
         assert_eq!(p.targets(CommandId::new(1, 2), ms(299)), (1, None));
         let probe = CommandId::new(1, 3);
@@ -212,9 +219,7 @@ mod tests {
 
     #[test]
     fn failed_probes_back_off_up_to_a_cap() {
-        let mut p = PreferredReplica::new(0, 3, RETRY);
-        p.timed_out(0, ms(0));
-        p.answered(2, CommandId::new(1, 1), ms(1));
+        let mut p = moved_to(2, 0);
         let mut now = 200;
         let mut gaps = Vec::new();
         let mut last_probe = None;
@@ -238,9 +243,7 @@ mod tests {
 
     #[test]
     fn a_late_answer_to_a_probe_does_not_bring_the_client_back() {
-        let mut p = PreferredReplica::new(0, 3, RETRY);
-        p.timed_out(0, ms(0));
-        p.answered(1, CommandId::new(1, 1), ms(1));
+        let mut p = moved_to(1, 0);
         let probe = CommandId::new(1, 2);
         assert_eq!(p.targets(probe, ms(200)), (1, Some(0)));
         p.answered(0, probe, ms(350));

@@ -90,6 +90,28 @@ impl Hosts {
         format!("{}.{}", self.subnet, 10 + i)
     }
 
+    /// Removes every cut, ignoring links that were whole.
+    fn heal(&self) {
+        for from in 0..3 {
+            for to in (0..3).filter(|&to| to != from) {
+                let route = format!("{}/32", self.address(to));
+                let _ = Command::new("ip")
+                    .args([
+                        "netns",
+                        "exec",
+                        &self.namespace(from),
+                        "ip",
+                        "route",
+                        "del",
+                        "blackhole",
+                        &route,
+                    ])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+
     /// Drops everything between replica `a` and replica `b`, both ways.
     fn cut(&self, a: usize, b: usize) {
         for (from, to) in [(a, b), (b, a)] {
@@ -248,57 +270,48 @@ fn may_create_namespaces() -> bool {
     ok
 }
 
-#[test]
-fn killing_the_first_replica_leaves_every_protocol_available() {
+/// Runs every protocol on hosts tagged `kind`: `fault` at [`FAULT_AT`],
+/// then `after` (to leave the hosts whole for the next protocol).
+fn every_protocol(kind: &str, what: &str, fault: &dyn Fn(&Hosts, &mut Processes), after: &dyn Fn(&Hosts)) {
     assert!(
         may_create_namespaces(),
         "creating network namespaces (this test runs as root, as CI does)"
     );
-    let hosts = Hosts::new("k");
+    let hosts = Hosts::new(kind);
     let results: Vec<(&str, f64, f64)> = PROTOCOLS
         .iter()
         .map(|&protocol| {
-            let (before, during) = rates(&hosts, protocol, &|p: &mut Processes| {
-                // `ip netns exec` runs the server itself (it execs).
-                let _ = p.0[0].kill();
-                let _ = p.0[0].wait();
-            });
+            let (before, during) = rates(&hosts, protocol, &|p: &mut Processes| fault(&hosts, p));
+            after(&hosts);
             (protocol, before, during)
         })
         .collect();
-    assert_available("SIGKILL r0", &results);
+    assert_available(what, &results);
+}
+
+#[test]
+fn killing_the_first_replica_leaves_every_protocol_available() {
+    every_protocol(
+        "k",
+        "SIGKILL r0",
+        &|_, p| {
+            // `ip netns exec` runs the server itself (it execs).
+            let _ = p.0[0].kill();
+            let _ = p.0[0].wait();
+        },
+        &|_| {},
+    );
 }
 
 #[test]
 fn cutting_the_first_replica_off_from_the_others_leaves_every_protocol_available() {
-    assert!(
-        may_create_namespaces(),
-        "creating network namespaces (this test runs as root, as CI does)"
+    every_protocol(
+        "c",
+        "r0 cut off from r1 and r2",
+        &|hosts, _| {
+            hosts.cut(0, 1);
+            hosts.cut(0, 2);
+        },
+        &|hosts| hosts.heal(),
     );
-    let hosts = Hosts::new("c");
-    let results: Vec<(&str, f64, f64)> = PROTOCOLS
-        .iter()
-        .map(|&protocol| {
-            let (before, during) = rates(&hosts, protocol, &|_: &mut Processes| {
-                hosts.cut(0, 1);
-                hosts.cut(0, 2);
-            });
-            // The next protocol starts on whole links.
-            for (from, to) in [(0, 1), (1, 0), (0, 2), (2, 0)] {
-                let route = format!("{}/32", hosts.address(to));
-                ip(&[
-                    "netns",
-                    "exec",
-                    &hosts.namespace(from),
-                    "ip",
-                    "route",
-                    "del",
-                    "blackhole",
-                    &route,
-                ]);
-            }
-            (protocol, before, during)
-        })
-        .collect();
-    assert_available("r0 cut off from r1 and r2", &results);
 }
