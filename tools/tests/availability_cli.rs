@@ -259,8 +259,10 @@ fn assert_available(fault: &str, results: &[(&str, f64, f64)]) {
     eprintln!("{fault}: {table:?}");
 }
 
-fn may_create_namespaces() -> bool {
-    let probe = format!("spx-probe-{}", std::process::id());
+/// Whether this process may create network namespaces (it must run as
+/// root); `kind` keeps the probes of tests running at once apart.
+fn may_create_namespaces(kind: &str) -> bool {
+    let probe = format!("spx-probe-{kind}-{}", std::process::id());
     let ok = Command::new("ip")
         .args(["netns", "add", &probe])
         .stderr(Stdio::null())
@@ -274,7 +276,7 @@ fn may_create_namespaces() -> bool {
 /// then `after` (to leave the hosts whole for the next protocol).
 fn every_protocol(kind: &str, what: &str, fault: &dyn Fn(&Hosts, &mut Processes), after: &dyn Fn(&Hosts)) {
     assert!(
-        may_create_namespaces(),
+        may_create_namespaces(kind),
         "creating network namespaces (this test runs as root, as CI does)"
     );
     let hosts = Hosts::new(kind);
