@@ -1,7 +1,7 @@
 //! `bench`'s command line and what its values mean.
 
 use crate::faults::Fault;
-use crate::sweep::Sweep;
+use crate::sweep::{parse_rate, Sweep};
 use clap::Parser;
 use runtime::live::cores::Pinning;
 use runtime::live::workload::Arrivals;
@@ -166,23 +166,22 @@ fn parse_shards(s: &str) -> Result<usize, String> {
     }
 }
 
-/// A rate: a number of ops/s, with an optional `k` or `m` multiplier.
-pub fn parse_rate(s: &str) -> Result<f64, String> {
-    let t = s.trim().to_ascii_lowercase();
-    let (number, factor) = match t.strip_suffix('k') {
-        Some(n) => (n, 1e3),
-        None => match t.strip_suffix('m') {
-            Some(n) => (n, 1e6),
-            None => (t.as_str(), 1.0),
-        },
-    };
-    match number.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * factor),
-        _ => Err(format!("`{s}` is not a rate (ops/s: 20000, 20k, 1.5m)")),
-    }
-}
-
 impl BenchArgs {
+    /// The arguments of each point of `--sweep` (just these without one).
+    pub fn points(&self) -> Vec<BenchArgs> {
+        let point = |clients, rate| BenchArgs {
+            clients,
+            rate,
+            sweep: None,
+            ..self.clone()
+        };
+        match &self.sweep {
+            Some(Sweep::Clients(list)) => list.iter().map(|&clients| point(clients, self.rate)).collect(),
+            Some(Sweep::Rate(list)) => list.iter().map(|&rate| point(self.clients, Some(rate))).collect(),
+            None => vec![self.clone()],
+        }
+    }
+
     /// The arguments with `--shards auto` made a number: this machine's
     /// cores over the replicas (at least 1; 1 with SCANs, whose ranges
     /// would cross shards).
@@ -231,8 +230,8 @@ impl BenchArgs {
                 "--outstanding is for the closed loop; with --rate the clients are a pool, one command each".into(),
             );
         }
-        if let Some(sweep) = &self.sweep {
-            sweep.check(self)?;
+        if matches!(self.sweep, Some(Sweep::Rate(_))) && self.rate.is_some() {
+            return Err("--sweep rate=… sets the rate; drop --rate".into());
         }
         if !self.fault.is_empty() && self.connect.is_some() {
             return Err("--fault acts on the local cluster; with --connect bench starts no replica".into());

@@ -50,10 +50,7 @@ pub struct Outcome {
 pub fn run(args: &BenchArgs, mut on_summary: impl FnMut(&Summary)) -> Result<Outcome, String> {
     let args = &args.resolved();
     args.validate()?;
-    let points = match &args.sweep {
-        Some(sweep) => sweep.points(args),
-        None => vec![args.clone()],
-    };
+    let points = args.points();
     let mut summaries = Vec::new();
     for protocol in args.protocols()? {
         for point in &points {

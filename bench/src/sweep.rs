@@ -1,9 +1,8 @@
 //! `--sweep`: one parameter over a list of values, every point measured
 //! for every protocol, then one CSV and one throughput–latency chart.
 
-use crate::args::parse_rate;
 use crate::plots::{self, Panel, Series, SeriesLabelPosition};
-use crate::{BenchArgs, Summary};
+use crate::Summary;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -48,37 +47,24 @@ impl FromStr for Sweep {
     }
 }
 
+/// A rate: a number of ops/s, with an optional `k` or `m` multiplier
+/// (`--rate`, and each point of `--sweep rate=…`).
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let (number, factor) = match t.strip_suffix('k') {
+        Some(n) => (n, 1e3),
+        None => match t.strip_suffix('m') {
+            Some(n) => (n, 1e6),
+            None => (t.as_str(), 1.0),
+        },
+    };
+    match number.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * factor),
+        _ => Err(format!("`{s}` is not a rate (ops/s: 20000, 20k, 1.5m)")),
+    }
+}
+
 impl Sweep {
-    /// Refuses sweeps that contradict other flags.
-    pub fn check(&self, args: &BenchArgs) -> Result<(), String> {
-        match self {
-            Sweep::Rate(_) if args.rate.is_some() => Err("--sweep rate=… sets the rate; drop --rate".into()),
-            _ => Ok(()),
-        }
-    }
-
-    /// The arguments of each point.
-    pub fn points(&self, args: &BenchArgs) -> Vec<BenchArgs> {
-        match self {
-            Sweep::Clients(list) => list
-                .iter()
-                .map(|&clients| BenchArgs {
-                    clients,
-                    sweep: None,
-                    ..args.clone()
-                })
-                .collect(),
-            Sweep::Rate(list) => list
-                .iter()
-                .map(|&rate| BenchArgs {
-                    rate: Some(rate),
-                    sweep: None,
-                    ..args.clone()
-                })
-                .collect(),
-        }
-    }
-
     /// A file name for this sweep of these protocols.
     pub fn stem(&self, summaries: &[Summary]) -> String {
         let mut protocols: Vec<&str> = summaries.iter().map(|s| s.protocol.as_str()).collect();

@@ -16,28 +16,11 @@
 //! as a failure, never as a pass.
 
 use super::history::History;
+use super::key_op::{Access, KeyOp};
 use super::register;
 use super::wgl::{self, Search};
-use bytes::Bytes;
-use protocols::{Command, CommandId, CommandResult, Key};
+use protocols::{Command, CommandResult, Key};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// What an operation did to one key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Access {
-    Write(Bytes),
-    Read(Option<Bytes>),
-}
-
-/// One operation on one key, as the checkers see it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct KeyOp {
-    pub(crate) id: CommandId,
-    pub(crate) invoked: u64,
-    /// `u64::MAX` for a write that never completed (it may or may not have happened).
-    pub(crate) responded: u64,
-    pub(crate) access: Access,
-}
 
 /// Returns one sentence per key that has no linearization, or whose result
 /// had the wrong shape.
@@ -151,6 +134,8 @@ fn describe(key: Key, ops: &[KeyOp], what: &str) -> String {
 mod tests {
     use super::*;
     use crate::check::history::Operation;
+    use bytes::Bytes;
+    use protocols::CommandId;
     use protocols::Time;
 
     fn op(client: u64, seq: u64, command: Command, invoked: u64, done: Option<(u64, CommandResult)>) -> Operation {

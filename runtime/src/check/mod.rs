@@ -4,6 +4,7 @@
 pub mod agreement;
 pub mod degraded;
 pub mod history;
+mod key_op;
 pub mod linearizability;
 mod register;
 mod wgl;

@@ -24,7 +24,7 @@
 //! one completes). Starts map to `2t + 1` and ends to `2t`, which turns
 //! that rule into strict order and leaves no ties between a start and an end.
 
-use super::linearizability::{Access, KeyOp};
+use super::key_op::{Access, KeyOp};
 use bytes::Bytes;
 use std::collections::HashMap;
 

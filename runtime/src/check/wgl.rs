@@ -6,7 +6,7 @@
 //! not cover (a key written twice with the same value) and the cross-check
 //! that property tests hold the polynomial check to.
 
-use super::linearizability::{Access, KeyOp};
+use super::key_op::{Access, KeyOp};
 use std::collections::HashSet;
 
 /// States explored per key before the search gives up and says so.

@@ -4,9 +4,9 @@
 //! as one completes; open loop ([`Load::Open`]), commands start on a clock
 //! and wait for an idle client.
 
+use super::dial::{connect, reconnect};
 use super::link::{read_loop_paced, write_loop, Delays};
 use super::mailbox::Mailbox;
-use super::server::{connect, reconnect};
 use super::wire::{Envelope, Hello, Wire};
 use bytes::Bytes;
 use futures_lite::future;

@@ -5,12 +5,14 @@
 //! - [`clients`]: a host of logical clients (closed or open loop), with
 //!   [`workload`] (keys, operations, arrival times) and [`timeline`]
 //!   (what completed when).
-//! - [`link`], [`wire`], [`mailbox`]: framing, envelopes, in-executor queues.
+//! - [`link`], [`wire`], [`mailbox`]: framing, envelopes, in-executor queues;
+//!   [`dial`]: outgoing connections and their backoff.
 //! - [`memory`]: a server's memory kept to what it holds.
 
 pub mod clients;
 pub mod cores;
 pub mod cut;
+pub mod dial;
 pub mod link;
 pub mod mailbox;
 pub mod memory;

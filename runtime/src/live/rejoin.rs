@@ -18,9 +18,9 @@
 //! before them. Client hosts forget the answers they held when a link to
 //! a replica ends ([`protocols::protocol::ClientProtocol::forget_answers`]).
 
+use super::dial::connect;
 use super::link::encode_frames;
 use super::mailbox::Mailbox;
-use super::server::connect;
 use super::wire::{Envelope, Hello, Wire};
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;

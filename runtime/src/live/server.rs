@@ -8,6 +8,7 @@
 //! executors: a shard is a separate instance with its own connections.
 
 use super::cut::{CutSwitch, Cuts};
+use super::dial::reconnect;
 use super::link::{read_loop_paced, write_loop, Delays};
 use super::mailbox::Mailbox;
 use super::memory::return_freed_memory;
@@ -80,9 +81,6 @@ impl StallSwitch {
 /// The default for [`ReplicaSpec::compact_log_after`].
 pub const COMPACT_LOG_AFTER: u64 = 64 << 20;
 
-/// Reconnection backoff bounds.
-const BACKOFF_MIN: Duration = Duration::from_millis(5);
-const BACKOFF_MAX: Duration = Duration::from_millis(500);
 /// Envelopes kept for a peer that is unreachable, or too slow to take
 /// them (its readers pause, TCP pushes back); beyond this they are
 /// dropped, as a lossy network would (the protocols retransmit what
@@ -495,42 +493,6 @@ async fn dial_peer<M: Wire>(
             tracing::warn!(peer = %to, "link to peer lost: {e}");
         }
     }
-}
-
-/// Connects to `to` for the messages in `queue`, retrying with backoff
-/// while it is away (a crashed or restarting replica) and dropping what
-/// queues meanwhile, as a lossy network would. `None` once
-/// the queue is closed or `stopped()` says so. Replica and client links
-/// both come back through it.
-pub(super) async fn reconnect<M>(
-    to: SocketAddr,
-    hello: Hello,
-    queue: &Mailbox<Envelope<M>>,
-    stopped: &dyn Fn() -> bool,
-) -> Option<TcpStream> {
-    let mut backoff = BACKOFF_MIN;
-    while !stopped() && !queue.is_closed() {
-        if let Ok(stream) = connect(to, hello).await {
-            return Some(stream);
-        }
-        // The peer is down: what queued for it is dropped, as a lossy
-        // network would, rather than held (up to the queue bound, which is
-        // many batches) and flooded into it when it returns. The protocols
-        // retransmit, and a returning replica catches up.
-        queue.drain();
-        sleep(backoff).await;
-        backoff = (backoff * 2).min(BACKOFF_MAX);
-    }
-    None
-}
-
-/// Connects to `to` and introduces this end.
-pub async fn connect(to: SocketAddr, hello: Hello) -> std::io::Result<TcpStream> {
-    use futures_lite::AsyncWriteExt;
-    let mut stream = TcpStream::connect(to).await?;
-    stream.set_nodelay(true)?;
-    stream.write_all(&hello.to_bytes()).await?;
-    Ok(stream)
 }
 
 /// What every inbound connection of a replica hands its input to.

@@ -6,6 +6,43 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// Whether this is the long run (`tools/long-tests.sh` sets
+/// `SWIFTPAXOS_LONG_TESTS=1`): the full seed matrices and every protocol in
+/// every process scenario. The regular suite (CI, the README's test
+/// command) keeps a representative slice of each, to stay within 15 minutes.
+pub fn long_run() -> bool {
+    std::env::var_os("SWIFTPAXOS_LONG_TESTS").is_some_and(|v| v != "0")
+}
+
+/// `regular` in the regular suite, `long` in the long run.
+pub fn sized<T>(regular: T, long: T) -> T {
+    if long_run() {
+        long
+    } else {
+        regular
+    }
+}
+
+/// The six protocols, in the order the process tests space their ports by.
+pub const PROTOCOLS: [&str; 6] = ["paxos", "swiftpaxos", "n2paxos", "curp", "fastpaxos", "epaxos"];
+
+/// The protocols a process scenario runs, each with its index in
+/// [`PROTOCOLS`] (ports are spaced by it): those named in the environment
+/// variable `only` if set (comma-separated, to chase one), else all six in
+/// the long run and `regular` in the regular suite. The regular slices of
+/// the scenarios together cover every protocol.
+pub fn protocols_for(regular: &[&str], only: &str) -> Vec<(usize, &'static str)> {
+    let only = std::env::var(only).ok();
+    PROTOCOLS
+        .into_iter()
+        .enumerate()
+        .filter(|(_, p)| match &only {
+            Some(only) => only.split(',').any(|o| o == *p),
+            None => long_run() || regular.contains(p),
+        })
+        .collect()
+}
+
 pub fn swiftpaxos() -> Command {
     Command::new(env!("CARGO_BIN_EXE_swiftpaxos"))
 }
@@ -156,7 +193,9 @@ pub fn start_logged_server(config: &Path, alias: &str, protocol: &str, extra: &[
             protocol,
         ])
         .args(extra)
-        .env("SWIFTPAXOS_LOG", "info")
+        // Info, and each replica's state once a second (to see why a
+        // cluster stalled).
+        .env("SWIFTPAXOS_LOG", "info,runtime::live::server=debug")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
