@@ -6,12 +6,13 @@
 //! (blackhole routes both ways) while the client still reaches it. For
 //! every protocol the client must keep completing commands during the
 //! fault at a fair share of its rate before, not at one command per retry
-//! timeout (which is what EPaxos and Fast Paxos clients did).
+//! timeout (which is what EPaxos and Fast Paxos clients did). The regular
+//! suite runs EPaxos, Fast Paxos and one more per fault; the long run all six.
 //! Namespaces, bridge and processes are removed when the test ends.
 
 mod common;
 
-use common::{swiftpaxos, temp_dir, Processes};
+use common::{long_run, swiftpaxos, temp_dir, Processes};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -272,9 +273,16 @@ fn may_create_namespaces(kind: &str) -> bool {
     ok
 }
 
-/// Runs every protocol on hosts tagged `kind`: `fault` at [`FAULT_AT`],
+/// Runs every protocol on hosts tagged `kind` (in the regular suite only
+/// those in `regular`; all six in the long run): `fault` at [`FAULT_AT`],
 /// then `after` (to leave the hosts whole for the next protocol).
-fn every_protocol(kind: &str, what: &str, fault: &dyn Fn(&Hosts, &mut Processes), after: &dyn Fn(&Hosts)) {
+fn every_protocol(
+    kind: &str,
+    what: &str,
+    regular: &[&str],
+    fault: &dyn Fn(&Hosts, &mut Processes),
+    after: &dyn Fn(&Hosts),
+) {
     assert!(
         may_create_namespaces(kind),
         "creating network namespaces (this test runs as root, as CI does)"
@@ -282,6 +290,7 @@ fn every_protocol(kind: &str, what: &str, fault: &dyn Fn(&Hosts, &mut Processes)
     let hosts = Hosts::new(kind);
     let results: Vec<(&str, f64, f64)> = PROTOCOLS
         .iter()
+        .filter(|p| long_run() || regular.contains(p))
         .map(|&protocol| {
             let (before, during) = rates(&hosts, protocol, &|p: &mut Processes| fault(&hosts, p));
             after(&hosts);
@@ -296,6 +305,7 @@ fn killing_the_first_replica_leaves_every_protocol_available() {
     every_protocol(
         "k",
         "SIGKILL r0",
+        &["paxos", "epaxos", "fastpaxos"],
         &|_, p| {
             // `ip netns exec` runs the server itself (it execs).
             let _ = p.0[0].kill();
@@ -310,6 +320,7 @@ fn cutting_the_first_replica_off_from_the_others_leaves_every_protocol_available
     every_protocol(
         "c",
         "r0 cut off from r1 and r2",
+        &["swiftpaxos", "epaxos", "fastpaxos"],
         &|hosts, _| {
             hosts.cut(0, 1);
             hosts.cut(0, 2);

@@ -71,7 +71,7 @@ fn load_continues_after_a_follower_and_then_the_leader_are_killed() {
         );
         let mut servers = start_servers(&config, 5, protocol);
         // Volatile servers start once every one of them has answered the
-        // others (ARCHITECTURE.md, "Volatile"): the kills come after that.
+        // others (docs/storage.md, "Volatile"): the kills come after that.
         std::thread::sleep(Duration::from_millis(1000));
         let started = Instant::now();
         let client = std::thread::spawn({
@@ -125,7 +125,7 @@ fn a_client_host_starts_while_a_replica_is_down() {
     // r2 is never started: the client host must still start (it joins r2
     // in the background) and finish on the majority r0 and r1. Durable
     // servers: volatile ones start only once every replica answers
-    // (ARCHITECTURE.md, "Volatile").
+    // (docs/storage.md, "Volatile").
     for (protocol, base) in [("paxos", 180), ("swiftpaxos", 200)] {
         let dir = temp_dir(&format!("down-{protocol}"));
         let config = write_config(

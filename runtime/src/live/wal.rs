@@ -19,7 +19,7 @@
 //! success for data that never reached the disk.
 //!
 //! File I/O goes through glommio's `BufferedFile` (io_uring, the executor
-//! that runs the replica); see ARCHITECTURE.md for why not a DMA file.
+//! that runs the replica); see docs/storage.md for why not a DMA file.
 
 use super::wire::Wire;
 use crate::storage::format::{self, FileHeader, LogWriter, StorageFault, FILE_HEADER_LEN};

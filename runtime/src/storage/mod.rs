@@ -24,6 +24,6 @@
 //!
 //! The one case no single log can tell apart: a byte flipped in the
 //! newest synced batch, before any later entry vouches for it, reads as a
-//! torn tail (ARCHITECTURE.md, "Crash and restart").
+//! torn tail (docs/storage.md, "Crash and restart").
 
 pub mod format;
