@@ -15,7 +15,7 @@ use crate::protocol::Outbox;
 /// Messages of one kind held for the next flush, for every other replica
 /// or for one. The queues keep their room from flush to flush (a busy
 /// replica holds about as many votes each time), so holding a vote does
-/// not reallocate; [`crate::room::give_back_for`] trims them after a burst.
+/// not reallocate; [`crate::shrink::give_back_for`] trims them after a burst.
 #[derive(Debug)]
 pub struct HeldVotes<V> {
     to_all: Vec<V>,
@@ -108,11 +108,11 @@ impl<V> HeldVotes<V> {
         };
         let held = self.to_all.len();
         runs(&mut self.to_all, &limit, &key, |k, votes| out.broadcast(pack(k, votes)));
-        crate::room::give_back_for(&mut self.to_all, held);
+        crate::shrink::give_back_for(&mut self.to_all, held);
         for (to, votes) in &mut self.to_one[..self.named] {
             let (to, held) = (*to, votes.len());
             runs(votes, &limit, &key, |k, votes| out.send_replica(to, pack(k, votes)));
-            crate::room::give_back_for(votes, held);
+            crate::shrink::give_back_for(votes, held);
         }
         self.named = 0;
     }

@@ -173,7 +173,7 @@ impl<Id: Copy + Eq + Hash + Ord> ConflictTable<Id> {
                     }
                     if entry.is_empty() {
                         self.keys.remove(key);
-                        crate::room::give_back(&mut self.keys);
+                        crate::shrink::give_back(&mut self.keys);
                     }
                 }
             }

@@ -188,10 +188,10 @@ impl<M> Outbox<M> {
     /// size of its largest step for good.
     /// Steps of the usual size never shrink it (that would reallocate on
     /// every step under load): only room eight times the last step's
-    /// ([`crate::room::give_back_for`]).
+    /// ([`crate::shrink::give_back_for`]).
     pub fn trim(&mut self) {
         if self.actions.is_empty() {
-            crate::room::give_back_for(&mut self.actions, self.last_drained);
+            crate::shrink::give_back_for(&mut self.actions, self.last_drained);
         }
     }
 

@@ -4,10 +4,10 @@
 //! (slow, three), or with the master's answer after execution.
 
 use super::messages::Message;
-use crate::client::BallotTallies;
 use crate::command::{Command, CommandResult};
 use crate::ids::{CommandId, ReplicaId};
 use crate::paxos;
+use crate::pending::BallotTallies;
 use crate::protocol::{ClientConfig, ClientProtocol, Completion, Outbox};
 use crate::quorum::{QuorumSystem, Votes};
 use crate::time::Time;

@@ -55,7 +55,7 @@ impl Unsynced {
     pub fn remove(&mut self, id: CommandId) -> Option<Command> {
         let command = self.commands.remove(&id)?;
         self.table.remove(id, &command);
-        crate::room::give_back(&mut self.commands);
+        crate::shrink::give_back(&mut self.commands);
         Some(command)
     }
 

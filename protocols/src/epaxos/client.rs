@@ -4,9 +4,9 @@
 //! ([`crate::preferred`]).
 
 use super::messages::Message;
-use crate::client::PendingCommands;
 use crate::command::Command;
 use crate::ids::{CommandId, ReplicaId};
+use crate::pending::PendingCommands;
 use crate::preferred::PreferredReplica;
 use crate::protocol::{ClientConfig, ClientProtocol, Completion, Outbox};
 use crate::time::Time;

@@ -3,9 +3,9 @@
 //! timeout, and from then on from whichever answered: [`crate::preferred`]).
 
 use super::messages::Message;
-use crate::client::PendingCommands;
 use crate::command::Command;
 use crate::ids::{CommandId, ReplicaId};
+use crate::pending::PendingCommands;
 use crate::preferred::PreferredReplica;
 use crate::protocol::{ClientConfig, ClientProtocol, Completion, Outbox};
 use crate::time::Time;

@@ -15,7 +15,7 @@ pub mod replica;
 pub use messages::Message;
 pub use replica::PaxosReplica;
 
-use crate::client::LeaderClient;
+use crate::leader_client::LeaderClient;
 use crate::protocol::Protocol;
 
 /// Multi-Paxos, as a [`Protocol`] the hosts can run.
@@ -28,7 +28,7 @@ impl Protocol for Paxos {
     const NAME: &'static str = "paxos";
 }
 
-impl crate::client::LeaderMessages for Message {
+impl crate::leader_client::LeaderMessages for Message {
     fn request(id: crate::CommandId, command: crate::Command) -> Self {
         Message::Request { id, command }
     }

@@ -4,7 +4,7 @@ use super::messages::{Message, PromisedEntry};
 use crate::ballot::Ballot;
 use crate::command::Command;
 use crate::election::{Election, ElectionStep};
-use crate::gc::ExecutedEverywhere;
+use crate::executed_everywhere::ExecutedEverywhere;
 use crate::ids::{CommandId, NodeId, ReplicaId};
 use crate::log::{noop_batch, Batch, Slot, SlotLog};
 use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Timing};

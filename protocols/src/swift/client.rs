@@ -5,10 +5,10 @@
 
 use super::distances::Distances;
 use super::messages::Message;
-use crate::client::{BallotTallies, ReplyCollector};
 use crate::command::{Command, CommandResult};
 use crate::depgraph::Deps;
 use crate::ids::{CommandId, ReplicaId};
+use crate::pending::{BallotTallies, ReplyCollector};
 use crate::protocol::{ClientConfig, ClientProtocol, Completion, Outbox};
 use crate::quorum::{QuorumSystem, Votes};
 use crate::time::Time;

@@ -9,12 +9,11 @@
 //! three (the **slow path**). Both fast-quorum kinds are supported: any
 //! `3n/4 + 1` replicas with the leader, or one fixed majority with the leader
 //! (the quorum file). A new leader rebuilds every command's dependencies from
-//! a majority ([`recovery`]) and the command goes through the slow path again.
+//! a majority (`replica::recovery`) and the command goes through the slow path again.
 
 pub mod client;
 pub mod distances;
 pub mod messages;
-pub mod recovery;
 pub mod replica;
 
 pub use client::SwiftClient;

@@ -93,7 +93,7 @@ impl<T> Mailbox<T> {
         } else {
             taken.extend(inner.items.drain(..));
         }
-        protocols::room::give_back_for(&mut inner.items, taken.len());
+        protocols::shrink::give_back_for(&mut inner.items, taken.len());
     }
 
     /// Takes every queued item.
@@ -103,7 +103,7 @@ impl<T> Mailbox<T> {
         // A burst (a reconnect's backlog, a catch-up) grew the queue: give
         // the room back rather than hold it for good. A queue of the usual
         // size keeps its room (shrinking it would reallocate every drain).
-        protocols::room::give_back_for(&mut inner.items, items.len());
+        protocols::shrink::give_back_for(&mut inner.items, items.len());
         items
     }
 

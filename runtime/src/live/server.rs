@@ -414,7 +414,7 @@ where
         out.trim();
         // Drained each step: a catch-up's burst gives its room back.
         // (`records` goes to the log whole, room and all.)
-        protocols::room::give_back_for(&mut ready, sent);
+        protocols::shrink::give_back_for(&mut ready, sent);
     }
     Ok(())
 }

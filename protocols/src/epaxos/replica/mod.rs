@@ -24,7 +24,7 @@ use crate::protocol::{DeliberateBugs, Outbox, ReplicaConfig, ReplicaProtocol, Ti
 use crate::quorum::{QuorumSystem, ReplicaSet, Votes};
 use crate::rejoin::RejoinPoint;
 use crate::session::{Applied, StateChunk, StateMachine};
-use crate::streams::StreamMap;
+use crate::stream_windows::StreamMap;
 use crate::time::Time;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 

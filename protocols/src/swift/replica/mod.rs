@@ -17,7 +17,7 @@
 //!   commands execute in dependency order ([`DependencyGraph`]).
 //!
 //! The client sees the fast path after two one-way delays and the slow path
-//! after three. Leader change is in [`super::recovery`] and below
+//! after three. Leader change is in [`recovery`] and below
 //! ([`SwiftReplica::start_recovery`], [`SwiftReplica::apply_sync`]).
 
 mod catch_up;
@@ -26,27 +26,28 @@ mod compaction;
 mod leader_change;
 use leader_change::{sync_parts, SyncItem};
 mod normal_case;
+pub mod recovery;
 mod release;
 mod transfer;
 
 use super::messages::{Decided, FastVote, Message, Phase, ReportedEntry, MAX_BEHIND, MAX_VOTES};
-use super::recovery::{execution_order, recover, Report};
 use crate::ballot::Ballot;
 use crate::batching::HeldVotes;
-use crate::client::ReplyCollector;
 use crate::command::Command;
 use crate::conflicts::ConflictTable;
 use crate::depgraph::{deps_of, DependencyGraph, Deps};
 use crate::election::{Election, ElectionStep};
 use crate::ids::{ClientId, CommandId, NodeId, ReplicaId};
+use crate::pending::ReplyCollector;
 use crate::protocol::{Outbox, ReplicaConfig, ReplicaProtocol, Timing};
 use crate::quorum::{QuorumSystem, Votes};
 use crate::rejoin::RejoinPoint;
 use crate::session::{Applied, StateChunk, StateMachine};
 use crate::speculation::Speculation;
-use crate::streams::StreamMap;
+use crate::stream_windows::StreamMap;
 use crate::time::Time;
 use crate::transfer::{parts_of, Part, PartedReplies};
+use recovery::{execution_order, recover, Report};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::{BTreeMap, VecDeque};
 

@@ -30,12 +30,12 @@
 //! Dependencies on commands nobody in `U` knows are voided: such a command
 //! cannot have committed, since any commit needed a quorum that intersects `Q`.
 
-use super::messages::{Decided, Phase, ReportedEntry};
 use crate::ballot::Ballot;
 use crate::command::Command;
 use crate::depgraph::{deps_of, Deps};
 use crate::ids::{CommandId, ReplicaId};
 use crate::quorum::{FastQuorums, QuorumSystem};
+use crate::swift::messages::{Decided, Phase, ReportedEntry};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// One replica's answer to the new leader.
