@@ -8,4 +8,4 @@
 # Extra arguments go to `cargo test` (e.g. `-p tools --test sim_cli`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SWIFTPAXOS_LONG_TESTS=1 cargo test --profile ci --workspace "$@"
+SWIFTPAXOS_LONG_TESTS=1 cargo test --profile ci --workspace --no-fail-fast "$@"

@@ -12,7 +12,7 @@ use runtime::live::cores::CorePlan;
 use runtime::live::cut::CutSwitch;
 use runtime::live::link::Delays;
 use runtime::live::server::{run_replica, ReplicaSpec, StallSwitch};
-use runtime::live::wire::Wire;
+use runtime::wire::Wire;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,7 +3,7 @@
 //! ([`ProtocolName::dispatch`]): the simulator, the CLI and `bench` each
 //! say what to do with "some protocol `P`", and this match picks `P`.
 
-use crate::live::wire::Wire;
+use crate::wire::Wire;
 use protocols::protocol::Protocol;
 use std::fmt;
 use std::str::FromStr;

@@ -9,7 +9,7 @@ use protocols::paxos::{Message, Paxos};
 use protocols::quorum::QuorumSystem;
 use protocols::{Command, CommandId, CommandResult, DeliberateBugs, ReplicaConfig, Timing};
 use runtime::live::server::{run_replica, ReplicaSpec};
-use runtime::live::wire::Hello;
+use runtime::wire::Hello;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};

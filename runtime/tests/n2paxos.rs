@@ -24,7 +24,7 @@ fn clients_next_to_replica_2(replicas: usize, clients: usize, seed: u64) -> SimC
 
 fn latencies<P: protocols::protocol::Protocol>(config: &SimConfig) -> Vec<Duration>
 where
-    P::Message: runtime::live::wire::Wire,
+    P::Message: runtime::wire::Wire,
 {
     let outcome = run::<P>(config);
     assert_eq!(outcome.violations(), Vec::<String>::new());

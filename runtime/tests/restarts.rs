@@ -46,7 +46,7 @@ fn config_of(replicas: usize) -> protocols::ReplicaConfig {
 
 fn restarted_replicas_rebuild_and_apply_everything<P: Protocol>()
 where
-    P::Message: runtime::live::wire::Wire,
+    P::Message: runtime::wire::Wire,
 {
     for replicas in [3, 5] {
         let outcome = run::<P>(&rolling_restarts_then_power_loss(replicas));

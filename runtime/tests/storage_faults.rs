@@ -10,8 +10,8 @@ mod common;
 use common::{is_safety_violation, uniform_10ms};
 use protocols::protocol::Protocol;
 use protocols::DeliberateBugs;
-use runtime::live::wire::Wire;
 use runtime::sim::{run, Restarts, SimConfig};
+use runtime::wire::Wire;
 
 fn lying_disk(replicas: usize, conflicts: u32, seed: u64) -> SimConfig {
     SimConfig {

@@ -16,7 +16,7 @@ use protocols::{DeliberateBugs, ReplicaConfig, Timing};
 use runtime::live::clients::{run_clients_observed, ClientHostSpec, Load, Workload};
 use runtime::live::link::Delays;
 use runtime::live::server::{run_replica, ReplicaSpec};
-use runtime::live::wire::Wire;
+use runtime::wire::Wire;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;

@@ -9,8 +9,8 @@ use net::LatencyTable;
 use protocols::protocol::{Protocol, ReplicaProtocol};
 use protocols::quorum::FastQuorums;
 use protocols::DeliberateBugs;
-use runtime::live::wire::Wire;
 use runtime::sim::{self, Placement, Restarts, SimConfig, SimOutcome};
+use runtime::wire::Wire;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

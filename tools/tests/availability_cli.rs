@@ -161,14 +161,20 @@ fn write_config(dir: &Path, hosts: &Hosts) -> PathBuf {
     path
 }
 
+/// Replica `i` in its namespace, its diagnostics to `rI.log` beside the
+/// config (printed when a run completes nothing, the one trace a failed CI
+/// run leaves).
 fn server(hosts: &Hosts, config: &Path, i: usize, protocol: &str) -> Child {
+    let log = config.with_file_name(format!("r{i}.log"));
+    let log = std::fs::File::create(log).expect("creating a server log");
     Command::new("ip")
         .args(["netns", "exec", &hosts.namespace(i)])
         .arg(env!("CARGO_BIN_EXE_swiftpaxos"))
         .args(["-run", "server", "-config", config.to_str().expect("utf-8 path")])
         .args(["-alias", &format!("r{i}"), "-protocol", protocol])
+        .env("SWIFTPAXOS_LOG", "info,runtime::live::server=debug")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("starting a server")
 }
@@ -217,7 +223,7 @@ fn rates(hosts: &Hosts, protocol: &str, fault: &dyn Fn(&mut Processes)) -> (f64,
             log.to_str().expect("utf-8 path"),
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("client.err")).expect("creating the client's error log"))
         .spawn()
         .expect("starting the client");
     processes.0.push(client);
@@ -232,6 +238,16 @@ fn rates(hosts: &Hosts, protocol: &str, fault: &dyn Fn(&mut Processes)) -> (f64,
     sleep_until(start + FAULT_AT + DURING_FROM + DURING);
     let d = completed(&log);
     drop(processes);
+    if b == a {
+        for name in ["r0.log", "r1.log", "r2.log", "client.err"] {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            eprintln!("--- {protocol}: {name}, nothing completed before the fault (last 30 lines) ---");
+            lines[lines.len().saturating_sub(30)..]
+                .iter()
+                .for_each(|l| eprintln!("{l}"));
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
     (
         (b - a) as f64 / BEFORE.as_secs_f64(),

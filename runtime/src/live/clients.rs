@@ -7,7 +7,7 @@
 use super::dial::{connect, reconnect};
 use super::link::{read_loop_paced, write_loop, Delays};
 use super::mailbox::Mailbox;
-use super::wire::{Envelope, Hello, Wire};
+use crate::wire::{Envelope, Hello, Wire};
 use bytes::Bytes;
 use futures_lite::future;
 use futures_lite::io::split;

@@ -5,7 +5,7 @@
 //! rejoining replica ([`super::rejoin`]).
 
 use super::mailbox::Mailbox;
-use super::wire::{Envelope, Hello};
+use crate::wire::{Envelope, Hello};
 use glommio::net::TcpStream;
 use glommio::timer::sleep;
 use std::net::SocketAddr;

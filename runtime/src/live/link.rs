@@ -2,7 +2,7 @@
 //! frames, and a reader that turns frames back into envelopes.
 
 use super::mailbox::Mailbox;
-use super::wire::{encode_within_cap, Envelope, Wire};
+use crate::wire::{encode_within_cap, Envelope, Wire};
 use futures_lite::{future, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::timer::sleep;
 use net::frame::{FrameError, FrameReader};

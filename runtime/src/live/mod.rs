@@ -5,7 +5,7 @@
 //! - [`clients`]: a host of logical clients (closed or open loop), with
 //!   [`workload`] (keys, operations, arrival times) and [`timeline`]
 //!   (what completed when).
-//! - [`link`], [`wire`], [`mailbox`]: framing, envelopes, in-executor queues;
+//! - [`link`], [`mailbox`]: frames on TCP ([`crate::wire`]), in-executor queues;
 //!   [`dial`]: outgoing connections and their backoff.
 //! - [`memory`]: a server's memory kept to what it holds.
 
@@ -20,5 +20,4 @@ pub mod rejoin;
 pub mod server;
 pub mod timeline;
 pub mod wal;
-pub mod wire;
 pub mod workload;

@@ -21,7 +21,7 @@
 use super::dial::connect;
 use super::link::encode_frames;
 use super::mailbox::Mailbox;
-use super::wire::{Envelope, Hello, Wire};
+use crate::wire::{Envelope, Hello, Wire};
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use glommio::timer::sleep;

@@ -14,7 +14,7 @@ use super::mailbox::Mailbox;
 use super::memory::return_freed_memory;
 use super::rejoin::{answer, life_now, rejoin, serve_rejoin, HostRequest};
 use super::wal::{Opened, Recovered, Wal};
-use super::wire::{Envelope, Hello, Wire};
+use crate::wire::{Envelope, Hello, Wire};
 use futures_lite::future;
 use futures_lite::io::split;
 use futures_lite::AsyncReadExt;

@@ -21,8 +21,8 @@
 //! File I/O goes through glommio's `BufferedFile` (io_uring, the executor
 //! that runs the replica); see docs/storage.md for why not a DMA file.
 
-use super::wire::Wire;
 use crate::storage::format::{self, FileHeader, LogWriter, StorageFault, FILE_HEADER_LEN};
+use crate::wire::Wire;
 use glommio::io::{BufferedFile, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};

@@ -7,8 +7,8 @@
 //! reaches the platter, with pages missing), and may be damaged while its
 //! replica is down: bytes flipped in synced entries or the snapshot.
 
-use crate::live::wire::Wire;
 use crate::storage::format::{self, FileHeader, LogWriter, StorageFault};
+use crate::wire::Wire;
 use protocols::{CommandId, NodeId};
 use rand::Rng;
 

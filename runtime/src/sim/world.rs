@@ -4,7 +4,7 @@ use super::disk::Disk;
 use super::faults::{Fault, FaultSchedule};
 use super::{workload, Restarts, Sample, SimConfig, SimOutcome, SYNC_LATENCY};
 use crate::check::{DegradedRules, FaultPeriod, History, Operation, ReplicaLog};
-use crate::live::wire::Wire;
+use crate::wire::Wire;
 use protocols::protocol::{Action, ClientConfig, ClientProtocol, Protocol, ReplicaProtocol};
 use protocols::quorum::{QuorumSystem, ReplicaSet};
 use protocols::rejoin::{Lives, Rejoin, RejoinPoint, RejoinStep};

@@ -18,7 +18,7 @@
 //! The first `snapshot entries` of a file were written by a compaction and
 //! synced whole before the file replaced the log: any bad one is a fault.
 
-use crate::live::wire::{encode_within_cap, Envelope, Wire};
+use crate::wire::{encode_within_cap, Envelope, Wire};
 use net::frame::{FrameReader, Header, HEADER_LEN as FRAME_HEADER_LEN};
 use std::ops::Range;
 

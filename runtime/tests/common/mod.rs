@@ -32,7 +32,7 @@ pub fn uniform_10ms(replicas: usize, clients: usize, commands: usize, conflicts:
 #[allow(dead_code)] // each test binary uses its own subset of these helpers
 pub fn assert_random_faults_pass<P: protocols::protocol::Protocol>(seeds: u64)
 where
-    P::Message: runtime::live::wire::Wire,
+    P::Message: runtime::wire::Wire,
 {
     for replicas in [3, 5] {
         for conflicts in [2, 50] {
