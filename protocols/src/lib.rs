@@ -28,6 +28,7 @@ pub mod n2paxos;
 pub mod paxos;
 pub mod pending;
 pub mod preferred;
+pub mod primary_backup;
 pub mod protocol;
 pub mod quorum;
 pub mod quorum_file;
