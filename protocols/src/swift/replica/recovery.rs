@@ -58,28 +58,52 @@ pub struct Recovered {
     pub voided: Vec<CommandId>,
 }
 
+/// Everything the reports of `U` (the highest `cballot`) say, per command.
+type Known<'a> = BTreeMap<CommandId, Vec<(ReplicaId, &'a ReportedEntry)>>;
+
 /// Decides every command known to the highest-`cballot` reports among `reports`.
 pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
     let Some(top) = reports.iter().map(|r| r.cballot).max() else {
         return Recovered::default();
     };
-    let n = quorums.n();
-    let old_leader = top.leader(n);
+    let old_leader = top.leader(quorums.n());
     let u: Vec<&Report> = reports.iter().filter(|r| r.cballot == top).collect();
     let q_without_leader = reports.iter().filter(|r| r.from != old_leader).count();
-
-    // Everything U knows, per command.
-    let mut known: BTreeMap<CommandId, Vec<(ReplicaId, &ReportedEntry)>> = BTreeMap::new();
+    let mut known: Known = BTreeMap::new();
     for r in &u {
         for e in &r.entries {
             known.entry(e.id).or_default().push((r.from, e));
         }
     }
-    let command_of = |id: &CommandId| known[id][0].1.command.clone();
 
-    // Rules 1 and 2.
-    let mut decided: BTreeMap<CommandId, Deps> = BTreeMap::new();
-    for (id, views) in &known {
+    let mut decided = rules_one_and_two(&known);
+    rule_three(quorums, &u, old_leader, q_without_leader, &known, &mut decided);
+    rule_four(&known, &mut decided);
+
+    let command_of = |id: &CommandId| known[id][0].1.command.clone();
+    let voided: BTreeSet<CommandId> = decided
+        .values()
+        .flat_map(|d| d.iter().copied())
+        .filter(|d| !known.contains_key(d))
+        .collect();
+    Recovered {
+        decided: decided
+            .into_iter()
+            .map(|(id, deps)| Decided {
+                id,
+                command: command_of(&id),
+                deps,
+            })
+            .collect(),
+        voided: voided.into_iter().collect(),
+    }
+}
+
+/// Rules 1 and 2: a command some member of `U` accepted (or committed)
+/// keeps the dependencies of its highest phase.
+fn rules_one_and_two(known: &Known) -> BTreeMap<CommandId, Deps> {
+    let mut decided = BTreeMap::new();
+    for (id, views) in known {
         let best = views
             .iter()
             .map(|(_, e)| e)
@@ -89,6 +113,25 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
             decided.insert(*id, e.deps.clone());
         }
     }
+    decided
+}
+
+/// Rule 3: a command only pre-accepted in `U` may have committed on the
+/// fast path if enough of `U` pre-accepted one dependency set (the
+/// threshold of three-quarters fast quorums, or every reporting member of
+/// the old leader's fixed fast quorum); it keeps that set, ordered against
+/// the conflicting commands rules 1 and 2 settled that it neither reaches
+/// nor is reached by.
+fn rule_three(
+    quorums: &QuorumSystem,
+    u: &[&Report],
+    old_leader: ReplicaId,
+    q_without_leader: usize,
+    known: &Known,
+    decided: &mut BTreeMap<CommandId, Deps>,
+) {
+    let n = quorums.n();
+    let command_of = |id: &CommandId| known[id][0].1.command.clone();
     let settled = decided.clone();
     let mut reversed: HashMap<CommandId, Vec<CommandId>> = HashMap::new();
     for (id, deps) in &settled {
@@ -96,8 +139,6 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
             reversed.entry(*d).or_default().push(*id);
         }
     }
-
-    // Rule 3.
     let fast_threshold = match quorums.fast_quorums() {
         FastQuorums::ThreeQuarters => Some((quorums.three_quarters() + q_without_leader).saturating_sub(n).max(1)),
         FastQuorums::Fixed(_) => None,
@@ -112,9 +153,11 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
     // therefore cannot have committed. Rule 3's threshold (1 when the leader
     // is in `Q`) would then pick one of several pre-accepted sets that need
     // not order conflicting commands against each other: rule 4 instead.
-    let leader_reported = u.iter().any(|r| r.from == old_leader);
-    for (id, views) in &known {
-        if decided.contains_key(id) || leader_reported {
+    if u.iter().any(|r| r.from == old_leader) {
+        return;
+    }
+    for (id, views) in known {
+        if decided.contains_key(id) {
             continue;
         }
         let pre_accepted: Vec<(ReplicaId, &Deps)> = views
@@ -162,14 +205,19 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
             decided.insert(*id, deps_of(with_order, *id));
         }
     }
+}
 
-    // Rule 4. A conflicting command that already reaches this one (it is
-    // ordered after it, through dependencies decided above) is not added:
-    // the edge would close a cycle through commands that may have
-    // committed, and breaking that cycle by id could run a committed
-    // command before one its committed dependencies put first (a leader
-    // cut off from the others committed two conflicting commands on the
-    // fast path, both after a third that never committed).
+/// Rule 4: every command still undecided cannot have committed; it takes
+/// the union of what was reported for it and every conflicting known
+/// command. A conflicting command that already reaches this one (it is
+/// ordered after it, through dependencies decided above) is not added:
+/// the edge would close a cycle through commands that may have committed,
+/// and breaking that cycle by id could run a committed command before one
+/// its committed dependencies put first (a leader cut off from the others
+/// committed two conflicting commands on the fast path, both after a third
+/// that never committed).
+fn rule_four(known: &Known, decided: &mut BTreeMap<CommandId, Deps>) {
+    let command_of = |id: &CommandId| known[id][0].1.command.clone();
     let undecided: Vec<CommandId> = known.keys().filter(|id| !decided.contains_key(id)).copied().collect();
     let reported = |id: &CommandId| -> BTreeSet<CommandId> {
         known[id].iter().flat_map(|(_, e)| e.deps.iter().copied()).collect()
@@ -177,7 +225,7 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
     // Every edge known so far: those decided above, and the reported ones
     // of the commands still to decide (they keep them).
     let mut reversed_decided: HashMap<CommandId, Vec<CommandId>> = HashMap::new();
-    for (id, deps) in &decided {
+    for (id, deps) in decided.iter() {
         add_edges(&mut reversed_decided, *id, &mut deps.iter().copied());
     }
     for id in &undecided {
@@ -196,23 +244,6 @@ pub fn recover(quorums: &QuorumSystem, reports: &[Report]) -> Recovered {
         let deps = deps_of(union, *id);
         add_edges(&mut reversed_decided, *id, &mut deps.iter().copied());
         decided.insert(*id, deps);
-    }
-
-    let voided: BTreeSet<CommandId> = decided
-        .values()
-        .flat_map(|d| d.iter().copied())
-        .filter(|d| !known.contains_key(d))
-        .collect();
-    Recovered {
-        decided: decided
-            .into_iter()
-            .map(|(id, deps)| Decided {
-                id,
-                command: command_of(&id),
-                deps,
-            })
-            .collect(),
-        voided: voided.into_iter().collect(),
     }
 }
 
