@@ -90,8 +90,22 @@ fn damaged_logs_rejoin_and_torn_tails_are_cut_losing_no_acknowledged_write() {
         std::thread::sleep(Duration::from_millis(1500));
 
         // Power loss; r1's log damaged at 40% (a synced entry), r2's in
-        // its last entry (indistinguishable from a torn write).
+        // its last entry (indistinguishable from a torn write). That entry
+        // must come after r2's snapshot: a power loss right after a
+        // compaction leaves none, and the cluster is then started and
+        // powered off again (a long run met it once in six protocols).
         kill_all(&mut servers);
+        for _ in 0..5 {
+            let (r2_bytes, r2) = entries(&wal("r2"));
+            if r2.frames.len() as u64 > FileHeader::parse(&r2_bytes).unwrap().snapshot_entries {
+                break;
+            }
+            for r in 0..3 {
+                servers.0[r] = start(&format!("r{r}"));
+            }
+            std::thread::sleep(Duration::from_millis(400));
+            kill_all(&mut servers);
+        }
         let (r1_bytes, _) = entries(&wal("r1"));
         let middle = r1_bytes.len() * 2 / 5;
         flip(&wal("r1"), middle);
@@ -104,6 +118,9 @@ fn damaged_logs_rejoin_and_torn_tails_are_cut_losing_no_acknowledged_write() {
             "{protocol}: r2's log must end in an entry after its snapshot"
         );
         flip(&wal("r2"), r2.frames.last().unwrap().end - 1);
+        // A power loss may tear a tail by itself: the lines to wait for are
+        // the ones after the damage.
+        let torn_before = log_of(&dir, "r2").matches("cut a torn tail").count();
         for r in 0..3 {
             servers.0[r] = start(&format!("r{r}"));
         }
@@ -120,7 +137,7 @@ fn damaged_logs_rejoin_and_torn_tails_are_cut_losing_no_acknowledged_write() {
             r1_log.contains(&wal("r1").display().to_string()),
             "{protocol}: the line names the file:\n{r1_log}"
         );
-        wait_for_line(&dir, "r2", "cut a torn tail", 1);
+        wait_for_line(&dir, "r2", "cut a torn tail", torn_before + 1);
         assert!(
             !log_of(&dir, "r2").contains("storage fault"),
             "{protocol}: a flipped last entry is a torn tail:\n{}",
