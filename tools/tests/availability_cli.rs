@@ -12,12 +12,11 @@
 
 mod common;
 
-use common::{long_run, swiftpaxos, temp_dir, Processes};
+use common::{protocols_for, swiftpaxos, temp_dir, Processes};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PROTOCOLS: [&str; 6] = ["paxos", "n2paxos", "curp", "swiftpaxos", "epaxos", "fastpaxos"];
 const CLIENTS: usize = 8;
 /// When the fault comes, after the client starts; how long the rate before
 /// it is measured; from when after the fault the rate during it is measured, and for how long.
@@ -304,10 +303,10 @@ fn every_protocol(
         "creating network namespaces (this test runs as root, as CI does)"
     );
     let hosts = Hosts::new(kind);
-    let results: Vec<(&str, f64, f64)> = PROTOCOLS
-        .iter()
-        .filter(|p| long_run() || regular.contains(p))
-        .map(|&protocol| {
+    // `AVAILABILITY_PROTOCOLS=epaxos` runs only those (to chase one).
+    let results: Vec<(&str, f64, f64)> = protocols_for(regular, "AVAILABILITY_PROTOCOLS")
+        .into_iter()
+        .map(|(_, protocol)| {
             let (before, during) = rates(&hosts, protocol, &|p: &mut Processes| fault(&hosts, p));
             after(&hosts);
             (protocol, before, during)
